@@ -1,0 +1,1 @@
+"""Alerts: what the engine raised and what analysts decided about it."""

@@ -1,0 +1,61 @@
+"""GET/PUT /alerts (the seed's "Alerts" section)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, put
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+
+from appliance.alerts import repository
+from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdate, Severity
+from appliance.api.security import analyst, viewer
+from appliance.audit import log as audit
+from appliance.auth.controller import client_address
+from appliance.store.database import Store
+
+
+class AlertsController(Controller):
+    path = "/alerts"
+    tags = ["alerts"]
+
+    @get("/", guards=[viewer], summary="List alerts, newest first")
+    async def list_alerts(
+        self,
+        store: Store,
+        severity: Severity | None = None,
+        status: AlertStatus | None = None,
+        rule: str | None = Parameter(default=None, max_length=64),
+        limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> AlertList:
+        alerts, total = repository.list_alerts(
+            store.connection(),
+            severity=severity.value if severity else None,
+            status=status.value if status else None,
+            rule=rule,
+            limit=limit,
+            offset=offset,
+        )
+        return AlertList(alerts=alerts, total=total)
+
+    @get("/{alert_id:str}", guards=[viewer], summary="One alert, with its notes")
+    async def get_alert(self, alert_id: str, store: Store) -> AlertDetail:
+        alert = repository.get_alert(store.connection(), alert_id)
+        if alert is None:
+            raise NotFoundException(f"no alert {alert_id}")
+        return alert
+
+    @put("/{alert_id:str}", guards=[analyst], summary="Set an alert's status and notes")
+    async def update_alert(self, alert_id: str, data: AlertUpdate, request: Request, store: Store) -> AlertDetail:
+        status = data.status.value if data.status else None
+        with store.write_transaction() as connection:
+            before = repository.get_alert(connection, alert_id)
+            if before is None:
+                raise NotFoundException(f"no alert {alert_id}")
+            repository.update_alert(connection, alert_id, status=status, notes=data.notes)
+            audit.record(
+                store, username=request.user.name, source_ip=client_address(request), action="alert.updated",
+                target=alert_id, details={"status": [before.status, status or before.status],
+                                          "notes_changed": data.notes is not None},
+            )
+        return repository.get_alert(store.connection(), alert_id)

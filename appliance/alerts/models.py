@@ -1,0 +1,56 @@
+"""Alert shapes at the API edge: exactly the seed's fields."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+class AlertStatus(str, enum.Enum):
+    open = "open"
+    reviewed = "reviewed"
+    resolved = "resolved"
+    false_positive = "false_positive"
+
+
+class Alert(msgspec.Struct):
+    id: str
+    severity: str
+    rule_name: str
+    source_ip: str
+    dest_ip: str | None
+    port: int | None
+    protocol: str | None
+    score: float
+    timestamp: int
+    status: str
+    shap_json: dict[str, Any]
+
+
+class AlertDetail(Alert):
+    notes: str = ""
+
+
+class AlertList(msgspec.Struct):
+    alerts: list[Alert]
+    total: int
+
+
+class AlertUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    status: AlertStatus | None = None
+    notes: str | None = msgspec.field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.status is None and self.notes is None:
+            raise ValueError("give at least one of status, notes")
+        if self.notes is not None and len(self.notes) > 10_000:
+            raise ValueError("notes: at most 10000 characters")

@@ -1,0 +1,86 @@
+"""Build the Litestar app. Granian calls `from_environment` in each worker (`--factory`)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from appliance import __version__
+from appliance.alerts.controller import AlertsController
+from appliance.api.box import Box
+from appliance.api.errors import EXCEPTION_HANDLERS
+from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware
+from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
+from appliance.api.system import SystemController
+from appliance.audit.controller import AuditController
+from appliance.auth.controller import AuthController
+from appliance.auth.users_controller import UsersController
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+from appliance.whitelist.controller import WhitelistController
+
+API_PREFIX = "/api/v1"
+CONTROLLERS = [
+    SystemController,
+    AuthController,
+    UsersController,
+    AlertsController,
+    WhitelistController,
+    AuditController,
+]
+
+
+def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) -> Litestar:
+    box = Box(data_dir)
+    limiter = RateLimiter(data_dir.runtime / "ratelimit.sqlite", {**DEFAULT_LIMITS, **(limits or {})})
+
+    def provide_box() -> Box:
+        return box
+
+    def provide_store() -> Store:
+        return box.store()
+
+    api = Router(path=API_PREFIX, route_handlers=CONTROLLERS)
+    return Litestar(
+        route_handlers=[api],
+        dependencies={
+            "box": Provide(provide_box, sync_to_thread=False),
+            "store": Provide(provide_store, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(RateLimitMiddleware, limiter=limiter, box=box),
+            DefineMiddleware(BearerAuthentication, box=box, exclude=[f"^{path}" for path in PUBLIC_PATHS]),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="NetSenX Appliance API",
+            version=__version__,
+            path=f"{API_PREFIX}/schema",
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        on_shutdown=[lambda: box.close()],
+        debug=False,
+    )
+
+
+def limits_from_json(text: str | None) -> dict[str, Limit]:
+    """`{"general": [1000, 60]}` overrides a category's requests per window (for benchmarks and labs)."""
+    if not text:
+        return {}
+    return {name: Limit(int(pair[0]), int(pair[1])) for name, pair in json.loads(text).items()}
+
+
+def from_environment() -> Litestar:
+    return create_app(
+        DataDirectory.at(os.environ["NETSENX_DATA_DIR"]),
+        limits_from_json(os.environ.get("NETSENX_RATE_LIMITS")),
+    )

@@ -1,0 +1,92 @@
+"""Bearer-token authentication and role guards."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from appliance.api.box import Box
+from appliance.auth import tokens
+from appliance.auth.users import ROLE_RANK
+
+# Reachable without a token: the load balancer's probe, logging in, a sensor trading its license key,
+# unsealing after a restart, and the API description.
+PUBLIC_PATHS = (
+    "/api/v1/health",
+    "/api/v1/auth/login",
+    "/api/v1/agents/auth",
+    "/api/v1/system/unseal",
+    "/api/v1/schema",
+)
+
+
+class Principal(msgspec.Struct, frozen=True):
+    name: str
+    role: str
+    kind: str  # "user" or "agent"
+    token_id: str
+    expires_at: int
+
+
+def bearer_token(connection: ASGIConnection) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException("missing bearer token: send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def principal_from_token(box: Box, token: str) -> Principal:
+    try:
+        claims = tokens.decode(box.token_secret(), token)
+    except tokens.InvalidTokenError as error:
+        raise NotAuthorizedException(f"invalid or expired token ({error})") from error
+    store = box.store()
+    if store.query_one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (claims.jti,)):
+        raise NotAuthorizedException("this token has been revoked (logged out)")
+    if claims.typ == "agent":
+        agent = store.query_one("SELECT revoked FROM agents WHERE agent_id = ?", (claims.sub,))
+        if agent is None or agent["revoked"]:
+            raise NotAuthorizedException("this sensor has been revoked")
+    else:
+        user = store.query_one("SELECT role, disabled FROM users WHERE username = ?", (claims.sub,))
+        if user is None or user["disabled"]:
+            raise NotAuthorizedException("this account no longer exists or is disabled")
+        # The role in the database wins: a demotion takes effect before the token expires.
+        claims = msgspec.structs.replace(claims, role=user["role"])
+    return Principal(name=claims.sub, role=claims.role, kind=claims.typ, token_id=claims.jti, expires_at=claims.exp)
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    def __init__(self, app, box: Box, exclude: list[str]) -> None:
+        super().__init__(app, exclude=exclude)
+        self.box = box
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        principal = principal_from_token(self.box, bearer_token(connection))
+        return AuthenticationResult(user=principal, auth=principal)
+
+
+def requires_role(minimum: str):
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if principal.kind != "user":
+            raise PermissionDeniedException("this endpoint is for users, not sensors")
+        if ROLE_RANK[principal.role] < ROLE_RANK[minimum]:
+            raise PermissionDeniedException(f"this needs the {minimum} role; you are {principal.role}")
+
+    guard.__name__ = f"requires_{minimum}"
+    return guard
+
+
+def requires_agent(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if connection.user.kind != "agent":
+        raise PermissionDeniedException("this endpoint is for sensors (agent tokens) only")
+
+
+viewer = requires_role("viewer")
+analyst = requires_role("analyst")
+admin = requires_role("admin")

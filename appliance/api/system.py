@@ -1,0 +1,47 @@
+"""Health probe and unsealing."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotAuthorizedException, ValidationException
+
+from appliance import __version__
+from appliance.api.box import Box
+from appliance.audit import log as audit
+from appliance.auth.controller import client_address
+from appliance.store import keys
+from appliance.store.connection import WrongKeyError
+
+
+class Health(msgspec.Struct):
+    status: str  # "ok" or "sealed"
+    version: str
+    sealed: bool
+
+
+class UnsealRequest(msgspec.Struct, forbid_unknown_fields=True):
+    passphrase: str
+
+
+class SystemController(Controller):
+    path = "/"
+    tags = ["system"]
+
+    @get("/health", summary="Liveness for load balancers and the systemd watchdog (no auth)")
+    async def health(self, box: Box) -> Health:
+        sealed = box.is_sealed()
+        return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed)
+
+    @post("/system/unseal", sync_to_thread=True, status_code=200, summary="Give the database passphrase after a restart")
+    def unseal(self, data: UnsealRequest, request: Request, box: Box) -> Health:
+        if keys.key_mode(box.data_dir) != "passphrase":
+            raise ValidationException("this box uses a key file, not a passphrase: nothing to unseal")
+        if not box.is_sealed():
+            return Health(status="ok", version=__version__, sealed=False)
+        try:
+            box.unseal(data.passphrase)
+        except (WrongKeyError, ValueError) as error:
+            raise NotAuthorizedException("wrong passphrase") from error
+        audit.record(box.store(), username="-", source_ip=client_address(request), action="box.unsealed")
+        return Health(status="ok", version=__version__, sealed=False)

@@ -1,0 +1,35 @@
+"""GET /settings/audit-log."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from appliance.api.security import admin
+from appliance.audit.log import AuditEntry, page, verify_chain
+from appliance.store.database import Store
+
+
+class AuditPage(msgspec.Struct):
+    entries: list[AuditEntry]
+    total: int
+    chain_intact: bool
+    first_broken_id: int | None
+
+
+class AuditController(Controller):
+    path = "/settings/audit-log"
+    tags = ["settings"]
+    guards = [admin]
+
+    @get("/", summary="Audit log, newest first, with the hash chain checked")
+    async def audit_log(
+        self,
+        store: Store,
+        limit: int = Parameter(default=30, ge=1, le=100),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> AuditPage:
+        entries, total = page(store, limit, offset)
+        intact, broken, _ = verify_chain(store)
+        return AuditPage(entries=entries, total=total, chain_intact=intact, first_broken_id=broken)

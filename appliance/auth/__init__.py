@@ -1,0 +1,1 @@
+"""Local users, passwords, TOTP and the bearer tokens the API accepts."""

@@ -1,0 +1,78 @@
+"""User management, for admins."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.exceptions import NotFoundException, ValidationException
+
+from appliance.api.security import admin
+from appliance.audit import log as audit
+from appliance.auth import users
+from appliance.auth.controller import client_address
+from appliance.store.database import Store
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+    role: str
+
+
+class UserChange(msgspec.Struct, forbid_unknown_fields=True):
+    role: str | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+class UserList(msgspec.Struct):
+    users: list[users.User]
+    total: int
+
+
+class UsersController(Controller):
+    path = "/users"
+    guards = [admin]
+    tags = ["users"]
+
+    @get("/", summary="List users")
+    async def list_users(self, store: Store) -> UserList:
+        found = users.list_users(store)
+        return UserList(users=found, total=len(found))
+
+    @post("/", sync_to_thread=True, summary="Create a user")
+    def create(self, data: NewUser, request: Request, store: Store) -> users.User:
+        try:
+            user = users.create_user(store, data.username, data.password, data.role)
+        except users.UserError as error:
+            raise ValidationException(str(error)) from error
+        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.created",
+                     target=user.username, details={"role": user.role})
+        return user
+
+    @patch("/{username:str}", sync_to_thread=True, summary="Change a user's role, password or disabled flag")
+    def change(self, username: str, data: UserChange, request: Request, store: Store) -> users.User:
+        try:
+            user = users.update_user(store, username, role=data.role, disabled=data.disabled, password=data.password)
+        except LookupError as error:
+            raise NotFoundException(f"no user {username!r}") from error
+        except users.UserError as error:
+            raise ValidationException(str(error)) from error
+        changed = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None and k != "password"}
+        if data.password is not None:
+            changed["password"] = "changed"
+        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.changed",
+                     target=username, details=changed)
+        return user
+
+    @delete("/{username:str}", status_code=200, summary="Delete a user")
+    async def remove(self, username: str, request: Request, store: Store) -> dict[str, str]:
+        try:
+            users.delete_user(store, username)
+        except LookupError as error:
+            raise NotFoundException(f"no user {username!r}") from error
+        except users.UserError as error:
+            raise ValidationException(str(error)) from error
+        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.deleted",
+                     target=username)
+        return {"detail": f"user {username} deleted"}

@@ -1,0 +1,2 @@
+class CliError(Exception):
+    """Shown to the user as one line on stderr, with a non-zero exit."""

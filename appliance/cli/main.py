@@ -1,0 +1,40 @@
+"""Entry point of the `appliance` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import apsw
+
+from appliance.cli import serve_command, store_commands
+from appliance.cli.errors import CliError
+from appliance.store.connection import WrongKeyError
+from appliance.store.lifecycle import BackupError
+
+COMMAND_GROUPS = [store_commands, serve_command]
+# What a user can cause by bad input; anything else is a bug and keeps its traceback.
+USER_ERRORS = (CliError, WrongKeyError, BackupError, FileExistsError, FileNotFoundError, PermissionError, apsw.Error)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="appliance", description="NetSenX on-prem network detection appliance")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        print(f"appliance {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

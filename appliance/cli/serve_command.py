@@ -1,0 +1,71 @@
+"""`appliance serve`: the API under Granian, HTTPS by default."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+
+from appliance.cli.errors import CliError
+from appliance.cli.secrets_input import read_secret_file
+from appliance.cli.store_commands import initialised_data_dir
+from appliance.store import keys
+from appliance.store.connection import WrongKeyError, open_encrypted
+
+
+def register(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="serve the web UI and REST API")
+    serve.add_argument("--data-dir", required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--http", action="store_true", help="plain HTTP; only allowed on a loopback address")
+    serve.add_argument("--passphrase-file", help="unseal at start instead of waiting for POST /system/unseal")
+    serve.add_argument("--access-log", action="store_true", help="log every request (client addresses included)")
+    serve.set_defaults(run=run_serve)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def granian_command(args, data_dir) -> list[str]:
+    command = [
+        sys.executable, "-m", "granian",
+        "--interface", "asgi",
+        "--factory", "appliance.api.app:from_environment",
+        "--host", args.host,
+        "--port", str(args.port),
+        "--workers", str(args.workers),
+        "--respawn-failed-workers",
+        "--pid-file", str(data_dir.runtime / "granian.pid"),
+        "--access-log" if args.access_log else "--no-access-log",
+    ]
+    if not args.http:
+        command += ["--ssl-certificate", str(data_dir.certificate), "--ssl-keyfile", str(data_dir.certificate_key)]
+    return command
+
+
+def run_serve(args) -> int:
+    data_dir = initialised_data_dir(args.data_dir)
+    if args.http and not is_loopback(args.host):
+        raise CliError(f"--http is only allowed on a loopback address, not {args.host}: serve HTTPS instead")
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port} is not a TCP port")
+    if args.passphrase_file and keys.key_mode(data_dir) == "passphrase":
+        key = keys.key_from_passphrase(data_dir, read_secret_file(args.passphrase_file, "passphrase"))
+        try:
+            open_encrypted(data_dir.database, key, readonly=True).close()
+        except WrongKeyError as error:
+            raise CliError("wrong passphrase") from error
+        keys.remember_unsealed_key(data_dir, key)
+    data_dir.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.umask(0o077)
+    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root))
+    command = granian_command(args, data_dir)
+    os.execve(command[0], command, environment)

@@ -1,0 +1,166 @@
+"""What a rule says when it fires, how an admin's override reaches a rule, and how one attack stays one incident.
+
+A `Detection` is the rule layer's whole output. The engine upserts it by `incident_key`: a rule re-emits the
+same key with grown evidence while an attack lasts, so a 1,000-port scan is one alert, not 1,000.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, TypeVar
+
+import msgspec
+
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
+MAX_EVIDENCE_FLOWS = 20  # flow uids kept per incident: enough to show the traffic, bounded for the trace
+
+
+class Detection(msgspec.Struct, kw_only=True):
+    rule_name: str
+    severity: str
+    incident_key: str  # "RULE|subject...|opened-at": the same for every update of one incident
+    source_ip: str
+    dest_ip: str  # "" when the incident has many targets (sweeps, floods)
+    port: int  # 0 when not one port
+    protocol: str
+    first_seen: float  # packet time
+    last_seen: float
+    evidence: dict[str, Any]  # counts and samples (ports, hosts, queries...) for the analyst
+    evidence_flow_uids: list[str]  # at most MAX_EVIDENCE_FLOWS
+    features: dict[str, float]  # the rule family's FEATURES, every name always present, for the model
+    rule_version: str
+    thresholds: dict[str, Any]  # the effective thresholds (defaults merged with the admin's overrides)
+
+
+class RuleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An admin's per-rule settings. Threshold overrides replace single defaults; the rest stay."""
+
+    enabled: bool = True
+    severity: str | None = None  # None keeps the rule's default severity
+    thresholds: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
+
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+def merge_thresholds(rule_name: str, defaults: T, overrides: dict[str, Any]) -> T:
+    """Defaults with the overrides applied, type-checked. An unknown name or a wrong type is a ValueError
+    that names the rule and the threshold, so a typo in an override never silently keeps the default."""
+    known = msgspec.structs.fields(defaults)
+    names = {field.name for field in known}
+    for name in overrides:
+        if name not in names:
+            raise ValueError(
+                f"{rule_name}: unknown threshold {name!r}; known thresholds: {', '.join(sorted(names))}"
+            )
+    merged = msgspec.structs.asdict(defaults) | overrides
+    try:
+        return msgspec.convert(merged, type=type(defaults))
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{rule_name}: invalid threshold override: {exc}") from None
+
+
+class _Incident:
+    __slots__ = ("key", "reported_count", "last_activity")
+
+    def __init__(self, key: str, last_activity: float):
+        self.key = key
+        self.reported_count = 0
+        self.last_activity = last_activity
+
+
+class IncidentBook:
+    """The open incidents of one rule, and the Detections they produce.
+
+    An incident opens the first time a subject crosses the rule's threshold and stays open while activity
+    continues; it closes after `idle_close_s` of packet time without activity. While open it re-emits only
+    when its count has grown by `growth` (x2 by default), so a long attack costs O(log n) detections.
+    """
+
+    def __init__(
+        self,
+        *,
+        rule_name: str,
+        version: str,
+        severity: str,
+        thresholds: msgspec.Struct,
+        idle_close_s: float,
+        max_open: int,
+        growth: float = 2.0,
+    ):
+        self.rule_name = rule_name
+        self.version = version
+        self.severity = severity
+        self.thresholds = msgspec.structs.asdict(thresholds)
+        self.idle_close_s = idle_close_s
+        self.growth = growth
+        self._open: OrderedDict[tuple, _Incident] = OrderedDict()
+        self._max_open = max_open
+
+    def is_open(self, subject: tuple) -> bool:
+        return subject in self._open
+
+    def touch(self, subject: tuple, ts: float) -> None:
+        """Activity on an open incident that does not (yet) warrant a re-emit keeps it open."""
+        incident = self._open.get(subject)
+        if incident is not None:
+            incident.last_activity = max(incident.last_activity, ts)
+
+    def due(self, subject: tuple, count: int, ts: float) -> str | None:
+        """The incident key when `subject` at `count` must be (re-)emitted now, else None."""
+        incident = self._open.get(subject)
+        if incident is None:
+            key = "|".join([self.rule_name, *map(str, subject), str(int(ts))])
+            incident = self._open[subject] = _Incident(key, ts)
+            if len(self._open) > self._max_open:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(subject)
+            incident.last_activity = max(incident.last_activity, ts)
+        if incident.reported_count and count < incident.reported_count * self.growth:
+            return None
+        incident.reported_count = max(count, 1)
+        return incident.key
+
+    def expire(self, now: float) -> None:
+        stale = [s for s, i in self._open.items() if now - i.last_activity > self.idle_close_s]
+        for subject in stale:
+            del self._open[subject]
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def detection(
+        self,
+        key: str,
+        *,
+        source_ip: str,
+        dest_ip: str = "",
+        port: int = 0,
+        protocol: str = "",
+        first_seen: float,
+        last_seen: float,
+        evidence: dict[str, Any],
+        flow_uids: list[str] | tuple[str, ...] = (),
+        features: dict[str, float],
+    ) -> Detection:
+        return Detection(
+            rule_name=self.rule_name,
+            severity=self.severity,
+            incident_key=key,
+            source_ip=source_ip,
+            dest_ip=dest_ip,
+            port=port,
+            protocol=protocol,
+            first_seen=first_seen,
+            last_seen=last_seen,
+            evidence=evidence,
+            evidence_flow_uids=list(flow_uids)[:MAX_EVIDENCE_FLOWS],
+            features={name: float(value) for name, value in features.items()},
+            rule_version=self.version,
+            thresholds=dict(self.thresholds),
+        )

@@ -1,0 +1,139 @@
+"""LATERAL_MOVEMENT: internal -> internal remote administration (RDP, SSH, SMB, WinRM, RPC) that is unusual.
+
+Two triggers, per source host:
+- new behaviour (only after the baseline period): the host opens a service it never originated while the
+  baseline learned. One incident per (source, service); the peers reached are the evidence.
+- fan-out (at any time): the host reaches fanout_hosts distinct internal hosts on these services within
+  window_s: worm-like or admin-tool spreading (PsExec, WMI, SSH loops). Defaults follow the common
+  SIEM "one account/host to many hosts" correlations (10 hosts in 10 min).
+
+Features: distinct_peers, connections, services, new_service (1 when the baseline never saw it),
+new_peer_fraction (peers the baseline never saw this host reach), established_fraction, duration_s.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from appliance.engine.detection import Detection
+from appliance.engine.flow_traits import ADMIN_SERVICES
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.rule import Rule
+from sensor.records import Flow
+
+NAME = "LATERAL_MOVEMENT"
+DEFAULT_SEVERITY = "HIGH"
+VERSION = "1.0.0"
+MAX_PEERS_TRACKED = 1024
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+    fanout_hosts: int = 10
+    window_s: float = 600.0
+    new_service_after_learning: bool = True
+
+
+DEFAULTS = Thresholds()
+FEATURES = (
+    "distinct_peers",
+    "connections",
+    "services",
+    "new_service",
+    "new_peer_fraction",
+    "established_fraction",
+    "duration_s",
+)
+_FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
+
+
+class _Activity(Window):
+    __slots__ = ("peers", "new_peers", "connections", "established", "services")
+
+    def __init__(self, ts: float):
+        super().__init__(ts)
+        self.peers = CappedSet(MAX_PEERS_TRACKED)
+        self.new_peers = 0
+        self.connections = self.established = 0
+        self.services: set[str] = set()
+
+
+class Detector(Rule):
+    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fanout: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+        self._novel: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+
+    def on_flow(self, flow: Flow) -> list[Detection]:
+        service = ADMIN_SERVICES.get(flow.dst_port) if flow.proto == "TCP" else None
+        if service is None or flow.src_ip == flow.dst_ip:
+            return []
+        if not (self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip)):
+            return []
+        out = []
+        fanout = window_for(self._fanout, (flow.src_ip, "fan-out"), flow.ts_start, self.t.window_s, _Activity)
+        self._count(fanout, flow, service)
+        if fanout.alerting or len(fanout.peers) >= self.t.fanout_hosts:
+            fanout.alerting = True
+            out += self._emit((flow.src_ip, "fan-out"), fanout, new_service=False)
+        if self._is_new_behaviour(flow, service):
+            novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.window_s, _Activity)
+            novel.alerting = True
+            self._count(novel, flow, service)
+            out += self._emit((flow.src_ip, service), novel, new_service=True)
+        return out
+
+    def _is_new_behaviour(self, flow: Flow, service: str) -> bool:
+        return (
+            self.t.new_service_after_learning
+            and not self.baseline.learning(flow.ts_start)
+            and not self.baseline.originated_service(flow.src_ip, service)
+        )
+
+    def _count(self, activity: _Activity, flow: Flow, service: str) -> None:
+        activity.note(flow.ts_end, flow.uid)
+        activity.connections += 1
+        activity.established += flow.conn_state not in _FAILED_STATES
+        activity.services.add(service)
+        if activity.peers.add(flow.dst_ip):
+            activity.new_peers += not self.baseline.reached_peer(flow.src_ip, service, flow.dst_ip)
+
+    def _emit(self, subject: tuple, activity: _Activity, new_service: bool) -> list[Detection]:
+        incident = self.book.due(subject, len(activity.peers), activity.last)
+        if not incident:
+            return []
+        src, what = subject
+        peers = len(activity.peers)
+        return [
+            self.book.detection(
+                incident,
+                source_ip=src,
+                dest_ip=activity.peers.sample(1)[0] if peers == 1 else "",
+                protocol="TCP",
+                first_seen=activity.start,
+                last_seen=activity.last,
+                evidence={
+                    "trigger": "new_service" if new_service else "fan_out",
+                    "services": sorted(activity.services),
+                    "distinct_peers": peers,
+                    "peers_sample": activity.peers.sample(),
+                    "connections": activity.connections,
+                },
+                flow_uids=activity.flow_uids,
+                features={
+                    "distinct_peers": peers,
+                    "connections": activity.connections,
+                    "services": len(activity.services),
+                    "new_service": float(new_service),
+                    "new_peer_fraction": activity.new_peers / peers,
+                    "established_fraction": activity.established / activity.connections,
+                    "duration_s": activity.last - activity.start,
+                },
+            )
+        ]
+
+    def advance(self, now: float) -> list[Detection]:
+        for table in (self._fanout, self._novel):
+            table.drop_stale(lambda activity: activity.expired(now, self.t.window_s))
+        return super().advance(now)

@@ -1,0 +1,23 @@
+"""The detection rules the product names (PRODUCT.md "Detections"), with their default severities."""
+
+DEFAULT_SEVERITIES = {
+    "C2_BEACON": "CRITICAL",
+    "DATA_EXFILTRATION": "CRITICAL",
+    "OT_UNAUTHORIZED_WRITE": "CRITICAL",
+    "PORT_SCAN": "HIGH",
+    "NETWORK_SWEEP": "HIGH",
+    "LATERAL_MOVEMENT": "HIGH",
+    "BRUTE_FORCE": "HIGH",
+    "DNS_TUNNELING": "HIGH",
+    "SYN_FLOOD": "HIGH",
+    "ARP_SPOOFING": "HIGH",
+    "KERBEROASTING": "HIGH",
+    "THREAT_INTEL_MATCH": "HIGH",
+    "SHADOW_AI": "MEDIUM",
+    "ANOMALOUS_PAYLOAD": "MEDIUM",
+    "CLEARTEXT_CREDENTIALS": "MEDIUM",
+    "ROGUE_DHCP": "MEDIUM",
+    "NEW_DEVICE": "LOW",
+}
+
+RULE_NAMES = frozenset(DEFAULT_SEVERITIES)

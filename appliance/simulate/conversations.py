@@ -1,0 +1,190 @@
+"""Whole conversations between hosts, built from the protocol modules: a DNS lookup through the domain
+controller, an HTTPS visit, an SMB file copy... Benign traffic and attacks are both made of these."""
+
+from __future__ import annotations
+
+import random
+
+from appliance.simulate import frames
+from appliance.simulate.capture import BROADCAST, Host
+from appliance.simulate.internet import NTP_POOL, UPSTREAM_DNS
+from appliance.simulate.office import DOMAIN, REALM
+from appliance.simulate.protocols import dhcp, dns, http, kerberos, ntp, smb, ssh, tls
+from appliance.simulate.site import Site
+
+INTERNAL_DNS_TTL = 1200
+
+
+def dns_lookup(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    name: str,
+    qtype: int = dns.TYPE_A,
+    rdatas: list[bytes] | None = None,
+    rcode: int = 0,
+    resolver: Host | None = None,
+    ttl: int = 300,
+) -> float:
+    """Client asks `resolver` (the DC by default). The DC answers office names itself and forwards other
+    names upstream unless cached. Returns when the client has its answer."""
+    capture, office = site.capture, site.office
+    resolver = resolver or office.dc
+    if rdatas is None:
+        rdatas = [site.host_for(name).ip_bytes] if qtype == dns.TYPE_A else []
+    ts = office.resolve(capture, ts, client, resolver)
+    sport, txid = client.ephemeral_port(rng), rng.getrandbits(16)
+    capture.udp(ts, client, resolver, sport, 53, dns.query(txid, name, qtype))
+    answer_at = ts + 0.0003
+    expires = site.dns_cache.get(name, 0.0)
+    if resolver is office.dc and not name.endswith(DOMAIN) and not expires > ts:
+        upstream = office.internet.at(*UPSTREAM_DNS)
+        up_port, up_txid = office.dc.ephemeral_port(rng), rng.getrandbits(16)
+        forwarded_at = ts + 0.0002
+        capture.udp(forwarded_at, office.dc, upstream, up_port, 53, dns.query(up_txid, name, qtype))
+        answer_at = forwarded_at + site.rtt(office.dc, upstream)
+        capture.udp(answer_at, upstream, office.dc, 53, up_port, dns.response(up_txid, name, qtype, rdatas, ttl, rcode))
+        answer_at += 0.0002
+        if rcode == 0 and qtype == dns.TYPE_A:
+            site.dns_cache[name] = ts + ttl
+    capture.udp(answer_at, resolver, client, 53, sport, dns.response(txid, name, qtype, rdatas, ttl, rcode))
+    return answer_at + 0.0002
+
+
+def https_visit(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    name: str,
+    profile: tls.ClientProfile,
+    exchanges: list[tuple[int, int]],
+    lookup: bool = True,
+    server: Host | None = None,
+) -> float:
+    """DNS lookup, TLS handshake with SNI `name`, encrypted exchanges, FIN. Returns the end time."""
+    if lookup:
+        ts = dns_lookup(site, rng, ts, client, name)
+    conv = site.tcp(rng, client, server or site.host_for(name), 443, ts)
+    tls.handshake_and_exchange(conv, rng, name, profile, exchanges)
+    conv.close(by_client=rng.random() < 0.7)
+    return conv.ts
+
+
+def http_exchange(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    server: Host,
+    host_header: str,
+    requests: list[tuple[str, str, int]],
+    user_agent: str,
+    headers: dict[str, str] | None = None,
+    port: int = 80,
+    content_type: str = "text/html; charset=utf-8",
+    status: tuple[int, str] = (200, "OK"),
+) -> float:
+    """One keep-alive connection carrying (method, uri, response size) requests."""
+    conv = site.tcp(rng, client, server, port, ts).open()
+    for index, (method, uri, size) in enumerate(requests):
+        body = b"" if method == "GET" else site.capture.filler(rng.randint(200, 2000), index)
+        conv.client_sends(http.request(method, host_header, uri, user_agent, headers, body), think=0.05)
+        conv.server_sends(http.response(*status, site.capture.filler(size, rng.getrandbits(17)), content_type),
+                          processing=0.005 + rng.random() * 0.03)
+    conv.close(by_client=True)
+    return conv.ts
+
+
+def dhcp_boot(site: Site, rng: random.Random, ts: float, client: Host, server: Host | None = None) -> float:
+    """DISCOVER, OFFER, REQUEST, ACK; then the gratuitous ARP Windows sends for its new address."""
+    capture, office = site.capture, site.office
+    server = server or office.dc
+    unassigned = Host(client.name, "0.0.0.0", client.mac, ttl=128)
+    xid = rng.getrandbits(32)
+    offer = dhcp.server_message(dhcp.OFFER, xid, client.mac_bytes, client.ip_bytes, server.ip_bytes,
+                                office.gateway.ip_bytes, office.dc.ip_bytes, DOMAIN)
+    exchange = [
+        (unassigned, BROADCAST, 68, 67, dhcp.client_message(dhcp.DISCOVER, xid, client.mac_bytes, client.name)),
+        (server, client, 67, 68, offer),
+        (unassigned, BROADCAST, 68, 67, dhcp.client_message(dhcp.REQUEST, xid, client.mac_bytes, client.name,
+                                                            client.ip_bytes, server.ip_bytes)),
+        (server, client, 67, 68, offer[:242] + bytes((dhcp.ACK,)) + offer[243:]),
+    ]
+    for src, dst, sport, dport, payload in exchange:
+        capture.udp(ts, src, dst, sport, dport, payload)
+        ts += 0.0008 if src is server else 0.002
+    capture.arp(ts + 0.3, 1, frames.BROADCAST_MAC, client.mac_bytes, client.ip_bytes, frames.ZERO_MAC, client.ip_bytes)
+    return ts + 0.4
+
+
+def ntp_sync(site: Site, rng: random.Random, ts: float, client: Host, server: Host) -> float:
+    ts = site.office.resolve(site.capture, ts, client, server)
+    port = 123 if client.os != "windows" or client.role == "server" else client.ephemeral_port(rng)
+    request = ntp.client_request(ts)
+    site.capture.udp(ts, client, server, port, 123, request)
+    reply_at = ts + site.rtt(client, server)
+    stratum, reference = (3, server.ip_bytes) if server.role == "external" else (4, b"\xcb\x00\x71\x7b")
+    site.capture.udp(reply_at, server, client, 123, port, ntp.server_reply(request, reply_at, stratum, reference))
+    return reply_at
+
+
+def dc_ntp_upstream(site: Site, rng: random.Random, ts: float) -> float:
+    return ntp_sync(site, rng, ts, site.office.dc, site.office.internet.host(NTP_POOL))
+
+
+def kerberos_exchange(site: Site, rng: random.Random, ts: float, client: Host, request: bytes, reply: bytes) -> float:
+    conv = site.tcp(rng, client, site.office.dc, 88, ts).open()
+    conv.client_sends(kerberos.over_tcp(request))
+    conv.server_sends(kerberos.over_tcp(reply), processing=0.002)
+    conv.close(by_client=True)
+    return conv.ts
+
+
+def kerberos_logon(site: Site, rng: random.Random, ts: float, client: Host, user: str) -> float:
+    request = kerberos.as_req(rng, user, REALM, ts)
+    reply = kerberos.kdc_rep(rng, 11, user, REALM, kerberos.service_principal(f"krbtgt/{REALM}"), kerberos.AES256)
+    return kerberos_exchange(site, rng, ts, client, request, reply)
+
+
+def service_ticket(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    user: str,
+    service: str,
+    requested_etypes: tuple[int, ...] = kerberos.WINDOWS_ETYPES,
+    ticket_etype: int = kerberos.AES256,
+) -> float:
+    """TGS-REQ for `service`, TGS-REP whose ticket is encrypted with `ticket_etype`."""
+    request = kerberos.tgs_req(rng, user, REALM, service, kerberos.tgt(rng, REALM), ts, requested_etypes)
+    reply = kerberos.kdc_rep(rng, 13, user, REALM, kerberos.service_principal(service), ticket_etype)
+    return kerberos_exchange(site, rng, ts, client, request, reply)
+
+
+def smb_file(site: Site, rng: random.Random, ts: float, client: Host, server: Host, share: str,
+             filename: str, size: int, write: bool) -> float:
+    conv = site.tcp(rng, client, server, 445, ts).open()
+    session = smb.SmbClient(conv, rng, smb.filetime(ts))
+    session.log_on()
+    session.transfer(f"\\\\{server.name}\\{share}", filename, size, write)
+    conv.close(by_client=True)
+    return conv.ts
+
+
+def ssh_session(site: Site, rng: random.Random, ts: float, client: Host, server: Host, keystrokes: int,
+                banner: bytes = ssh.CLIENT_BANNERS[0]) -> float:
+    """An interactive session: handshake, authentication, then one small packet each way per keystroke."""
+    conv = site.tcp(rng, client, server, 22, ts)
+    ssh.handshake(conv, rng, banner)
+    offset = rng.getrandbits(16)
+    conv.client_sends(ssh.encrypted_packets(conv, [68, 116], offset))  # service request, userauth (publickey)
+    conv.server_sends(ssh.encrypted_packets(conv, [68, 52], offset + 3))
+    for key in range(keystrokes):
+        conv.client_sends(ssh.encrypted_packets(conv, [36], offset + key), think=rng.expovariate(4.0))
+        echo = 36 if rng.random() < 0.85 else rng.randint(100, 1400)
+        conv.server_sends(ssh.encrypted_packets(conv, [echo], offset + 2 * key))
+    conv.close(by_client=True)
+    return conv.ts

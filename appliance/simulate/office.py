@@ -1,0 +1,122 @@
+"""The simulated site: one flat 10.20.0.0/16 LAN behind a gateway, with servers, workstations,
+printers and a small OT cell, plus what the LAN needs to talk (ARP resolution)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from appliance.simulate import frames
+from appliance.simulate.capture import Capture, Host
+from appliance.simulate.internet import Internet
+
+INTERNAL_NETWORK = "10.20.0.0/16"
+DOMAIN = "corp.example"
+REALM = "CORP.EXAMPLE"
+ARP_CACHE_SECONDS = 120.0
+WORKSTATION_POOL = "10.20.10."  # DHCP scope 10.20.10.100-250
+
+# Vendor prefixes (OUIs) so MACs look like the hardware an office buys.
+OUI = {
+    "cisco": "00:1b:54",
+    "vmware": "00:50:56",
+    "dell": "f8:bc:12",
+    "lenovo": "54:ee:75",
+    "hp": "3c:52:82",
+    "brother": "00:80:77",
+    "siemens": "00:1b:1b",
+    "schneider": "00:80:f4",
+    "raspberry": "dc:a6:32",
+}
+
+
+def random_mac(rng: random.Random, vendor: str) -> str:
+    return OUI[vendor] + "".join(f":{rng.randrange(256):02x}" for _ in range(3))
+
+
+@dataclass
+class Office:
+    gateway: Host
+    dc: Host  # DNS, Kerberos KDC, LDAP, DHCP, NTP
+    fileserver: Host
+    mail: Host
+    intranet: Host
+    database: Host
+    printers: list[Host]
+    workstations: list[Host]
+    admins: list[Host]  # workstations whose users administer the Linux servers over SSH
+    engineering: Host  # the one host allowed to talk to (and write to) the OT devices
+    plc: Host  # Modbus/TCP
+    rtu: Host  # DNP3
+    bms: Host  # BACnet/IP building controller
+    internet: Internet
+    _arp_resolved: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    @property
+    def servers(self) -> list[Host]:
+        return [self.dc, self.fileserver, self.mail, self.intranet, self.database]
+
+    @property
+    def linux_servers(self) -> list[Host]:
+        return [host for host in self.servers if host.os == "linux"]
+
+    @property
+    def ot_devices(self) -> list[Host]:
+        return [self.plc, self.rtu, self.bms]
+
+    def internal_hosts(self) -> list[Host]:
+        return [self.gateway, *self.servers, *self.printers, *self.workstations, self.engineering, *self.ot_devices]
+
+    def unused_address(self, rng: random.Random) -> str:
+        taken = {host.ip for host in self.internal_hosts()}
+        while True:
+            candidate = WORKSTATION_POOL + str(rng.randint(100, 250))
+            if candidate not in taken:
+                return candidate
+
+    def resolve(self, capture: Capture, ts: float, src: Host, dst: Host) -> float:
+        """ARP for the next hop if `src` has no fresh entry; return when the frame can leave."""
+        next_hop = self.gateway if dst.role == "external" else dst
+        key = (src.ip, next_hop.ip)
+        last = self._arp_resolved.get(key)
+        if last is not None and abs(ts - last) < ARP_CACHE_SECONDS:
+            return ts
+        self._arp_resolved[key] = ts
+        self._arp_resolved[(next_hop.ip, src.ip)] = ts  # the answerer learns the asker too
+        capture.arp(ts, 1, frames.BROADCAST_MAC, src.mac_bytes, src.ip_bytes, frames.ZERO_MAC, next_hop.ip_bytes)
+        capture.arp(ts + 0.0002, 2, src.mac_bytes, next_hop.mac_bytes, next_hop.ip_bytes, src.mac_bytes,
+                    src.ip_bytes)
+        return ts + 0.0004
+
+
+def build_office(rng: random.Random) -> Office:
+    """10-30 workstations (the count depends on the seed), fixed servers, two printers and the OT cell."""
+    gateway = Host("gw", "10.20.0.1", random_mac(rng, "cisco"), ttl=255, os="router", role="gateway")
+
+    def server(name: str, ip: str, os: str = "linux") -> Host:
+        return Host(name, ip, random_mac(rng, "vmware"), ttl=128 if os == "windows" else 64, os=os, role="server")
+
+    workstation_count = rng.randint(12, 28)
+    addresses = rng.sample(range(100, 251), workstation_count)
+    workstations = [
+        Host(f"ws-{index + 1:02d}", f"{WORKSTATION_POOL}{address}", random_mac(rng, rng.choice(("dell", "lenovo", "hp"))),
+             ttl=128, os="windows", role="workstation")
+        for index, address in enumerate(addresses)
+    ]
+    return Office(
+        gateway=gateway,
+        dc=server("dc01", "10.20.1.10", "windows"),
+        fileserver=server("fs01", "10.20.1.20", "windows"),
+        mail=server("mail01", "10.20.1.25"),
+        intranet=server("intranet", "10.20.1.30"),
+        database=server("db01", "10.20.1.40"),
+        printers=[Host(f"prn-{i + 1}", f"10.20.20.{10 + i}", random_mac(rng, rng.choice(("hp", "brother"))),
+                       ttl=64, os="printer", role="printer") for i in range(2)],
+        workstations=workstations,
+        admins=workstations[:2],
+        engineering=Host("eng-01", "10.20.30.5", random_mac(rng, "dell"), ttl=128, os="windows", role="engineering"),
+        plc=Host("plc-01", "10.20.30.20", random_mac(rng, "siemens"), ttl=30, os="plc", role="ot"),
+        rtu=Host("rtu-01", "10.20.30.21", random_mac(rng, "schneider"), ttl=64, os="plc", role="ot"),
+        bms=Host("bms-01", "10.20.30.22", random_mac(rng, "siemens"), ttl=64, os="plc", role="ot"),
+        internet=Internet(gateway.mac),
+    )

@@ -1,0 +1,1 @@
+"""Application protocols as their bytes on the wire, so real decoders (the sensor, Wireshark, scapy) parse them."""

@@ -1,0 +1,113 @@
+"""The store handle the API workers and the engine share: one encrypted connection per thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+
+import apsw
+import sqlite_utils
+
+from appliance.store.connection import open_encrypted
+from appliance.store.data_dir import DataDirectory
+from appliance.store.migrations import current_version, latest_version
+from appliance.store.sqlite3_adapter import Connection
+
+
+class SchemaMismatch(Exception):
+    pass
+
+
+class Store:
+    """Thread-local connections to the encrypted database.
+
+    SQLite serialises writers itself (WAL: many readers, one writer); a connection per thread keeps
+    one request's transaction from interleaving with another's.
+    """
+
+    def __init__(self, data_dir: DataDirectory, key: bytes) -> None:
+        self.data_dir = data_dir
+        self._key = key
+        self._local = threading.local()
+        self._all: list[apsw.Connection] = []
+        self._lock = threading.Lock()
+        version = current_version(self.connection())
+        if version != latest_version():
+            raise SchemaMismatch(
+                f"the database schema is at version {version}, this software needs {latest_version()}: "
+                "run `appliance migrate`"
+            )
+
+    def connection(self) -> apsw.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = open_encrypted(self.data_dir.database, self._key)
+            self._local.connection = connection
+            with self._lock:
+                self._all.append(connection)
+        return connection
+
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over this thread's connection, for inserts and upserts."""
+        database = getattr(self._local, "db", None)
+        if database is None:
+            database = sqlite_utils.Database(Connection(self.connection()))
+            self._local.db = database
+        return database
+
+    def query(self, sql: str, parameters=()) -> list[dict]:
+        cursor = self.connection().cursor()
+        rows = cursor.execute(sql, parameters)
+        try:
+            names = [column[0] for column in cursor.description]
+        except apsw.ExecutionCompleteError:
+            return []
+        return [dict(zip(names, row)) for row in rows]
+
+    def query_one(self, sql: str, parameters=()) -> dict | None:
+        rows = self.query(sql, parameters)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, parameters=()) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        connection = self.connection()
+        before = connection.total_changes()
+        connection.execute(sql, parameters)
+        return connection.total_changes() - before
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[apsw.Connection]:
+        """BEGIN IMMEDIATE: take the write lock up front, so a read-then-write never fails half way
+        because another process (an API worker, the engine) wrote in between. Nests as a savepoint."""
+        connection = self.connection()
+        if not connection.get_autocommit():
+            with connection:
+                yield connection
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def get_setting(self, key: str, default=None):
+        row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if row is None else json.loads(row["value"])
+
+    def set_setting(self, key: str, value) -> None:
+        self.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import ipaddress
+
+import msgspec
+
+DIRECTIONS = ("any", "source", "destination")
+
+
+class WhitelistIn(msgspec.Struct, forbid_unknown_fields=True):
+    """`cidr` takes an IPv4/IPv6 address or network; `expires_at` is epoch seconds."""
+
+    cidr: str
+    port: int | None = None
+    direction: str = "any"
+    rule_name: str | None = None
+    comment: str = ""
+    expires_at: int | None = None
+
+
+class WhitelistEntry(msgspec.Struct):
+    id: str
+    cidr: str
+    port: int | None
+    direction: str
+    rule_name: str | None
+    comment: str
+    expires_at: int | None
+    created_by: str
+    created_at: float
+
+
+class WhitelistList(msgspec.Struct):
+    entries: list[WhitelistEntry]
+    total: int
+
+
+class InvalidEntry(ValueError):
+    """The message starts with the field name, so the API can say which field is wrong."""
+
+
+def normalise(entry: WhitelistIn, known_rules: frozenset[str], now: float) -> WhitelistIn:
+    try:
+        network = ipaddress.ip_network(entry.cidr.strip(), strict=False)
+    except ValueError as error:
+        raise InvalidEntry(f"cidr: {entry.cidr!r} is not an IPv4/IPv6 address or network") from error
+    if entry.port is not None and not 0 <= entry.port <= 65535:
+        raise InvalidEntry("port: must be between 0 and 65535")
+    if entry.direction not in DIRECTIONS:
+        raise InvalidEntry(f"direction: must be one of {', '.join(DIRECTIONS)}")
+    if entry.rule_name is not None and entry.rule_name not in known_rules:
+        raise InvalidEntry(f"rule_name: unknown rule {entry.rule_name!r}")
+    if len(entry.comment) > 500:
+        raise InvalidEntry("comment: at most 500 characters")
+    if entry.expires_at is not None and entry.expires_at <= now:
+        raise InvalidEntry("expires_at: must be in the future (epoch seconds)")
+    return msgspec.structs.replace(entry, cidr=str(network))
+
+
+def entry_matches(entry: WhitelistEntry | WhitelistIn, *, source_ip: str, dest_ip: str | None, port: int | None,
+                  rule_name: str, at: float) -> bool:
+    if entry.expires_at is not None and entry.expires_at <= at:
+        return False
+    if entry.rule_name is not None and entry.rule_name != rule_name:
+        return False
+    if entry.port is not None and entry.port != port:
+        return False
+    network = ipaddress.ip_network(entry.cidr)
+    candidates = {
+        "source": [source_ip],
+        "destination": [dest_ip],
+        "any": [source_ip, dest_ip],
+    }[entry.direction]
+    for address in candidates:
+        if not address:
+            continue
+        try:
+            if ipaddress.ip_address(address) in network:
+                return True
+        except ValueError:
+            continue
+    return False
