@@ -15,7 +15,7 @@ from appliance import __version__
 from appliance.alerts.controller import AlertsController
 from appliance.api.box import Box
 from appliance.api.errors import EXCEPTION_HANDLERS
-from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware
+from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
 from appliance.api.system import SystemController
 from appliance.audit.controller import AuditController
@@ -58,6 +58,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
             DefineMiddleware(BearerAuthentication, box=box, exclude=[f"^{path}" for path in PUBLIC_PATHS]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[header_hook(limiter, box)],
         openapi_config=OpenAPIConfig(
             title="NetSenX Appliance API",
             version=__version__,

@@ -103,8 +103,16 @@ def client_identity(box: Box, scope: Scope) -> str:
     return f"ip:{client[0] if client else 'unknown'}"
 
 
+def rate_limit_headers(limit: Limit, count: int, reset: int) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", str(limit.requests).encode()),
+        (b"x-ratelimit-remaining", str(max(0, limit.requests - count)).encode()),
+        (b"x-ratelimit-reset", str(reset).encode()),
+    ]
+
+
 class RateLimitMiddleware:
-    """Counts every HTTP request, adds the X-RateLimit-* headers to every response, answers 429 when over."""
+    """Counts every routed request and answers 429 when over; the headers go on in `add_headers`."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter, box: Box) -> None:
         self.app = app
@@ -115,20 +123,9 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limiter, box, app = self.limiter, self.box, self.app
         category = category_of(scope["method"], scope["path"])
-        limit, count, reset = limiter.hit(category, client_identity(box, scope))
-        headers = [
-            (b"x-ratelimit-limit", str(limit.requests).encode()),
-            (b"x-ratelimit-remaining", str(max(0, limit.requests - count)).encode()),
-            (b"x-ratelimit-reset", str(reset).encode()),
-        ]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + headers
-            await send(message)
-
+        limit, count, reset = self.limiter.hit(category, client_identity(self.box, scope))
+        scope.setdefault("state", {})["rate_limit_headers"] = rate_limit_headers(limit, count, reset)
         if count > limit.requests:
             retry_after = max(1, reset - int(time.time()))
             response = detail_response(
@@ -137,6 +134,23 @@ class RateLimitMiddleware:
                 f"for {category} requests; retry in {retry_after} s",
                 headers={"Retry-After": str(retry_after)},
             )
-            await response.to_asgi_response(app=None, request=None)(scope, receive, send_with_headers)  # type: ignore[arg-type]
+            await response.to_asgi_response(app=None, request=None)(scope, receive, send)  # type: ignore[arg-type]
             return
-        await app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
+
+
+def header_hook(limiter: RateLimiter, box: Box):
+    """A `before_send` hook: puts the X-RateLimit-* headers on every response, and counts the requests
+    that never reached a route (unknown paths), which the route middleware does not see."""
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope["type"] != "http":
+            return
+        state = scope.setdefault("state", {})
+        headers = state.get("rate_limit_headers")
+        if headers is None:
+            category = category_of(scope["method"], scope["path"])
+            headers = rate_limit_headers(*limiter.hit(category, client_identity(box, scope)))
+        message["headers"] = list(message.get("headers", [])) + headers
+
+    return add_headers

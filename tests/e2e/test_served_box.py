@@ -1,0 +1,128 @@
+"""The real thing: `appliance serve` (Granian, several workers) over a real encrypted data directory."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from appliance.alerts.repository import insert_alert
+from appliance.api.tls import create_self_signed_certificate
+from appliance.auth import users
+from appliance.store import lifecycle
+from appliance.store.database import Store
+from tests.conftest import ADMIN_PASSWORD, login
+
+pytestmark = pytest.mark.e2e
+
+CANARY_IP = "203.0.113.251"
+CANARY_COMMENT = "ZEBRA-canary-comment-7781"
+
+
+def test_https_with_the_init_certificate(store, serve, data_dir):
+    create_self_signed_certificate(data_dir)
+    server = serve(data_dir, https=True, workers=1)
+    with server.client() as client:
+        assert client.get("/health").json()["status"] == "ok"
+    with pytest.raises(httpx.ConnectError):
+        with httpx.Client(verify=ssl.create_default_context()) as strict:
+            strict.get(server.url + "/health")
+
+
+def test_plain_http_only_on_loopback(store, data_dir):
+    result = subprocess.run([sys.executable, "-m", "appliance", "serve", "--data-dir", str(data_dir.root),
+                             "--host", "0.0.0.0", "--http"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "loopback" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_known_strings_never_reach_any_file(store, serve, data_dir, tmp_path, isolated_runtime_dir):
+    insert_alert(store.connection(), severity="HIGH", rule_name="C2_BEACON", source_ip="10.1.1.1",
+                 dest_ip=CANARY_IP, port=443, protocol="TCP", score=0.9, timestamp=1, shap_json={})
+    server = serve(data_dir, workers=2)
+    with server.client() as client:
+        headers = login(client)
+        response = client.post("/settings/whitelist", json={"cidr": CANARY_IP, "comment": CANARY_COMMENT},
+                               headers=headers)
+        assert response.status_code == 201
+        assert CANARY_IP in client.get("/alerts/", headers=headers).text
+        backup = tmp_path / "backup.nsxbak"
+        result = subprocess.run([sys.executable, "-m", "appliance", "backup", "--data-dir", str(data_dir.root),
+                                 "--out", str(backup)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        written_while_running = scan_for_canaries(tmp_path, isolated_runtime_dir)
+    server.stop()
+    store.close()
+    files = scan_for_canaries(tmp_path, isolated_runtime_dir)
+    names = {path.name for path in files}
+    assert {"netsenx.db", "backup.nsxbak"} <= names
+    assert any(path.name.endswith("-wal") for path in written_while_running)  # WAL was scanned too
+    assert any(path.suffix == ".log" for path in files)
+
+
+def scan_for_canaries(*roots):
+    """Every file under the roots; fails if any holds a canary in any common encoding."""
+    needles = [text.encode(encoding) for text in (CANARY_IP, CANARY_COMMENT) for encoding in ("utf-8", "utf-16-le")]
+    seen = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                content = path.read_bytes()
+                found = [needle for needle in needles if needle in content]
+                assert not found, f"{path} contains {found}"
+                seen.append(path)
+    return seen
+
+
+def test_rate_limit_is_shared_by_workers_and_survives_a_restart(store, serve, data_dir):
+    # The seed's 100 requests, over a day-long window so the test cannot straddle a window boundary.
+    limits = {"NETSENX_RATE_LIMITS": json.dumps({"general": [100, 86400]})}
+    server = serve(data_dir, workers=2, extra_env=limits)
+    with server.client() as client:
+        headers = login(client)
+        remaining = []
+        for _ in range(60):
+            # A fresh connection per request, so both workers serve some of them.
+            with server.client() as fresh:
+                response = fresh.get("/alerts/", headers=headers)
+            assert response.status_code == 200
+            remaining.append(int(response.headers["x-ratelimit-remaining"]))
+    assert remaining == list(range(99, 39, -1))
+    server.stop()
+    restarted = serve(data_dir, workers=2, extra_env=limits)
+    with restarted.client() as client:
+        codes = [client.get("/alerts/", headers=headers).status_code for _ in range(41)]
+        limited = client.get("/alerts/", headers=headers)
+    assert codes == [200] * 40 + [429]
+    assert limited.status_code == 429 and set(limited.json()) == {"detail"} and "rate limit" in limited.json()["detail"]
+    assert limited.headers["x-ratelimit-remaining"] == "0" and int(limited.headers["retry-after"]) > 0
+
+
+def test_sealed_box_answers_423_until_unsealed_in_any_worker(tmp_path, serve, data_dir):
+    key = lifecycle.create_database(data_dir, passphrase="box passphrase 2026")
+    opened = Store(data_dir, key)
+    users.create_user(opened, "admin", ADMIN_PASSWORD, "admin")
+    opened.close()
+    server = serve(data_dir, workers=2)
+    with server.client() as client:
+        assert client.get("/health").json() == {"status": "sealed", "version": "0.1.0", "sealed": True}
+        sealed = client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert sealed.status_code == 423 and "unseal" in sealed.json()["detail"]
+        assert client.post("/system/unseal", json={"passphrase": "wrong"}).status_code == 401
+        assert client.post("/system/unseal", json={"passphrase": "box passphrase 2026"}).status_code == 200
+    for _ in range(6):  # new connections land on both workers; all are unsealed now
+        with server.client() as fresh:
+            assert fresh.get("/health").json()["sealed"] is False
+            assert fresh.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+
+
+def test_openapi_is_served(store, serve, data_dir):
+    server = serve(data_dir, workers=1)
+    with server.client() as client:
+        schema = client.get("/schema/openapi.json").json()
+    assert schema["info"]["title"] == "NetSenX Appliance API"
+    assert "/api/v1/alerts/{alert_id}" in schema["paths"]
+    json.dumps(schema)
