@@ -100,12 +100,13 @@ def can_generate_report(state: LicenseState) -> Gate:
     """NIS2 / GDPR PDF reports. (The GDPR data export is not a report: it always works.)"""
     if state.status == "locked":
         return _locked_gate(state, "generating reports")
-    if REPORTS not in state.license.features:
+    if not has_feature(state.license, REPORTS):
         return Gate(False, "feature_missing", f"the {state.license.plan} plan does not include reports")
     return _OK
 
 
 def has_feature(license: License, feature: str) -> bool:
+    """Plan features (see `plans`), e.g. ``has_feature(license, SIEM_EXPORT)`` before a SIEM export."""
     return feature in license.features
 
 

@@ -16,7 +16,7 @@ import msgspec
 import stripe
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.params import HeaderParameter
+from litestar.params import FromQuery, HeaderParameter, JSONBody, RawBody
 
 from appliance.licensing.protocol import (
     LICENSE_KEY_HEADER,
@@ -40,34 +40,33 @@ class WebhookReceipt(msgspec.Struct, frozen=True):
 
 def create_app(service: LicensingService, webhook_secret: str) -> Litestar:
     @post("/v1/heartbeat", status_code=200, sync_to_thread=True)
-    def heartbeat(data: CloudHeartbeat, license_key: LicenseKeyHeader) -> HeartbeatReply:
+    def heartbeat(data: JSONBody[CloudHeartbeat], license_key: LicenseKeyHeader) -> HeartbeatReply:
         return service.heartbeat(license_key, data)
 
     @post("/v1/billing/checkout", status_code=200, sync_to_thread=True)
-    def checkout(data: CheckoutRequest, license_key: LicenseKeyHeader) -> BillingSession:
+    def checkout(data: JSONBody[CheckoutRequest], license_key: LicenseKeyHeader) -> BillingSession:
         return service.checkout(license_key, data)
 
     @post("/v1/billing/portal", status_code=200, sync_to_thread=True)
-    def portal(data: PortalRequest, license_key: LicenseKeyHeader) -> BillingSession:
+    def portal(data: JSONBody[PortalRequest], license_key: LicenseKeyHeader) -> BillingSession:
         return service.portal(license_key, data)
 
     @get("/v1/billing/subscription", sync_to_thread=True)
-    def subscription(license_id: str, license_key: LicenseKeyHeader) -> SubscriptionInfo:
+    def subscription(license_id: FromQuery[str], license_key: LicenseKeyHeader) -> SubscriptionInfo:
         return service.subscription(license_key, license_id)
 
     @post("/v1/stripe/webhook", status_code=200, sync_to_thread=True)
     def stripe_webhook(
-        body: bytes, signature: Annotated[str | None, HeaderParameter(name="Stripe-Signature")]
+        body: RawBody, signature: Annotated[str | None, HeaderParameter(name="Stripe-Signature")]
     ) -> WebhookReceipt:
         try:
             event = stripe.Webhook.construct_event(body, signature, webhook_secret)
+            event_type, obj = event.type, event.data.object.to_dict()
         except stripe.SignatureVerificationError:
             raise ServiceError(400, "invalid Stripe-Signature") from None
-        except ValueError:
+        except (AttributeError, KeyError, ValueError):  # signed, but not JSON or not shaped like an event
             raise ServiceError(400, "webhook body is not a Stripe event") from None
-        return WebhookReceipt(
-            received=True, handled=service.handle_stripe_event(event.type, event.data.object)
-        )
+        return WebhookReceipt(received=True, handled=service.handle_stripe_event(event_type, obj))
 
     return Litestar(
         route_handlers=[heartbeat, checkout, portal, subscription, stripe_webhook],
@@ -75,8 +74,8 @@ def create_app(service: LicensingService, webhook_secret: str) -> Litestar:
             ServiceError: _service_error,
             StripeUnavailable: _stripe_unavailable,
             HTTPException: _http_error,
+            Exception: _internal_error,
         },
-        openapi_config=None,
     )
 
 
@@ -90,6 +89,11 @@ def _service_error(_: Request, exc: ServiceError) -> Response[dict[str, Any]]:
 
 def _stripe_unavailable(_: Request, exc: StripeUnavailable) -> Response[dict[str, Any]]:
     return _detail(502, str(exc))
+
+
+def _internal_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    request.logger.exception("licensing service failure on %s %s", request.method, request.url.path)
+    return _detail(500, "internal error in the licensing service")
 
 
 def _http_error(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:

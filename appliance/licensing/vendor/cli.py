@@ -13,6 +13,7 @@ Errors are one line on stderr and a non-zero exit.
 
 import argparse
 import os
+import socket
 import sqlite3
 import sys
 import time
@@ -34,6 +35,13 @@ SERVE_SETTINGS_ENV = "NSX_LICENSING_SERVE_SETTINGS"
 
 class CliError(Exception):
     pass
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (argparse would print the whole usage first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 class ServeSettings(msgspec.Struct, frozen=True):
@@ -121,6 +129,7 @@ def serve(args: argparse.Namespace) -> int:
     # Fail here, with one line, rather than inside a worker with a traceback.
     _load_signing_key(settings.signing_key)
     _open_store(settings.db)
+    _check_can_listen(args.host, args.port)
     os.environ[SERVE_SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     Granian(
         target=f"{__name__}:app_from_environment",
@@ -149,7 +158,7 @@ def app_from_environment():
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="appliance-licensing", description=__doc__.splitlines()[0])
+    parser = _OneLineErrorParser(prog="appliance-licensing", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = commands.add_parser("keygen", help="create the vendor Ed25519 signing key")
@@ -180,9 +189,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stripe-webhook-secret", default=os.environ.get("STRIPE_WEBHOOK_SECRET"))
     p.add_argument("--stripe-api-base", default="https://api.stripe.com")
     p.add_argument("--stripe-max-retries", type=int, default=2)
-    p.add_argument("--return-url", default=ServiceConfig.default_return_url)
-    p.add_argument("--latest-sensor-version", default=ServiceConfig.latest_sensor_version)
-    p.add_argument("--latest-appliance-version", default=ServiceConfig.latest_appliance_version)
+    defaults = ServiceConfig()
+    p.add_argument("--return-url", default=defaults.default_return_url)
+    p.add_argument("--latest-sensor-version", default=defaults.latest_sensor_version)
+    p.add_argument("--latest-appliance-version", default=defaults.latest_appliance_version)
     p.set_defaults(run=serve)
     return parser
 
@@ -209,6 +219,15 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
     except OSError as err:
         raise CliError(f"cannot write {path}: {err.strerror}") from None
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Granian answers a busy port with a Rust panic and backtrace; say it in one line instead."""
+    try:
+        with socket.create_server((host, port), reuse_port=False):
+            pass
+    except OSError as err:
+        raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
 def _required(value: str | None, what: str) -> str:

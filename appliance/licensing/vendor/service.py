@@ -125,7 +125,7 @@ class LicensingService:
         return HeartbeatReply(
             license_id=current.license_id,
             revoked=self._store.is_revoked(current.license_id),
-            license_key=newest_key if newest_key != "".join((license_key or "").split()) else None,
+            license_key=newest_key if newest_key != license_key else None,
             update=UpdateInfo(
                 latest_sensor_version=self._config.latest_sensor_version,
                 latest_appliance_version=self._config.latest_appliance_version,
@@ -177,7 +177,7 @@ class LicensingService:
 
     # --- Stripe events ----------------------------------------------------------------------------------
 
-    def handle_stripe_event(self, event_type: str, obj: Any) -> bool:
+    def handle_stripe_event(self, event_type: str, obj: dict[str, Any]) -> bool:
         """Apply one verified Stripe event; False when the event is not one the service acts on."""
         handlers = {
             "checkout.session.completed": self._checkout_completed,
@@ -194,7 +194,7 @@ class LicensingService:
             raise ServiceError(400, f"malformed {event_type} event: missing or bad {err}") from None
         return True
 
-    def _checkout_completed(self, session: Any) -> None:
+    def _checkout_completed(self, session: dict[str, Any]) -> None:
         license_id = session.get("client_reference_id") or (session.get("metadata") or {}).get("license_id")
         if not license_id or not session.get("subscription"):
             raise ServiceError(400, "checkout session without license id or subscription")
@@ -203,7 +203,7 @@ class LicensingService:
         if plan in PLANS:
             self._reissue(license_id, plan=plan)
 
-    def _invoice_paid(self, invoice: Any) -> None:
+    def _invoice_paid(self, invoice: dict[str, Any]) -> None:
         details = (invoice.get("parent") or {}).get("subscription_details") or {}
         subscription_id = details.get("subscription")
         if not subscription_id:
@@ -214,7 +214,7 @@ class LicensingService:
         current = self._current(license_id)
         self._reissue(license_id, expires_at=max(current.expires_at, paid_until))
 
-    def _subscription_updated(self, subscription: Any) -> None:
+    def _subscription_updated(self, subscription: dict[str, Any]) -> None:
         license_id = self._license_of_subscription(subscription["id"], subscription.get("metadata"))
         self._store.save_subscription(
             license_id, subscription["customer"], subscription["id"], subscription["status"]
@@ -223,7 +223,7 @@ class LicensingService:
         if plan is not None:
             self._reissue(license_id, plan=plan)
 
-    def _subscription_deleted(self, subscription: Any) -> None:
+    def _subscription_deleted(self, subscription: dict[str, Any]) -> None:
         license_id = self._license_of_subscription(subscription["id"], subscription.get("metadata"))
         self._store.save_subscription(license_id, subscription["customer"], subscription["id"], "canceled")
         ended_at = subscription.get("ended_at") or int(self._clock())

@@ -26,19 +26,19 @@ def price_lookup_key(plan: str, cycle: BillingCycle) -> str:
     return f"{LOOKUP_KEY_PREFIX}{plan}_{cycle}"
 
 
-def plan_of_price(price: Any) -> str | None:
+def plan_of_price(price: dict[str, Any]) -> str | None:
     """The plan a Stripe price stands for, from its lookup key; None for a price that is not ours."""
     lookup_key = price.get("lookup_key") or ""
     plan = lookup_key.removeprefix(LOOKUP_KEY_PREFIX).rsplit("_", 1)[0]
     return plan if lookup_key.startswith(LOOKUP_KEY_PREFIX) and plan in PLANS else None
 
 
-def cycle_of_price(price: Any) -> BillingCycle | None:
+def cycle_of_price(price: dict[str, Any]) -> BillingCycle | None:
     recurring = price.get("recurring") or {}
     return _INTERVAL_CYCLES.get(recurring.get("interval", ""))
 
 
-def first_subscription_item(subscription: Any) -> Any:
+def first_subscription_item(subscription: dict[str, Any]) -> dict[str, Any]:
     items = subscription["items"]["data"]
     if not items:
         raise ValueError(f"subscription {subscription['id']} has no items")
@@ -51,7 +51,7 @@ class StripeBilling:
             api_key,
             base_addresses={"api": api_base},
             max_network_retries=max_network_retries,
-            http_client=stripe.HTTPXClient(timeout=timeout_s, allow_sync_methods=True),
+            http_client=stripe.RequestsClient(timeout=timeout_s),
         )
 
     def create_customer(self, license: License) -> str:
@@ -94,10 +94,11 @@ class StripeBilling:
         )
         return session.url
 
-    def subscription(self, subscription_id: str) -> Any:
-        return self._call(
+    def subscription(self, subscription_id: str) -> dict[str, Any]:
+        subscription = self._call(
             "read the subscription", lambda: self._client.v1.subscriptions.retrieve(subscription_id)
         )
+        return subscription.to_dict()
 
     def _price_id(self, plan: str, cycle: BillingCycle) -> str:
         lookup_key = price_lookup_key(plan, cycle)

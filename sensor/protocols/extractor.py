@@ -1,0 +1,53 @@
+"""What every protocol extractor is handed and what it promises the decoder."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, TypeVar
+
+from sensor.records import Event
+
+E = TypeVar("E", bound=Event)
+
+
+class PacketContext(NamedTuple):
+    """Where a payload came from; the decoder fills it once per packet."""
+
+    ts: float
+    src_ip: str
+    dst_ip: str
+    src_port: int
+    dst_port: int
+    proto: str  # "TCP" / "UDP"
+    src_mac: str
+    flow_uid: str
+
+    def event(self, kind: type[E], **fields: object) -> E:
+        """An event of `kind` stamped with this packet's addresses and flow."""
+        return kind(
+            ts=self.ts,
+            src_ip=self.src_ip,
+            dst_ip=self.dst_ip,
+            src_port=self.src_port,
+            dst_port=self.dst_port,
+            proto=self.proto,
+            src_mac=self.src_mac,
+            flow_uid=self.flow_uid,
+            **fields,
+        )
+
+
+class ProtocolExtractor(Protocol):
+    def interested(self, proto: str, src_port: int, dst_port: int) -> bool: ...
+
+    def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]: ...
+
+
+class PortBasedExtractor:
+    """An extractor that recognises its flows by well-known ports (either side)."""
+
+    tcp_ports: frozenset[int] = frozenset()
+    udp_ports: frozenset[int] = frozenset()
+
+    def interested(self, proto: str, src_port: int, dst_port: int) -> bool:
+        ports = self.tcp_ports if proto == "TCP" else self.udp_ports if proto == "UDP" else ()
+        return src_port in ports or dst_port in ports
