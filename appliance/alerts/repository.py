@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
 from appliance.alerts.models import Alert, AlertDetail
 
 ALERT_COLUMNS = "id, severity, rule_name, source_ip, dest_ip, port, protocol, score, timestamp, status, shap_json"
+
+
+def new_alert_id(now: float | None = None) -> str:
+    """A UUIDv7: time-ordered, so new alerts land at the end of the id index instead of at random pages
+    (fewer pages dirtied and re-encrypted per insert)."""
+    milliseconds = int((time.time() if now is None else now) * 1000)
+    random_bits = int.from_bytes(os.urandom(10), "big")
+    value = (milliseconds << 80) | (0x7 << 76) | ((random_bits >> 68) << 64) | (0b10 << 62) | (random_bits & (2**62 - 1))
+    return str(uuid.UUID(int=value))
 
 
 def _alert(row: tuple) -> Alert:
@@ -27,7 +37,8 @@ def list_alerts(connection, *, severity: str | None, status: str | None, rule: s
         f"SELECT {ALERT_COLUMNS} FROM alerts {where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
         (*parameters, limit, offset),
     ).fetchall()
-    total = connection.execute(f"SELECT count(*) FROM alerts {where}", parameters).fetchall()[0][0]
+    # Same filter, answered from the trigger-maintained totals (migration 0003) instead of a scan.
+    total = connection.execute(f"SELECT coalesce(sum(n), 0) FROM alert_counts {where}", parameters).fetchall()[0][0]
     return [_alert(row) for row in rows], total
 
 
@@ -62,7 +73,7 @@ def insert_alert(connection, *, severity: str, rule_name: str, source_ip: str, d
                  shap_json: dict, status: str = "open", alert_id: str | None = None,
                  now: float | None = None) -> str:
     now = time.time() if now is None else now
-    alert_id = alert_id or str(uuid.uuid4())
+    alert_id = alert_id or new_alert_id(now)
     connection.execute(
         f"INSERT INTO alerts ({ALERT_COLUMNS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (alert_id, severity, rule_name, source_ip, dest_ip, port, protocol, score, timestamp, status,

@@ -95,3 +95,14 @@ def test_viewer_reads_but_cannot_update(api, store, stored_alerts):
     assert api.get("/alerts/", headers=headers).status_code == 200
     response = api.put(f"/alerts/{stored_alerts['10.0.0.1']}", json={"status": "reviewed"}, headers=headers)
     assert response.status_code == 403 and "analyst" in response.json()["detail"]
+
+
+def test_totals_follow_inserts_updates_and_deletes(api, admin_headers, store, stored_alerts):
+    def total(**params):
+        return api.get("/alerts/", params=params, headers=admin_headers).json()["total"]
+
+    assert (total(), total(severity="HIGH"), total(status="open", rule="PORT_SCAN")) == (4, 2, 2)
+    api.put(f"/alerts/{stored_alerts['10.0.0.1']}", json={"status": "resolved"}, headers=admin_headers)
+    assert (total(status="open", rule="PORT_SCAN"), total(status="resolved", severity="HIGH")) == (1, 1)
+    store.execute("DELETE FROM alerts WHERE source_ip = '10.0.0.2'")
+    assert (total(), total(severity="CRITICAL")) == (3, 0)
