@@ -23,6 +23,7 @@ from appliance.auth.controller import AuthController
 from appliance.auth.users_controller import UsersController
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
+from appliance.traces.controller import TracesController
 from appliance.whitelist.controller import WhitelistController
 
 API_PREFIX = "/api/v1"
@@ -33,6 +34,7 @@ CONTROLLERS = [
     AlertsController,
     WhitelistController,
     AuditController,
+    TracesController,
 ]
 
 

@@ -7,12 +7,12 @@ import sys
 
 import apsw
 
-from appliance.cli import demo_command, serve_command, store_commands
+from appliance.cli import demo_command, engine_commands, serve_command, store_commands
 from appliance.cli.errors import CliError
 from appliance.store.connection import WrongKeyError
 from appliance.store.lifecycle import BackupError
 
-COMMAND_GROUPS = [store_commands, serve_command, demo_command]
+COMMAND_GROUPS = [store_commands, serve_command, demo_command, engine_commands]
 # What a user can cause by bad input; anything else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, WrongKeyError, BackupError, FileExistsError, FileNotFoundError, PermissionError, apsw.Error)
 

@@ -1,0 +1,138 @@
+"""analyze, engine, traces verify: running the detection engine and checking its proof trails."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from appliance.cli.errors import CliError
+from appliance.store import keys, lifecycle
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+
+ALERT_FIELDS = ("id", "severity", "rule_name", "source_ip", "dest_ip", "port", "protocol", "score", "timestamp",
+                "status", "shap_json", "trace_id")
+
+
+def register(subparsers) -> None:
+    analyze = subparsers.add_parser("analyze", help="run the sensor decoding and the engine over capture files")
+    analyze.add_argument("pcaps", nargs="+", metavar="PCAP")
+    analyze.add_argument("--json", action="store_true", help="one JSON object per alert")
+    analyze.add_argument("--data-dir", help="an initialised box to store into (default: a temporary store)")
+    analyze.set_defaults(run=run_analyze)
+
+    engine = subparsers.add_parser("engine", help="the engine service: process ingested batches as they arrive")
+    engine.add_argument("--data-dir", required=True)
+    engine.add_argument("--poll-interval", type=float, default=0.5)
+    engine.add_argument("--once", action="store_true", help="process what is pending, then exit")
+    engine.set_defaults(run=run_engine)
+
+    traces = subparsers.add_parser("traces", help="decision traces")
+    traces_commands = traces.add_subparsers(dest="traces_command", required=True)
+    verify = traces_commands.add_parser("verify", help="verify an exported proof trail offline")
+    verify.add_argument("file")
+    verify.add_argument("--public-key", help="the box's Ed25519 public key (hex), obtained from the box separately")
+    verify.set_defaults(run=run_verify)
+
+
+def open_store(data_dir: DataDirectory) -> Store:
+    try:
+        return Store(data_dir, keys.load_key(data_dir))
+    except keys.SealedError as error:
+        raise CliError("the box is sealed: unseal it first (POST /api/v1/system/unseal)") from error
+
+
+def build_engine(store: Store):
+    from appliance.engine.process import Engine
+    from appliance.engine.scoring import Scorer
+
+    return Engine(store, Scorer.load())
+
+
+def run_analyze(args) -> int:
+    from appliance.engine.local_sensor import queue_capture_files
+
+    for path in args.pcaps:
+        if not Path(path).is_file():
+            raise CliError(f"no such capture file: {path}")
+    with tempfile.TemporaryDirectory(prefix="netsenx-analyze-") as scratch:
+        if args.data_dir:
+            data_dir = DataDirectory.at(args.data_dir)
+            if not data_dir.is_initialised():
+                raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
+        else:
+            data_dir = DataDirectory.at(Path(scratch) / "box")
+            lifecycle.create_database(data_dir)
+        store = open_store(data_dir)
+        try:
+            started = store.query_one("SELECT coalesce(max(seq), 0) AS seq FROM decision_traces")["seq"]
+            stats = queue_capture_files(store, args.pcaps)
+            engine = build_engine(store)
+            while engine.process_pending():
+                pass
+            alerts = store.query(
+                f"SELECT {', '.join(ALERT_FIELDS)} FROM alerts WHERE id IN "
+                "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "
+                "ORDER BY timestamp, rule_name", (started,))
+        finally:
+            store.close()
+    for alert in alerts:
+        alert["shap_json"] = json.loads(alert["shap_json"])
+        if args.json:
+            print(json.dumps(alert, sort_keys=False))
+        else:
+            target = f"{alert['dest_ip']}:{alert['port']}" if alert["dest_ip"] else "(many)"
+            print(f"{alert['severity']:8s} {alert['rule_name']:22s} {alert['source_ip']:>15s} -> {target:22s} "
+                  f"score {alert['score']:.2f}  trace {alert['trace_id']}")
+    if not args.json:
+        print(f"{len(alerts)} alert(s) from {stats.packets} packets ({stats.malformed} malformed)", file=sys.stderr)
+    return 0
+
+
+def run_engine(args) -> int:
+    data_dir = DataDirectory.at(args.data_dir)
+    if not data_dir.is_initialised():
+        raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
+    while True:
+        try:
+            store = open_store(data_dir)
+            break
+        except CliError:
+            if args.once:
+                raise
+            time.sleep(args.poll_interval)  # sealed: wait for an admin to unseal through the API
+    engine = build_engine(store)
+    try:
+        while True:
+            processed = engine.process_pending()
+            if args.once and not processed:
+                return 0
+            if not processed:
+                time.sleep(args.poll_interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+def run_verify(args) -> int:
+    from appliance.traces.verify import verify_proof_trail
+
+    try:
+        trail = json.loads(Path(args.file).read_text())
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror}") from error
+    except ValueError as error:
+        raise CliError(f"{args.file} is not JSON: {error}") from error
+    problems = verify_proof_trail(trail, args.public_key)
+    if problems:
+        for problem in problems:
+            print(f"FAIL: {problem}", file=sys.stderr)
+        return 1
+    checkpoint = trail["checkpoint"]
+    print(f"OK: trace {trail['trace']['content']['trace_id']} (seq {trail['trace']['seq']}) is in the chain signed "
+          f"at seq {checkpoint['seq']} by box {checkpoint['box_id']} (key {checkpoint['public_key'][:16]}…)")
+    return 0

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+
+from appliance.engine.local_sensor import queue_capture_files
+from appliance.engine.process import Engine
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    from appliance.engine.scoring import Scorer
+
+    return Scorer.load()
+
+
+@pytest.fixture
+def analyse(store, scorer):
+    """Queue capture files as the box's own sensor would, and run the engine until the queue is empty."""
+
+    def run(*paths, agent_id: str = "local") -> Engine:
+        queue_capture_files(store, paths, agent_id=agent_id)
+        engine = Engine(store, scorer)
+        while engine.process_pending():
+            pass
+        return engine
+
+    return run
