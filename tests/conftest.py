@@ -52,20 +52,40 @@ def free_port() -> int:
 class RunningServer:
     """`appliance serve` as a real process (Granian + Litestar) on loopback."""
 
-    def __init__(self, data_dir: DataDirectory, *, https: bool = False, workers: int = 2,
-                 extra_env: dict | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: DataDirectory,
+        *,
+        https: bool = False,
+        workers: int = 2,
+        extra_env: dict | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.https = https
         self.log_path = data_dir.root.parent / f"server-{self.port}.log"
-        command = [sys.executable, "-m", "appliance", "serve", "--data-dir", str(data_dir.root),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "appliance",
+            "serve",
+            "--data-dir",
+            str(data_dir.root),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
         if not https:
             command.append("--http")
         command += extra_args or []
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **(extra_env or {})})
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop(), it outlives this method
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(extra_env or {})}
+        )
         self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}/api/v1"
         self._wait_until_up()
 

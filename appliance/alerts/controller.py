@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from appliance.alerts import repository
 from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdate, Severity
@@ -21,9 +22,9 @@ class AlertsController(Controller):
     @get("/", guards=[viewer], summary="List alerts, newest first")
     async def list_alerts(
         self,
-        store: Store,
-        severity: Severity | None = None,
-        status: AlertStatus | None = None,
+        store: NamedDependency[Store],
+        severity: FromQuery[Severity | None] = None,
+        status: FromQuery[AlertStatus | None] = None,
         rule: str | None = Parameter(default=None, max_length=64),
         limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
         offset: int = Parameter(default=0, ge=0),
@@ -39,14 +40,16 @@ class AlertsController(Controller):
         return AlertList(alerts=alerts, total=total)
 
     @get("/{alert_id:str}", guards=[viewer], summary="One alert, with its notes")
-    async def get_alert(self, alert_id: str, store: Store) -> AlertDetail:
+    async def get_alert(self, alert_id: FromPath[str], store: NamedDependency[Store]) -> AlertDetail:
         alert = repository.get_alert(store.connection(), alert_id)
         if alert is None:
             raise NotFoundException(f"no alert {alert_id}")
         return alert
 
     @put("/{alert_id:str}", guards=[analyst], summary="Set an alert's status and notes")
-    async def update_alert(self, alert_id: str, data: AlertUpdate, request: Request, store: Store) -> AlertDetail:
+    async def update_alert(
+        self, alert_id: FromPath[str], data: JSONBody[AlertUpdate], request: Request, store: NamedDependency[Store]
+    ) -> AlertDetail:
         status = data.status.value if data.status else None
         with store.write_transaction() as connection:
             before = repository.get_alert(connection, alert_id)
@@ -54,8 +57,11 @@ class AlertsController(Controller):
                 raise NotFoundException(f"no alert {alert_id}")
             repository.update_alert(connection, alert_id, status=status, notes=data.notes)
             audit.record(
-                store, username=request.user.name, source_ip=client_address(request), action="alert.updated",
-                target=alert_id, details={"status": [before.status, status or before.status],
-                                          "notes_changed": data.notes is not None},
+                store,
+                username=request.user.name,
+                source_ip=client_address(request),
+                action="alert.updated",
+                target=alert_id,
+                details={"status": [before.status, status or before.status], "notes_changed": data.notes is not None},
             )
         return repository.get_alert(store.connection(), alert_id)

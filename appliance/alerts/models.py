@@ -8,14 +8,14 @@ from typing import Any
 import msgspec
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     CRITICAL = "CRITICAL"
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"
     LOW = "LOW"
 
 
-class AlertStatus(str, enum.Enum):
+class AlertStatus(enum.StrEnum):
     open = "open"
     reviewed = "reviewed"
     resolved = "resolved"

@@ -17,7 +17,9 @@ def new_alert_id(now: float | None = None) -> str:
     (fewer pages dirtied and re-encrypted per insert)."""
     milliseconds = int((time.time() if now is None else now) * 1000)
     random_bits = int.from_bytes(os.urandom(10), "big")
-    value = (milliseconds << 80) | (0x7 << 76) | ((random_bits >> 68) << 64) | (0b10 << 62) | (random_bits & (2**62 - 1))
+    value = (
+        (milliseconds << 80) | (0x7 << 76) | ((random_bits >> 68) << 64) | (0b10 << 62) | (random_bits & (2**62 - 1))
+    )
     return str(uuid.UUID(int=value))
 
 
@@ -25,8 +27,9 @@ def _alert(row: tuple) -> Alert:
     return Alert(*row[:10], shap_json=json.loads(row[10]))
 
 
-def list_alerts(connection, *, severity: str | None, status: str | None, rule: str | None,
-                limit: int, offset: int) -> tuple[list[Alert], int]:
+def list_alerts(
+    connection, *, severity: str | None, status: str | None, rule: str | None, limit: int, offset: int
+) -> tuple[list[Alert], int]:
     conditions, parameters = [], []
     for column, value in (("severity", severity), ("status", status), ("rule_name", rule)):
         if value is not None:
@@ -50,8 +53,7 @@ def get_alert(connection, alert_id: str) -> AlertDetail | None:
     return AlertDetail(*row[:10], shap_json=json.loads(row[10]), notes=row[11])
 
 
-def update_alert(connection, alert_id: str, *, status: str | None, notes: str | None,
-                 now: float | None = None) -> bool:
+def update_alert(connection, alert_id: str, *, status: str | None, notes: str | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     assignments, parameters = ["updated_at = ?"], [now]
     if status is not None:
@@ -68,15 +70,40 @@ def update_alert(connection, alert_id: str, *, status: str | None, notes: str | 
     return connection.total_changes() > before
 
 
-def insert_alert(connection, *, severity: str, rule_name: str, source_ip: str, dest_ip: str | None,
-                 port: int | None, protocol: str | None, score: float, timestamp: int,
-                 shap_json: dict, status: str = "open", alert_id: str | None = None,
-                 now: float | None = None) -> str:
+def insert_alert(
+    connection,
+    *,
+    severity: str,
+    rule_name: str,
+    source_ip: str,
+    dest_ip: str | None,
+    port: int | None,
+    protocol: str | None,
+    score: float,
+    timestamp: int,
+    shap_json: dict,
+    status: str = "open",
+    alert_id: str | None = None,
+    now: float | None = None,
+) -> str:
     now = time.time() if now is None else now
     alert_id = alert_id or new_alert_id(now)
     connection.execute(
         f"INSERT INTO alerts ({ALERT_COLUMNS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (alert_id, severity, rule_name, source_ip, dest_ip, port, protocol, score, timestamp, status,
-         json.dumps(shap_json), now, now),
+        (
+            alert_id,
+            severity,
+            rule_name,
+            source_ip,
+            dest_ip,
+            port,
+            protocol,
+            score,
+            timestamp,
+            status,
+            json.dumps(shap_json),
+            now,
+            now,
+        ),
     )
     return alert_id

@@ -70,7 +70,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
             ),
             security=[{"BearerToken": []}],
         ),
-        on_shutdown=[lambda: box.close()],
+        on_shutdown=[box.close],
         debug=False,
     )
 

@@ -49,7 +49,7 @@ def handle_http_exception(request: Request, exception: HTTPException) -> Respons
 
 def handle_sealed(request: Request, exception: SealedError) -> Response:
     return detail_response(
-        HTTP_423_LOCKED, "the box is sealed: an admin must unseal it with POST /api/v1/system/unseal {\"passphrase\"}"
+        HTTP_423_LOCKED, 'the box is sealed: an admin must unseal it with POST /api/v1/system/unseal {"passphrase"}'
     )
 
 

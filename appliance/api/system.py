@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.params import JSONBody
 
 from appliance import __version__
 from appliance.api.box import Box
@@ -29,12 +31,14 @@ class SystemController(Controller):
     tags = ["system"]
 
     @get("/health", summary="Liveness for load balancers and the systemd watchdog (no auth)")
-    async def health(self, box: Box) -> Health:
+    async def health(self, box: NamedDependency[Box]) -> Health:
         sealed = box.is_sealed()
         return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed)
 
-    @post("/system/unseal", sync_to_thread=True, status_code=200, summary="Give the database passphrase after a restart")
-    def unseal(self, data: UnsealRequest, request: Request, box: Box) -> Health:
+    @post(
+        "/system/unseal", sync_to_thread=True, status_code=200, summary="Give the database passphrase after a restart"
+    )
+    def unseal(self, data: JSONBody[UnsealRequest], request: Request, box: NamedDependency[Box]) -> Health:
         if keys.key_mode(box.data_dir) != "passphrase":
             raise ValidationException("this box uses a key file, not a passphrase: nothing to unseal")
         if not box.is_sealed():

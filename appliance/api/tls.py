@@ -17,13 +17,21 @@ VALID_DAYS = 825  # the longest validity browsers accept for a server certificat
 
 
 def create_self_signed_certificate(data_dir: DataDirectory, now: datetime.datetime | None = None) -> None:
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     hostname = socket.gethostname()
     private_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "NetSenX Appliance")])
-    alternative_names = [x509.DNSName(hostname), x509.DNSName("localhost"),
-                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, hostname),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "NetSenX Appliance"),
+        ]
+    )
+    alternative_names = [
+        x509.DNSName(hostname),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -39,7 +47,8 @@ def create_self_signed_certificate(data_dir: DataDirectory, now: datetime.dateti
     )
     write_private_file(
         data_dir.certificate_key,
-        private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()),
+        private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
     )
     write_private_file(data_dir.certificate, certificate.public_bytes(serialization.Encoding.PEM))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from appliance.api.security import admin
@@ -26,7 +27,7 @@ class AuditController(Controller):
     @get("/", summary="Audit log, newest first, with the hash chain checked")
     async def audit_log(
         self,
-        store: Store,
+        store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
         offset: int = Parameter(default=0, ge=0),
     ) -> AuditPage:

@@ -29,16 +29,25 @@ class AuditEntry(msgspec.Struct):
     hash: str
 
 
-def entry_hash(previous_hash: str, timestamp: float, username: str, source_ip: str, action: str, target: str,
-               details_json: str) -> str:
+def entry_hash(
+    previous_hash: str, timestamp: float, username: str, source_ip: str, action: str, target: str, details_json: str
+) -> str:
     canonical = json.dumps(
         [previous_hash, repr(timestamp), username, source_ip, action, target, details_json], separators=(",", ":")
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record(store: Store, *, username: str, source_ip: str, action: str, target: str = "",
-           details: dict | None = None, now: float | None = None) -> None:
+def record(
+    store: Store,
+    *,
+    username: str,
+    source_ip: str,
+    action: str,
+    target: str = "",
+    details: dict | None = None,
+    now: float | None = None,
+) -> None:
     timestamp = time.time() if now is None else now
     details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"))
     with store.write_transaction():
@@ -47,8 +56,16 @@ def record(store: Store, *, username: str, source_ip: str, action: str, target: 
         store.execute(
             "INSERT INTO audit_log (timestamp, username, source_ip, action, target, details, previous_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (timestamp, username, source_ip, action, target, details_json, previous,
-             entry_hash(previous, timestamp, username, source_ip, action, target, details_json)),
+            (
+                timestamp,
+                username,
+                source_ip,
+                action,
+                target,
+                details_json,
+                previous,
+                entry_hash(previous, timestamp, username, source_ip, action, target, details_json),
+            ),
         )
 
 

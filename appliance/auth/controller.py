@@ -6,7 +6,9 @@ import time
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.params import JSONBody
 
 from appliance.api.box import Box
 from appliance.api.errors import Locked
@@ -52,7 +54,9 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", sync_to_thread=True, status_code=200, summary="Log in: returns a bearer token")
-    def login(self, data: LoginRequest, request: Request, store: Store, box: Box) -> TokenResponse:
+    def login(
+        self, data: JSONBody[LoginRequest], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
+    ) -> TokenResponse:
         source = client_address(request)
         try:
             user = users.authenticate(store, data.username, data.password, data.totp)
@@ -67,7 +71,7 @@ class AuthController(Controller):
         return TokenResponse(access_token=token, token_type="bearer", expires_in=tokens.USER_TOKEN_SECONDS)
 
     @post("/logout", guards=[viewer], status_code=200, summary="Revoke the token used for this request")
-    async def logout(self, request: Request, store: Store) -> dict[str, str]:
+    async def logout(self, request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         principal: Principal = request.user
         store.execute(
             "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
@@ -78,12 +82,12 @@ class AuthController(Controller):
         return {"detail": "logged out"}
 
     @get("/me", guards=[viewer], summary="Who the token belongs to")
-    async def me(self, request: Request, store: Store) -> Me:
+    async def me(self, request: Request, store: NamedDependency[Store]) -> Me:
         user = users.get_user(store, request.user.name)
         return Me(username=user.username, role=user.role, totp_enabled=user.totp_enabled)
 
     @post("/totp/enroll", guards=[viewer], status_code=200, summary="Start TOTP enrolment: returns the secret")
-    async def enroll_totp(self, request: Request, store: Store) -> TotpEnrolment:
+    async def enroll_totp(self, request: Request, store: NamedDependency[Store]) -> TotpEnrolment:
         user = users.get_user(store, request.user.name)
         if user.totp_enabled:
             raise ValidationException("totp: already enabled for this account")
@@ -92,7 +96,7 @@ class AuthController(Controller):
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, user.username))
 
     @post("/totp/confirm", guards=[viewer], status_code=200, summary="Finish TOTP enrolment with a current code")
-    async def confirm_totp(self, data: TotpConfirm, request: Request, store: Store) -> Me:
+    async def confirm_totp(self, data: JSONBody[TotpConfirm], request: Request, store: NamedDependency[Store]) -> Me:
         if not users.confirm_totp_enrolment(store, request.user.name, data.code):
             raise ValidationException("code: not a current one-time code for the enrolled secret")
         audit.record(store, username=request.user.name, source_ip=client_address(request), action="totp.enabled")

@@ -31,9 +31,7 @@ def verify_password(password: str, encoded: str) -> bool:
         scheme, n, r, p, salt, digest = encoded.split("$")
         if scheme != "scrypt":
             return False
-        candidate = Scrypt(salt=bytes.fromhex(salt), length=32, n=int(n), r=int(r), p=int(p)).derive(
-            password.encode()
-        )
+        candidate = Scrypt(salt=bytes.fromhex(salt), length=32, n=int(n), r=int(r), p=int(p)).derive(password.encode())
     except ValueError:
         return False
     return hmac.compare_digest(candidate, bytes.fromhex(digest))

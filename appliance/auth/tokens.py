@@ -26,7 +26,9 @@ class Claims(msgspec.Struct, frozen=True):
     iat: int
 
 
-def issue(secret: str, subject: str, role: str, kind: str, lifetime: int, now: float | None = None) -> tuple[str, Claims]:
+def issue(
+    secret: str, subject: str, role: str, kind: str, lifetime: int, now: float | None = None
+) -> tuple[str, Claims]:
     issued = int(time.time() if now is None else now)
     claims = Claims(sub=subject, role=role, typ=kind, jti=secrets.token_hex(16), exp=issued + lifetime, iat=issued)
     payload = msgspec.structs.asdict(claims) | {"iss": ISSUER}

@@ -83,8 +83,9 @@ def list_users(store: Store) -> list[User]:
     return [_user(row) for row in store.query("SELECT * FROM users ORDER BY username")]
 
 
-def update_user(store: Store, username: str, *, role: str | None = None, disabled: bool | None = None,
-                password: str | None = None) -> User:
+def update_user(
+    store: Store, username: str, *, role: str | None = None, disabled: bool | None = None, password: str | None = None
+) -> User:
     if role is not None and role not in ROLES:
         raise UserError(f"role: must be one of {', '.join(ROLES)}")
     if password is not None:
@@ -104,9 +105,7 @@ def update_user(store: Store, username: str, *, role: str | None = None, disable
                 "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0 WHERE username = ?",
                 (passwords.hash_password(password), username),
             )
-        remaining_admins = store.query_one(
-            "SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0"
-        )["n"]
+        remaining_admins = store.query_one("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0")["n"]
         if remaining_admins == 0:
             raise UserError("at least one enabled admin must remain")
     return get_user(store, username)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import admin
 from appliance.audit import log as audit
@@ -36,22 +38,30 @@ class UsersController(Controller):
     tags = ["users"]
 
     @get("/", summary="List users")
-    async def list_users(self, store: Store) -> UserList:
+    async def list_users(self, store: NamedDependency[Store]) -> UserList:
         found = users.list_users(store)
         return UserList(users=found, total=len(found))
 
     @post("/", sync_to_thread=True, summary="Create a user")
-    def create(self, data: NewUser, request: Request, store: Store) -> users.User:
+    def create(self, data: JSONBody[NewUser], request: Request, store: NamedDependency[Store]) -> users.User:
         try:
             user = users.create_user(store, data.username, data.password, data.role)
         except users.UserError as error:
             raise ValidationException(str(error)) from error
-        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.created",
-                     target=user.username, details={"role": user.role})
+        audit.record(
+            store,
+            username=request.user.name,
+            source_ip=client_address(request),
+            action="user.created",
+            target=user.username,
+            details={"role": user.role},
+        )
         return user
 
     @patch("/{username:str}", sync_to_thread=True, summary="Change a user's role, password or disabled flag")
-    def change(self, username: str, data: UserChange, request: Request, store: Store) -> users.User:
+    def change(
+        self, username: FromPath[str], data: JSONBody[UserChange], request: Request, store: NamedDependency[Store]
+    ) -> users.User:
         try:
             user = users.update_user(store, username, role=data.role, disabled=data.disabled, password=data.password)
         except LookupError as error:
@@ -61,18 +71,25 @@ class UsersController(Controller):
         changed = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None and k != "password"}
         if data.password is not None:
             changed["password"] = "changed"
-        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.changed",
-                     target=username, details=changed)
+        audit.record(
+            store,
+            username=request.user.name,
+            source_ip=client_address(request),
+            action="user.changed",
+            target=username,
+            details=changed,
+        )
         return user
 
     @delete("/{username:str}", status_code=200, summary="Delete a user")
-    async def remove(self, username: str, request: Request, store: Store) -> dict[str, str]:
+    async def remove(self, username: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         try:
             users.delete_user(store, username)
         except LookupError as error:
             raise NotFoundException(f"no user {username!r}") from error
         except users.UserError as error:
             raise ValidationException(str(error)) from error
-        audit.record(store, username=request.user.name, source_ip=client_address(request), action="user.deleted",
-                     target=username)
+        audit.record(
+            store, username=request.user.name, source_ip=client_address(request), action="user.deleted", target=username
+        )
         return {"detail": f"user {username} deleted"}

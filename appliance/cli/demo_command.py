@@ -46,6 +46,13 @@ def run_demo(args) -> int:
     print(f"NetSenX demo box: https://{args.host}:{args.port}/api/v1/health")
     print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
     print(f"  API description: https://{args.host}:{args.port}/api/v1/schema")
-    serve_args = argparse.Namespace(data_dir=str(data_dir.root), host=args.host, port=args.port, workers=2,
-                                    http=False, passphrase_file=None, access_log=False)
+    serve_args = argparse.Namespace(
+        data_dir=str(data_dir.root),
+        host=args.host,
+        port=args.port,
+        workers=2,
+        http=False,
+        passphrase_file=None,
+        access_log=False,
+    )
     return serve_command.run_serve(serve_args)

@@ -13,8 +13,20 @@ from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 
-ALERT_FIELDS = ("id", "severity", "rule_name", "source_ip", "dest_ip", "port", "protocol", "score", "timestamp",
-                "status", "shap_json", "trace_id")
+ALERT_FIELDS = (
+    "id",
+    "severity",
+    "rule_name",
+    "source_ip",
+    "dest_ip",
+    "port",
+    "protocol",
+    "score",
+    "timestamp",
+    "status",
+    "shap_json",
+    "trace_id",
+)
 
 
 def register(subparsers) -> None:
@@ -76,7 +88,9 @@ def run_analyze(args) -> int:
             alerts = store.query(
                 f"SELECT {', '.join(ALERT_FIELDS)} FROM alerts WHERE id IN "
                 "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "
-                "ORDER BY timestamp, rule_name", (started,))
+                "ORDER BY timestamp, rule_name",
+                (started,),
+            )
         finally:
             store.close()
     for alert in alerts:
@@ -85,8 +99,10 @@ def run_analyze(args) -> int:
             print(json.dumps(alert, sort_keys=False))
         else:
             target = f"{alert['dest_ip']}:{alert['port']}" if alert["dest_ip"] else "(many)"
-            print(f"{alert['severity']:8s} {alert['rule_name']:22s} {alert['source_ip']:>15s} -> {target:22s} "
-                  f"score {alert['score']:.2f}  trace {alert['trace_id']}")
+            print(
+                f"{alert['severity']:8s} {alert['rule_name']:22s} {alert['source_ip']:>15s} -> {target:22s} "
+                f"score {alert['score']:.2f}  trace {alert['trace_id']}"
+            )
     if not args.json:
         print(f"{len(alerts)} alert(s) from {stats.packets} packets ({stats.malformed} malformed)", file=sys.stderr)
     return 0
@@ -133,6 +149,8 @@ def run_verify(args) -> int:
             print(f"FAIL: {problem}", file=sys.stderr)
         return 1
     checkpoint = trail["checkpoint"]
-    print(f"OK: trace {trail['trace']['content']['trace_id']} (seq {trail['trace']['seq']}) is in the chain signed "
-          f"at seq {checkpoint['seq']} by box {checkpoint['box_id']} (key {checkpoint['public_key'][:16]}…)")
+    print(
+        f"OK: trace {trail['trace']['content']['trace_id']} (seq {trail['trace']['seq']}) is in the chain signed "
+        f"at seq {checkpoint['seq']} by box {checkpoint['box_id']} (key {checkpoint['public_key'][:16]}…)"
+    )
     return 0

@@ -36,14 +36,22 @@ def is_loopback(host: str) -> bool:
 
 def granian_command(args, data_dir) -> list[str]:
     command = [
-        sys.executable, "-m", "granian",
-        "--interface", "asgi",
-        "--factory", "appliance.api.app:from_environment",
-        "--host", args.host,
-        "--port", str(args.port),
-        "--workers", str(args.workers),
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "appliance.api.app:from_environment",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
         "--respawn-failed-workers",
-        "--pid-file", str(data_dir.runtime / "granian.pid"),
+        "--pid-file",
+        str(data_dir.runtime / "granian.pid"),
         "--access-log" if args.access_log else "--no-access-log",
     ]
     if not args.http:

@@ -17,12 +17,15 @@ from appliance.store.migrations import current_version, latest_version, migrate
 
 
 def register(subparsers) -> None:
-    init = subparsers.add_parser("init", help="create the data directory, encrypted database, admin and TLS certificate")
+    init = subparsers.add_parser(
+        "init", help="create the data directory, encrypted database, admin and TLS certificate"
+    )
     init.add_argument("--data-dir", required=True)
     init.add_argument("--admin", required=True, help="the first admin's username")
     init.add_argument("--password-file", help="file holding the admin's password (asked for when absent)")
-    init.add_argument("--passphrase-file",
-                      help="derive the database key from this passphrase (sealed mode) instead of a key file")
+    init.add_argument(
+        "--passphrase-file", help="derive the database key from this passphrase (sealed mode) instead of a key file"
+    )
     init.set_defaults(run=run_init)
 
     migrate_parser = subparsers.add_parser("migrate", help="bring the database schema up to this version")
@@ -31,7 +34,9 @@ def register(subparsers) -> None:
 
     rekey = subparsers.add_parser("rekey", help="re-encrypt the database under a new key (service stopped)")
     add_key_arguments(rekey)
-    rekey.add_argument("--new-passphrase-file", help="switch to (or change) a passphrase; without it a new random key file")
+    rekey.add_argument(
+        "--new-passphrase-file", help="switch to (or change) a passphrase; without it a new random key file"
+    )
     rekey.set_defaults(run=run_rekey)
 
     backup = subparsers.add_parser("backup", help="online, encrypted backup of the database")

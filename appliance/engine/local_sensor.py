@@ -21,13 +21,17 @@ def batches_from(drained: Drained, agent_id: str, first_seq: int) -> list[Batch]
     records.sort(key=lambda item: item[0])
     batches = []
     for start in range(0, max(len(records), 1), RECORDS_PER_BATCH):
-        chunk = records[start:start + RECORDS_PER_BATCH]
-        batches.append(Batch(
-            agent_id=agent_id, seq=first_seq + len(batches), sent_at=time.time(),
-            flows=[record for _, kind, record in chunk if kind == "flow"],
-            events=[record for _, kind, record in chunk if kind == "event"],
-            stats=drained.stats if start + RECORDS_PER_BATCH >= len(records) else CaptureStats(),
-        ))
+        chunk = records[start : start + RECORDS_PER_BATCH]
+        batches.append(
+            Batch(
+                agent_id=agent_id,
+                seq=first_seq + len(batches),
+                sent_at=time.time(),
+                flows=[record for _, kind, record in chunk if kind == "flow"],
+                events=[record for _, kind, record in chunk if kind == "event"],
+                stats=drained.stats if start + RECORDS_PER_BATCH >= len(records) else CaptureStats(),
+            )
+        )
     return batches
 
 

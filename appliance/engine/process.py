@@ -59,8 +59,14 @@ def load_settings(store: Store) -> EngineSettings:
 
 
 class Engine:
-    def __init__(self, store: Store, scorer: ScorerLike, *, settings: EngineSettings | None = None,
-                 rule_allowed: Callable[[str], bool] = lambda rule_name: True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scorer: ScorerLike,
+        *,
+        settings: EngineSettings | None = None,
+        rule_allowed: Callable[[str], bool] = lambda rule_name: True,
+    ) -> None:
         self.store = store
         self.scorer = scorer
         self.settings = settings or load_settings(store)
@@ -88,13 +94,14 @@ class Engine:
         whitelist = list_entries(self.store, include_expired=False)
         touched = []
         with self.store.write_transaction() as connection:
-            for detection, score in zip(detections, scores):
+            for detection, score in zip(detections, scores, strict=True):
                 alert_id = self._decide(connection, detection, score, whitelist, flows_by_uid, batch)
                 if alert_id:
                     touched.append(alert_id)
             connection.execute(
                 "INSERT INTO engine_state (key, value) VALUES ('baseline', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (self.rules.baseline.to_bytes(),)
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (self.rules.baseline.to_bytes(),),
             )
             connection.execute("UPDATE ingest_batches SET done = 1 WHERE id = ?", (batch_row_id,))
             chain.checkpoint(connection, self.signing_key, self.box_id)
@@ -110,12 +117,31 @@ class Engine:
         if records:
             yield from self.rules.advance(latest)
 
-    def _decide(self, connection, detection: Detection, score: ScoreLike, whitelist: list[WhitelistEntry],
-                flows_by_uid: dict[str, Flow], batch: Batch) -> str | None:
+    def _decide(
+        self,
+        connection,
+        detection: Detection,
+        score: ScoreLike,
+        whitelist: list[WhitelistEntry],
+        flows_by_uid: dict[str, Flow],
+        batch: Batch,
+    ) -> str | None:
         content = trace_content(detection, score, self.scorer, flows_by_uid, batch)
-        matching_entry = next((entry for entry in whitelist if entry_matches(
-            entry, source_ip=detection.source_ip, dest_ip=detection.dest_ip or None, port=detection.port or None,
-            rule_name=detection.rule_name, at=time.time())), None)
+        matching_entry = next(
+            (
+                entry
+                for entry in whitelist
+                if entry_matches(
+                    entry,
+                    source_ip=detection.source_ip,
+                    dest_ip=detection.dest_ip or None,
+                    port=detection.port or None,
+                    rule_name=detection.rule_name,
+                    at=time.time(),
+                )
+            ),
+            None,
+        )
         look_alike = None if matching_entry else false_positive_look_alike(connection, detection)
         alert_id = None
         if not self.rule_allowed(detection.rule_name):
@@ -139,10 +165,12 @@ class Engine:
         return alert_id
 
 
-def trace_content(detection: Detection, score: ScoreLike, scorer: ScorerLike, flows_by_uid: dict[str, Flow],
-                  batch: Batch) -> dict:
-    evidence_flows = [msgspec.to_builtins(flows_by_uid[uid]) for uid in detection.evidence_flow_uids
-                      if uid in flows_by_uid][:EVIDENCE_FLOWS_IN_TRACE]
+def trace_content(
+    detection: Detection, score: ScoreLike, scorer: ScorerLike, flows_by_uid: dict[str, Flow], batch: Batch
+) -> dict:
+    evidence_flows = [
+        msgspec.to_builtins(flows_by_uid[uid]) for uid in detection.evidence_flow_uids if uid in flows_by_uid
+    ][:EVIDENCE_FLOWS_IN_TRACE]
     return {
         "outcome": "",
         "rule_name": detection.rule_name,
@@ -192,14 +220,27 @@ def upsert_alert(connection, detection: Detection, score: ScoreLike) -> tuple[st
         connection.execute(
             "UPDATE alerts SET score = ?, shap_json = ?, evidence = ?, last_seen = ?, severity = ?, updated_at = ? "
             "WHERE id = ?",
-            (score.score, shap_json, evidence, detection.last_seen, alert_severity(detection.severity), time.time(),
-             alert_id),
+            (
+                score.score,
+                shap_json,
+                evidence,
+                detection.last_seen,
+                alert_severity(detection.severity),
+                time.time(),
+                alert_id,
+            ),
         )
         return alert_id, False
     alert_id = insert_alert(
-        connection, severity=alert_severity(detection.severity), rule_name=detection.rule_name,
-        source_ip=detection.source_ip, dest_ip=detection.dest_ip or None, port=detection.port or None,
-        protocol=detection.protocol or None, score=score.score, timestamp=int(detection.first_seen),
+        connection,
+        severity=alert_severity(detection.severity),
+        rule_name=detection.rule_name,
+        source_ip=detection.source_ip,
+        dest_ip=detection.dest_ip or None,
+        port=detection.port or None,
+        protocol=detection.protocol or None,
+        score=score.score,
+        timestamp=int(detection.first_seen),
         shap_json=score.shap,
     )
     connection.execute(

@@ -64,7 +64,7 @@ class Store:
             names = [column[0] for column in cursor.description]
         except apsw.ExecutionCompleteError:
             return []
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def query_one(self, sql: str, parameters=()) -> dict | None:
         rows = self.query(sql, parameters)
@@ -100,8 +100,7 @@ class Store:
 
     def set_setting(self, key: str, value) -> None:
         self.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, json.dumps(value)),
         )
 

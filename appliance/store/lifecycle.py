@@ -190,6 +190,10 @@ def restore(data_dir: DataDirectory, live_key: bytes, source: Path, source_key: 
     except apsw.Error as error:
         raise BackupError(f"the backup could not be read: {error}") from error
     finally:
-        for leftover in (staging, staging.with_name(staging.name + "-wal"), staging.with_name(staging.name + "-shm"),
-                         staging.with_name(staging.name + "-journal")):
+        for leftover in (
+            staging,
+            staging.with_name(staging.name + "-wal"),
+            staging.with_name(staging.name + "-shm"),
+            staging.with_name(staging.name + "-journal"),
+        ):
             leftover.unlink(missing_ok=True)

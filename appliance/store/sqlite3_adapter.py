@@ -62,7 +62,7 @@ class Cursor:
         return next(self._rows, None)
 
     def fetchmany(self, size: int = 1) -> list[tuple]:
-        return [row for _, row in zip(range(size), self._rows)]
+        return [row for _, row in zip(range(size), self._rows, strict=False)]
 
     def fetchall(self) -> list[tuple]:
         return list(self._rows)

@@ -36,14 +36,23 @@ def link_hash(previous_hash: str, content_sha256: str) -> str:
 
 
 def checkpoint_statement(box_id: str, seq: int, chain_hash: str, created_at: float) -> bytes:
-    return canonical_json({"statement": CHECKPOINT_STATEMENT, "box_id": box_id, "seq": seq, "hash": chain_hash,
-                           "created_at": created_at}).encode()
+    return canonical_json(
+        {"statement": CHECKPOINT_STATEMENT, "box_id": box_id, "seq": seq, "hash": chain_hash, "created_at": created_at}
+    ).encode()
 
 
 def search_text(content: dict) -> str:
     """What `GET /traces/?search=` finds a trace by: rule, hosts, outcome and the evidence's words."""
-    return " ".join([content["rule_name"], content["outcome"], content["source_ip"], content["dest_ip"],
-                     str(content.get("port") or ""), canonical_json(content.get("evidence", {}))])
+    return " ".join(
+        [
+            content["rule_name"],
+            content["outcome"],
+            content["source_ip"],
+            content["dest_ip"],
+            str(content.get("port") or ""),
+            canonical_json(content.get("evidence", {})),
+        ]
+    )
 
 
 def append(connection, content: dict, now: float | None = None) -> tuple[str, int]:
@@ -57,9 +66,21 @@ def append(connection, content: dict, now: float | None = None) -> tuple[str, in
     connection.execute(
         "INSERT INTO decision_traces (id, created_at, outcome, rule_name, incident_key, alert_id, source_ip, dest_ip,"
         " score, content, content_sha256, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (trace_id, content["decided_at"], content["outcome"], content["rule_name"], content["incident_key"],
-         content.get("alert_id"), content["source_ip"], content["dest_ip"], content.get("score"), body, digest,
-         previous, link_hash(previous, digest)),
+        (
+            trace_id,
+            content["decided_at"],
+            content["outcome"],
+            content["rule_name"],
+            content["incident_key"],
+            content.get("alert_id"),
+            content["source_ip"],
+            content["dest_ip"],
+            content.get("score"),
+            body,
+            digest,
+            previous,
+            link_hash(previous, digest),
+        ),
     )
     seq = connection.last_insert_rowid()
     connection.execute("INSERT INTO trace_search (rowid, text) VALUES (?, ?)", (seq, search_text(content)))
@@ -77,7 +98,8 @@ def checkpoint(connection, key: Ed25519PrivateKey, box_id: str, now: float | Non
     created_at = time.time() if now is None else now
     signature = key.sign(checkpoint_statement(box_id, seq, chain_hash, created_at)).hex()
     connection.execute(
-        "INSERT INTO trace_checkpoints (seq, hash, created_at, box_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO trace_checkpoints (seq, hash, created_at, box_id, public_key, signature) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (seq, chain_hash, created_at, box_id, public_key_hex(key), signature),
     )
     return seq
@@ -92,13 +114,19 @@ def proof_trail(connection, trace_id: str) -> dict | None:
     seq, content, content_sha256, previous_hash, chain_hash = rows[0]
     checkpoint_rows = connection.execute(
         "SELECT seq, hash, created_at, box_id, public_key, signature FROM trace_checkpoints WHERE seq >= ? "
-        "ORDER BY seq LIMIT 1", (seq,)
+        "ORDER BY seq LIMIT 1",
+        (seq,),
     ).fetchall()
     trail = {
         "format": PROOF_TRAIL_FORMAT,
         "how_to_verify": "appliance traces verify FILE [--public-key HEX]",
-        "trace": {"seq": seq, "content": json.loads(content), "content_sha256": content_sha256,
-                  "previous_hash": previous_hash, "hash": chain_hash},
+        "trace": {
+            "seq": seq,
+            "content": json.loads(content),
+            "content_sha256": content_sha256,
+            "previous_hash": previous_hash,
+            "hash": chain_hash,
+        },
         "chain_to_checkpoint": [],
         "checkpoint": None,
     }
@@ -111,6 +139,12 @@ def proof_trail(connection, trace_id: str) -> dict | None:
                 (seq, checkpoint_seq),
             )
         ]
-        trail["checkpoint"] = {"seq": checkpoint_seq, "hash": checkpoint_hash, "created_at": created_at,
-                               "box_id": box_id, "public_key": public_key, "signature": signature}
+        trail["checkpoint"] = {
+            "seq": checkpoint_seq,
+            "hash": checkpoint_hash,
+            "created_at": created_at,
+            "box_id": box_id,
+            "public_key": public_key,
+            "signature": signature,
+        }
     return trail

@@ -7,8 +7,9 @@ import re
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from appliance.api.security import viewer
 from appliance.box_identity import public_key_hex, signing_key
@@ -65,7 +66,7 @@ class TracesController(Controller):
     @get("/", summary="Decision traces, newest first; `search` looks in rule, hosts, outcome and evidence")
     async def list_traces(
         self,
-        store: Store,
+        store: NamedDependency[Store],
         limit: int = Parameter(default=20, ge=1, le=100),
         offset: int = Parameter(default=0, ge=0),
         search: str | None = Parameter(default=None, max_length=200),
@@ -75,26 +76,30 @@ class TracesController(Controller):
             where, parameters = "WHERE seq IN (SELECT rowid FROM trace_search WHERE trace_search MATCH ?)", [match]
         else:
             where, parameters = "", []
-        rows = store.query(f"SELECT {SUMMARY_COLUMNS} FROM decision_traces {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                           (*parameters, limit, offset))
+        rows = store.query(
+            f"SELECT {SUMMARY_COLUMNS} FROM decision_traces {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*parameters, limit, offset),
+        )
         total = store.query_one(f"SELECT count(*) AS n FROM decision_traces {where}", parameters)["n"]
         return TraceList(traces=[TraceSummary(**row) for row in rows], total=total)
 
     @get("/box-key", summary="The box's Ed25519 public key, to verify proof trails against")
-    async def box_key(self, store: Store) -> BoxKey:
+    async def box_key(self, store: NamedDependency[Store]) -> BoxKey:
         return BoxKey(public_key=public_key_hex(signing_key(store)))
 
     @get("/{trace_id:str}", summary="One trace with everything the decision was based on")
-    async def get_trace(self, trace_id: str, store: Store) -> TraceDetail:
-        row = store.query_one(f"SELECT {SUMMARY_COLUMNS}, content, content_sha256, previous_hash FROM "
-                              "decision_traces WHERE id = ?", (trace_id,))
+    async def get_trace(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> TraceDetail:
+        row = store.query_one(
+            f"SELECT {SUMMARY_COLUMNS}, content, content_sha256, previous_hash FROM decision_traces WHERE id = ?",
+            (trace_id,),
+        )
         if row is None:
             raise NotFoundException(f"no trace {trace_id}")
         row["content"] = json.loads(row["content"])
         return TraceDetail(**row)
 
     @get("/{trace_id:str}/proof-trail", summary="JSON proof trail to verify offline (`appliance traces verify`)")
-    async def get_proof_trail(self, trace_id: str, store: Store) -> dict:
+    async def get_proof_trail(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> dict:
         trail = proof_trail(store.connection(), trace_id)
         if trail is None:
             raise NotFoundException(f"no trace {trace_id}")

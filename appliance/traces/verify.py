@@ -6,7 +6,13 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance.traces.chain import PROOF_TRAIL_FORMAT, canonical_json, checkpoint_statement, link_hash, sha256_hex
+from appliance.traces.chain import (
+    PROOF_TRAIL_FORMAT,
+    canonical_json,
+    checkpoint_statement,
+    link_hash,
+    sha256_hex,
+)
 
 
 def verify_proof_trail(trail: dict, expected_public_key: str | None = None) -> list[str]:
@@ -24,8 +30,10 @@ def _problems(trail: dict, expected_public_key: str | None):
     trace = trail["trace"]
     digest = sha256_hex(canonical_json(trace["content"]))
     if digest != trace["content_sha256"]:
-        yield (f"trace {trace['seq']}: its content has been altered (content sha256 is {digest}, "
-               f"the chain recorded {trace['content_sha256']})")
+        yield (
+            f"trace {trace['seq']}: its content has been altered (content sha256 is {digest}, "
+            f"the chain recorded {trace['content_sha256']})"
+        )
     if link_hash(trace["previous_hash"], trace["content_sha256"]) != trace["hash"]:
         yield f"trace {trace['seq']}: its chain hash does not follow from previous_hash and content_sha256"
     checkpoint = trail.get("checkpoint")
@@ -40,8 +48,10 @@ def _problems(trail: dict, expected_public_key: str | None):
             yield f"chain link {link['seq']}: its hash does not follow from link {previous_seq}"
         previous, previous_seq = link["hash"], link["seq"]
     if previous_seq != checkpoint["seq"] or previous != checkpoint["hash"]:
-        yield (f"the chain ends at seq {previous_seq} with hash {previous[:16]}…, but the checkpoint is for seq "
-               f"{checkpoint['seq']} with hash {checkpoint['hash'][:16]}…")
+        yield (
+            f"the chain ends at seq {previous_seq} with hash {previous[:16]}…, but the checkpoint is for seq "
+            f"{checkpoint['seq']} with hash {checkpoint['hash'][:16]}…"
+        )
     if expected_public_key and expected_public_key.lower() != checkpoint["public_key"].lower():
         yield "the checkpoint was signed by a different key than the box's public key you gave"
     try:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import analyst, viewer
 from appliance.audit import log as audit
 from appliance.auth.controller import client_address
+from appliance.rule_names import RULE_NAMES
 from appliance.store.database import Store
 from appliance.whitelist import repository
 from appliance.whitelist.models import InvalidEntry, WhitelistEntry, WhitelistIn, WhitelistList, normalise
-from appliance.rule_names import RULE_NAMES
 
 
 class WhitelistController(Controller):
@@ -21,27 +23,44 @@ class WhitelistController(Controller):
     tags = ["settings"]
 
     @get("/", guards=[viewer], summary="Whitelist entries")
-    async def list_entries(self, store: Store) -> WhitelistList:
+    async def list_entries(self, store: NamedDependency[Store]) -> WhitelistList:
         entries = repository.list_entries(store)
         return WhitelistList(entries=entries, total=len(entries))
 
     @post("/", guards=[analyst], summary="Add an entry; matching open alerts are resolved")
-    async def add(self, data: WhitelistIn, request: Request, store: Store) -> WhitelistEntry:
+    async def add(self, data: JSONBody[WhitelistIn], request: Request, store: NamedDependency[Store]) -> WhitelistEntry:
         try:
             entry = normalise(data, RULE_NAMES, time.time())
         except InvalidEntry as error:
             raise ValidationException(str(error)) from error
         stored, suppressed = repository.add_entry(store, entry, request.user.name)
-        audit.record(store, username=request.user.name, source_ip=client_address(request), action="whitelist.added",
-                     target=stored.id, details={"cidr": stored.cidr, "port": stored.port, "rule": stored.rule_name,
-                                                "direction": stored.direction, "alerts_suppressed": suppressed})
+        audit.record(
+            store,
+            username=request.user.name,
+            source_ip=client_address(request),
+            action="whitelist.added",
+            target=stored.id,
+            details={
+                "cidr": stored.cidr,
+                "port": stored.port,
+                "rule": stored.rule_name,
+                "direction": stored.direction,
+                "alerts_suppressed": suppressed,
+            },
+        )
         return stored
 
     @delete("/{entry_id:str}", guards=[analyst], status_code=200, summary="Remove an entry")
-    async def remove(self, entry_id: str, request: Request, store: Store) -> dict[str, str]:
+    async def remove(self, entry_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         removed = repository.delete_entry(store, entry_id)
         if removed is None:
             raise NotFoundException(f"no whitelist entry {entry_id}")
-        audit.record(store, username=request.user.name, source_ip=client_address(request),
-                     action="whitelist.deleted", target=entry_id, details={"cidr": removed.cidr})
+        audit.record(
+            store,
+            username=request.user.name,
+            source_ip=client_address(request),
+            action="whitelist.deleted",
+            target=entry_id,
+            details={"cidr": removed.cidr},
+        )
         return {"detail": f"whitelist entry {entry_id} deleted"}

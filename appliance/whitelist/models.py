@@ -57,8 +57,15 @@ def normalise(entry: WhitelistIn, known_rules: frozenset[str], now: float) -> Wh
     return msgspec.structs.replace(entry, cidr=str(network))
 
 
-def entry_matches(entry: WhitelistEntry | WhitelistIn, *, source_ip: str, dest_ip: str | None, port: int | None,
-                  rule_name: str, at: float) -> bool:
+def entry_matches(
+    entry: WhitelistEntry | WhitelistIn,
+    *,
+    source_ip: str,
+    dest_ip: str | None,
+    port: int | None,
+    rule_name: str,
+    at: float,
+) -> bool:
     if entry.expires_at is not None and entry.expires_at <= at:
         return False
     if entry.rule_name is not None and entry.rule_name != rule_name:

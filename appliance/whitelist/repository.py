@@ -18,11 +18,14 @@ def list_entries(store: Store, *, include_expired: bool = True, now: float | Non
     return [entry for entry in entries if entry.expires_at is None or entry.expires_at > now]
 
 
-def add_entry(store: Store, entry: WhitelistIn, created_by: str, now: float | None = None) -> tuple[WhitelistEntry, int]:
+def add_entry(
+    store: Store, entry: WhitelistIn, created_by: str, now: float | None = None
+) -> tuple[WhitelistEntry, int]:
     """Store the entry and resolve the open alerts it covers. Returns (entry, alerts suppressed)."""
     now = time.time() if now is None else now
-    stored = WhitelistEntry(id=str(uuid.uuid4()), created_by=created_by, created_at=now,
-                            **msgspec.structs.asdict(entry))
+    stored = WhitelistEntry(
+        id=str(uuid.uuid4()), created_by=created_by, created_at=now, **msgspec.structs.asdict(entry)
+    )
     with store.write_transaction() as connection:
         store.db()["whitelist"].insert(msgspec.structs.asdict(stored))
         suppressed = suppress_matching_alerts(connection, stored, now)

@@ -3,11 +3,22 @@ from __future__ import annotations
 import pytest
 
 from appliance.alerts.repository import insert_alert
-from tests.conftest import login
 from appliance.auth import users
+from tests.conftest import login
 
-SEED_FIELDS = {"id", "severity", "rule_name", "source_ip", "dest_ip", "port", "protocol", "score", "timestamp",
-               "status", "shap_json"}
+SEED_FIELDS = {
+    "id",
+    "severity",
+    "rule_name",
+    "source_ip",
+    "dest_ip",
+    "port",
+    "protocol",
+    "score",
+    "timestamp",
+    "status",
+    "shap_json",
+}
 
 
 @pytest.fixture
@@ -20,9 +31,18 @@ def stored_alerts(store):
     ]
     ids = {}
     for severity, rule, source, timestamp in rows:
-        ids[source] = insert_alert(store.connection(), severity=severity, rule_name=rule, source_ip=source,
-                                   dest_ip="192.0.2.9", port=22, protocol="TCP", score=0.5, timestamp=timestamp,
-                                   shap_json={"base_value": 0.1, "features": {"ports": 0.4}, "model_version": "t"})
+        ids[source] = insert_alert(
+            store.connection(),
+            severity=severity,
+            rule_name=rule,
+            source_ip=source,
+            dest_ip="192.0.2.9",
+            port=22,
+            protocol="TCP",
+            score=0.5,
+            timestamp=timestamp,
+            shap_json={"base_value": 0.1, "features": {"ports": 0.4}, "model_version": "t"},
+        )
     return ids
 
 
@@ -44,10 +64,17 @@ def test_filters_and_paging(api, admin_headers, stored_alerts):
     assert api.get("/alerts/", headers=admin_headers).json()["alerts"].__len__() == 4
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"limit": 101}, "limit"), ({"limit": 0}, "limit"), ({"offset": -1}, "offset"),
-    ({"severity": "SEVERE"}, "severity"), ({"status": "closed"}, "status"), ({"limit": "ten"}, "limit"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": 101}, "limit"),
+        ({"limit": 0}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"severity": "SEVERE"}, "severity"),
+        ({"status": "closed"}, "status"),
+        ({"limit": "ten"}, "limit"),
+    ],
+)
 def test_bad_query_parameters_are_400_naming_the_field(api, admin_headers, stored_alerts, params, field):
     response = api.get("/alerts/", params=params, headers=admin_headers)
     assert response.status_code == 400
@@ -56,8 +83,18 @@ def test_bad_query_parameters_are_400_naming_the_field(api, admin_headers, store
 
 def test_default_page_is_30(api, admin_headers, store):
     for timestamp in range(35):
-        insert_alert(store.connection(), severity="LOW", rule_name="NEW_DEVICE", source_ip="10.1.1.1", dest_ip=None,
-                     port=None, protocol=None, score=0.1, timestamp=timestamp, shap_json={})
+        insert_alert(
+            store.connection(),
+            severity="LOW",
+            rule_name="NEW_DEVICE",
+            source_ip="10.1.1.1",
+            dest_ip=None,
+            port=None,
+            protocol=None,
+            score=0.1,
+            timestamp=timestamp,
+            shap_json={},
+        )
     body = api.get("/alerts/", headers=admin_headers).json()
     assert len(body["alerts"]) == 30 and body["total"] == 35
 
@@ -65,8 +102,9 @@ def test_default_page_is_30(api, admin_headers, store):
 def test_get_update_and_audit(api, admin_headers, stored_alerts):
     alert_id = stored_alerts["10.0.0.1"]
     assert api.get(f"/alerts/{alert_id}", headers=admin_headers).json()["status"] == "open"
-    updated = api.put(f"/alerts/{alert_id}", json={"status": "false_positive", "notes": "lab scanner"},
-                      headers=admin_headers)
+    updated = api.put(
+        f"/alerts/{alert_id}", json={"status": "false_positive", "notes": "lab scanner"}, headers=admin_headers
+    )
     assert updated.status_code == 200
     assert updated.json()["status"] == "false_positive" and updated.json()["notes"] == "lab scanner"
     assert api.get(f"/alerts/{alert_id}", headers=admin_headers).json()["status"] == "false_positive"

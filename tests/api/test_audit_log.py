@@ -11,7 +11,7 @@ def test_chain_verifies_and_tampering_is_located(api, admin_headers, store):
     entry = page["entries"][0]
     assert {"timestamp", "username", "source_ip", "action", "target", "details", "hash"} <= set(entry)
     victim = page["entries"][2]["id"]
-    store.execute("UPDATE audit_log SET details = '{\"cidr\":\"0.0.0.0/0\"}' WHERE id = ?", (victim,))
+    store.execute('UPDATE audit_log SET details = \'{"cidr":"0.0.0.0/0"}\' WHERE id = ?', (victim,))
     tampered = api.get("/settings/audit-log", headers=admin_headers).json()
     assert tampered["chain_intact"] is False and tampered["first_broken_id"] == victim
 

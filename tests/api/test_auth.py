@@ -37,8 +37,9 @@ def test_lockout_with_back_off_then_recovery(api, store):
     assert users.lock_seconds(users.FREE_ATTEMPTS + 1) == 2 * users.lock_seconds(users.FREE_ATTEMPTS)
     store.execute("UPDATE users SET locked_until = 0")  # the lock has run out
     assert api.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
-    failed = [e["action"] for e in api.get("/settings/audit-log", params={"limit": 100},
-                                           headers=login(api)).json()["entries"]]
+    failed = [
+        e["action"] for e in api.get("/settings/audit-log", params={"limit": 100}, headers=login(api)).json()["entries"]
+    ]
     assert failed.count("login.failed") == users.FREE_ATTEMPTS and "login.locked" in failed
 
 
@@ -61,16 +62,24 @@ def test_logout_revokes_the_token(api, admin_headers):
 
 
 def test_roles_and_user_management(api, admin_headers):
-    created = api.post("/users", json={"username": "ana", "password": "analyst password 1", "role": "analyst"},
-                       headers=admin_headers)
+    created = api.post(
+        "/users", json={"username": "ana", "password": "analyst password 1", "role": "analyst"}, headers=admin_headers
+    )
     assert created.status_code == 201 and created.json()["role"] == "analyst"
     analyst = login(api, "ana", "analyst password 1")
     assert api.get("/users", headers=analyst).status_code == 403
     assert api.get("/settings/audit-log", headers=analyst).status_code == 403
-    assert api.post("/users", json={"username": "x", "password": "short", "role": "viewer"},
-                    headers=admin_headers).json()["detail"].startswith("password")
-    assert api.post("/users", json={"username": "y", "password": "long enough pw", "role": "root"},
-                    headers=admin_headers).status_code == 400
+    assert (
+        api.post("/users", json={"username": "x", "password": "short", "role": "viewer"}, headers=admin_headers)
+        .json()["detail"]
+        .startswith("password")
+    )
+    assert (
+        api.post(
+            "/users", json={"username": "y", "password": "long enough pw", "role": "root"}, headers=admin_headers
+        ).status_code
+        == 400
+    )
     # Demotion and disabling take effect on tokens already issued.
     api.patch("/users/ana", json={"role": "viewer"}, headers=admin_headers)
     assert api.put("/alerts/x", json={"status": "reviewed"}, headers=analyst).status_code == 403

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+
 def test_unknown_route_wrong_method_and_bad_json_have_the_seed_body(api, admin_headers):
     cases = [
         (api.get("/does-not-exist", headers=admin_headers), 404),
@@ -28,8 +29,11 @@ def test_unexpected_exception_is_500_without_a_trace(api, admin_headers, store):
 def test_openapi_describes_every_route(api):
     schema = api.get("/schema/openapi.json").json()
     documented = {path.rstrip("/") for path in schema["paths"]}
-    served = {route.path.replace(":str}", "}").rstrip("/") for route in api.app.routes
-              if route.path.startswith("/api/v1") and not route.path.startswith("/api/v1/schema")}
+    served = {
+        route.path.replace(":str}", "}").rstrip("/")
+        for route in api.app.routes
+        if route.path.startswith("/api/v1") and not route.path.startswith("/api/v1/schema")
+    }
     assert served and served <= documented, served - documented
     alerts = schema["paths"]["/api/v1/alerts"]["get"]
     assert {p["name"] for p in alerts["parameters"]} >= {"severity", "status", "rule", "limit", "offset"}

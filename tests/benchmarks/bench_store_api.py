@@ -48,11 +48,21 @@ def alert_rows(count: int, seed: int):
     start = 1_760_000_000
     for n in range(count):
         rule = rng.choice(rules)
-        yield (new_alert_id(start + n * 3), DEFAULT_SEVERITIES[rule], rule,
-               f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-               f"198.51.100.{rng.randrange(1, 255)}", rng.choice([22, 80, 443, 445, 3389, 53]), "TCP",
-               round(rng.random(), 3), start + n * 3 + rng.randrange(3), rng.choice(STATUSES),
-               '{"base_value": 0.2, "features": {"f1": 0.1}}', start, start)
+        yield (
+            new_alert_id(start + n * 3),
+            DEFAULT_SEVERITIES[rule],
+            rule,
+            f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            f"198.51.100.{rng.randrange(1, 255)}",
+            rng.choice([22, 80, 443, 445, 3389, 53]),
+            "TCP",
+            round(rng.random(), 3),
+            start + n * 3 + rng.randrange(3),
+            rng.choice(STATUSES),
+            '{"base_value": 0.2, "features": {"f1": 0.1}}',
+            start,
+            start,
+        )
 
 
 INSERT_SQL = (
@@ -65,7 +75,7 @@ def insert_rate(connection: apsw.Connection, count: int, seed: int, batch: int =
     rows = alert_rows(count, seed)
     started = time.perf_counter()
     while True:
-        chunk = [row for _, row in zip(range(batch), rows)]
+        chunk = [row for _, row in zip(range(batch), rows, strict=False)]
         if not chunk:
             break
         with connection:
@@ -87,7 +97,7 @@ def measure_inserts(scratch: Path) -> dict:
     for round_number in range(rounds):
         encrypted_rates.append(insert_rate(encrypted, INSERT_SAMPLE // rounds, seed=round_number))
         plain_rates.append(insert_rate(plain, INSERT_SAMPLE // rounds, seed=round_number))
-    ratios = [e / p for e, p in zip(encrypted_rates, plain_rates)]
+    ratios = [e / p for e, p in zip(encrypted_rates, plain_rates, strict=True)]
     return {
         "encrypted_inserts_per_s": round(statistics.median(encrypted_rates)),
         "unencrypted_inserts_per_s": round(statistics.median(plain_rates)),
@@ -133,12 +143,21 @@ def measure_list_latency(data_dir: DataDirectory, key: bytes) -> dict:
         for round_number in range(200):
             offset = (round_number % 10) * 100  # pages 0..9 of 100, like someone paging through
             started = time.perf_counter()
-            alerts, total = list_alerts(connection, severity=filters.get("severity"), status=filters.get("status"),
-                                        rule=filters.get("rule"), limit=100, offset=offset)
+            alerts, total = list_alerts(
+                connection,
+                severity=filters.get("severity"),
+                status=filters.get("status"),
+                rule=filters.get("rule"),
+                limit=100,
+                offset=offset,
+            )
             timings.append((time.perf_counter() - started) * 1000)
         assert total > 0 and alerts
-        results[name] = {"p50_ms": round(percentile(timings, 0.5), 2), "p99_ms": round(percentile(timings, 0.99), 2),
-                         "total": total}
+        results[name] = {
+            "p50_ms": round(percentile(timings, 0.5), 2),
+            "p99_ms": round(percentile(timings, 0.99), 2),
+            "total": total,
+        }
     connection.close()
     return results
 
@@ -150,11 +169,29 @@ def measure_http(data_dir: DataDirectory, seconds: float = 5.0, threads: int = 8
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    environment = dict(os.environ, NETSENX_RATE_LIMITS=json.dumps({"general": [10**9, 60], "health": [10**9, 60]}),
-                       NETSENX_RUNTIME_DIR=tempfile.mkdtemp())
-    server = subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--http",
-                               "--port", str(port), "--workers", "2"], env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = dict(
+        os.environ,
+        NETSENX_RATE_LIMITS=json.dumps({"general": [10**9, 60], "health": [10**9, 60]}),
+        NETSENX_RUNTIME_DIR=tempfile.mkdtemp(),
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "serve",
+            "--data-dir",
+            str(data_dir.root),
+            "--http",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(100):
@@ -188,29 +225,44 @@ def measure_http(data_dir: DataDirectory, seconds: float = 5.0, threads: int = 8
     finally:
         server.terminate()
         server.wait()
-    return {"alerts_requests_per_s": round(alerts_rate), "health_requests_per_s": round(health_rate),
-            "alerts_vs_health_ratio": round(alerts_rate / health_rate, 2), "client_threads": threads,
-            "note": "client and 2 server workers share the machine's 2 cores"}
+    return {
+        "alerts_requests_per_s": round(alerts_rate),
+        "health_requests_per_s": round(health_rate),
+        "alerts_vs_health_ratio": round(alerts_rate / health_rate, 2),
+        "client_threads": threads,
+        "note": "client and 2 server workers share the machine's 2 cores",
+    }
 
 
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK) as scratch:
         inserts = measure_inserts(Path(scratch))
-    print(f"inserts/s encrypted {inserts['encrypted_inserts_per_s']:,} vs unencrypted "
-          f"{inserts['unencrypted_inserts_per_s']:,}: encryption costs {inserts['encryption_cost_pct']}% "
-          f"(target < 25%)")
+    print(
+        f"inserts/s encrypted {inserts['encrypted_inserts_per_s']:,} vs unencrypted "
+        f"{inserts['unencrypted_inserts_per_s']:,}: encryption costs {inserts['encryption_cost_pct']}% "
+        f"(target < 25%)"
+    )
     data_dir, key = million_alert_box()
     latency = measure_list_latency(data_dir, key)
     for name, numbers in latency.items():
-        print(f"GET /alerts/ {name:40s} p50 {numbers['p50_ms']:7.2f} ms  p99 {numbers['p99_ms']:7.2f} ms"
-              f"  (total {numbers['total']:,})")
+        print(
+            f"GET /alerts/ {name:40s} p50 {numbers['p50_ms']:7.2f} ms  p99 {numbers['p99_ms']:7.2f} ms"
+            f"  (total {numbers['total']:,})"
+        )
     http = measure_http(data_dir)
-    print(f"HTTP GET /alerts/ {http['alerts_requests_per_s']:,} req/s vs GET /health {http['health_requests_per_s']:,}"
-          f" req/s (ratio {http['alerts_vs_health_ratio']})")
+    print(
+        f"HTTP GET /alerts/ {http['alerts_requests_per_s']:,} req/s vs GET /health {http['health_requests_per_s']:,}"
+        f" req/s (ratio {http['alerts_vs_health_ratio']})"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"alerts_stored": ALERTS, "inserts": inserts, "list_latency": latency,
-                                   "http": http, "target_p99_ms": 50}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {"alerts_stored": ALERTS, "inserts": inserts, "list_latency": latency, "http": http, "target_p99_ms": 50},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

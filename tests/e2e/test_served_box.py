@@ -28,30 +28,47 @@ def test_https_with_the_init_certificate(store, serve, data_dir):
     server = serve(data_dir, https=True, workers=1)
     with server.client() as client:
         assert client.get("/health").json()["status"] == "ok"
-    with pytest.raises(httpx.ConnectError):
-        with httpx.Client(verify=ssl.create_default_context()) as strict:
-            strict.get(server.url + "/health")
+    with pytest.raises(httpx.ConnectError), httpx.Client(verify=ssl.create_default_context()) as strict:
+        strict.get(server.url + "/health")
 
 
 def test_plain_http_only_on_loopback(store, data_dir):
-    result = subprocess.run([sys.executable, "-m", "appliance", "serve", "--data-dir", str(data_dir.root),
-                             "--host", "0.0.0.0", "--http"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--host", "0.0.0.0", "--http"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1 and "loopback" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_known_strings_never_reach_any_file(store, serve, data_dir, tmp_path, isolated_runtime_dir):
-    insert_alert(store.connection(), severity="HIGH", rule_name="C2_BEACON", source_ip="10.1.1.1",
-                 dest_ip=CANARY_IP, port=443, protocol="TCP", score=0.9, timestamp=1, shap_json={})
+    insert_alert(
+        store.connection(),
+        severity="HIGH",
+        rule_name="C2_BEACON",
+        source_ip="10.1.1.1",
+        dest_ip=CANARY_IP,
+        port=443,
+        protocol="TCP",
+        score=0.9,
+        timestamp=1,
+        shap_json={},
+    )
     server = serve(data_dir, workers=2)
     with server.client() as client:
         headers = login(client)
-        response = client.post("/settings/whitelist", json={"cidr": CANARY_IP, "comment": CANARY_COMMENT},
-                               headers=headers)
+        response = client.post(
+            "/settings/whitelist", json={"cidr": CANARY_IP, "comment": CANARY_COMMENT}, headers=headers
+        )
         assert response.status_code == 201
         assert CANARY_IP in client.get("/alerts/", headers=headers).text
         backup = tmp_path / "backup.nsxbak"
-        result = subprocess.run([sys.executable, "-m", "appliance", "backup", "--data-dir", str(data_dir.root),
-                                 "--out", str(backup)], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "appliance", "backup", "--data-dir", str(data_dir.root), "--out", str(backup)],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 0, result.stderr
         written_while_running = scan_for_canaries(tmp_path, isolated_runtime_dir)
     server.stop()

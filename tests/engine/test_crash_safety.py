@@ -15,8 +15,18 @@ from appliance.store import keys
 from appliance.store.database import Store
 from tests.conftest import PCAPS
 
-CAPTURES = [PCAPS / name for name in ("arp-scan.pcap", "dns-tunnel-txt.pcap", "modbus.pcap", "kerberoast.pcap",
-                                      "ftp-cleartext-login.pcap", "icmp-portscan.pcap", "dnp3-write.pcap")]
+CAPTURES = [
+    PCAPS / name
+    for name in (
+        "arp-scan.pcap",
+        "dns-tunnel-txt.pcap",
+        "modbus.pcap",
+        "kerberoast.pcap",
+        "ftp-cleartext-login.pcap",
+        "icmp-portscan.pcap",
+        "dnp3-write.pcap",
+    )
+]
 
 
 def queue_many_batches(store) -> None:
@@ -25,8 +35,11 @@ def queue_many_batches(store) -> None:
 
 
 def run_engine(data_dir, kill_after: float | None) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "appliance", "engine", "--data-dir", str(data_dir.root),
-                                "--once"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "engine", "--data-dir", str(data_dir.root), "--once"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     if kill_after is None:
         assert process.wait(timeout=120) == 0, process.stderr.read()
         return
@@ -48,8 +61,10 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(store, data_dir):
         assert reopened.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 1")["n"] == total_batches
         # Each capture was queued three times by different sensors: every incident is raised exactly once per
         # distinct incident key, never twice.
-        raised = reopened.query("SELECT incident_key, count(*) AS n FROM decision_traces "
-                                "WHERE outcome = 'alert_raised' GROUP BY incident_key")
+        raised = reopened.query(
+            "SELECT incident_key, count(*) AS n FROM decision_traces "
+            "WHERE outcome = 'alert_raised' GROUP BY incident_key"
+        )
         assert raised and all(row["n"] == 1 for row in raised)
         alerts = reopened.query_one("SELECT count(*) AS n FROM alerts")["n"]
         assert alerts == len(raised)

@@ -13,8 +13,10 @@ from tests.conftest import PCAPS
 
 
 def outcomes(store) -> dict[str, int]:
-    return {row["outcome"]: row["n"] for row in
-            store.query("SELECT outcome, count(*) AS n FROM decision_traces GROUP BY outcome")}
+    return {
+        row["outcome"]: row["n"]
+        for row in store.query("SELECT outcome, count(*) AS n FROM decision_traces GROUP BY outcome")
+    }
 
 
 def test_a_long_sweep_is_one_alert_updated_while_it_lasts(analyse, store):

@@ -65,7 +65,19 @@ def test_analyze_prints_seed_alert_fields_and_trace_ids():
     assert result.returncode == 0, result.stderr
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(a["rule_name"], a["source_ip"]) for a in alerts] == [("NETWORK_SWEEP", "192.168.1.109")]
-    assert set(alerts[0]) == {"id", "severity", "rule_name", "source_ip", "dest_ip", "port", "protocol", "score",
-                              "timestamp", "status", "shap_json", "trace_id"}
+    assert set(alerts[0]) == {
+        "id",
+        "severity",
+        "rule_name",
+        "source_ip",
+        "dest_ip",
+        "port",
+        "protocol",
+        "score",
+        "timestamp",
+        "status",
+        "shap_json",
+        "trace_id",
+    }
     missing = run_cli("analyze", "/nonexistent.pcap")
     assert missing.returncode == 1 and "no such capture" in missing.stderr

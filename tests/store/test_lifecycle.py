@@ -20,8 +20,9 @@ def whitelist_ids(data_dir, key):
 
 def add_entry(data_dir, key, entry_id):
     store = Store(data_dir, key)
-    store.execute("INSERT INTO whitelist (id, cidr, created_by, created_at) VALUES (?, '10.0.0.0/8', 't', 0)",
-                  (entry_id,))
+    store.execute(
+        "INSERT INTO whitelist (id, cidr, created_by, created_at) VALUES (?, '10.0.0.0/8', 't', 0)", (entry_id,)
+    )
     store.close()
 
 
@@ -104,7 +105,7 @@ def test_damaged_or_foreign_backups_leave_the_live_database_untouched(data_dir, 
     lifecycle.backup(data_dir, key, good)
     damaged = tmp_path / "damaged.nsxbak"
     data = bytearray(good.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
     damaged.write_bytes(bytes(data))
     not_a_backup = tmp_path / "notes.txt"
     not_a_backup.write_text("hello")
@@ -123,8 +124,10 @@ def test_cli_round_trip_and_errors(tmp_path):
     def appliance(*args):
         return subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True)
 
-    assert appliance("init", "--data-dir", str(data), "--admin", "root",
-                     "--password-file", str(password_file)).returncode == 0
+    assert (
+        appliance("init", "--data-dir", str(data), "--admin", "root", "--password-file", str(password_file)).returncode
+        == 0
+    )
     again = appliance("init", "--data-dir", str(data), "--admin", "root", "--password-file", str(password_file))
     assert again.returncode != 0 and again.stderr.count("\n") == 1 and "already" in again.stderr
     assert appliance("backup", "--data-dir", str(data), "--out", str(tmp_path / "b")).returncode == 0

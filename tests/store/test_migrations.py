@@ -9,12 +9,16 @@ from appliance.store.migrations import available, current_version, latest_versio
 
 # One representative row per table, inserted at the version that introduced the table.
 SAMPLE_ROWS = {
-    1: ["INSERT INTO settings (key, value) VALUES ('k', '\"v\"')",
+    1: [
+        "INSERT INTO settings (key, value) VALUES ('k', '\"v\"')",
         "INSERT INTO whitelist (id, cidr, comment, created_by, created_at) VALUES ('w', '10.0.0.0/8', 'c', 'a', 1)",
         "INSERT INTO alerts (id, severity, rule_name, source_ip, score, timestamp, created_at, updated_at)"
-        " VALUES ('a', 'HIGH', 'PORT_SCAN', '10.0.0.1', 0.5, 1, 0, 0)"],
-    2: ["INSERT INTO agents (agent_id, name, hostname, os_type, agent_version, created_at, last_seen)"
-        " VALUES ('s1', 's1', 'h', 'linux', '1', 0, 0)"],
+        " VALUES ('a', 'HIGH', 'PORT_SCAN', '10.0.0.1', 0.5, 1, 0, 0)",
+    ],
+    2: [
+        "INSERT INTO agents (agent_id, name, hostname, os_type, agent_version, created_at, last_seen)"
+        " VALUES ('s1', 's1', 'h', 'linux', '1', 0, 0)"
+    ],
 }
 
 
