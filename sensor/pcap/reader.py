@@ -1,0 +1,56 @@
+"""Opens a capture file, tells pcap from pcapng by its magic, and hands out frame batches."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from sensor.pcap.batch import Frame, FrameBatch
+from sensor.pcap.classic import MAGICS, ClassicPcap
+from sensor.pcap.pcapng import SECTION_HEADER, Pcapng
+
+DEFAULT_BATCH = 65536
+
+
+class CaptureFormatError(ValueError):
+    """The file is not a capture we can read (wrong magic, empty, unreadable)."""
+
+
+class CaptureFile:
+    """A pcap or pcapng file mapped into memory. `errors` lists what was skipped (truncation, corruption)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        try:
+            with open(self.path, "rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size == 0:
+                    raise CaptureFormatError(f"{self.path}: empty file")
+                self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as error:
+            raise CaptureFormatError(f"{self.path}: {error.strerror or error}") from error
+        view = np.frombuffer(self._map, dtype=np.uint8)
+        magic = self._map[:4]
+        if magic in MAGICS:
+            try:
+                self._format: ClassicPcap | Pcapng = ClassicPcap(self._map, view)
+            except ValueError as error:
+                raise CaptureFormatError(f"{self.path}: {error}") from error
+        elif len(magic) == 4 and int.from_bytes(magic, "little") == SECTION_HEADER:
+            self._format = Pcapng(self._map, view)
+        else:
+            raise CaptureFormatError(f"{self.path}: not a pcap or pcapng file")
+
+    @property
+    def errors(self) -> list[str]:
+        return self._format.errors
+
+    def batches(self, max_packets: int = DEFAULT_BATCH) -> Iterator[FrameBatch]:
+        return self._format.batches(max_packets)
+
+    def frames(self) -> Iterator[Frame]:
+        for batch in self.batches():
+            yield from batch.frames()

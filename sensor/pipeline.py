@@ -1,0 +1,134 @@
+"""The sensor's processing stage: frames in; flows, protocol events and capture counters out.
+
+The same object serves capture files and live capture: `feed` takes any iterable of (ts, linktype, frame)
+tuples (what sensor.capture.live yields), `feed_batch` takes frame batches (the fast path for files), and
+`drain` hands over whatever finished since the last call, so a shipper can batch it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable
+from itertools import islice
+
+import msgspec
+import numpy as np
+
+from sensor.decode import layers as L
+from sensor.decode.columns import PacketColumns
+from sensor.decode.packet import PacketDecoder
+from sensor.decode.vectorised import decode_batch
+from sensor.flows.table import FlowTable, address_text
+from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
+from sensor.pcap import CaptureFile, Frame, FrameBatch
+from sensor.records import CaptureStats, Event, Flow
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 1.0  # seconds of packet time between looks for timed-out flows
+LIVE_BATCH = 4096  # frames gathered from an iterable before they are decoded together
+
+
+class Drained(msgspec.Struct):
+    flows: list[Flow]
+    events: list[Event]
+    stats: CaptureStats  # running totals since the pipeline started
+
+
+def default_extractor():
+    """The protocol metadata extractor of sensor.protocols, or None while that module is not there."""
+    try:
+        from sensor.protocols import MetadataExtractor
+    except ImportError:
+        return None
+    return MetadataExtractor()
+
+
+def _packet_context():
+    try:
+        from sensor.protocols import PacketContext
+    except ImportError:
+        from sensor.protocols.extractor import PacketContext
+    return PacketContext
+
+
+_DEFAULT = object()
+
+
+class Pipeline:
+    def __init__(self, extractor=_DEFAULT, timeouts: FlowTimeouts = DEFAULT_TIMEOUTS, max_flows: int = 1_000_000,
+                 vectorised: bool = True) -> None:
+        """`extractor`: any object with interested(proto, src_port, dst_port) and on_payload(ctx, payload);
+        by default sensor.protocols.MetadataExtractor. `vectorised=False` decodes every frame one by one
+        (the reference the fast path is tested against)."""
+        self.stats = CaptureStats()
+        self.extractor = default_extractor() if extractor is _DEFAULT else extractor
+        self.extractor_errors = 0
+        self._context = _packet_context() if self.extractor is not None else None
+        self._decoder = PacketDecoder()
+        self._vectorised = vectorised
+        self._table = FlowTable(self.stats, timeouts, max_flows,
+                                interest=self.extractor.interested if self.extractor is not None else None)
+        self._events: list[Event] = []
+        self._last_sweep = -math.inf
+
+    @property
+    def active_flows(self) -> int:
+        return len(self._table)
+
+    def feed(self, frames: Iterable[Frame], batch_size: int = LIVE_BATCH) -> None:
+        iterator = iter(frames)
+        while chunk := list(islice(iterator, batch_size)):
+            self.feed_batch(FrameBatch.from_frames(chunk))
+
+    def feed_batch(self, batch: FrameBatch) -> None:
+        if not len(batch):
+            return
+        packets = decode_batch(batch, self._decoder, self.stats, self._events, self._vectorised)
+        positions, uids = self._table.ingest(packets)
+        if len(positions):
+            self._extract_metadata(packets, positions, uids)
+        now = float(batch.ts.max())
+        if now - self._last_sweep >= SWEEP_INTERVAL:
+            self._table.expire(now)
+            self._last_sweep = now
+
+    def feed_file(self, path: str | os.PathLike, batch_size: int = 65536) -> list[str]:
+        """Reads a whole capture file; returns what the reader had to skip (truncation, corruption)."""
+        capture = CaptureFile(path)
+        for batch in capture.batches(batch_size):
+            self.feed_batch(batch)
+        return capture.errors
+
+    def drain(self) -> Drained:
+        flows, self._table.finished = self._table.finished, []
+        events, self._events = self._events, []
+        return Drained(flows, events, msgspec.structs.replace(self.stats))
+
+    def close(self) -> Drained:
+        """End of input: all flows still open end now."""
+        self._table.flush()
+        return self.drain()
+
+    def _extract_metadata(self, packets: PacketColumns, positions: np.ndarray, uids: np.ndarray) -> None:
+        order = np.argsort(positions, kind="stable")
+        rows, uids = positions[order], uids[order].tolist()
+        p = packets.take(rows)
+        buffer = p.buffer
+        context, on_payload = self._context, self.extractor.on_payload
+        columns = zip(p.ts.tolist(), p.src_hi.tolist(), p.src_lo.tolist(), p.dst_hi.tolist(), p.dst_lo.tolist(),
+                      p.v6.tolist(), p.sport.tolist(), p.dport.tolist(), p.proto.tolist(), p.icmp_code.tolist(),
+                      p.smac_off.tolist(), p.pay_off.tolist(), p.pay_cap.tolist(), uids, strict=True)
+        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid in columns:
+            icmp = proto in (L.PROTO_ICMP, L.PROTO_ICMPV6)
+            ctx = context(ts, address_text(sh, sl, v6), address_text(dh, dl, v6), sport, code if icmp else dport,
+                          L.PROTO_NAMES.get(proto, str(proto)),
+                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", f"F{uid:x}")
+            try:
+                self._events.extend(on_payload(ctx, bytes(buffer[off : off + cap])))
+            except Exception:  # one extractor bug must not stop the capture
+                self.extractor_errors += 1
+                if self.extractor_errors == 1:
+                    log.exception("metadata extractor failed on a %s packet of flow %s", ctx.proto, ctx.flow_uid)
