@@ -16,6 +16,7 @@ test *args: system-packages
 # Benchmarks: numbers land in tests/benchmarks/results/ (see README "Benchmarks")
 bench: system-packages
     for script in tests/benchmarks/bench_*.py; do echo "== $script"; {{python}} "$script"; done
+    {{python}} tests/benchmarks/render_results.py
 
 lint:
     {{python}} -m ruff check appliance sensor tests
