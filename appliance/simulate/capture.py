@@ -17,7 +17,7 @@ class Host:
 
     External peers carry the gateway's MAC: on the LAN every frame to or from the internet goes via it."""
 
-    __slots__ = ("name", "ip", "mac", "ip_bytes", "mac_bytes", "ttl", "os", "role")
+    __slots__ = ("_last_port", "ip", "ip_bytes", "mac", "mac_bytes", "name", "os", "role", "ttl")
 
     def __init__(self, name: str, ip: str, mac: str, *, ttl: int = 64, os: str = "linux", role: str = "") -> None:
         self.name = name
@@ -28,10 +28,18 @@ class Host:
         self.ttl = ttl
         self.os = os
         self.role = role
+        self._last_port = 0
 
     def ephemeral_port(self, rng: random.Random) -> int:
-        # Windows and Linux pick source ports from different default ranges.
-        return rng.randint(49152, 65535) if self.os == "windows" else rng.randint(32768, 60999)
+        """The next source port: Windows (49152-65535) and Linux (32768-60999) hand them out in turn from
+        their own ranges, so a host does not reuse a port while its previous connection may linger."""
+        low, high = (49152, 65535) if self.os == "windows" else (32768, 60999)
+        if not self._last_port:
+            self._last_port = rng.randint(low, high)
+        self._last_port += rng.randint(1, 3)
+        if self._last_port > high:
+            self._last_port = low + self._last_port - high
+        return self._last_port
 
     def __repr__(self) -> str:
         return f"Host({self.name} {self.ip} {self.mac})"
@@ -50,9 +58,9 @@ class Capture:
     seed: int
     labels: list[Label] = field(default_factory=list)
     indicators: list[str] = field(default_factory=list)
-    _records: list[tuple[int, bytes]] = field(default_factory=list)
-    _ip_id: int = 0
-    _filler: bytes = b""
+    _records: list[tuple[int, bytes]] = field(default_factory=list, init=False, repr=False)
+    _ip_id: int = field(default=0, init=False)
+    _filler: bytes = field(default=b"", init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Encrypted payloads look random; slicing one random block is much cheaper than drawing bytes.

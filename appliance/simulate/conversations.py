@@ -8,8 +8,8 @@ import random
 from appliance.simulate import frames
 from appliance.simulate.capture import BROADCAST, Host
 from appliance.simulate.internet import NTP_POOL, UPSTREAM_DNS
-from appliance.simulate.office import DOMAIN, REALM
-from appliance.simulate.protocols import dhcp, dns, http, kerberos, ntp, smb, ssh, tls
+from appliance.simulate.office import DOMAIN, NETBIOS_DOMAIN, REALM
+from appliance.simulate.protocols import dhcp, dns, http, kerberos, ldap, ntp, smb, ssh, tls
 from appliance.simulate.site import Site
 
 INTERNAL_DNS_TTL = 1200
@@ -64,9 +64,10 @@ def https_visit(
     server: Host | None = None,
 ) -> float:
     """DNS lookup, TLS handshake with SNI `name`, encrypted exchanges, FIN. Returns the end time."""
-    if lookup:
-        ts = dns_lookup(site, rng, ts, client, name)
-    conv = site.tcp(rng, client, server or site.host_for(name), 443, ts)
+    if lookup:  # Windows asks for both address families at once
+        dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
+        ts = dns_lookup(site, rng, ts + 0.00005, client, name)
+    conv = site.tcp(rng, client, server or site.host_for(name), 443, ts).open()
     tls.handshake_and_exchange(conv, rng, name, profile, exchanges)
     conv.close(by_client=rng.random() < 0.7)
     return conv.ts
@@ -91,9 +92,53 @@ def http_exchange(
     for index, (method, uri, size) in enumerate(requests):
         body = b"" if method == "GET" else site.capture.filler(rng.randint(200, 2000), index)
         conv.client_sends(http.request(method, host_header, uri, user_agent, headers, body), think=0.05)
-        conv.server_sends(http.response(*status, site.capture.filler(size, rng.getrandbits(17)), content_type),
-                          processing=0.005 + rng.random() * 0.03)
+        conv.server_sends(
+            http.response(*status, site.capture.filler(size, rng.getrandbits(17)), content_type),
+            processing=0.005 + rng.random() * 0.03,
+        )
     conv.close(by_client=True)
+    return conv.ts
+
+
+def find_domain_controller(site: Site, rng: random.Random, ts: float, client: Host) -> float:
+    """The netlogon ping over CLDAP (UDP 389); the DC answers with its Netlogon structure."""
+    dc = site.office.dc
+    ts = site.office.resolve(site.capture, ts, client, dc)
+    port, message_id = client.ephemeral_port(rng), rng.randint(1, 200)
+    request = ldap.search_request(message_id, "", ldap.netlogon_filter(DOMAIN, client.name.upper()), ["Netlogon"])
+    site.capture.udp(ts, client, dc, port, ldap.PORT, request)
+    netlogon = site.capture.filler(rng.randint(140, 180), message_id)
+    reply = ldap.search_entry(message_id, {"netlogon": [netlogon]}) + ldap.search_done(message_id)
+    site.capture.udp(ts + 0.0004, dc, client, ldap.PORT, port, reply)
+    return ts + 0.0006
+
+
+def read_root_dse(site: Site, rng: random.Random, ts: float, client: Host) -> float:
+    """The unauthenticated rootDSE read that precedes every LDAP session of a Windows client."""
+    conv = site.tcp(rng, client, site.office.dc, ldap.PORT, ts).open()
+    attributes = [
+        "subschemaSubentry",
+        "dsServiceName",
+        "namingContexts",
+        "defaultNamingContext",
+        "supportedSASLMechanisms",
+        "dnsHostName",
+        "supportedLDAPVersion",
+    ]
+    conv.client_sends(ldap.search_request(1, "", ldap.present("objectClass"), attributes))
+    base = ",".join(f"DC={part}" for part in DOMAIN.split("."))
+    entry = ldap.search_entry(
+        1,
+        {
+            "defaultNamingContext": [base.encode()],
+            "namingContexts": [base.encode(), f"CN=Configuration,{base}".encode()],
+            "supportedSASLMechanisms": [b"GSSAPI", b"GSS-SPNEGO", b"EXTERNAL", b"DIGEST-MD5"],
+            "dnsHostName": [f"dc01.{DOMAIN}".encode()],
+            "supportedLDAPVersion": [b"3", b"2"],
+        },
+    )
+    conv.server_sends(entry + ldap.search_done(1), processing=0.001)
+    conv.close()
     return conv.ts
 
 
@@ -103,14 +148,25 @@ def dhcp_boot(site: Site, rng: random.Random, ts: float, client: Host, server: H
     server = server or office.dc
     unassigned = Host(client.name, "0.0.0.0", client.mac, ttl=128)
     xid = rng.getrandbits(32)
-    offer = dhcp.server_message(dhcp.OFFER, xid, client.mac_bytes, client.ip_bytes, server.ip_bytes,
-                                office.gateway.ip_bytes, office.dc.ip_bytes, DOMAIN)
+
+    def lease(msg_type: int) -> bytes:
+        return dhcp.server_message(
+            msg_type,
+            xid,
+            client.mac_bytes,
+            client.ip_bytes,
+            server.ip_bytes,
+            office.gateway.ip_bytes,
+            office.dc.ip_bytes,
+            DOMAIN,
+        )
+
+    request = dhcp.client_message(dhcp.REQUEST, xid, client.mac_bytes, client.name, client.ip_bytes, server.ip_bytes)
     exchange = [
         (unassigned, BROADCAST, 68, 67, dhcp.client_message(dhcp.DISCOVER, xid, client.mac_bytes, client.name)),
-        (server, client, 67, 68, offer),
-        (unassigned, BROADCAST, 68, 67, dhcp.client_message(dhcp.REQUEST, xid, client.mac_bytes, client.name,
-                                                            client.ip_bytes, server.ip_bytes)),
-        (server, client, 67, 68, offer[:242] + bytes((dhcp.ACK,)) + offer[243:]),
+        (server, client, 67, 68, lease(dhcp.OFFER)),
+        (unassigned, BROADCAST, 68, 67, request),
+        (server, client, 67, 68, lease(dhcp.ACK)),
     ]
     for src, dst, sport, dport, payload in exchange:
         capture.udp(ts, src, dst, sport, dport, payload)
@@ -164,18 +220,35 @@ def service_ticket(
     return kerberos_exchange(site, rng, ts, client, request, reply)
 
 
-def smb_file(site: Site, rng: random.Random, ts: float, client: Host, server: Host, share: str,
-             filename: str, size: int, write: bool) -> float:
+def smb_file(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    user: str,
+    server: Host,
+    share: str,
+    filename: str,
+    size: int,
+    write: bool,
+) -> float:
     conv = site.tcp(rng, client, server, 445, ts).open()
     session = smb.SmbClient(conv, rng, smb.filetime(ts))
-    session.log_on()
+    session.log_on(NETBIOS_DOMAIN, DOMAIN, user, client.name.upper(), server.name.upper())
     session.transfer(f"\\\\{server.name}\\{share}", filename, size, write)
     conv.close(by_client=True)
     return conv.ts
 
 
-def ssh_session(site: Site, rng: random.Random, ts: float, client: Host, server: Host, keystrokes: int,
-                banner: bytes = ssh.CLIENT_BANNERS[0]) -> float:
+def ssh_session(
+    site: Site,
+    rng: random.Random,
+    ts: float,
+    client: Host,
+    server: Host,
+    keystrokes: int,
+    banner: bytes = ssh.CLIENT_BANNERS[0],
+) -> float:
     """An interactive session: handshake, authentication, then one small packet each way per keystroke."""
     conv = site.tcp(rng, client, server, 22, ts)
     ssh.handshake(conv, rng, banner)

@@ -25,6 +25,10 @@ def mac_to_bytes(mac: str) -> bytes:
     return bytes.fromhex(mac.replace(":", ""))
 
 
+def mac_to_string(mac: bytes) -> str:
+    return ":".join(f"{byte:02x}" for byte in mac)
+
+
 def ip_to_bytes(ip: str) -> bytes:
     return socket.inet_aton(ip)
 
@@ -65,9 +69,7 @@ def tcp(
 ) -> bytes:
     header_len = 20 + len(options)
     header = (
-        _TCP_HEADER.pack(
-            sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (header_len // 4) << 4, flags, window, 0, 0
-        )
+        _TCP_HEADER.pack(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (header_len // 4) << 4, flags, window, 0, 0)
         + options
     )
     pseudo = _PSEUDO_HEADER.pack(src, dst, 0, IPPROTO_TCP, header_len + len(payload))

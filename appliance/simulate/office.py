@@ -13,6 +13,7 @@ from appliance.simulate.internet import Internet
 INTERNAL_NETWORK = "10.20.0.0/16"
 DOMAIN = "corp.example"
 REALM = "CORP.EXAMPLE"
+NETBIOS_DOMAIN = "CORP"
 ARP_CACHE_SECONDS = 120.0
 WORKSTATION_POOL = "10.20.10."  # DHCP scope 10.20.10.100-250
 
@@ -50,7 +51,7 @@ class Office:
     rtu: Host  # DNP3
     bms: Host  # BACnet/IP building controller
     internet: Internet
-    _arp_resolved: dict[tuple[str, str], float] = field(default_factory=dict)
+    _arp_resolved: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def servers(self) -> list[Host]:
@@ -84,8 +85,7 @@ class Office:
         self._arp_resolved[key] = ts
         self._arp_resolved[(next_hop.ip, src.ip)] = ts  # the answerer learns the asker too
         capture.arp(ts, 1, frames.BROADCAST_MAC, src.mac_bytes, src.ip_bytes, frames.ZERO_MAC, next_hop.ip_bytes)
-        capture.arp(ts + 0.0002, 2, src.mac_bytes, next_hop.mac_bytes, next_hop.ip_bytes, src.mac_bytes,
-                    src.ip_bytes)
+        capture.arp(ts + 0.0002, 2, src.mac_bytes, next_hop.mac_bytes, next_hop.ip_bytes, src.mac_bytes, src.ip_bytes)
         return ts + 0.0004
 
 
@@ -99,8 +99,14 @@ def build_office(rng: random.Random) -> Office:
     workstation_count = rng.randint(12, 28)
     addresses = rng.sample(range(100, 251), workstation_count)
     workstations = [
-        Host(f"ws-{index + 1:02d}", f"{WORKSTATION_POOL}{address}", random_mac(rng, rng.choice(("dell", "lenovo", "hp"))),
-             ttl=128, os="windows", role="workstation")
+        Host(
+            f"ws-{index + 1:02d}",
+            f"{WORKSTATION_POOL}{address}",
+            random_mac(rng, rng.choice(("dell", "lenovo", "hp"))),
+            ttl=128,
+            os="windows",
+            role="workstation",
+        )
         for index, address in enumerate(addresses)
     ]
     return Office(
@@ -110,8 +116,17 @@ def build_office(rng: random.Random) -> Office:
         mail=server("mail01", "10.20.1.25"),
         intranet=server("intranet", "10.20.1.30"),
         database=server("db01", "10.20.1.40"),
-        printers=[Host(f"prn-{i + 1}", f"10.20.20.{10 + i}", random_mac(rng, rng.choice(("hp", "brother"))),
-                       ttl=64, os="printer", role="printer") for i in range(2)],
+        printers=[
+            Host(
+                f"prn-{i + 1}",
+                f"10.20.20.{10 + i}",
+                random_mac(rng, rng.choice(("hp", "brother"))),
+                ttl=64,
+                os="printer",
+                role="printer",
+            )
+            for i in range(2)
+        ],
         workstations=workstations,
         admins=workstations[:2],
         engineering=Host("eng-01", "10.20.30.5", random_mac(rng, "dell"), ttl=128, os="windows", role="engineering"),

@@ -33,14 +33,22 @@ def read_property(invoke_id: int, object_type: int, instance: int) -> bytes:
 
 
 def read_property_ack(invoke_id: int, object_type: int, instance: int, value: float) -> bytes:
-    parameters = _object_id(object_type, instance) + _property(PRESENT_VALUE) + b"\x3e\x44" + struct.pack(
-        "!f", value) + b"\x3f"
+    parameters = (
+        _object_id(object_type, instance) + _property(PRESENT_VALUE) + b"\x3e\x44" + struct.pack("!f", value) + b"\x3f"
+    )
     return _bvlc(b"\x01\x00" + bytes((0x30, invoke_id & 0xFF, READ_PROPERTY)) + parameters)
 
 
 def write_property(invoke_id: int, object_type: int, instance: int, value: float, priority: int = 8) -> bytes:
-    parameters = (_object_id(object_type, instance) + _property(PRESENT_VALUE) + b"\x3e\x44" + struct.pack("!f", value)
-                  + b"\x3f" + b"\x49" + bytes((priority,)))
+    parameters = (
+        _object_id(object_type, instance)
+        + _property(PRESENT_VALUE)
+        + b"\x3e\x44"
+        + struct.pack("!f", value)
+        + b"\x3f"
+        + b"\x49"
+        + bytes((priority,))
+    )
     return confirmed_request(invoke_id, WRITE_PROPERTY, parameters)
 
 

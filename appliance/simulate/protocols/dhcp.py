@@ -28,14 +28,35 @@ def message(
     siaddr: bytes = bytes(4),
     broadcast: bool = False,
 ) -> bytes:
-    header = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", op, 1, 6, 0, xid, 0, 0x8000 if broadcast else 0,
-                         bytes(4), yiaddr, siaddr, bytes(4), client_mac, b"", b"")
+    header = struct.pack(
+        "!BBBBIHH4s4s4s4s16s64s128s",
+        op,
+        1,
+        6,
+        0,
+        xid,
+        0,
+        0x8000 if broadcast else 0,
+        bytes(4),
+        yiaddr,
+        siaddr,
+        bytes(4),
+        client_mac,
+        b"",
+        b"",
+    )
     body = header + MAGIC_COOKIE + b"".join(_option(code, value) for code, value in options) + b"\xff"
     return body.ljust(_BOOTP_MIN, b"\x00")
 
 
-def client_message(msg_type: int, xid: int, client_mac: bytes, hostname: str,
-                   requested_ip: bytes | None = None, server_id: bytes | None = None) -> bytes:
+def client_message(
+    msg_type: int,
+    xid: int,
+    client_mac: bytes,
+    hostname: str,
+    requested_ip: bytes | None = None,
+    server_id: bytes | None = None,
+) -> bytes:
     options = [(OPT_MESSAGE_TYPE, bytes((msg_type,))), (OPT_CLIENT_ID, b"\x01" + client_mac)]
     if requested_ip:
         options.append((OPT_REQUESTED_IP, requested_ip))
@@ -45,8 +66,17 @@ def client_message(msg_type: int, xid: int, client_mac: bytes, hostname: str,
     return message(op=1, xid=xid, client_mac=client_mac, options=options)
 
 
-def server_message(msg_type: int, xid: int, client_mac: bytes, offered_ip: bytes, server_ip: bytes,
-                   router: bytes, dns: bytes, domain: str, lease_seconds: int = 691200) -> bytes:
+def server_message(
+    msg_type: int,
+    xid: int,
+    client_mac: bytes,
+    offered_ip: bytes,
+    server_ip: bytes,
+    router: bytes,
+    dns: bytes,
+    domain: str,
+    lease_seconds: int = 691200,
+) -> bytes:
     options = [
         (OPT_MESSAGE_TYPE, bytes((msg_type,))),
         (OPT_SERVER_ID, server_ip),

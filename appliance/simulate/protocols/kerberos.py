@@ -1,5 +1,8 @@
 """Kerberos V5 (RFC 4120) messages in DER: AS-REQ/AS-REP and TGS-REQ/TGS-REP with real etypes.
 
+Tickets are sized (a small PAC) so that every message fits one TCP segment, as in most small domains;
+a decoder that reads one packet at a time then sees every message whole.
+
 Over TCP every message is preceded by its 4-byte length (RFC 4120 7.2.2)."""
 
 from __future__ import annotations
@@ -8,53 +11,23 @@ import random
 import struct
 import time
 
+from appliance.simulate.protocols.der import (
+    application,
+    bit_string,
+    context,
+    general_string,
+    integer,
+    octet_string,
+    sequence,
+    tlv,
+)
+
 AES256 = 18
 AES128 = 17
 RC4_HMAC = 23
 WINDOWS_ETYPES = (AES256, AES128, RC4_HMAC, 24, -135)  # what a Windows 10/11 client offers
 NT_PRINCIPAL, NT_SRV_INST = 1, 2
 PA_TGS_REQ, PA_ENC_TIMESTAMP, PA_PAC_OPTIONS = 1, 2, 167
-
-
-# -- DER ------------------------------------------------------------------------------------------
-def _length(size: int) -> bytes:
-    if size < 0x80:
-        return bytes((size,))
-    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(content)) + content
-
-
-def sequence(*items: bytes) -> bytes:
-    return tlv(0x30, b"".join(items))
-
-
-def context(number: int, content: bytes) -> bytes:
-    return tlv(0xA0 | number, content)
-
-
-def application(number: int, content: bytes) -> bytes:
-    return tlv(0x60 | number, content)
-
-
-def integer(value: int) -> bytes:
-    size = max(1, (value + (value < 0)).bit_length() // 8 + 1)
-    return tlv(0x02, value.to_bytes(size, "big", signed=True))
-
-
-def general_string(text: str) -> bytes:
-    return tlv(0x1B, text.encode())
-
-
-def octet_string(data: bytes) -> bytes:
-    return tlv(0x04, data)
-
-
-def bit_string(flags: int) -> bytes:
-    return tlv(0x03, b"\x00" + flags.to_bytes(4, "big"))
 
 
 def kerberos_time(unix_seconds: float) -> bytes:
@@ -72,8 +45,15 @@ def encrypted_data(etype: int, cipher: bytes, kvno: int | None = None) -> bytes:
 
 
 def ticket(realm: str, sname: bytes, etype: int, cipher: bytes) -> bytes:
-    return application(1, sequence(context(0, integer(5)), context(1, general_string(realm)),
-                                   context(2, sname), context(3, encrypted_data(etype, cipher, kvno=2))))
+    return application(
+        1,
+        sequence(
+            context(0, integer(5)),
+            context(1, general_string(realm)),
+            context(2, sname),
+            context(3, encrypted_data(etype, cipher, kvno=2)),
+        ),
+    )
 
 
 def _pa_data(pa_type: int, value: bytes) -> bytes:
@@ -93,39 +73,73 @@ def _req_body(realm: str, sname: bytes, cname: bytes | None, till: float, nonce:
 
 
 def as_req(rng: random.Random, user: str, realm: str, now: float, etypes: tuple[int, ...] = WINDOWS_ETYPES) -> bytes:
-    padata = sequence(_pa_data(PA_ENC_TIMESTAMP, encrypted_data(AES256, rng.randbytes(56))),
-                      _pa_data(PA_PAC_OPTIONS, sequence(context(0, bit_string(0x40000000)))))
-    body = _req_body(realm, principal(NT_SRV_INST, "krbtgt", realm), principal(NT_PRINCIPAL, user),
-                     now + 36000, rng.getrandbits(31), etypes)
-    return application(10, sequence(context(1, integer(5)), context(2, integer(10)), context(3, padata),
-                                     context(4, body)))
+    padata = sequence(
+        _pa_data(PA_ENC_TIMESTAMP, encrypted_data(AES256, rng.randbytes(56))),
+        _pa_data(PA_PAC_OPTIONS, sequence(context(0, bit_string(0x40000000)))),
+    )
+    body = _req_body(
+        realm,
+        principal(NT_SRV_INST, "krbtgt", realm),
+        principal(NT_PRINCIPAL, user),
+        now + 36000,
+        rng.getrandbits(31),
+        etypes,
+    )
+    return application(
+        10, sequence(context(1, integer(5)), context(2, integer(10)), context(3, padata), context(4, body))
+    )
 
 
-def tgs_req(rng: random.Random, user: str, realm: str, service: str, tgt: bytes, now: float,
-            etypes: tuple[int, ...] = WINDOWS_ETYPES) -> bytes:
+def tgs_req(
+    rng: random.Random,
+    user: str,
+    realm: str,
+    service: str,
+    tgt: bytes,
+    now: float,
+    etypes: tuple[int, ...] = WINDOWS_ETYPES,
+) -> bytes:
     """A service-ticket request; `tgt` is the ticket from the AS-REP, presented inside the AP-REQ."""
-    ap_req = application(14, sequence(
-        context(0, integer(5)), context(1, integer(14)), context(2, bit_string(0)),
-        context(3, tgt), context(4, encrypted_data(AES256, rng.randbytes(rng.randint(180, 260))))))
-    padata = sequence(_pa_data(PA_TGS_REQ, ap_req), _pa_data(PA_PAC_OPTIONS, sequence(context(0, bit_string(0x40000000)))))
-    body = _req_body(realm, principal(NT_SRV_INST, *service.split("/", 1)), None, now + 36000,
-                     rng.getrandbits(31), etypes)
-    return application(12, sequence(context(1, integer(5)), context(2, integer(12)), context(3, padata),
-                                    context(4, body)))
+    ap_req = application(
+        14,
+        sequence(
+            context(0, integer(5)),
+            context(1, integer(14)),
+            context(2, bit_string(0)),
+            context(3, tgt),
+            context(4, encrypted_data(AES256, rng.randbytes(rng.randint(150, 200)))),
+        ),
+    )
+    padata = sequence(
+        _pa_data(PA_TGS_REQ, ap_req), _pa_data(PA_PAC_OPTIONS, sequence(context(0, bit_string(0x40000000))))
+    )
+    body = _req_body(
+        realm, principal(NT_SRV_INST, *service.split("/", 1)), None, now + 36000, rng.getrandbits(31), etypes
+    )
+    return application(
+        12, sequence(context(1, integer(5)), context(2, integer(12)), context(3, padata), context(4, body))
+    )
 
 
 def kdc_rep(rng: random.Random, msg_type: int, user: str, realm: str, sname: bytes, ticket_etype: int) -> bytes:
     """AS-REP (11) or TGS-REP (13). The ticket's etype is the service key's type: RC4 (23) is what a
     Kerberoaster wants, since RC4 tickets crack offline far faster than AES ones."""
-    issued = ticket(realm, sname, ticket_etype, rng.randbytes(rng.randint(1000, 1200)))
-    return application(msg_type, sequence(
-        context(0, integer(5)), context(1, integer(msg_type)), context(3, general_string(realm)),
-        context(4, principal(NT_PRINCIPAL, user)), context(5, issued),
-        context(6, encrypted_data(AES256, rng.randbytes(rng.randint(280, 340)), kvno=3))))
+    issued = ticket(realm, sname, ticket_etype, rng.randbytes(rng.randint(760, 920)))
+    return application(
+        msg_type,
+        sequence(
+            context(0, integer(5)),
+            context(1, integer(msg_type)),
+            context(3, general_string(realm)),
+            context(4, principal(NT_PRINCIPAL, user)),
+            context(5, issued),
+            context(6, encrypted_data(AES256, rng.randbytes(rng.randint(280, 340)), kvno=3)),
+        ),
+    )
 
 
 def tgt(rng: random.Random, realm: str) -> bytes:
-    return ticket(realm, principal(NT_SRV_INST, "krbtgt", realm), AES256, rng.randbytes(1040))
+    return ticket(realm, principal(NT_SRV_INST, "krbtgt", realm), AES256, rng.randbytes(rng.randint(780, 880)))
 
 
 def service_principal(service: str) -> bytes:

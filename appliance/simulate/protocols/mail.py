@@ -19,8 +19,11 @@ def smtp_starttls(domain: str, server_name: str) -> list[tuple[bool, str]]:
     return [
         (False, f"220 {server_name}.{domain} ESMTP Postfix"),
         (True, f"EHLO ws.{domain}"),
-        (False, f"250-{server_name}.{domain}\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-STARTTLS\r\n"
-                "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME"),
+        (
+            False,
+            f"250-{server_name}.{domain}\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-STARTTLS\r\n"
+            "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME",
+        ),
         (True, "STARTTLS"),
         (False, "220 2.0.0 Ready to start TLS"),
     ]
@@ -28,11 +31,17 @@ def smtp_starttls(domain: str, server_name: str) -> list[tuple[bool, str]]:
 
 def imap_starttls(server_name: str) -> list[tuple[bool, str]]:
     return [
-        (False, f"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE STARTTLS LOGINDISABLED] "
-                f"{server_name} Dovecot ready."),
+        (
+            False,
+            f"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE STARTTLS LOGINDISABLED] "
+            f"{server_name} Dovecot ready.",
+        ),
         (True, "a001 CAPABILITY"),
-        (False, "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE STARTTLS LOGINDISABLED\r\n"
-                "a001 OK Pre-login capabilities listed, post-login capabilities have more."),
+        (
+            False,
+            "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE STARTTLS LOGINDISABLED\r\n"
+            "a001 OK Pre-login capabilities listed, post-login capabilities have more.",
+        ),
         (True, "a002 STARTTLS"),
         (False, "a002 OK Begin TLS negotiation now."),
     ]
@@ -40,8 +49,11 @@ def imap_starttls(server_name: str) -> list[tuple[bool, str]]:
 
 def imap_login(server_name: str, user: str, password: str) -> list[tuple[bool, str]]:
     return [
-        (False, f"* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE AUTH=PLAIN] "
-                f"{server_name} ready."),
+        (
+            False,
+            f"* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE AUTH=PLAIN] "
+            f"{server_name} ready.",
+        ),
         (True, f"a001 LOGIN {user} {password}"),
         (False, "a001 OK [CAPABILITY IMAP4rev1 IDLE NAMESPACE] Logged in"),
         (True, "a002 SELECT INBOX"),

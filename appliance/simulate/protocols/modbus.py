@@ -39,7 +39,8 @@ def write_request(function: int, address: int, values: list[int]) -> bytes:
         return struct.pack("!BHHB", function, address, len(values), len(packed)) + bytes(packed)
     if function == WRITE_MULTIPLE_REGISTERS:
         return struct.pack("!BHHB", function, address, len(values), 2 * len(values)) + struct.pack(
-            f"!{len(values)}H", *values)
+            f"!{len(values)}H", *values
+        )
     raise ValueError(f"not a Modbus write function code: {function}")
 
 

@@ -21,5 +21,12 @@ def client_request(unix_seconds: float) -> bytes:
 def server_reply(request: bytes, unix_seconds: float, stratum: int, reference_id: bytes) -> bytes:
     origin = request[40:48]
     now = timestamp(unix_seconds)
-    return (struct.pack("!BBbb", 0x24, stratum, 6, -24) + struct.pack("!II", 0x00000120, 0x00000340)
-            + reference_id + timestamp(unix_seconds - 300) + origin + now + now)
+    return (
+        struct.pack("!BBbb", 0x24, stratum, 6, -24)
+        + struct.pack("!II", 0x00000120, 0x00000340)
+        + reference_id
+        + timestamp(unix_seconds - 300)
+        + origin
+        + now
+        + now
+    )

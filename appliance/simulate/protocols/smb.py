@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import struct
 
+from appliance.simulate.protocols import ntlm
 from appliance.simulate.tcp import TcpConversation
 
 NEGOTIATE, SESSION_SETUP, TREE_CONNECT, CREATE, CLOSE, READ, WRITE = 0, 1, 3, 5, 6, 8, 9
@@ -15,8 +16,21 @@ _HEADER = struct.Struct("<4sHHIHHIIQIIQ16s")
 
 def _header(command: int, message_id: int, session_id: int, tree_id: int, response: bool, status: int = 0) -> bytes:
     flags = 0x1 if response else 0
-    return _HEADER.pack(b"\xfeSMB", 64, 1, status, command, 1 if response else 31, flags, 0, message_id,
-                        0xFEFF, tree_id, session_id, bytes(16))
+    return _HEADER.pack(
+        b"\xfeSMB",
+        64,
+        1,
+        status,
+        command,
+        1 if response else 31,
+        flags,
+        0,
+        message_id,
+        0xFEFF,
+        tree_id,
+        session_id,
+        bytes(16),
+    )
 
 
 def _netbios(message: bytes) -> bytes:
@@ -26,13 +40,29 @@ def _netbios(message: bytes) -> bytes:
 def negotiate_request(rng: random.Random) -> bytes:
     dialects = (0x0202, 0x0210, 0x0300, 0x0302)
     body = struct.pack("<HHHHI16sQ", 36, len(dialects), 1, 0, 0x7F, rng.randbytes(16), 0) + struct.pack(
-        f"<{len(dialects)}H", *dialects)
+        f"<{len(dialects)}H", *dialects
+    )
     return body
 
 
 def negotiate_response(rng: random.Random, now_filetime: int) -> bytes:
-    return struct.pack("<HHHH16sIIIIQQHHI", 65, 1, 0x0302, 0, rng.randbytes(16), 0x2F, 8388608, 8388608,
-                       8388608, now_filetime, 0, 128, 0, 0)
+    return struct.pack(
+        "<HHHH16sIIIIQQHHI",
+        65,
+        1,
+        0x0302,
+        0,
+        rng.randbytes(16),
+        0x2F,
+        8388608,
+        8388608,
+        8388608,
+        now_filetime,
+        0,
+        128,
+        0,
+        0,
+    )
 
 
 def session_setup_request(blob: bytes) -> bytes:
@@ -56,13 +86,31 @@ def create_request(filename: str, write: bool) -> bytes:
     raw = filename.encode("utf-16-le")
     access = 0x0012019F if write else 0x00120089
     disposition = 5 if write else 1  # overwrite-if : open
-    return struct.pack("<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, 7, disposition, 0x40,
-                       64 + 56, len(raw), 0, 0) + raw
+    return (
+        struct.pack("<HBBIQQIIIIIHHII", 57, 0, 0, 2, 0, 0, access, 0x80, 7, disposition, 0x40, 64 + 56, len(raw), 0, 0)
+        + raw
+    )
 
 
 def create_response(file_id: bytes, size: int, now_filetime: int) -> bytes:
-    return struct.pack("<HBBIQQQQQQII16sII", 89, 0, 0, 1, now_filetime, now_filetime, now_filetime,
-                       now_filetime, size, size, 0x20, 0, file_id, 0, 0)
+    return struct.pack(
+        "<HBBIQQQQQQII16sII",
+        89,
+        0,
+        0,
+        1,
+        now_filetime,
+        now_filetime,
+        now_filetime,
+        now_filetime,
+        size,
+        size,
+        0x20,
+        0,
+        file_id,
+        0,
+        0,
+    )
 
 
 def read_request(file_id: bytes, offset: int, length: int) -> bytes:
@@ -109,16 +157,29 @@ class SmbClient:
         self.conv.server_sends(_netbios(header + response), processing=processing)
         self.message_id += 1
 
-    def log_on(self, succeed: bool = True) -> bool:
-        """Negotiate, then a two-leg session setup (the blobs stand in for NTLMSSP/Kerberos tokens)."""
-        capture = self.conv.capture
-        self.call(NEGOTIATE, negotiate_request(self.rng), negotiate_response(self.rng, self.filetime))
-        self.call(SESSION_SETUP, session_setup_request(capture.filler(self.rng.randint(70, 90), self.message_id)),
-                  session_setup_response(capture.filler(self.rng.randint(230, 280), 7)), STATUS_MORE_PROCESSING_REQUIRED)
-        self.session_id = self.rng.getrandbits(63) | 1
-        status = 0 if succeed else STATUS_LOGON_FAILURE
-        self.call(SESSION_SETUP, session_setup_request(capture.filler(self.rng.randint(300, 520), 11)),
-                  session_setup_response(b"" if not succeed else capture.filler(29, 3)), status, processing=0.003)
+    def log_on(
+        self, domain: str, dns_domain: str, user: str, workstation: str, server_name: str, succeed: bool = True
+    ) -> bool:
+        """Negotiate, then the two legs of an NTLM session setup inside SPNEGO."""
+        rng = self.rng
+        self.call(NEGOTIATE, negotiate_request(rng), negotiate_response(rng, self.filetime))
+        info = ntlm.target_info(domain, server_name, dns_domain, self.filetime)
+        self.call(
+            SESSION_SETUP,
+            session_setup_request(ntlm.spnego_init(ntlm.negotiate())),
+            session_setup_response(ntlm.spnego_response(1, ntlm.challenge(rng, domain, info), None, offer_mech=True)),
+            STATUS_MORE_PROCESSING_REQUIRED,
+        )
+        self.session_id = rng.getrandbits(63) | 1
+        token = ntlm.authenticate(rng, domain, user, workstation, info, self.filetime)
+        reply = ntlm.spnego_response(0, None, ntlm.message_signature(rng)) if succeed else b""
+        self.call(
+            SESSION_SETUP,
+            session_setup_request(ntlm.spnego_response(None, token, ntlm.message_signature(rng))),
+            session_setup_response(reply),
+            0 if succeed else STATUS_LOGON_FAILURE,
+            processing=0.003,
+        )
         return succeed
 
     def transfer(self, share: str, filename: str, size: int, write: bool) -> None:

@@ -7,8 +7,11 @@ import struct
 
 from appliance.simulate.tcp import TcpConversation
 
-CLIENT_BANNERS = (b"SSH-2.0-OpenSSH_for_Windows_9.5\r\n", b"SSH-2.0-PuTTY_Release_0.81\r\n",
-                  b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
+CLIENT_BANNERS = (
+    b"SSH-2.0-OpenSSH_for_Windows_9.5\r\n",
+    b"SSH-2.0-PuTTY_Release_0.81\r\n",
+    b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n",
+)
 SERVER_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
 ATTACK_BANNERS = (b"SSH-2.0-libssh2_1.10.0\r\n", b"SSH-2.0-Go\r\n", b"SSH-2.0-paramiko_3.4.0\r\n")
 
@@ -24,8 +27,18 @@ def _name_list(names: bytes) -> bytes:
 
 
 def kexinit(rng: random.Random) -> bytes:
-    payload = (b"\x14" + rng.randbytes(16) + _name_list(_KEX) + _name_list(_HOSTKEY) + _name_list(_CIPHERS) * 2
-               + _name_list(_MACS) * 2 + _name_list(_COMPRESSION) * 2 + _name_list(b"") * 2 + b"\x00" + bytes(4))
+    payload = (
+        b"\x14"
+        + rng.randbytes(16)
+        + _name_list(_KEX)
+        + _name_list(_HOSTKEY)
+        + _name_list(_CIPHERS) * 2
+        + _name_list(_MACS) * 2
+        + _name_list(_COMPRESSION) * 2
+        + _name_list(b"") * 2
+        + b"\x00"
+        + bytes(4)
+    )
     padding = 8 - (len(payload) + 5) % 8
     padding += 8 if padding < 4 else 0
     return struct.pack("!IB", len(payload) + padding + 1, padding) + payload + bytes(padding)

@@ -8,6 +8,7 @@ import struct
 from dataclasses import dataclass
 
 from appliance.simulate.capture import Capture
+from appliance.simulate.protocols import x509
 from appliance.simulate.tcp import TcpConversation
 
 CONTENT_CCS, CONTENT_HANDSHAKE, CONTENT_APPLICATION_DATA = 20, 22, 23
@@ -48,38 +49,150 @@ class ClientProfile:
 
 _TLS13_SUITES = (0x1301, 0x1302, 0x1303)
 _ECDHE_SUITES = (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035)
-SIGNATURE_ALGORITHMS = (0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601)
+ED25519_SIGNATURE = 0x0807
+SIGNATURE_ALGORITHMS = (0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, ED25519_SIGNATURE)
 
 CHROME = ClientProfile(
-    "chrome", _TLS13_SUITES + _ECDHE_SUITES,
-    (EXT_SERVER_NAME, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SUPPORTED_GROUPS,
-     EXT_EC_POINT_FORMATS, EXT_SESSION_TICKET, EXT_ALPN, EXT_STATUS_REQUEST, EXT_SIGNATURE_ALGORITHMS,
-     EXT_SCT, EXT_KEY_SHARE, EXT_PSK_MODES, EXT_SUPPORTED_VERSIONS),
-    (X25519, SECP256R1, SECP384R1), ("h2", "http/1.1"), grease=True, tls13=True)
+    "chrome",
+    _TLS13_SUITES + _ECDHE_SUITES,
+    (
+        EXT_SERVER_NAME,
+        EXT_EXTENDED_MASTER_SECRET,
+        EXT_RENEGOTIATION_INFO,
+        EXT_SUPPORTED_GROUPS,
+        EXT_EC_POINT_FORMATS,
+        EXT_SESSION_TICKET,
+        EXT_ALPN,
+        EXT_STATUS_REQUEST,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_SCT,
+        EXT_KEY_SHARE,
+        EXT_PSK_MODES,
+        EXT_SUPPORTED_VERSIONS,
+    ),
+    (X25519, SECP256R1, SECP384R1),
+    ("h2", "http/1.1"),
+    grease=True,
+    tls13=True,
+)
 FIREFOX = ClientProfile(
-    "firefox", (0x1301, 0x1303, 0x1302, 0xC02B, 0xC02F, 0xCCA9, 0xCCA8, 0xC02C, 0xC030, 0xC00A, 0xC009,
-                0xC013, 0xC014, 0x009C, 0x009D, 0x002F, 0x0035),
-    (EXT_SERVER_NAME, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SUPPORTED_GROUPS,
-     EXT_EC_POINT_FORMATS, EXT_SESSION_TICKET, EXT_ALPN, EXT_STATUS_REQUEST, EXT_KEY_SHARE,
-     EXT_SUPPORTED_VERSIONS, EXT_SIGNATURE_ALGORITHMS, EXT_PSK_MODES, EXT_PADDING),
-    (X25519, SECP256R1, SECP384R1, 0x0019, 0x0100, 0x0101), ("h2", "http/1.1"), grease=False, tls13=True)
+    "firefox",
+    (
+        0x1301,
+        0x1303,
+        0x1302,
+        0xC02B,
+        0xC02F,
+        0xCCA9,
+        0xCCA8,
+        0xC02C,
+        0xC030,
+        0xC00A,
+        0xC009,
+        0xC013,
+        0xC014,
+        0x009C,
+        0x009D,
+        0x002F,
+        0x0035,
+    ),
+    (
+        EXT_SERVER_NAME,
+        EXT_EXTENDED_MASTER_SECRET,
+        EXT_RENEGOTIATION_INFO,
+        EXT_SUPPORTED_GROUPS,
+        EXT_EC_POINT_FORMATS,
+        EXT_SESSION_TICKET,
+        EXT_ALPN,
+        EXT_STATUS_REQUEST,
+        EXT_KEY_SHARE,
+        EXT_SUPPORTED_VERSIONS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_PSK_MODES,
+        EXT_PADDING,
+    ),
+    (X25519, SECP256R1, SECP384R1, 0x0019, 0x0100, 0x0101),
+    ("h2", "http/1.1"),
+    grease=False,
+    tls13=True,
+)
 SCHANNEL = ClientProfile(
-    "schannel", (0xC02C, 0xC02B, 0xC030, 0xC02F, 0xC024, 0xC023, 0xC028, 0xC027, 0xC00A, 0xC009, 0xC014,
-                 0xC013, 0x009D, 0x009C, 0x003D, 0x003C, 0x0035, 0x002F),
-    (EXT_SERVER_NAME, EXT_STATUS_REQUEST, EXT_SUPPORTED_GROUPS, EXT_EC_POINT_FORMATS,
-     EXT_SIGNATURE_ALGORITHMS, EXT_SESSION_TICKET, EXT_ALPN, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO),
-    (X25519, SECP256R1, SECP384R1), ("http/1.1",), grease=False, tls13=False)
+    "schannel",
+    (
+        0xC02C,
+        0xC02B,
+        0xC030,
+        0xC02F,
+        0xC024,
+        0xC023,
+        0xC028,
+        0xC027,
+        0xC00A,
+        0xC009,
+        0xC014,
+        0xC013,
+        0x009D,
+        0x009C,
+        0x003D,
+        0x003C,
+        0x0035,
+        0x002F,
+    ),
+    (
+        EXT_SERVER_NAME,
+        EXT_STATUS_REQUEST,
+        EXT_SUPPORTED_GROUPS,
+        EXT_EC_POINT_FORMATS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_SESSION_TICKET,
+        EXT_ALPN,
+        EXT_EXTENDED_MASTER_SECRET,
+        EXT_RENEGOTIATION_INFO,
+    ),
+    (X25519, SECP256R1, SECP384R1),
+    ("http/1.1",),
+    grease=False,
+    tls13=False,
+)
 PYTHON_REQUESTS = ClientProfile(
-    "python", _TLS13_SUITES + (0xC02C, 0xC030, 0x009F, 0xCCA9, 0xCCA8, 0xCCAA, 0xC02B, 0xC02F, 0x009E),
-    (EXT_SERVER_NAME, EXT_EC_POINT_FORMATS, EXT_SUPPORTED_GROUPS, EXT_SESSION_TICKET,
-     EXT_EXTENDED_MASTER_SECRET, EXT_SIGNATURE_ALGORITHMS, EXT_SUPPORTED_VERSIONS, EXT_PSK_MODES, EXT_KEY_SHARE),
-    (X25519, SECP256R1, SECP384R1, 0x0019), (), grease=False, tls13=True)
+    "python",
+    (*_TLS13_SUITES, 49196, 49200, 159, 52393, 52392, 52394, 49195, 49199, 158),
+    (
+        EXT_SERVER_NAME,
+        EXT_EC_POINT_FORMATS,
+        EXT_SUPPORTED_GROUPS,
+        EXT_SESSION_TICKET,
+        EXT_EXTENDED_MASTER_SECRET,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_SUPPORTED_VERSIONS,
+        EXT_PSK_MODES,
+        EXT_KEY_SHARE,
+    ),
+    (X25519, SECP256R1, SECP384R1, 0x0019),
+    (),
+    grease=False,
+    tls13=True,
+)
 # A Go-written implant: short cipher list, no ALPN. C2 frameworks often betray themselves this way.
 GO_IMPLANT = ClientProfile(
-    "go", (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x1301, 0x1302, 0x1303),
-    (EXT_SERVER_NAME, EXT_STATUS_REQUEST, EXT_SUPPORTED_GROUPS, EXT_EC_POINT_FORMATS,
-     EXT_SIGNATURE_ALGORITHMS, EXT_RENEGOTIATION_INFO, EXT_SCT, EXT_SUPPORTED_VERSIONS, EXT_KEY_SHARE),
-    (X25519, SECP256R1, SECP384R1), (), grease=False, tls13=True)
+    "go",
+    (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x1301, 0x1302, 0x1303),
+    (
+        EXT_SERVER_NAME,
+        EXT_STATUS_REQUEST,
+        EXT_SUPPORTED_GROUPS,
+        EXT_EC_POINT_FORMATS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_RENEGOTIATION_INFO,
+        EXT_SCT,
+        EXT_SUPPORTED_VERSIONS,
+        EXT_KEY_SHARE,
+    ),
+    (X25519, SECP256R1, SECP384R1),
+    (),
+    grease=False,
+    tls13=True,
+)
 
 
 def _vector(data: bytes, length_bytes: int) -> bytes:
@@ -96,6 +209,8 @@ def _extension(ext_type: int, body: bytes) -> bytes:
 
 def _client_extension(ext_type: int, profile: ClientProfile, sni: str, rng: random.Random, grease: int) -> bytes:
     if ext_type == EXT_SERVER_NAME:
+        if not sni:
+            return b""  # clients leave SNI out when they connect to a bare IP address (RFC 6066 3)
         name = sni.encode("ascii")
         return _extension(ext_type, _vector(b"\x00" + _vector(name, 2), 2))
     if ext_type == EXT_SUPPORTED_GROUPS:
@@ -137,15 +252,19 @@ def client_hello(rng: random.Random, sni: str, profile: ClientProfile) -> bytes:
     if profile.grease:
         extensions = _extension(grease, b"") + extensions + _extension(rng.choice(GREASE_VALUES), b"\x00")
     body = (
-        b"\x03\x03" + rng.randbytes(32) + _vector(rng.randbytes(32), 1) + _vector(_u16s(ciphers), 2)
-        + b"\x01\x00" + _vector(extensions, 2)
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + _vector(rng.randbytes(32), 1)
+        + _vector(_u16s(ciphers), 2)
+        + b"\x01\x00"
+        + _vector(extensions, 2)
     )
     return _record(CONTENT_HANDSHAKE, b"\x01" + _vector(body, 3), version=0x0301)
 
 
-def server_flight(rng: random.Random, capture: Capture, tls13: bool) -> bytes:
+def server_flight(rng: random.Random, capture: Capture, tls13: bool, server_name: str) -> bytes:
     """ServerHello and the rest of the server's first flight. For TLS 1.3 everything after ServerHello is
-    encrypted; for TLS 1.2 the certificate chain is in clear, stood in for here by opaque bytes."""
+    encrypted; for TLS 1.2 the certificate (Ed25519, ECDHE-ECDSA suite) and key exchange are in clear."""
     if tls13:
         extensions = _extension(EXT_SUPPORTED_VERSIONS, b"\x03\x04") + _extension(
             EXT_KEY_SHARE, struct.pack("!HH", X25519, 32) + rng.randbytes(32)
@@ -153,17 +272,26 @@ def server_flight(rng: random.Random, capture: Capture, tls13: bool) -> bytes:
         suite = 0x1301
     else:
         extensions = _extension(EXT_RENEGOTIATION_INFO, b"\x00") + _extension(EXT_EC_POINT_FORMATS, b"\x01\x00")
-        suite = 0xC030
+        suite = 0xC02C
     body = b"\x03\x03" + rng.randbytes(32) + _vector(rng.randbytes(32), 1) + struct.pack("!HB", suite, 0)
     hello = _record(CONTENT_HANDSHAKE, b"\x02" + _vector(body + _vector(extensions, 2), 3))
-    certificates_size = rng.randint(2800, 4600)
     if tls13:
-        return hello + _record(CONTENT_CCS, b"\x01") + application_data(capture, certificates_size, rng)
-    certificate = b"\x0b" + _vector(_vector(capture.filler(certificates_size, rng.getrandbits(17)), 3), 3)
-    key_exchange = b"\x0c" + _vector(b"\x03" + struct.pack("!H", X25519) + _vector(rng.randbytes(32), 1)
-                                     + struct.pack("!H", 0x0804) + _vector(rng.randbytes(256), 2), 3)
-    return hello + _record(CONTENT_HANDSHAKE, certificate) + _record(CONTENT_HANDSHAKE, key_exchange) + _record(
-        CONTENT_HANDSHAKE, b"\x0e\x00\x00\x00")
+        return hello + _record(CONTENT_CCS, b"\x01") + application_data(capture, rng.randint(2800, 4600), rng)
+    certificate = b"\x0b" + _vector(_vector(_vector(x509.server_certificate(server_name or "localhost"), 3), 3), 3)
+    key_exchange = b"\x0c" + _vector(
+        b"\x03"
+        + struct.pack("!H", X25519)
+        + _vector(rng.randbytes(32), 1)
+        + struct.pack("!H", ED25519_SIGNATURE)
+        + _vector(rng.randbytes(64), 2),
+        3,
+    )
+    return (
+        hello
+        + _record(CONTENT_HANDSHAKE, certificate)
+        + _record(CONTENT_HANDSHAKE, key_exchange)
+        + _record(CONTENT_HANDSHAKE, b"\x0e\x00\x00\x00")
+    )
 
 
 def client_finish(rng: random.Random, capture: Capture, tls13: bool) -> bytes:
@@ -198,12 +326,11 @@ def handshake_and_exchange(
     exchanges: list[tuple[int, int]],
     think: float = 0.05,
 ) -> None:
-    """Open the connection, run the handshake, then each (upload, download) pair as encrypted records.
-    The caller decides how the connection ends."""
+    """On an open connection (right after the TCP handshake, or after a STARTTLS or an RDP negotiation), run
+    the TLS handshake, then each (upload, download) pair as encrypted records. The caller ends it."""
     capture = conv.capture
-    conv.open()
     conv.client_sends(client_hello(rng, sni, profile))
-    conv.server_sends(server_flight(rng, capture, profile.tls13), processing=0.002)
+    conv.server_sends(server_flight(rng, capture, profile.tls13, sni), processing=0.002)
     conv.client_sends(client_finish(rng, capture, profile.tls13))
     if not profile.tls13:
         conv.server_sends(_record(CONTENT_CCS, b"\x01") + _record(CONTENT_HANDSHAKE, rng.randbytes(40)))

@@ -1,0 +1,5 @@
+import sys
+
+from appliance.simulate.cli import main
+
+sys.exit(main())

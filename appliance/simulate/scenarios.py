@@ -1,0 +1,169 @@
+"""Named scenarios: the benign office alone, the office plus one attack family per detection rule,
+and everything at once. Same scenario, seed, duration and start => byte-identical capture."""
+
+from __future__ import annotations
+
+import calendar
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from appliance.simulate import benign
+from appliance.simulate.attacks import (
+    anomalous_payload,
+    arp_spoofing,
+    brute_force,
+    c2_beacon,
+    cleartext_credentials,
+    dns_tunnel,
+    exfiltration,
+    kerberoasting,
+    lateral,
+    new_device,
+    ot_writes,
+    reconnaissance,
+    rogue_dhcp,
+    shadow_ai,
+    syn_flood,
+    threat_intel,
+)
+from appliance.simulate.capture import Capture
+from appliance.simulate.labels import indicators_path, labels_path, write_labels
+from appliance.simulate.office import build_office
+from appliance.simulate.pcap import write_pcap
+from appliance.simulate.site import Site
+
+MONDAY_MORNING = calendar.timegm((2026, 3, 2, 8, 0, 0))  # Monday 2 March 2026, 08:00 UTC
+TUESDAY_NIGHT = calendar.timegm((2026, 3, 3, 1, 0, 0))  # 01:00 UTC, the office is empty
+DEFAULT_DURATION = 600.0
+MIN_DURATION = 20.0
+MAX_DURATION = 2 * 3600.0  # the whole capture is built in memory: about 0.6 GB per mixed hour
+LATEST_START = 2**32 - 1 - MAX_DURATION  # classic pcap stores seconds as an unsigned 32-bit number
+
+Injector = Callable[[Site], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    attacks: tuple[Injector, ...]
+    default_start: float = MONDAY_MORNING
+
+
+_PER_RULE: tuple[tuple[str, str, Injector], ...] = (
+    ("c2-beacon", "C2_BEACON: a regular HTTPS beacon and a jittered HTTP beacon", c2_beacon.inject),
+    ("data-exfiltration", "DATA_EXFILTRATION: one bulk upload and a low-and-slow trickle", exfiltration.inject),
+    (
+        "ot-unauthorized-write",
+        "OT_UNAUTHORIZED_WRITE: Modbus 5/6/15/16, DNP3 WRITE/SELECT/OPERATE, BACnet WriteProperty from workstations",
+        ot_writes.inject,
+    ),
+    ("port-scan", "PORT_SCAN: fast and slow SYN scans, FIN/NULL/XMAS and UDP scans", reconnaissance.inject_port_scans),
+    ("network-sweep", "NETWORK_SWEEP: ARP, ICMP and one-port TCP sweeps", reconnaissance.inject_sweeps),
+    ("lateral-movement", "LATERAL_MOVEMENT: one workstation fanning out over SMB, RDP, WinRM and SSH", lateral.inject),
+    ("brute-force", "BRUTE_FORCE: failed SSH, RDP and FTP logins in quick succession", brute_force.inject),
+    ("dns-tunneling", "DNS_TUNNELING: iodine-like base32/NULL, dnscat-like hex/TXT, a TXT flood", dns_tunnel.inject),
+    ("syn-flood", "SYN_FLOOD: from one workstation, and from spoofed sources", syn_flood.inject),
+    ("arp-spoofing", "ARP_SPOOFING: a workstation claiming the gateway's and the DC's IP", arp_spoofing.inject),
+    ("kerberoasting", "KERBEROASTING: an RC4 TGS burst over many SPNs and one lone RC4 ticket", kerberoasting.inject),
+    (
+        "threat-intel-match",
+        "THREAT_INTEL_MATCH: contact with an IP and a domain on the indicator list",
+        threat_intel.inject,
+    ),
+    ("shadow-ai", "SHADOW_AI: DNS and TLS SNI to AI services from browsers and scripts", shadow_ai.inject),
+    (
+        "anomalous-payload",
+        "ANOMALOUS_PAYLOAD: a printer, a workstation and the database acting out of character",
+        anomalous_payload.inject,
+    ),
+    (
+        "cleartext-credentials",
+        "CLEARTEXT_CREDENTIALS: FTP, Telnet, HTTP Basic, POP3 and IMAP LOGIN in clear",
+        cleartext_credentials.inject,
+    ),
+    ("rogue-dhcp", "ROGUE_DHCP: a second DHCP server, and a starvation flood", rogue_dhcp.inject),
+    ("new-device", "NEW_DEVICE: a laptop (DHCP) and a static-address device appear late", new_device.inject),
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    "benign-office": Scenario("benign-office", "an ordinary office morning, no attacks", ()),
+    **{name: Scenario(name, description, (injector,)) for name, description, injector in _PER_RULE},
+    "data-exfiltration-night": Scenario(
+        "data-exfiltration-night",
+        "DATA_EXFILTRATION out of business hours, in a quiet night-time office",
+        (exfiltration.inject,),
+        default_start=TUESDAY_NIGHT,
+    ),
+    "mixed": Scenario(
+        "mixed",
+        "every attack family over the same office morning (the demo)",
+        tuple(injector for _, _, injector in _PER_RULE),
+    ),
+}
+
+
+class UnknownScenario(KeyError):
+    pass
+
+
+class GenerationSummary(msgspec.Struct, kw_only=True):
+    scenario: str
+    seed: int
+    start: float
+    duration: float
+    packets: int
+    labels: int
+    pcap: str
+    labels_file: str
+    indicators_file: str | None
+
+
+def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None) -> Capture:
+    """Build the capture in memory. Nothing here reads the clock: the start comes from the scenario."""
+    scenario = SCENARIOS.get(name)
+    if scenario is None:
+        raise UnknownScenario(name)
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise ValueError(f"duration must be between {MIN_DURATION:.0f} and {MAX_DURATION:.0f} seconds")
+    start = scenario.default_start if start is None else start
+    if not 0 <= start <= LATEST_START:
+        raise ValueError("start must be a time between 1970 and 2106")
+    capture = Capture(start=start, end=start + duration, seed=seed)
+    site = Site(capture=capture, office=build_office(random.Random(f"{seed}:office")), seed=seed)
+    benign.generate(site)
+    for inject in scenario.attacks:
+        inject(site)
+    capture.labels.sort(key=lambda label: (label.start_ts, label.rule_name, label.variant))
+    return capture
+
+
+def write(
+    name: str, out: Path, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None
+) -> GenerationSummary:
+    """Generate and write FILE.pcap, FILE.labels.json and, when the scenario has any, FILE.indicators.txt."""
+    capture = generate(name, seed, duration, start)
+    packets = write_pcap(out, capture.sorted_records())
+    write_labels(labels_path(out), capture.labels)
+    indicators = None
+    if capture.indicators:
+        indicators = indicators_path(out)
+        indicators.write_text(
+            "# indicators of compromise, one IP or domain per line\n"
+            + "".join(f"{value}\n" for value in capture.indicators)
+        )
+    return GenerationSummary(
+        scenario=name,
+        seed=seed,
+        start=capture.start,
+        duration=capture.duration,
+        packets=packets,
+        labels=len(capture.labels),
+        pcap=str(out),
+        labels_file=str(labels_path(out)),
+        indicators_file=str(indicators) if indicators else None,
+    )
