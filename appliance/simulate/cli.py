@@ -30,10 +30,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """The `appliance simulate` subcommand (the appliance CLI calls `args.run(args)`)."""
     parser = subparsers.add_parser("simulate", help=HELP, description=HELP)
     configure(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(run=run)
     return parser
 
 

@@ -66,7 +66,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, message):
 
 def test_registers_as_a_subcommand_of_the_appliance_cli(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="appliance")
-    cli.add_parser(parser.add_subparsers(dest="command"))
+    cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
         [
             "simulate",
@@ -79,7 +79,7 @@ def test_registers_as_a_subcommand_of_the_appliance_cli(tmp_path, capsys):
             "2026-03-07T10:00:00",
         ]
     )
-    assert args.func(args) == 0
+    assert args.run(args) == 0
     first_ts = next(read_pcap(tmp_path / "b.pcap"))[0]
     assert 1772877600 <= first_ts < 1772877620  # Saturday 7 March 2026, 10:00 UTC
     assert "b.pcap" in capsys.readouterr().out
