@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -42,6 +43,12 @@ def register(subparsers) -> None:
     engine.add_argument("--once", action="store_true", help="process what is pending, then exit")
     engine.set_defaults(run=run_engine)
 
+    train = subparsers.add_parser(
+        "train-model", help="train the scoring model on simulator traffic (fixed seeds: reproducible)", add_help=False
+    )
+    train.add_argument("arguments", nargs=argparse.REMAINDER, help="see `appliance train-model --help`")
+    train.set_defaults(run=run_train)
+
     traces = subparsers.add_parser("traces", help="decision traces")
     traces_commands = traces.add_subparsers(dest="traces_command", required=True)
     verify = traces_commands.add_parser("verify", help="verify an exported proof trail offline")
@@ -61,7 +68,14 @@ def build_engine(store: Store):
     from appliance.engine.process import Engine
     from appliance.engine.scoring import Scorer
 
-    return Engine(store, Scorer.load())
+    # A model retrained for this scikit-learn (when the shipped pickle cannot be read) is kept in the data dir.
+    return Engine(store, Scorer.load(cache_dir=store.data_dir.root / "models"))
+
+
+def run_train(args) -> int:
+    from appliance.engine.scoring.training import train_main
+
+    return train_main(args.arguments)
 
 
 def run_analyze(args) -> int:

@@ -47,7 +47,12 @@ def _problems(trail: dict, expected_public_key: str | None):
         if link_hash(previous, link["content_sha256"]) != link["hash"]:
             yield f"chain link {link['seq']}: its hash does not follow from link {previous_seq}"
         previous, previous_seq = link["hash"], link["seq"]
-    if previous_seq != checkpoint["seq"] or previous != checkpoint["hash"]:
+    if previous_seq < checkpoint["seq"]:
+        yield (
+            f"the chain stops at seq {previous_seq} but the checkpoint is for seq {checkpoint['seq']}: "
+            "links are missing"
+        )
+    elif previous_seq != checkpoint["seq"] or previous != checkpoint["hash"]:
         yield (
             f"the chain ends at seq {previous_seq} with hash {previous[:16]}…, but the checkpoint is for seq "
             f"{checkpoint['seq']} with hash {checkpoint['hash'][:16]}…"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import time
 
 from appliance.traces.chain import proof_trail
@@ -47,12 +48,33 @@ def test_expired_whitelist_entries_do_not_suppress(analyse, store):
     assert [row["rule_name"] for row in store.query("SELECT rule_name FROM alerts")] == ["KERBEROASTING"]
 
 
-def test_a_false_positive_verdict_suppresses_look_alikes(analyse, store):
+def shifted_capture(source, destination, seconds: int):
+    """The same classic-pcap capture, every packet `seconds` later: the same traffic on another day."""
+    data = bytearray(source.read_bytes())
+    byte_order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    offset = 24
+    while offset + 16 <= len(data):
+        ts_sec, _, captured, _ = struct.unpack_from(byte_order + "IIII", data, offset)
+        struct.pack_into(byte_order + "I", data, offset, ts_sec + seconds)
+        offset += 16 + captured
+    destination.write_bytes(bytes(data))
+    return destination
+
+
+def test_a_false_positive_verdict_suppresses_look_alikes(analyse, store, tmp_path):
     analyse(PCAPS / "ftp-cleartext-login.pcap", agent_id="sensor-a")
     store.execute("UPDATE alerts SET status = 'false_positive'")
-    analyse(PCAPS / "ftp-cleartext-login.pcap", agent_id="sensor-b")  # the same traffic seen again
+    next_day = shifted_capture(PCAPS / "ftp-cleartext-login.pcap", tmp_path / "next-day.pcap", 86400)
+    analyse(next_day, agent_id="sensor-b")  # the same login from the same host, a day later
     assert store.query_one("SELECT count(*) AS n FROM alerts")["n"] == 1
     assert outcomes(store).get("suppressed_false_positive") == 1
+
+
+def test_the_same_incident_seen_again_updates_its_alert(analyse, store):
+    analyse(PCAPS / "ftp-cleartext-login.pcap", agent_id="sensor-a")
+    analyse(PCAPS / "ftp-cleartext-login.pcap", agent_id="sensor-b")  # a second sensor on the same mirror
+    assert store.query_one("SELECT count(*) AS n FROM alerts")["n"] == 1
+    assert outcomes(store) == {"alert_raised": 1, "alert_updated": 1}
 
 
 def test_every_trace_verifies_and_the_chain_is_contiguous(analyse, store):
