@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -43,11 +42,11 @@ def register(subparsers) -> None:
     engine.add_argument("--once", action="store_true", help="process what is pending, then exit")
     engine.set_defaults(run=run_engine)
 
-    train = subparsers.add_parser(
-        "train-model", help="train the scoring model on simulator traffic (fixed seeds: reproducible)", add_help=False
-    )
-    train.add_argument("arguments", nargs=argparse.REMAINDER, help="see `appliance train-model --help`")
-    train.set_defaults(run=run_train)
+    from appliance.engine.scoring.training import add_training_arguments, run_training
+
+    train = subparsers.add_parser("train-model", help="train the scoring model on simulator traffic (reproducible)")
+    add_training_arguments(train)
+    train.set_defaults(run=run_training)
 
     traces = subparsers.add_parser("traces", help="decision traces")
     traces_commands = traces.add_subparsers(dest="traces_command", required=True)
@@ -71,11 +70,6 @@ def build_engine(store: Store):
     # A model retrained for this scikit-learn (when the shipped pickle cannot be read) is kept in the data dir.
     return Engine(store, Scorer.load(cache_dir=store.data_dir.root / "models"))
 
-
-def run_train(args) -> int:
-    from appliance.engine.scoring.training import train_main
-
-    return train_main(args.arguments)
 
 
 def run_analyze(args) -> int:
