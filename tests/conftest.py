@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,8 +85,10 @@ class RunningServer:
             command.append("--http")
         command += extra_args or []
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop(), it outlives this method
+        # Its own process group, so that stopping it also stops Granian's workers, however far start-up got.
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(extra_env or {})}
+            command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(extra_env or {})},
+            start_new_session=True,
         )
         self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}/api/v1"
         self._wait_until_up()
@@ -111,8 +115,10 @@ class RunningServer:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # any worker left behind
+        self.process.wait()
         self._log.close()
 
 

@@ -97,7 +97,7 @@ def client_identity(box: Box, scope: Scope) -> str:
         try:
             claims = tokens.decode(box.token_secret(), token.strip())
             return f"{claims.typ}:{claims.sub}"
-        except (tokens.InvalidTokenError, SealedError):
+        except (tokens.InvalidTokenError, SealedError, OSError):  # sealed or erased: count by address
             pass
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"
