@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file, secret
+from appliance.compliance.readiness import LAST_BACKUP_SETTING
 from appliance.store import keys, lifecycle
 from appliance.store.connection import WrongKeyError, open_encrypted
 from appliance.store.data_dir import DataDirectory
@@ -141,7 +143,14 @@ def run_rekey(args) -> int:
 
 def run_backup(args) -> int:
     data_dir = initialised_data_dir(args.data_dir)
-    header = lifecycle.backup(data_dir, current_key(data_dir, args.passphrase_file), Path(args.out))
+    key = current_key(data_dir, args.passphrase_file)
+    header = lifecycle.backup(data_dir, key, Path(args.out))
+    store = Store(data_dir, key)
+    try:
+        # The NIS2 readiness check (backups, Art.21(2)(c)) looks for this.
+        store.set_setting(LAST_BACKUP_SETTING, time.time())
+    finally:
+        store.close()
     print(f"backup written to {args.out} (schema {header['schema_version']}, key {header['key_fingerprint']})")
     return 0
 

@@ -21,9 +21,9 @@ from collections import OrderedDict
 import msgspec
 import numpy as np
 
-from appliance.engine.network import SiteConfig
 from appliance.engine.flow_traits import ADMIN_SERVICES, duration
-from sensor.records import ArpEvent, DhcpEvent, Event, Flow
+from appliance.engine.network import SiteConfig
+from sensor.records import ArpEvent, DhcpEvent, DnsEvent, Event, Flow
 
 STATE_VERSION = 1
 FLOW_FEATURES = (
@@ -39,8 +39,8 @@ FLOW_FEATURES = (
     "port_class",  # 0 well-known (<1024), 1 registered (<49152), 2 dynamic
 )
 SAMPLE_SIZE = 20_000  # reservoir of training vectors: enough for 100 trees of 256 samples
-MAX_DEVICES = 65_536
 MAX_PEERS_PER_SERVICE = 256
+MAX_RESOLVERS = 256
 N_TREES = 100
 TREE_SAMPLES = 256  # IsolationForest max_samples (the paper's default)
 QUANTILES = 1001  # training-score quantiles kept, so a contamination override needs no refit
@@ -92,7 +92,7 @@ class ForestArrays(msgspec.Struct, kw_only=True):
     def from_sklearn(cls, forest) -> ForestArrays:
         roots, left, right, feature, threshold, leaf_depth = [], [], [], [], [], []
         max_depth, offset = 0, 0
-        for tree, features in zip(forest.estimators_, forest.estimators_features_):
+        for tree, features in zip(forest.estimators_, forest.estimators_features_, strict=True):
             t = tree.tree_
             n = t.node_count
             is_leaf = t.children_left == -1
@@ -113,7 +113,8 @@ class ForestArrays(msgspec.Struct, kw_only=True):
         return cls(
             n_features=forest.n_features_in_,
             max_depth=max_depth,
-            normaliser=len(forest.estimators_) * float(_average_path_length(np.array([forest.max_samples_]))[0]),
+            normaliser=len(forest.estimators_)
+            * float(_average_path_length(np.array([forest.max_samples_]))[0]),
             roots=np.array(roots, dtype="<i8").tobytes(),
             left=as_bytes(left, "<i8"),
             right=as_bytes(right, "<i8"),
@@ -143,12 +144,14 @@ class IsolationScorer:
         for name, idx in (("roots", self.roots), ("left", self.left), ("right", self.right)):
             if len(idx) and (idx.min() < 0 or idx.max() >= nodes):
                 raise ValueError(f"baseline model: {name} points outside the node array")
-        if arrays.n_features != len(FLOW_FEATURES) or (len(self.feature) and (
-            self.feature.min() < 0 or self.feature.max() >= arrays.n_features
-        )):
+        if arrays.n_features != len(FLOW_FEATURES) or (
+            len(self.feature) and (self.feature.min() < 0 or self.feature.max() >= arrays.n_features)
+        ):
             raise ValueError("baseline model: split features do not match the flow features")
         if not (0 <= arrays.max_depth <= 64) or not arrays.normaliser > 0 or not len(self.roots):
             raise ValueError("baseline model: bad depth, normaliser or no trees")
+        if not (np.isfinite(self.threshold).all() and np.isfinite(self.leaf_depth).all()):
+            raise ValueError("baseline model: split thresholds or leaf depths are not finite numbers")
         self.max_depth = arrays.max_depth
         self.normaliser = arrays.normaliser
 
@@ -180,7 +183,7 @@ class HostProfile(msgspec.Struct, array_like=True):
     def z_scores(self, values: list[float]) -> dict[str, float]:
         out = {}
         for i, value in enumerate(values):
-            std = math.sqrt(self.m2[i] / self.count) if self.count > 1 else 0.0
+            std = math.sqrt(max(self.m2[i], 0.0) / self.count) if self.count > 1 else 0.0
             out[FLOW_FEATURES[i]] = round((value - self.mean[i]) / std, 2) if std > 1e-9 else 0.0
         return out
 
@@ -194,7 +197,9 @@ class BaselineState(msgspec.Struct, kw_only=True):
     ips: list[str] = []
     services: dict[str, list[str]] = {}  # src ip -> admin services it originated
     peers: dict[str, list[str]] = {}  # "src|service" -> peers it reached
+    server_clients: dict[str, int] = {}  # "service|server" -> distinct clients
     dhcp_servers: list[str] = []
+    resolvers: list[str] = []
     profiles: dict[str, HostProfile] = {}
     sample: list[list[float]] = []  # only while learning
     sample_seen: int = 0
@@ -214,6 +219,8 @@ class Baseline:
         self._ips: set[str] = set()
         self._services: dict[str, set[str]] = {}
         self._peers: dict[str, set[str]] = {}
+        self._server_clients: dict[str, int] = {}  # "service|server" -> distinct clients seen using it
+        self._resolvers: set[str] = set()
         self._dhcp_servers: set[str] = set()
         self._profiles: OrderedDict[str, HostProfile] = OrderedDict()
         self._sample: list[list[float]] = []
@@ -238,6 +245,14 @@ class Baseline:
 
     def reached_peer(self, src: str, service: str, dst: str) -> bool:
         return dst in self._peers.get(f"{src}|{service}", ())
+
+    def server_clients(self, service: str, dst: str) -> int:
+        """How many hosts used `dst` for `service` while learning: the file server and the DC have many."""
+        return self._server_clients.get(f"{service}|{dst}", 0)
+
+    def is_resolver(self, ip: str) -> bool:
+        """An internal host other internal hosts send DNS queries to: its own queries are forwarded ones."""
+        return ip in self._resolvers
 
     def knows_dhcp_server(self, ip: str) -> bool:
         return ip in self._dhcp_servers
@@ -281,6 +296,8 @@ class Baseline:
         self._clock(event.ts)
         if isinstance(event, ArpEvent) and event.sender_ip not in ("", "0.0.0.0"):
             self._add_device(event.sender_mac, event.sender_ip)
+        elif isinstance(event, DnsEvent) and not event.is_response:
+            self._learn_resolver(event.src_ip, event.dst_ip)
         elif isinstance(event, DhcpEvent):
             self._add_device(event.client_mac, "")
             if event.msg_type in (2, 5) and self.learning(event.ts):  # OFFER, ACK
@@ -297,17 +314,26 @@ class Baseline:
             self._finish_learning()
 
     def _add_device(self, mac: str, ip: str) -> None:
-        if mac and len(self._macs) < MAX_DEVICES:
+        if mac and len(self._macs) < self.site.max_tracked_keys:
             self._macs.add(mac.lower())
-        if ip and len(self._ips) < MAX_DEVICES:
+        if ip and len(self._ips) < self.site.max_tracked_keys:
             self._ips.add(ip)
+
+    def _learn_resolver(self, client: str, server: str) -> None:
+        if server in self._resolvers or len(self._resolvers) >= MAX_RESOLVERS or client == server:
+            return
+        if self.site.is_internal(client) and self.site.is_internal(server):
+            self._resolvers.add(server)
 
     def _learn_admin(self, src: str, service: str, dst: str) -> None:
         if src in self._services or len(self._services) < self.site.max_tracked_keys:
             self._services.setdefault(src, set()).add(service)
             peers = self._peers.setdefault(f"{src}|{service}", set())
-            if len(peers) < MAX_PEERS_PER_SERVICE:
+            if dst not in peers and len(peers) < MAX_PEERS_PER_SERVICE:
                 peers.add(dst)
+                server = f"{service}|{dst}"
+                if server in self._server_clients or len(self._server_clients) < self.site.max_tracked_keys:
+                    self._server_clients[server] = self._server_clients.get(server, 0) + 1
 
     def _profile(self, src: str, values: list[float]) -> None:
         profile = self._profiles.get(src)
@@ -339,7 +365,9 @@ class Baseline:
             self._set_model(ForestArrays.from_sklearn(forest), None, rows)
         self._sample = []
 
-    def _set_model(self, forest: ForestArrays, quantiles: list[float] | None, rows: np.ndarray | None) -> None:
+    def _set_model(
+        self, forest: ForestArrays, quantiles: list[float] | None, rows: np.ndarray | None
+    ) -> None:
         self._forest = forest
         self._scorer = IsolationScorer(forest)
         if quantiles is None:
@@ -356,7 +384,9 @@ class Baseline:
             ips=sorted(self._ips),
             services={src: sorted(s) for src, s in self._services.items()},
             peers={key: sorted(p) for key, p in self._peers.items()},
+            server_clients=dict(self._server_clients),
             dhcp_servers=sorted(self._dhcp_servers),
+            resolvers=sorted(self._resolvers),
             profiles=dict(self._profiles),
             sample=self._sample,
             sample_seen=self._sample_seen,
@@ -380,10 +410,14 @@ class Baseline:
         baseline._macs, baseline._ips = set(state.macs), set(state.ips)
         baseline._services = {src: set(s) for src, s in state.services.items()}
         baseline._peers = {key: set(p) for key, p in state.peers.items()}
+        baseline._server_clients = dict(state.server_clients)
         baseline._dhcp_servers = set(state.dhcp_servers)
+        baseline._resolvers = set(state.resolvers)
         for ip, profile in state.profiles.items():
             if len(profile.mean) != len(FLOW_FEATURES) or len(profile.m2) != len(FLOW_FEATURES):
                 raise ValueError(f"baseline state: profile of {ip} has the wrong number of features")
+            if profile.count < 0 or not all(map(math.isfinite, profile.mean + profile.m2)):
+                raise ValueError(f"baseline state: profile of {ip} has a negative count or a non-number")
             baseline._profiles[ip] = profile
         if any(len(row) != len(FLOW_FEATURES) for row in state.sample):
             raise ValueError("baseline state: a sampled row has the wrong number of features")
@@ -394,7 +428,7 @@ class Baseline:
             except (ValueError, TypeError, OverflowError):
                 raise ValueError("baseline state: bad random generator state") from None
         if state.forest is not None:
-            if len(state.score_quantiles) != QUANTILES:
+            if len(state.score_quantiles) != QUANTILES or not np.isfinite(state.score_quantiles).all():
                 raise ValueError("baseline state: model without its score quantiles")
             baseline._set_model(state.forest, state.score_quantiles, None)
         return baseline

@@ -7,12 +7,20 @@ same key with grown evidence while an attack lasts, so a 1,000-port scan is one 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 MAX_EVIDENCE_FLOWS = 20  # flow uids kept per incident: enough to show the traffic, bounded for the trace
+
+
+# Threshold types: an override outside these ranges is refused when the rule set is built, not at 3 a.m.
+Count = Annotated[int, msgspec.Meta(ge=1)]  # how many of something must be seen
+Seconds = Annotated[float, msgspec.Meta(gt=0)]  # a span of packet time
+Positive = Annotated[float, msgspec.Meta(gt=0)]  # a factor, ratio or score bar
+Fraction = Annotated[float, msgspec.Meta(gt=0, lt=1)]
 
 
 class Detection(msgspec.Struct, kw_only=True):
@@ -65,20 +73,22 @@ def merge_thresholds(rule_name: str, defaults: T, overrides: dict[str, Any]) -> 
 
 
 class _Incident:
-    __slots__ = ("key", "reported_count", "last_activity")
+    __slots__ = ("key", "last_activity", "pending", "reported_count")
 
     def __init__(self, key: str, last_activity: float):
         self.key = key
         self.reported_count = 0
         self.last_activity = last_activity
+        self.pending: Callable[[str], Detection] | None = None  # the newest update not yet emitted
 
 
 class IncidentBook:
-    """The open incidents of one rule, and the Detections they produce.
+    """The open incidents of one rule, and when their Detections are emitted.
 
     An incident opens the first time a subject crosses the rule's threshold and stays open while activity
     continues; it closes after `idle_close_s` of packet time without activity. While open it re-emits only
-    when its count has grown by `growth` (x2 by default), so a long attack costs O(log n) detections.
+    when its count has grown by `growth` (x2 by default), so a long attack costs O(log n) detections; the
+    last state, if it grew since the last emit, is emitted once more when the incident closes.
     """
 
     def __init__(
@@ -101,17 +111,11 @@ class IncidentBook:
         self._open: OrderedDict[tuple, _Incident] = OrderedDict()
         self._max_open = max_open
 
-    def is_open(self, subject: tuple) -> bool:
-        return subject in self._open
-
-    def touch(self, subject: tuple, ts: float) -> None:
-        """Activity on an open incident that does not (yet) warrant a re-emit keeps it open."""
-        incident = self._open.get(subject)
-        if incident is not None:
-            incident.last_activity = max(incident.last_activity, ts)
-
-    def due(self, subject: tuple, count: int, ts: float) -> str | None:
-        """The incident key when `subject` at `count` must be (re-)emitted now, else None."""
+    def update(
+        self, subject: tuple, count: int, ts: float, build: Callable[[str], Detection]
+    ) -> list[Detection]:
+        """Report that `subject` is over threshold with `count` at packet time `ts`. Returns the Detection
+        `build(incident_key)` when it is new or has grown enough, else keeps `build` for the closing emit."""
         incident = self._open.get(subject)
         if incident is None:
             key = "|".join([self.rule_name, *map(str, subject), str(int(ts))])
@@ -122,14 +126,21 @@ class IncidentBook:
             self._open.move_to_end(subject)
             incident.last_activity = max(incident.last_activity, ts)
         if incident.reported_count and count < incident.reported_count * self.growth:
-            return None
+            incident.pending = build if count > incident.reported_count else incident.pending
+            return []
         incident.reported_count = max(count, 1)
-        return incident.key
+        incident.pending = None
+        return [build(incident.key)]
 
-    def expire(self, now: float) -> None:
+    def expire(self, now: float) -> list[Detection]:
+        """Close incidents idle for `idle_close_s`; returns their final, not yet emitted, updates."""
         stale = [s for s, i in self._open.items() if now - i.last_activity > self.idle_close_s]
+        final = []
         for subject in stale:
-            del self._open[subject]
+            incident = self._open.pop(subject)
+            if incident.pending is not None:
+                final.append(incident.pending(incident.key))
+        return final
 
     def __len__(self) -> int:
         return len(self._open)

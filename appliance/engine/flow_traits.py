@@ -24,11 +24,13 @@ def duration(flow: Flow) -> float:
 
 def is_probe(flow: Flow) -> bool:
     """A TCP or UDP attempt that carried no data either way: what scanners leave (SYN, FIN, NULL, XMAS,
-    connect-and-close, UDP without reply). Real conversations carry payload in at least one direction."""
+    connect-and-close, UDP without reply). Real conversations carry payload in at least one direction.
+    UDP sent from a well-known port is a server answering (DHCP offers to leases nobody takes, DNS replies
+    after the client gave up), not a probe: scanners send from ephemeral ports."""
     if flow.proto == "TCP":
         return flow.payload_orig == 0 and flow.payload_resp == 0
     if flow.proto == "UDP":
-        return flow.pkts_resp == 0
+        return flow.pkts_resp == 0 and flow.src_port >= 1024
     return False
 
 

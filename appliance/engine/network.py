@@ -107,7 +107,7 @@ class ThreatIntel(msgspec.Struct, kw_only=True, dict=True):
         for value in self.ja3:
             if not _JA3_HASH.match(value.lower()):
                 raise ValueError(f"not a JA3 hash (32 hex digits): {value!r}")
-        self.ip_set  # parse now so a bad CIDR fails at load, not on the first flow
+        _ = self.ip_set  # parse now so a bad CIDR fails at load, not on the first flow
 
     @cached_property
     def ip_set(self) -> NetworkSet:
@@ -167,7 +167,7 @@ def default_ai_service_domains() -> list[str]:
 class BusinessHours(msgspec.Struct, kw_only=True, dict=True):
     start_hour: int = 8
     end_hour: int = 18  # exclusive
-    weekdays: list[int] = [0, 1, 2, 3, 4]  # Monday = 0
+    weekdays: list[int] = msgspec.field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
     timezone: str = "UTC"  # IANA name; packet times are UTC epochs and are converted to site-local time
 
     def __post_init__(self) -> None:
@@ -175,7 +175,7 @@ class BusinessHours(msgspec.Struct, kw_only=True, dict=True):
             raise ValueError(f"business hours must be within 0..24, got {self.start_hour}..{self.end_hour}")
         if any(day not in range(7) for day in self.weekdays):
             raise ValueError(f"weekdays are 0 (Monday) .. 6 (Sunday), got {self.weekdays}")
-        self.zone  # fail at load on an unknown time zone
+        _ = self.zone  # fail at load on an unknown time zone
 
     @cached_property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -208,11 +208,15 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
         for address in self.known_dhcp_servers + self.gateway_ips:
             if _ip_to_int(address) is None:
                 raise ValueError(f"not an IP address: {address!r}")
-        self._internal, self.ot_writers  # parse now: a bad CIDR is a config error, not a runtime one
+        _ = self._internal, self.ot_writers  # parse now: a bad CIDR is a config error, not a runtime one
 
     @cached_property
     def _internal(self) -> NetworkSet:
         return NetworkSet(self.internal_networks)
+
+    @cached_property
+    def _internal_memo(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def ot_writers(self) -> NetworkSet:
@@ -231,7 +235,15 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
         return frozenset(self.gateway_ips)
 
     def is_internal(self, ip: str) -> bool:
-        return ip in self._internal
+        """Asked several times per flow about the same few thousand addresses: answers are memoised (the
+        memo is emptied when it reaches max_tracked_keys entries, so it stays bounded)."""
+        memo = self._internal_memo
+        answer = memo.get(ip)
+        if answer is None:
+            if len(memo) >= self.max_tracked_keys:
+                memo.clear()
+            answer = memo[ip] = ip in self._internal
+        return answer
 
 
 def is_multicast_or_broadcast(ip: str) -> bool:

@@ -2,14 +2,18 @@
 
 Every table a rule keeps is a `BoundedMap` (least recently touched key goes first when full) holding
 `Window`s (packet-time windows) whose member sets are `CappedSet`s. So a rule's memory is bounded by
-max_tracked_keys x set cap, whatever the traffic.
+max_tracked_keys x (set cap + sketch), whatever the traffic.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections import OrderedDict, deque
-from typing import Callable, Generic, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
+SKETCH_BITS = 4096
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -40,28 +44,47 @@ class BoundedMap(OrderedDict, Generic[K, V]):
             del self[key]
 
 
+def _stable_hash(member: Hashable) -> int:
+    """The same in every run (unlike hash()) and well mixed (CRC32 of similar strings is not: sequential
+    addresses rarely collide, so linear counting would overestimate them)."""
+    return int.from_bytes(hashlib.blake2b(str(member).encode(), digest_size=4).digest(), "little")
+
+
 class CappedSet:
-    """Distinct members up to `cap`; beyond it new members are counted (an estimate) but not stored."""
+    """Distinct members: the first `cap` exactly (for counts near thresholds and for samples), all of them
+    approximately through a 4096-bit linear-counting sketch (Whang et al. 1990; within ~2% up to ~10,000
+    members). So every set costs at most `cap` members + 512 bytes, however many hosts a sweep touches."""
 
-    __slots__ = ("members", "cap", "overflow")
+    __slots__ = ("_sketch", "_zero_bits", "cap", "members")
 
-    def __init__(self, cap: int):
+    def __init__(self, cap: int = 32):
         self.members: set = set()
         self.cap = cap
-        self.overflow = 0
+        self._sketch = 0
+        self._zero_bits = SKETCH_BITS
 
     def add(self, member: Hashable) -> bool:
-        """True when `member` is new (or may be: after the cap every unknown member counts as new)."""
+        """True when `member` is new (beyond the cap: when its sketch bit was still clear)."""
         if member in self.members:
             return False
+        bit = 1 << (_stable_hash(member) % SKETCH_BITS)
+        fresh = not self._sketch & bit
+        if fresh:
+            self._sketch |= bit
+            self._zero_bits -= 1
         if len(self.members) < self.cap:
             self.members.add(member)
-        else:
-            self.overflow += 1
-        return True
+            return True
+        return fresh
 
     def __len__(self) -> int:
-        return len(self.members) + self.overflow
+        if len(self.members) < self.cap:
+            return len(self.members)
+        estimate = SKETCH_BITS * math.log(SKETCH_BITS / max(self._zero_bits, 1))
+        return max(len(self.members), round(estimate))
+
+    def __contains__(self, member: Hashable) -> bool:
+        return member in self.members
 
     def sample(self, n: int = 20) -> list:
         return sorted(self.members, key=str)[:n]
@@ -70,7 +93,7 @@ class CappedSet:
 class PortSet:
     """Distinct ports 0..65535, exactly, in at most 8 KiB: a bitmask in one int."""
 
-    __slots__ = ("mask", "count")
+    __slots__ = ("count", "mask")
 
     def __init__(self) -> None:
         self.mask = 0
@@ -88,12 +111,12 @@ class PortSet:
         return self.count
 
     def sample(self, n: int = 20) -> list[int]:
-        ports, mask, port = [], self.mask, 0
+        """The lowest `n` ports, taking one set bit at a time (never walking all 65,536)."""
+        ports, mask = [], self.mask
         while mask and len(ports) < n:
-            if mask & 1:
-                ports.append(port)
-            mask >>= 1
-            port += 1
+            lowest = mask & -mask
+            ports.append(lowest.bit_length() - 1)
+            mask ^= lowest
         return ports
 
 
@@ -102,7 +125,7 @@ class Window:
     restarts once `length` has passed (Zeek SumStats epochs). While an incident is open it keeps counting
     until the key has been idle for `length`, so a long attack stays one growing incident."""
 
-    __slots__ = ("start", "last", "alerting", "flow_uids")
+    __slots__ = ("alerting", "flow_uids", "last", "start")
 
     def __init__(self, ts: float):
         self.start = ts
@@ -124,7 +147,9 @@ class Window:
 W = TypeVar("W", bound=Window)
 
 
-def window_for(table: BoundedMap, key: Hashable, ts: float, length: float, factory: Callable[[float], W]) -> W:
+def window_for(
+    table: BoundedMap, key: Hashable, ts: float, length: float, factory: Callable[[float], W]
+) -> W:
     """The live window of `key` at `ts`, starting a fresh one when the old one has expired."""
     window = table.get_or_add(key, lambda: factory(ts))
     if window.expired(ts, length):
@@ -135,7 +160,7 @@ def window_for(table: BoundedMap, key: Hashable, ts: float, length: float, facto
 class RecentTimes:
     """Times of the last events within `span` seconds: a sliding-window rate (e.g. hosts first seen in 5 s)."""
 
-    __slots__ = ("times", "span")
+    __slots__ = ("span", "times")
 
     def __init__(self, span: float, cap: int):
         self.times: deque[float] = deque(maxlen=cap)
@@ -147,4 +172,3 @@ class RecentTimes:
         while self.times and self.times[0] < ts - self.span:
             self.times.popleft()
         return len(self.times)
-

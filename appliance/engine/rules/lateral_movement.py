@@ -2,20 +2,24 @@
 
 Two triggers, per source host:
 - new behaviour (only after the baseline period): the host opens a service it never originated while the
-  baseline learned. One incident per (source, service); the peers reached are the evidence.
+  baseline learned, to a peer that is not a common server for it (one that at least common_server_clients
+  hosts used while learning: a laptop back from holiday mapping the file share is not an attacker). One
+  incident per (source, service); the peers reached are the evidence.
 - fan-out (at any time): the host reaches fanout_hosts distinct internal hosts on these services within
   window_s: worm-like or admin-tool spreading (PsExec, WMI, SSH loops). Defaults follow the common
   SIEM "one account/host to many hosts" correlations (10 hosts in 10 min).
+Only sessions count (data went both ways): failed attempts on these ports are a NETWORK_SWEEP's business.
 
 Features: distinct_peers, connections, services, new_service (1 when the baseline never saw it),
-new_peer_fraction (peers the baseline never saw this host reach), established_fraction, duration_s.
+new_peer_fraction (peers the baseline never saw this host reach), mean_payload_orig (bytes the source
+sent per session: tool transfers are large), duration_s.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from appliance.engine.detection import Detection
+from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import ADMIN_SERVICES
 from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
 from appliance.engine.rules.rule import Rule
@@ -24,13 +28,13 @@ from sensor.records import Flow
 NAME = "LATERAL_MOVEMENT"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
-MAX_PEERS_TRACKED = 1024
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    fanout_hosts: int = 10
-    window_s: float = 600.0
+    fanout_hosts: Count = 10
+    window_s: Seconds = 600.0
     new_service_after_learning: bool = True
+    common_server_clients: Count = 3
 
 
 DEFAULTS = Thresholds()
@@ -40,20 +44,19 @@ FEATURES = (
     "services",
     "new_service",
     "new_peer_fraction",
-    "established_fraction",
+    "mean_payload_orig",
     "duration_s",
 )
-_FAILED_STATES = ("S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
 
 
 class _Activity(Window):
-    __slots__ = ("peers", "new_peers", "connections", "established", "services")
+    __slots__ = ("connections", "new_peers", "payload_orig", "peers", "services")
 
     def __init__(self, ts: float):
         super().__init__(ts)
-        self.peers = CappedSet(MAX_PEERS_TRACKED)
+        self.peers = CappedSet()
         self.new_peers = 0
-        self.connections = self.established = 0
+        self.connections = self.payload_orig = 0
         self.services: set[str] = set()
 
 
@@ -67,7 +70,7 @@ class Detector(Rule):
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         service = ADMIN_SERVICES.get(flow.dst_port) if flow.proto == "TCP" else None
-        if service is None or flow.src_ip == flow.dst_ip:
+        if service is None or flow.src_ip == flow.dst_ip or not (flow.payload_orig and flow.payload_resp):
             return []
         if not (self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip)):
             return []
@@ -89,24 +92,22 @@ class Detector(Rule):
             self.t.new_service_after_learning
             and not self.baseline.learning(flow.ts_start)
             and not self.baseline.originated_service(flow.src_ip, service)
+            and self.baseline.server_clients(service, flow.dst_ip) < self.t.common_server_clients
         )
 
     def _count(self, activity: _Activity, flow: Flow, service: str) -> None:
         activity.note(flow.ts_end, flow.uid)
         activity.connections += 1
-        activity.established += flow.conn_state not in _FAILED_STATES
+        activity.payload_orig += flow.payload_orig
         activity.services.add(service)
         if activity.peers.add(flow.dst_ip):
             activity.new_peers += not self.baseline.reached_peer(flow.src_ip, service, flow.dst_ip)
 
     def _emit(self, subject: tuple, activity: _Activity, new_service: bool) -> list[Detection]:
-        incident = self.book.due(subject, len(activity.peers), activity.last)
-        if not incident:
-            return []
-        src, what = subject
-        peers = len(activity.peers)
-        return [
-            self.book.detection(
+        def build(incident: str) -> Detection:
+            src = subject[0]
+            peers = len(activity.peers)
+            return self.book.detection(
                 incident,
                 source_ip=src,
                 dest_ip=activity.peers.sample(1)[0] if peers == 1 else "",
@@ -127,11 +128,12 @@ class Detector(Rule):
                     "services": len(activity.services),
                     "new_service": float(new_service),
                     "new_peer_fraction": activity.new_peers / peers,
-                    "established_fraction": activity.established / activity.connections,
+                    "mean_payload_orig": activity.payload_orig / activity.connections,
                     "duration_s": activity.last - activity.start,
                 },
             )
-        ]
+
+        return self.book.update(subject, len(activity.peers), activity.last, build)
 
     def advance(self, now: float) -> list[Detection]:
         for table in (self._fanout, self._novel):

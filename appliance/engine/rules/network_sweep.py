@@ -6,7 +6,8 @@ Two triggers per (source, method, port), either is enough:
 - burst: burst_hosts new hosts within burst_s. Sweep tools hit hosts back to back (18 ICMP hosts in 1.6 s,
   256 ARP targets in 13 s in the reference captures) which Zeek's 25-host count can miss, while normal
   hosts almost never contact a dozen new peers on one port within a few seconds.
-TCP/UDP attempts count only as probes (no data either way); multicast and broadcast targets never count.
+TCP/UDP attempts count only as probes (no data either way; UDP to DNS and NTP never: resolvers and NTP
+clients ask many servers and some stay silent); multicast and broadcast targets never count.
 
 Features: distinct_hosts, attempts, duration_s, hosts_per_s, max_hosts_in_burst, icmp, arp, tcp.
 """
@@ -15,40 +16,53 @@ from __future__ import annotations
 
 import msgspec
 
-from appliance.engine.detection import Detection
+from appliance.engine.detection import Count, Detection, Seconds
+from appliance.engine.flow_traits import is_echo_request, is_probe
 from appliance.engine.network import is_multicast_or_broadcast
 from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
-from appliance.engine.flow_traits import is_echo_request, is_probe
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, Event, Flow
 
 NAME = "NETWORK_SWEEP"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
-MAX_HOSTS_TRACKED = 4096  # per sweep; beyond it new hosts are counted, not stored
+
+
+# UDP services whose clients ask many servers and shrug off silence: a recursive resolver walking
+# authoritative servers, an NTP client trying pool servers. Unanswered queries there are not probes.
+ASKS_MANY_SERVERS = {53, 123}
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     # Zeek policy/misc/scan.zeek: addr_scan_threshold = 25 hosts, addr_scan_interval = 5 min.
-    min_hosts: int = 25
-    window_s: float = 300.0
+    min_hosts: Count = 25
+    window_s: Seconds = 300.0
     # ARP: ntopng-style higher bar, gateways refresh many ARP entries within minutes.
-    arp_min_hosts: int = 64
+    arp_min_hosts: Count = 64
     # Rate trigger for fast sweeps (nmap -sn / arp-scan / fping speed).
-    burst_hosts: int = 12
-    burst_s: float = 3.0
+    burst_hosts: Count = 12
+    burst_s: Seconds = 3.0
 
 
 DEFAULTS = Thresholds()
-FEATURES = ("distinct_hosts", "attempts", "duration_s", "hosts_per_s", "max_hosts_in_burst", "icmp", "arp", "tcp")
+FEATURES = (
+    "distinct_hosts",
+    "attempts",
+    "duration_s",
+    "hosts_per_s",
+    "max_hosts_in_burst",
+    "icmp",
+    "arp",
+    "tcp",
+)
 
 
 class _Sweep(Window):
-    __slots__ = ("hosts", "attempts", "recent", "max_burst")
+    __slots__ = ("attempts", "hosts", "max_burst", "recent")
 
     def __init__(self, ts: float, burst_s: float, burst_cap: int):
         super().__init__(ts)
-        self.hosts = CappedSet(MAX_HOSTS_TRACKED)
+        self.hosts = CappedSet()
         self.attempts = 0
         self.recent = RecentTimes(burst_s, burst_cap)
         self.max_burst = 0
@@ -64,7 +78,7 @@ class Detector(Rule):
     def on_flow(self, flow: Flow) -> list[Detection]:
         if is_echo_request(flow):
             key = (flow.src_ip, flow.proto, 0)
-        elif is_probe(flow):
+        elif is_probe(flow) and not (flow.proto == "UDP" and flow.dst_port in ASKS_MANY_SERVERS):
             key = (flow.src_ip, flow.proto, flow.dst_port)
         else:
             return []
@@ -80,7 +94,11 @@ class Detector(Rule):
         if not host or is_multicast_or_broadcast(host):
             return []
         sweep = window_for(
-            self._sweeps, key, start, self.t.window_s, lambda ts: _Sweep(ts, self.t.burst_s, self.t.burst_hosts)
+            self._sweeps,
+            key,
+            start,
+            self.t.window_s,
+            lambda ts: _Sweep(ts, self.t.burst_s, 4 * self.t.burst_hosts),
         )
         sweep.note(end, uid)
         sweep.attempts += 1
@@ -90,8 +108,9 @@ class Detector(Rule):
         if not sweep.alerting and len(sweep.hosts) < min_hosts and sweep.max_burst < self.t.burst_hosts:
             return []
         sweep.alerting = True
-        incident = self.book.due(key, len(sweep.hosts), end)
-        return [self._detection(incident, key, sweep)] if incident else []
+        return self.book.update(
+            key, len(sweep.hosts), end, lambda incident: self._detection(incident, key, sweep)
+        )
 
     def _detection(self, incident: str, key: tuple, sweep: _Sweep) -> Detection:
         src, method, port = key

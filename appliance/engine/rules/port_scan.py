@@ -14,9 +14,9 @@ from collections import Counter
 
 import msgspec
 
-from appliance.engine.detection import Detection
-from appliance.engine.rules.bounded_state import BoundedMap, PortSet, Window, window_for
+from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import is_probe, tcp_probe_kind
+from appliance.engine.rules.bounded_state import BoundedMap, PortSet, Window, window_for
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -27,8 +27,8 @@ VERSION = "1.0.0"
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     # Zeek policy/misc/scan.zeek: port_scan_threshold = 15 unique ports, port_scan_interval = 5 min.
-    min_ports: int = 15
-    window_s: float = 300.0
+    min_ports: Count = 15
+    window_s: Seconds = 300.0
 
 
 DEFAULTS = Thresholds()
@@ -45,7 +45,7 @@ FEATURES = (
 
 
 class _Scan(Window):
-    __slots__ = ("ports", "probes", "rejected", "unanswered", "low_ports", "kinds")
+    __slots__ = ("kinds", "low_ports", "ports", "probes", "rejected", "unanswered")
 
     def __init__(self, ts: float):
         super().__init__(ts)
@@ -76,8 +76,9 @@ class Detector(Rule):
         if len(scan.ports) < self.t.min_ports:
             return []
         scan.alerting = True
-        incident = self.book.due(key, len(scan.ports), flow.ts_end)
-        return [self._detection(incident, key, scan)] if incident else []
+        return self.book.update(
+            key, len(scan.ports), flow.ts_end, lambda incident: self._detection(incident, key, scan)
+        )
 
     def _detection(self, incident: str, key: tuple, scan: _Scan) -> Detection:
         src, dst, proto = key

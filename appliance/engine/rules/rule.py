@@ -55,5 +55,4 @@ class Rule:
 
     def advance(self, now: float) -> list[Detection]:
         """Expire state older than the rule's windows. Rules that decide at window end override this."""
-        self.book.expire(now)
-        return []
+        return self.book.expire(now)

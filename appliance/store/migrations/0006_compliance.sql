@@ -120,8 +120,6 @@ SELECT source_ip, rule_name, count(*) FROM alerts WHERE status <> 'false_positiv
 CREATE TRIGGER analytics_alert_in AFTER INSERT ON alerts BEGIN
     INSERT INTO alert_daily_counts (day, severity, n) VALUES (new.timestamp / 86400, new.severity, 1)
     ON CONFLICT (day, severity) DO UPDATE SET n = n + 1;
-    UPDATE alert_response_totals SET responded = responded + 1, seconds = seconds + new.first_response_at - new.created_at
-    WHERE new.first_response_at IS NOT NULL;
     INSERT INTO device_risk (source_ip, critical, high, medium, low, false_positives, open_alerts, last_seen)
     VALUES (new.source_ip,
             new.severity = 'CRITICAL' AND new.status <> 'false_positive', new.severity = 'HIGH' AND new.status <> 'false_positive',
@@ -138,8 +136,6 @@ END;
 
 CREATE TRIGGER analytics_alert_out AFTER DELETE ON alerts BEGIN
     UPDATE alert_daily_counts SET n = n - 1 WHERE day = old.timestamp / 86400 AND severity = old.severity;
-    UPDATE alert_response_totals SET responded = responded - 1, seconds = seconds - (old.first_response_at - old.created_at)
-    WHERE old.first_response_at IS NOT NULL;
     UPDATE device_risk SET
         critical = critical - (old.severity = 'CRITICAL' AND old.status <> 'false_positive'),
         high = high - (old.severity = 'HIGH' AND old.status <> 'false_positive'),
@@ -152,8 +148,22 @@ CREATE TRIGGER analytics_alert_out AFTER DELETE ON alerts BEGIN
     WHERE source_ip = old.source_ip AND rule_name = old.rule_name AND old.status <> 'false_positive';
 END;
 
+-- Alerts are born open, without a response: these two rarely fire, and cost an insert nothing when not.
+CREATE TRIGGER analytics_responded_in AFTER INSERT ON alerts WHEN new.first_response_at IS NOT NULL BEGIN
+    UPDATE alert_response_totals SET responded = responded + 1, seconds = seconds + new.first_response_at - new.created_at;
+END;
+
+CREATE TRIGGER analytics_responded_out AFTER DELETE ON alerts WHEN old.first_response_at IS NOT NULL BEGIN
+    UPDATE alert_response_totals SET responded = responded - 1, seconds = seconds - (old.first_response_at - old.created_at);
+END;
+
+-- The engine re-scores live alerts often: only a change that moves a roll-up fires this.
 CREATE TRIGGER analytics_alert_changed AFTER UPDATE OF severity, status, rule_name, source_ip, timestamp, created_at,
-    first_response_at ON alerts BEGIN
+    first_response_at ON alerts
+WHEN old.severity IS NOT new.severity OR old.status IS NOT new.status OR old.rule_name IS NOT new.rule_name
+    OR old.source_ip IS NOT new.source_ip OR old.timestamp IS NOT new.timestamp OR old.created_at IS NOT new.created_at
+    OR old.first_response_at IS NOT new.first_response_at
+BEGIN
     UPDATE alert_daily_counts SET n = n - 1 WHERE day = old.timestamp / 86400 AND severity = old.severity;
     INSERT INTO alert_daily_counts (day, severity, n) VALUES (new.timestamp / 86400, new.severity, 1)
     ON CONFLICT (day, severity) DO UPDATE SET n = n + 1;

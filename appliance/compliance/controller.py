@@ -1,0 +1,122 @@
+"""/compliance: NIS2 readiness, the compliance settings, and the incident and breach registers."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post, put
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import Parameter
+
+from appliance.api.security import admin, analyst, viewer
+from appliance.audit import log as audit
+from appliance.auth.controller import client_address
+from appliance.compliance import breaches, incidents, settings
+from appliance.compliance.breaches import Breach, BreachIn, BreachList, BreachUpdate
+from appliance.compliance.incidents import Incident, IncidentIn, IncidentList, IncidentUpdate, InvalidRecord
+from appliance.compliance.readiness import ReadinessStatus, readiness
+from appliance.compliance.regimes import Regime, RegimeDataError, load_regime
+from appliance.compliance.settings import ComplianceSettings, InvalidSettings, SettingsUpdate
+from appliance.store.database import Store
+
+
+def regime_for(store: Store, name: str) -> Regime:
+    """The regime with the entity's member-state overrides; a broken local rules file is the operator's to fix."""
+    try:
+        return load_regime(name, store.data_dir.root, settings.load(store).member_state)
+    except RegimeDataError as error:
+        raise HTTPException(status_code=500, detail=f"compliance rules data is invalid: {error}") from error
+
+
+def record(store: Store, request: Request, action: str, target: str, details: dict) -> None:
+    audit.record(store, username=request.user.name, source_ip=client_address(request), action=action,
+                 target=target, details=details)
+
+
+class ComplianceController(Controller):
+    path = "/compliance"
+    tags = ["compliance"]
+
+    @get("/status", guards=[viewer], summary="NIS2 Art.21 readiness: 8 checks with evidence and a score")
+    async def status(self, store: Store) -> ReadinessStatus:
+        return readiness(store, settings.load(store))
+
+    @get("/settings", guards=[viewer], summary="The entity and its reporting contacts")
+    async def get_settings(self, store: Store) -> ComplianceSettings:
+        return settings.load(store)
+
+    @put("/settings", guards=[admin], summary="Change the entity and contact details (only the fields given)")
+    async def put_settings(self, data: SettingsUpdate, request: Request, store: Store) -> ComplianceSettings:
+        try:
+            changes = settings.validated_changes(data, load_regime("nis2", store.data_dir.root))
+        except InvalidSettings as error:
+            raise ValidationException(str(error)) from error
+        with store.write_transaction():
+            saved = settings.save(store, changes)
+            record(store, request, "compliance.settings_updated", "compliance", {"fields": sorted(changes)})
+        return saved
+
+    @get("/incidents", guards=[viewer], summary="The incident register, newest awareness first")
+    async def list_incidents(self, store: Store, limit: int = Parameter(default=30, ge=1, le=100),
+                             offset: int = Parameter(default=0, ge=0)) -> IncidentList:
+        return incidents.list_page(store, regime_for(store, "nis2"), limit, offset)
+
+    @post("/incidents", guards=[analyst], summary="Open an incident from one or more alerts")
+    async def create_incident(self, data: IncidentIn, request: Request, store: Store) -> Incident:
+        try:
+            incident_id = incidents.create(store, data, request.user.name)
+        except InvalidRecord as error:
+            raise ValidationException(str(error)) from error
+        record(store, request, "incident.created", incident_id, {"alerts": len(data.alert_ids)})
+        return incidents.get(store, incident_id, regime_for(store, "nis2"))
+
+    @get("/incidents/{incident_id:str}", guards=[viewer], summary="One incident with its NIS2 deadlines")
+    async def get_incident(self, incident_id: str, store: Store) -> Incident:
+        incident = incidents.get(store, incident_id, regime_for(store, "nis2"))
+        if incident is None:
+            raise NotFoundException(f"no incident {incident_id}")
+        return incident
+
+    @put("/incidents/{incident_id:str}", guards=[analyst],
+         summary="Update an incident: status, awareness time, assessment, submitted reports, more alerts")
+    async def update_incident(self, incident_id: str, data: IncidentUpdate, request: Request,
+                              store: Store) -> Incident:
+        regime = regime_for(store, "nis2")
+        try:
+            changes = incidents.update(store, incident_id, data, regime)
+        except KeyError:
+            raise NotFoundException(f"no incident {incident_id}") from None
+        except InvalidRecord as error:
+            raise ValidationException(str(error)) from error
+        record(store, request, "incident.updated", incident_id, {"fields": sorted(changes)})
+        return incidents.get(store, incident_id, regime)
+
+    @get("/breaches", guards=[viewer], summary="The GDPR Art.33(5) breach register")
+    async def list_breaches(self, store: Store, limit: int = Parameter(default=30, ge=1, le=100),
+                            offset: int = Parameter(default=0, ge=0)) -> BreachList:
+        return breaches.list_page(store, regime_for(store, "gdpr"), limit, offset)
+
+    @post("/breaches", guards=[analyst], summary="Record a personal-data breach, notified or not")
+    async def create_breach(self, data: BreachIn, request: Request, store: Store) -> Breach:
+        try:
+            breach_id = breaches.create(store, data, request.user.name)
+        except InvalidRecord as error:
+            raise ValidationException(str(error)) from error
+        record(store, request, "breach.recorded", breach_id, {"notified": data.notified})
+        return breaches.get(store, breach_id, regime_for(store, "gdpr"))
+
+    @get("/breaches/{breach_id:str}", guards=[viewer], summary="One breach register entry")
+    async def get_breach(self, breach_id: str, store: Store) -> Breach:
+        breach = breaches.get(store, breach_id, regime_for(store, "gdpr"))
+        if breach is None:
+            raise NotFoundException(f"no breach {breach_id}")
+        return breach
+
+    @put("/breaches/{breach_id:str}", guards=[analyst], summary="Update a breach register entry")
+    async def update_breach(self, breach_id: str, data: BreachUpdate, request: Request, store: Store) -> Breach:
+        try:
+            changed = breaches.update(store, breach_id, data)
+        except KeyError:
+            raise NotFoundException(f"no breach {breach_id}") from None
+        except InvalidRecord as error:
+            raise ValidationException(str(error)) from error
+        record(store, request, "breach.updated", breach_id, {"fields": changed})
+        return breaches.get(store, breach_id, regime_for(store, "gdpr"))

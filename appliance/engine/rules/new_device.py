@@ -1,0 +1,112 @@
+"""NEW_DEVICE: a MAC address (or, where no MAC is visible, an internal IP) the baseline never saw, appearing
+after the baseline period. During learning every device is simply learned.
+
+Devices are taken from internal flow originators, ARP senders and DHCP clients. One incident per device;
+the IPs it used and how it was first seen are the evidence (ntopng "new device" / arpwatch "new station").
+
+Features: flows, addresses, dhcp_seen, arp_seen, hours_after_learning.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from appliance.engine.detection import Count, Detection, Seconds
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.rule import Rule
+from sensor.records import ArpEvent, DhcpEvent, Event, Flow
+
+NAME = "NEW_DEVICE"
+DEFAULT_SEVERITY = "LOW"
+VERSION = "1.0.0"
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
+    min_sightings: Count = 1
+    window_s: Seconds = 86400.0  # one incident per device per day of continued presence
+
+
+DEFAULTS = Thresholds()
+FEATURES = ("flows", "addresses", "dhcp_seen", "arp_seen", "hours_after_learning")
+_NO_MAC = ("", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
+
+
+class _Device(Window):
+    __slots__ = ("addresses", "mac", "seen_by", "sightings")
+
+    def __init__(self, ts: float):
+        super().__init__(ts)
+        self.sightings = 0
+        self.addresses = CappedSet()
+        self.seen_by = {"flow": 0, "arp": 0, "dhcp": 0}
+        self.mac = ""
+
+
+class Detector(Rule):
+    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._devices: BoundedMap[str, _Device] = BoundedMap(self.site.max_tracked_keys)
+
+    def on_flow(self, flow: Flow) -> list[Detection]:
+        if not self.site.is_internal(flow.src_ip):
+            return []
+        return self._sighting(flow.src_mac, flow.src_ip, "flow", flow.ts_start, flow.uid)
+
+    def on_event(self, event: Event) -> list[Detection]:
+        if isinstance(event, ArpEvent) and event.sender_ip not in ("", "0.0.0.0"):
+            return self._sighting(event.sender_mac, event.sender_ip, "arp", event.ts, "")
+        if isinstance(event, DhcpEvent) and event.msg_type in (1, 3):  # DISCOVER, REQUEST: the client speaks
+            return self._sighting(event.client_mac, event.requested_ip, "dhcp", event.ts, "")
+        if isinstance(event, DhcpEvent) and event.msg_type == 5 and event.client_mac.lower() in self._devices:
+            return self._sighting(event.client_mac, event.offered_ip, "dhcp", event.ts, "")  # its new lease
+        return []
+
+    def _sighting(self, mac: str, ip: str, how: str, ts: float, uid: str) -> list[Detection]:
+        mac = mac.lower()
+        if self.baseline.learning(ts):
+            return []
+        identity = mac if mac not in _NO_MAC else ip
+        if not identity:
+            return []
+        # a device being reported stays counted after the baseline has learned it
+        if identity not in self._devices:
+            known = self.baseline.knows_mac(mac) if identity == mac else self.baseline.knows_ip(ip)
+            if known:
+                return []
+        device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
+        device.note(ts, uid)
+        device.mac = mac if mac not in _NO_MAC else ""
+        device.sightings += 1
+        device.seen_by[how] += 1
+        if ip:
+            device.addresses.add(ip)
+        if device.sightings < self.t.min_sightings:
+            return []
+        device.alerting = True
+
+        def build(incident: str) -> Detection:
+            addresses = device.addresses.sample()
+            return self.book.detection(
+                incident,
+                source_ip=addresses[0] if addresses else "",
+                protocol=how.upper(),
+                first_seen=device.start,
+                last_seen=device.last,
+                evidence={"mac": device.mac, "addresses": addresses, "seen_by": dict(device.seen_by)},
+                flow_uids=device.flow_uids,
+                features={
+                    "flows": device.seen_by["flow"],
+                    "addresses": len(device.addresses),
+                    "dhcp_seen": float(device.seen_by["dhcp"] > 0),
+                    "arp_seen": float(device.seen_by["arp"] > 0),
+                    "hours_after_learning": (ts - (self.baseline.learning_until or ts)) / 3600.0,
+                },
+            )
+
+        return self.book.update((identity,), len(device.addresses) + 1, ts, build)
+
+    def advance(self, now: float) -> list[Detection]:
+        self._devices.drop_stale(lambda device: device.expired(now, self.t.window_s))
+        return super().advance(now)

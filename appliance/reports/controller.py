@@ -1,0 +1,68 @@
+"""POST /reports/nis2 and /reports/gdpr: the PDFs (rate limit "reports", 10/hour; license gate 423)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.exceptions import NotFoundException, ValidationException
+
+from appliance.api.security import analyst
+from appliance.audit import log as audit
+from appliance.auth.controller import client_address
+from appliance.compliance.controller import regime_for
+from appliance.licensing.box_license import report_gate
+from appliance.reports import content, pdf
+from appliance.reports.evidence import ReportSubject, SubjectNotFound, report_subject
+from appliance.store.database import Store
+
+
+class ReportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Give `alert_id` (its incident is used when it has one) or `incident_id`. `stage` is the NIS2 stage:
+    early_warning (default), notification, intermediate, final, progress."""
+
+    alert_id: str | None = None
+    incident_id: str | None = None
+    stage: str = "early_warning"
+
+
+def subject_of(store: Store, request: ReportRequest, regime_name: str) -> ReportSubject:
+    if (request.alert_id is None) == (request.incident_id is None):
+        raise ValidationException("alert_id: give exactly one of alert_id or incident_id")
+    try:
+        return report_subject(store, regime_for, regime_name=regime_name, alert_id=request.alert_id,
+                              incident_id=request.incident_id)
+    except SubjectNotFound as error:
+        raise NotFoundException(str(error)) from error
+
+
+def pdf_response(store: Store, request: Request, report: content.Report, subject: ReportSubject) -> Response[bytes]:
+    document = pdf.render(report, content.attachment(subject, report))
+    audit.record(store, username=request.user.name, source_ip=client_address(request), action="report.generated",
+                 target=report.reference, details={"kind": report.kind, "title": report.title,
+                                                   "alerts": subject.alerts_total})
+    return Response(document, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{report.kind}-{report.reference}.pdf"'})
+
+
+class ReportsController(Controller):
+    path = "/reports"
+    tags = ["reports"]
+
+    @post("/nis2", guards=[analyst], status_code=200, sync_to_thread=True,
+          summary="NIS2 Art.23 report (early warning, notification, intermediate, final, progress) as PDF")
+    def nis2(self, data: ReportRequest, request: Request, store: Store) -> Response[bytes]:
+        regime = regime_for(store, "nis2")
+        stage = regime.stage(data.stage)
+        if stage is None:
+            stages = ", ".join(known.id for known in regime.stages)
+            raise ValidationException(f"stage: {data.stage!r} is not a NIS2 stage; one of {stages}")
+        report_gate(store)
+        subject = subject_of(store, data, "nis2")
+        return pdf_response(store, request, content.nis2_report(subject, stage), subject)
+
+    @post("/gdpr", guards=[analyst], status_code=200, sync_to_thread=True,
+          summary="GDPR Art.33 personal-data breach notification as PDF")
+    def gdpr(self, data: ReportRequest, request: Request, store: Store) -> Response[bytes]:
+        report_gate(store)
+        subject = subject_of(store, data, "gdpr")
+        return pdf_response(store, request, content.gdpr_report(subject), subject)

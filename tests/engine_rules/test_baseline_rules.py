@@ -1,0 +1,257 @@
+"""The site baseline (learning, IsolationForest, persistence) and the rules that need it: NEW_DEVICE,
+LATERAL_MOVEMENT's new behaviour and ANOMALOUS_PAYLOAD."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from appliance.engine.baseline import FLOW_FEATURES, Baseline, BaselineState, ForestArrays, IsolationScorer
+from appliance.engine.network import SiteConfig
+from appliance.engine.rules import RuleSet
+from sensor.records import ArpEvent
+from tests.engine_rules.conftest import T0, make_flow, run
+
+HOUR = 3600.0
+SITE = SiteConfig(learning_period_s=HOUR)
+HOSTS = [f"10.0.0.{i}" for i in range(5, 15)]
+
+
+def mac_of(ip: str) -> str:
+    return f"02:00:00:00:00:{int(ip.rsplit('.', 1)[1]):02x}"
+
+
+def normal_traffic(start: float, duration: float, seed: int) -> list:
+    """Ten office hosts browsing (HTTPS out), resolving names, and 10.0.0.5 using its file server over SMB."""
+    rng = random.Random(seed)
+    flows = []
+    for host in HOSTS:
+        ts = start + rng.uniform(0, 20)
+        while ts < start + duration:
+            kind = rng.random()
+            if kind < 0.6:
+                up = int(rng.lognormvariate(7.5, 0.6))
+                flow = make_flow(
+                    src_ip=host,
+                    dst_ip=f"203.0.113.{rng.randrange(1, 40)}",
+                    bytes_orig=up,
+                    bytes_resp=up * rng.randint(3, 12),
+                    pkts_orig=rng.randint(8, 20),
+                )
+            elif kind < 0.9:
+                flow = make_flow(
+                    src_ip=host,
+                    dst_ip="10.0.0.53",
+                    proto="UDP",
+                    dst_port=53,
+                    pkts_orig=1,
+                    pkts_resp=1,
+                    bytes_orig=70,
+                    bytes_resp=rng.randint(90, 200),
+                    conn_state="SF",
+                    history="Dd",
+                )
+            elif host == "10.0.0.5":
+                flow = make_flow(
+                    src_ip=host, dst_ip="10.0.0.10", dst_port=445, bytes_orig=rng.randint(2000, 9000)
+                )
+            else:
+                ts += rng.expovariate(1 / 30)
+                continue
+            flows.append(
+                msgspec.structs.replace(
+                    flow, ts_start=ts, ts_end=ts + rng.uniform(0.05, 2.0), src_mac=mac_of(host)
+                )
+            )
+            ts += rng.expovariate(1 / 30)
+    return sorted(flows, key=lambda f: f.ts_start)
+
+
+@pytest.fixture(scope="module")
+def learned() -> bytes:
+    """A baseline that learned an hour of normal traffic (serialised, so each test restores its own)."""
+    ruleset = RuleSet(site=SITE)
+    run(ruleset, normal_traffic(T0, HOUR, seed=1), final=T0 + HOUR + 30)
+    assert ruleset.baseline.finished
+    return ruleset.baseline.to_bytes()
+
+
+def restored(learned: bytes, **configs) -> RuleSet:
+    return RuleSet(configs, site=SITE, baseline=Baseline.from_bytes(learned, SITE))
+
+
+AFTER = T0 + HOUR + 60
+
+
+def test_scorer_matches_sklearn():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(2000, len(FLOW_FEATURES)))
+    forest = IsolationForest(n_estimators=50, max_samples=256, random_state=0).fit(train)
+    probe = np.vstack(
+        [rng.normal(size=(300, len(FLOW_FEATURES))), rng.normal(6, 1, size=(20, len(FLOW_FEATURES)))]
+    )
+    ours = IsolationScorer(ForestArrays.from_sklearn(forest)).score(probe)
+    np.testing.assert_allclose(ours, -forest.score_samples(probe), rtol=1e-9)
+
+
+def test_normal_traffic_after_learning_raises_nothing(learned):
+    assert run(restored(learned), normal_traffic(AFTER, HOUR, seed=2)) == []
+
+
+def test_nothing_baseline_based_fires_during_learning():
+    ruleset = RuleSet(site=SITE)
+    records = [
+        *normal_traffic(T0, 600, seed=3),
+        make_flow(src_ip="10.0.0.99", src_mac="02:99:99:99:99:99", ts_start=T0 + 700),
+        make_flow(src_ip="10.0.0.6", dst_ip="10.0.0.20", dst_port=3389, ts_start=T0 + 800),
+    ]
+    assert run(ruleset, records, final=T0 + 900) == []
+
+
+def test_new_device_after_learning_only_once(learned):
+    newcomer = [
+        make_flow(src_ip="10.0.0.99", src_mac="02:99:99:99:99:99", ts_start=AFTER + i) for i in range(5)
+    ]
+    known = [make_flow(src_ip="10.0.0.6", src_mac=mac_of("10.0.0.6"), ts_start=AFTER)]
+    arp = [
+        ArpEvent(
+            ts=AFTER + 10, op=2, sender_ip="10.0.0.98", sender_mac="02:98:98:98:98:98", target_ip="10.0.0.1"
+        )
+    ]
+    detections = run(restored(learned), known + newcomer + arp)
+    assert [(d.rule_name, d.evidence["mac"]) for d in detections] == [
+        ("NEW_DEVICE", "02:99:99:99:99:99"),
+        ("NEW_DEVICE", "02:98:98:98:98:98"),
+    ]
+    assert detections[0].severity == "LOW" and detections[0].source_ip == "10.0.0.99"
+
+
+def test_admin_service_new_for_the_host_is_lateral_movement(learned):
+    usual = [
+        make_flow(
+            src_ip="10.0.0.5", src_mac=mac_of("10.0.0.5"), dst_ip="10.0.0.10", dst_port=445, ts_start=AFTER
+        )
+    ]
+    unusual = [
+        make_flow(
+            src_ip="10.0.0.6",
+            src_mac=mac_of("10.0.0.6"),
+            dst_ip="10.0.0.20",
+            dst_port=3389,
+            ts_start=AFTER + 5,
+        )
+    ]
+    detections = [d for d in run(restored(learned), usual + unusual) if d.rule_name == "LATERAL_MOVEMENT"]
+    assert len(detections) == 1
+    d = detections[0]
+    assert (d.source_ip, d.dest_ip, d.evidence["trigger"], d.evidence["services"]) == (
+        "10.0.0.6",
+        "10.0.0.20",
+        "new_service",
+        ["RDP"],
+    )
+    assert d.features["new_service"] == 1.0 and d.features["new_peer_fraction"] == 1.0
+
+
+def test_far_off_flow_from_a_known_host_is_anomalous(learned):
+    odd = make_flow(
+        src_ip="10.0.0.7",
+        src_mac=mac_of("10.0.0.7"),
+        dst_ip="203.0.113.9",
+        proto="UDP",
+        dst_port=31337,
+        ts_start=AFTER,
+        ts_end=AFTER + 3000,
+        pkts_orig=400_000,
+        pkts_resp=0,
+        bytes_orig=600_000_000,
+        bytes_resp=0,
+        size_mean=1500,
+        iat_mean=0.0075,
+    )
+    same_from_a_stranger = msgspec.structs.replace(odd, src_ip="10.0.0.200", src_mac=mac_of("10.0.0.6"))
+    detections = [
+        d for d in run(restored(learned), [odd, same_from_a_stranger]) if d.rule_name == "ANOMALOUS_PAYLOAD"
+    ]
+    assert len(detections) == 1
+    d = detections[0]
+    assert d.source_ip == "10.0.0.7" and d.features["anomaly_score"] >= d.features["score_threshold"] >= 0.65
+    assert "log_bytes_orig" in d.evidence["most_deviating_features"]
+
+
+def test_anomalous_flows_of_one_host_are_one_incident(learned):
+    odd = [
+        make_flow(
+            src_ip="10.0.0.7",
+            dst_ip="203.0.113.9",
+            proto="UDP",
+            dst_port=31337,
+            ts_start=AFTER + i * 60,
+            ts_end=AFTER + i * 60 + 50,
+            pkts_orig=90_000,
+            pkts_resp=0,
+            bytes_orig=130_000_000 + i,
+            bytes_resp=0,
+            size_mean=1450,
+            iat_mean=0.0005,
+        )
+        for i in range(40)
+    ]
+    detections = [d for d in run(restored(learned), odd) if d.rule_name == "ANOMALOUS_PAYLOAD"]
+    assert len({d.incident_key for d in detections}) == 1 and len(detections) <= 8
+
+
+def test_round_trip_keeps_everything(learned):
+    again = Baseline.from_bytes(learned, SITE)
+    assert again.to_bytes() == learned
+    assert again.knows_mac(mac_of("10.0.0.9")) and again.originated_service("10.0.0.5", "SMB")
+    values = [1.0, 8.0, 9.0, 2.0, 2.0, 0.3, 6.0, 4.0, 0.0, 0.0]
+    assert again.anomaly_score(values) == Baseline.from_bytes(learned, SITE).anomaly_score(values)
+
+
+def test_learning_is_deterministic():
+    def learn() -> bytes:
+        ruleset = RuleSet(site=SITE)
+        run(ruleset, normal_traffic(T0, HOUR, seed=4), final=T0 + HOUR + 30)
+        return ruleset.baseline.to_bytes()
+
+    assert learn() == learn()
+
+
+def test_persisting_mid_learning_continues_the_same_way():
+    flows = normal_traffic(T0, HOUR, seed=5)
+    straight = RuleSet(site=SITE)
+    run(straight, flows, final=T0 + HOUR + 30)
+    half = RuleSet(site=SITE)
+    middle = len(flows) // 2
+    run(half, flows[:middle], final=flows[middle - 1].ts_start)
+    resumed = RuleSet(site=SITE, baseline=Baseline.from_bytes(half.baseline.to_bytes(), SITE))
+    run(resumed, flows[middle:], final=T0 + HOUR + 30)
+    assert resumed.baseline.to_bytes() == straight.baseline.to_bytes()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "bad_index", "wrong_features", "version"])
+def test_malformed_state_is_a_clear_error(learned, damage):
+    state = msgspec.msgpack.decode(learned, type=BaselineState)
+    if damage == "garbage":
+        data = b"\x93not a baseline"
+    elif damage == "truncated":
+        data = learned[: len(learned) // 2]
+    elif damage == "bad_index":
+        left = np.frombuffer(state.forest.left, dtype="<i8").copy()
+        left[0] = 10**9
+        data = msgspec.msgpack.encode(
+            msgspec.structs.replace(state, forest=msgspec.structs.replace(state.forest, left=left.tobytes()))
+        )
+    elif damage == "wrong_features":
+        data = msgspec.msgpack.encode(
+            msgspec.structs.replace(state, forest=msgspec.structs.replace(state.forest, n_features=3))
+        )
+    else:
+        data = msgspec.msgpack.encode(msgspec.structs.replace(state, version=99))
+    with pytest.raises(ValueError, match="baseline"):
+        Baseline.from_bytes(data, SITE)
