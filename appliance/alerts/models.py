@@ -37,7 +37,13 @@ class Alert(msgspec.Struct):
 
 
 class AlertDetail(Alert):
+    """One alert with what the list leaves out: the analyst's notes and the engine's incident evidence."""
+
     notes: str = ""
+    trace_id: str | None = None  # the latest decision trace about this alert
+    evidence: dict[str, Any] = {}
+    first_seen: float | None = None  # packet time of the incident's first and latest activity
+    last_seen: float | None = None
 
 
 class AlertList(msgspec.Struct):

@@ -46,11 +46,15 @@ def list_alerts(
 
 
 def get_alert(connection, alert_id: str) -> AlertDetail | None:
-    rows = connection.execute(f"SELECT {ALERT_COLUMNS}, notes FROM alerts WHERE id = ?", (alert_id,)).fetchall()
+    rows = connection.execute(
+        f"SELECT {ALERT_COLUMNS}, notes, trace_id, evidence, first_seen, last_seen FROM alerts WHERE id = ?",
+        (alert_id,),
+    ).fetchall()
     if not rows:
         return None
     row = rows[0]
-    return AlertDetail(*row[:10], shap_json=json.loads(row[10]), notes=row[11])
+    return AlertDetail(*row[:10], shap_json=json.loads(row[10]), notes=row[11], trace_id=row[12],
+                       evidence=json.loads(row[13]), first_seen=row[14], last_seen=row[15])
 
 
 def update_alert(connection, alert_id: str, *, status: str | None, notes: str | None, now: float | None = None) -> bool:

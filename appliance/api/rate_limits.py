@@ -25,8 +25,8 @@ class Limit(msgspec.Struct, frozen=True):
     window_seconds: int
 
 
-# The seed's table, plus two the seed does not list: the probe endpoint and the sensors' ingest, which
-# must not eat into the 100/min that people get.
+# The seed's table, plus three the seed does not list: the probe endpoint, the sensors' ingest and the web UI's
+# files, which must not eat into the 100/min that people get.
 DEFAULT_LIMITS = {
     "general": Limit(100, 60),
     "heartbeat": Limit(2, 60),
@@ -34,6 +34,7 @@ DEFAULT_LIMITS = {
     "export": Limit(1, 3600),
     "ingest": Limit(1200, 60),
     "health": Limit(600, 60),
+    "ui": Limit(600, 60),  # the web UI's page and assets, so that loading the UI costs no API requests
 }
 
 
@@ -48,6 +49,8 @@ def category_of(method: str, path: str) -> str:
         return "export"
     if path == "/api/v1/health":
         return "health"
+    if path == "/" or path.startswith("/ui/"):
+        return "ui"
     return "general"
 
 

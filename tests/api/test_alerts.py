@@ -144,3 +144,16 @@ def test_totals_follow_inserts_updates_and_deletes(api, admin_headers, store, st
     assert (total(status="open", rule="PORT_SCAN"), total(status="resolved", severity="HIGH")) == (1, 1)
     store.execute("DELETE FROM alerts WHERE source_ip = '10.0.0.2'")
     assert (total(), total(severity="CRITICAL")) == (3, 0)
+
+
+def test_detail_carries_the_incident_evidence_and_trace(api, admin_headers, store, stored_alerts):
+    alert_id = stored_alerts["10.0.0.1"]
+    store.execute(
+        "UPDATE alerts SET evidence = '{\"ports\": [22, 23]}', trace_id = 't-1', first_seen = 5, last_seen = 9 "
+        "WHERE id = ?", (alert_id,)
+    )
+    detail = api.get(f"/alerts/{alert_id}", headers=admin_headers).json()
+    assert (detail["evidence"], detail["trace_id"], detail["first_seen"], detail["last_seen"]) == (
+        {"ports": [22, 23]}, "t-1", 5, 9)
+    listed = api.get("/alerts/", headers=admin_headers).json()["alerts"][0]
+    assert "evidence" not in listed and "trace_id" not in listed  # the list stays exactly the seed's shape
