@@ -11,6 +11,14 @@ import msgspec
 
 from sensor.pcap import CaptureFormatError
 from sensor.pipeline import Pipeline
+from sensor.shipping.commands import (
+    ShippingSetupError,
+    add_shipping_arguments,
+    capture_and_ship,
+    finish_shipping,
+    open_shipper,
+    ship_drained,
+)
 
 
 class ReadSummary(msgspec.Struct):
@@ -35,17 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     read.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     read.add_argument("--flows", action="store_true", help="print each flow as one JSON object per line")
     read.add_argument("--events", action="store_true", help="print each protocol event as one JSON line")
+    add_shipping_arguments(read, drain_timeout=60.0)
     capture = commands.add_parser("capture", help="capture live from an interface and ship to the appliance")
     capture.add_argument("--iface", required=True)
-    capture.add_argument("--appliance", metavar="URL")
-    capture.add_argument("--license-key", metavar="KEY")
+    add_shipping_arguments(capture, drain_timeout=10.0)
     args = parser.parse_args(argv)
-    if args.command == "read":
-        return _read(args)
-    return _capture(args)
+    try:
+        if args.command == "read":
+            return _read(args)
+        return _capture(args)
+    except ShippingSetupError as error:
+        print(f"sensor: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _read(args: argparse.Namespace) -> int:
+    shipper = open_shipper(args)
     pipeline = Pipeline()
     out = sys.stdout.buffer
     started = time.perf_counter()
@@ -55,11 +68,13 @@ def _read(args: argparse.Namespace) -> int:
             for problem in pipeline.feed_file(path):
                 read_errors += 1
                 print(f"sensor: warning: {path}: {problem}", file=sys.stderr)
-            flows, events = _emit(pipeline.drain(), args, out, flows, events)
+            flows, events = _emit(pipeline.drain(), args, out, flows, events, shipper)
     except CaptureFormatError as error:
         print(f"sensor: error: {error}", file=sys.stderr)
+        if shipper is not None:
+            shipper.close()
         return 2
-    flows, events = _emit(pipeline.close(), args, out, flows, events)
+    flows, events = _emit(pipeline.close(), args, out, flows, events, shipper)
     seconds = time.perf_counter() - started
     stats = pipeline.stats
     summary = ReadSummary(
@@ -74,10 +89,11 @@ def _read(args: argparse.Namespace) -> int:
         for field in summary.__struct_fields__:
             out.write(f"{field:>20}: {getattr(summary, field)}\n".encode())
     out.flush()
-    return 0
+    return finish_shipping(shipper, args)
 
 
-def _emit(drained, args, out, flows: int, events: int) -> tuple[int, int]:
+def _emit(drained, args, out, flows: int, events: int, shipper=None) -> tuple[int, int]:
+    ship_drained(shipper, drained)
     if args.flows:
         for flow in drained.flows:
             out.write(msgspec.json.encode(flow) + b"\n")
@@ -88,6 +104,8 @@ def _emit(drained, args, out, flows: int, events: int) -> tuple[int, int]:
 
 
 def _capture(args: argparse.Namespace) -> int:
+    if args.appliance:
+        return capture_and_ship(args)
     try:
         from sensor.capture import live
     except ImportError as error:

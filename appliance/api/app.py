@@ -12,7 +12,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from appliance import __version__
+from appliance.agents.controller import AgentsController
 from appliance.alerts.controller import AlertsController
+from appliance.analytics.controller import AnalyticsController
 from appliance.api.box import Box
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
@@ -21,9 +23,19 @@ from appliance.api.system import SystemController
 from appliance.audit.controller import AuditController
 from appliance.auth.controller import AuthController
 from appliance.auth.users_controller import UsersController
+from appliance.billing.controller import BillingController
+from appliance.cloud_sync.background import CloudSyncRunner
+from appliance.cloud_sync.controller import CloudSyncController
+from appliance.compliance.controller import ComplianceController
+from appliance.licensing.controller import LicenseController
+from appliance.reports.controller import ReportsController
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
+from appliance.tenant.controller import TenantController
+from appliance.tenant.guard import ErasedBoxGuard, ErasureWatch
 from appliance.traces.controller import TracesController
+from appliance.webui.routes import PUBLIC_PATH_PATTERNS as UI_PUBLIC_PATTERNS
+from appliance.webui.routes import webui_router
 from appliance.whitelist.controller import WhitelistController
 
 API_PREFIX = "/api/v1"
@@ -35,12 +47,21 @@ CONTROLLERS = [
     WhitelistController,
     AuditController,
     TracesController,
+    AgentsController,
+    LicenseController,
+    BillingController,
+    CloudSyncController,
+    AnalyticsController,
+    ComplianceController,
+    ReportsController,
+    TenantController,
 ]
 
 
 def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) -> Litestar:
     box = Box(data_dir)
     limiter = RateLimiter(data_dir.runtime / "ratelimit.sqlite", {**DEFAULT_LIMITS, **(limits or {})})
+    cloud_sync = CloudSyncRunner(box, data_dir.runtime / "cloud_sync.lock")
 
     def provide_box() -> Box:
         return box
@@ -50,14 +71,16 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
 
     api = Router(path=API_PREFIX, route_handlers=CONTROLLERS)
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, webui_router()],
         dependencies={
             "box": Provide(provide_box, sync_to_thread=False),
             "store": Provide(provide_store, sync_to_thread=False),
         },
         middleware=[
+            DefineMiddleware(ErasedBoxGuard, watch=ErasureWatch(box)),  # first: an erased box serves nothing
             DefineMiddleware(RateLimitMiddleware, limiter=limiter, box=box),
-            DefineMiddleware(BearerAuthentication, box=box, exclude=[f"^{path}" for path in PUBLIC_PATHS]),
+            DefineMiddleware(BearerAuthentication, box=box,
+                             exclude=[f"^{path}" for path in PUBLIC_PATHS] + list(UI_PUBLIC_PATTERNS)),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[header_hook(limiter, box)],
@@ -70,7 +93,8 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
             ),
             security=[{"BearerToken": []}],
         ),
-        on_shutdown=[box.close],
+        on_startup=[cloud_sync.start],
+        on_shutdown=[cloud_sync.stop, box.close],
         debug=False,
     )
 

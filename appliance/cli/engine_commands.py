@@ -42,11 +42,12 @@ def register(subparsers) -> None:
     engine.add_argument("--once", action="store_true", help="process what is pending, then exit")
     engine.set_defaults(run=run_engine)
 
-    from appliance.engine.scoring.training import add_training_arguments, run_training
-
-    train = subparsers.add_parser("train-model", help="train the scoring model on simulator traffic (reproducible)")
-    add_training_arguments(train)
-    train.set_defaults(run=run_training)
+    # Its options live with the training code, which imports scikit-learn and shap: they are handed over
+    # unparsed so that every other command starts without that import.
+    train = subparsers.add_parser(
+        "train-model", add_help=False, help="train the scoring model on simulator traffic (reproducible; --help)"
+    )
+    train.set_defaults(run=run_train, passes_options_through=True)
 
     traces = subparsers.add_parser("traces", help="decision traces")
     traces_commands = traces.add_subparsers(dest="traces_command", required=True)
@@ -63,12 +64,32 @@ def open_store(data_dir: DataDirectory) -> Store:
         raise CliError("the box is sealed: unseal it first (POST /api/v1/system/unseal)") from error
 
 
+LICENSE_RECHECK_SECONDS = 60
+
+
+def licensed_rules(store: Store):
+    """`rule_allowed(rule_name)` for the engine: what the installed license's plan includes, re-read every
+    minute so an upgrade takes effect without a restart. Without a license (first boot, `analyze`) every rule
+    runs; expiry never switches a rule off."""
+    from appliance.licensing import box_license, state
+
+    cached = {"at": -LICENSE_RECHECK_SECONDS, "license": None}
+
+    def rule_allowed(rule_name: str) -> bool:
+        if time.monotonic() - cached["at"] >= LICENSE_RECHECK_SECONDS:
+            installed = box_license.installed(store, box_license.trusted_keys())
+            cached.update(at=time.monotonic(), license=installed.license if installed else None)
+        return cached["license"] is None or state.rule_allowed(cached["license"], rule_name)
+
+    return rule_allowed
+
+
 def build_engine(store: Store):
     from appliance.engine.process import Engine
     from appliance.engine.scoring import Scorer
 
     # A model retrained for this scikit-learn (when the shipped pickle cannot be read) is kept in the data dir.
-    return Engine(store, Scorer.load(cache_dir=store.data_dir.root / "models"))
+    return Engine(store, Scorer.load(cache_dir=store.data_dir.root / "models"), rule_allowed=licensed_rules(store))
 
 
 
@@ -140,6 +161,12 @@ def run_engine(args) -> int:
         return 0
     finally:
         store.close()
+
+
+def run_train(args) -> int:
+    from appliance.engine.scoring.training import train_main
+
+    return train_main(args.options)
 
 
 def run_verify(args) -> int:

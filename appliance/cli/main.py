@@ -7,12 +7,28 @@ import sys
 
 import apsw
 
-from appliance.cli import demo_command, engine_commands, serve_command, store_commands
+from appliance.cli import (
+    demo_command,
+    engine_commands,
+    license_commands,
+    serve_command,
+    store_commands,
+    tenant_commands,
+)
 from appliance.cli.errors import CliError
+from appliance.simulate import cli as simulate_command
 from appliance.store.connection import WrongKeyError
 from appliance.store.lifecycle import BackupError
 
-COMMAND_GROUPS = [store_commands, serve_command, demo_command, engine_commands]
+COMMAND_GROUPS = [
+    store_commands,
+    serve_command,
+    demo_command,
+    engine_commands,
+    license_commands,
+    simulate_command,
+    tenant_commands,
+]
 # What a user can cause by bad input; anything else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, WrongKeyError, BackupError, FileExistsError, FileNotFoundError, PermissionError, apsw.Error)
 
@@ -26,7 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unparsed = parser.parse_known_args(argv)
+    if getattr(args, "passes_options_through", False):
+        args.options = unparsed
+    elif unparsed:
+        parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
     try:
         return args.run(args)
     except USER_ERRORS as error:

@@ -17,7 +17,19 @@ SAMPLE_ROWS = {
     ],
     2: [
         "INSERT INTO agents (agent_id, name, hostname, os_type, agent_version, created_at, last_seen)"
-        " VALUES ('s1', 's1', 'h', 'linux', '1', 0, 0)"
+        " VALUES ('s1', 's1', 'h', 'linux', '1', 0, 0)",
+        "INSERT INTO ingest_batches (agent_id, seq, received_at, payload) VALUES ('s1', 0, 0, x'80')",
+    ],
+    4: [
+        "INSERT INTO license_keys (license_id, license_key, issued_at, expires_at, installed_at, source)"
+        " VALUES ('lic_1', 'nsx_a.b', 0, 1, 0, 'admin')"
+    ],
+    6: [
+        "INSERT INTO incidents (id, reference, title, aware_at, created_by, created_at, updated_at)"
+        " VALUES ('i1', 'INC-2026-0001', 't', 1, 'a', 1, 1)",
+        "INSERT INTO incident_alerts (incident_id, alert_id, added_at) VALUES ('i1', 'a', 1)",
+        "INSERT INTO breaches (id, reference, incident_id, title, aware_at, not_notified_reason, created_by,"
+        " created_at, updated_at) VALUES ('b1', 'BR-2026-0001', 'i1', 't', 1, 'no risk', 'a', 1, 1)",
     ],
 }
 

@@ -1,0 +1,127 @@
+"""The shipping side of the `sensor` command line: `--appliance URL --license-key KEY [--spool-dir D]` on
+`sensor read` (ship a capture file's records) and `sensor capture` (the live service)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from sensor.pipeline import Drained, Pipeline
+from sensor.shipping.shipper import Shipper
+from sensor.shipping.spool import SpoolError
+
+LICENSE_KEY_ENV = "NETSENX_LICENSE_KEY"
+DRAIN_INTERVAL = 1.0  # seconds between hand-overs from the live pipeline to the shipper
+
+
+class ShippingSetupError(Exception):
+    """Bad shipping options; the CLI prints it as one line."""
+
+
+def add_shipping_arguments(parser: argparse.ArgumentParser, drain_timeout: float) -> None:
+    group = parser.add_argument_group("shipping to the appliance")
+    group.add_argument("--appliance", metavar="URL", help="the appliance, e.g. https://box.example:8443")
+    group.add_argument(
+        "--license-key",
+        metavar="KEY",
+        default=os.environ.get(LICENSE_KEY_ENV),
+        help=f"the box's license key (default: ${LICENSE_KEY_ENV})",
+    )
+    group.add_argument("--agent-id", default=socket.gethostname(), help="this sensor's id (default: hostname)")
+    group.add_argument(
+        "--spool-dir",
+        help="on-disk queue for batches not delivered yet (default: ~/.local/state/netsenx-sensor/<agent-id>)",
+    )
+    group.add_argument("--spool-max-mb", type=int, default=256, help="spool cap; the oldest batches go first")
+    group.add_argument("--ca-cert", metavar="FILE", help="trust only this certificate / CA for the appliance")
+    group.add_argument("--insecure", action="store_true", help="do not verify the appliance's TLS certificate")
+    group.add_argument("--batch-records", type=int, default=5000, help="most records in one batch")
+    group.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=drain_timeout,
+        help="seconds to keep delivering spooled batches before exiting",
+    )
+
+
+def open_shipper(args: argparse.Namespace) -> Shipper | None:
+    """The Shipper the options ask for, or None without --appliance."""
+    if not args.appliance:
+        return None
+    if not args.license_key:
+        raise ShippingSetupError(f"--appliance needs --license-key (or ${LICENSE_KEY_ENV})")
+    if args.batch_records < 1 or args.spool_max_mb < 1:
+        raise ShippingSetupError("--batch-records and --spool-max-mb must be at least 1")
+    spool_dir = Path(args.spool_dir) if args.spool_dir else default_spool_dir(args.agent_id)
+    try:
+        return Shipper(
+            args.appliance,
+            args.license_key,
+            args.agent_id,
+            spool_dir,
+            ca_file=args.ca_cert,
+            insecure=args.insecure,
+            max_spool_bytes=args.spool_max_mb * 1024 * 1024,
+            max_records=args.batch_records,
+        )
+    except (SpoolError, OSError, ValueError) as error:
+        raise ShippingSetupError(str(error)) from error
+
+
+def default_spool_dir(agent_id: str) -> Path:
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state_home) / "netsenx-sensor" / agent_id
+
+
+def ship_drained(shipper: Shipper | None, drained: Drained) -> None:
+    if shipper is not None and (drained.flows or drained.events):
+        shipper.ship(drained.flows, drained.events, drained.stats)
+
+
+def finish_shipping(shipper: Shipper | None, args: argparse.Namespace) -> int:
+    """Deliver what is spooled (up to --drain-timeout), report, and give the exit code."""
+    if shipper is None:
+        return 0
+    remaining = shipper.close(drain_timeout=args.drain_timeout)
+    stats = shipper.stats
+    print(
+        f"sensor: shipped {stats.delivered} batches to {args.appliance} ({stats.duplicates} already there, "
+        f"{stats.rejected} rejected, {stats.lost} dropped by the spool cap)",
+        file=sys.stderr,
+    )
+    if remaining:
+        print(
+            f"sensor: error: {remaining} batches could not be delivered yet ({stats.last_error}); they stay in "
+            f"{shipper.spool.directory} and go with the next run",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def capture_and_ship(args: argparse.Namespace) -> int:
+    """`sensor capture --iface IFACE --appliance URL --license-key KEY`: the live service."""
+    from sensor.capture.live import CaptureError, LiveCapture
+
+    shipper = open_shipper(args)
+    pipeline = Pipeline()
+    handed_over = time.monotonic()
+    try:
+        with LiveCapture(args.iface) as capture:
+            for batch in capture.frame_batches():
+                pipeline.feed_batch(batch)
+                if time.monotonic() - handed_over >= DRAIN_INTERVAL:
+                    pipeline.stats.kernel_drops = capture.stats().drops
+                    ship_drained(shipper, pipeline.drain())
+                    handed_over = time.monotonic()
+    except KeyboardInterrupt:
+        pass
+    except (CaptureError, OSError) as error:
+        shipper.close()
+        raise ShippingSetupError(f"cannot capture on {args.iface}: {error}") from error
+    ship_drained(shipper, pipeline.close())
+    return finish_shipping(shipper, args)
