@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     add_shipping_arguments(read, drain_timeout=60.0)
     capture = commands.add_parser("capture", help="capture live from an interface and ship to the appliance")
     capture.add_argument("--iface", required=True)
+    capture.add_argument("--netns", metavar="NAME", help="the interface lives in this network namespace (ip netns)")
     add_shipping_arguments(capture, drain_timeout=10.0)
     args = parser.parse_args(argv)
     try:

@@ -1,13 +1,14 @@
-"""`appliance demo`: a ready box on this machine, for a first look."""
+"""`appliance demo`: a ready box on this machine, watching the simulator's office network."""
 
 from __future__ import annotations
 
-import argparse
 import secrets
+
+import msgspec
 
 from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
-from appliance.cli import serve_command
+from appliance.cli.errors import CliError
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory, write_private_file
 from appliance.store.database import Store
@@ -16,10 +17,15 @@ DEMO_ADMIN = "admin"
 
 
 def register(subparsers) -> None:
-    demo = subparsers.add_parser("demo", help="initialise a demo box (if needed) and serve it")
+    demo = subparsers.add_parser("demo", help="the whole box on a simulated office network (API + UI + engine)")
     demo.add_argument("--data-dir", default="var/demo")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8443)
+    demo.add_argument("--scenario", default="mixed", help="simulator scenario (`appliance simulate --list`)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--duration", type=float, default=600, help="seconds of simulated traffic per replay")
+    demo.add_argument("--speed", type=float, default=10, help="replay speed factor")
+    demo.add_argument("--loops", type=int, help="stop replaying after this many replays (default: forever)")
     demo.set_defaults(run=run_demo)
 
 
@@ -40,19 +46,43 @@ def initialise_demo(data_dir: DataDirectory) -> str:
     return password
 
 
+def trust_scenario_indicators(data_dir: DataDirectory, capture) -> None:
+    """The simulator writes the indicator list its threat-intel attack uses; import it, as an admin would."""
+    from appliance.engine.network import load_threat_intel
+    from appliance.engine.process import load_settings
+    from appliance.simulate.labels import indicators_path
+    from appliance.store import keys
+
+    indicators = indicators_path(capture)
+    if not indicators.exists():
+        return
+    store = Store(data_dir, keys.load_key(data_dir))
+    try:
+        settings = load_settings(store)
+        settings.site.threat_intel = load_threat_intel(indicators)
+        store.set_setting("engine", msgspec.to_builtins(settings))
+    finally:
+        store.close()
+
+
 def run_demo(args) -> int:
+    from appliance.demo import box
+    from appliance.demo.network import DemoNetworkError
+
     data_dir = DataDirectory.at(args.data_dir)
     password = initialise_demo(data_dir)
-    print(f"NetSenX demo box: https://{args.host}:{args.port}/api/v1/health")
-    print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
-    print(f"  API description: https://{args.host}:{args.port}/api/v1/schema")
-    serve_args = argparse.Namespace(
-        data_dir=str(data_dir.root),
-        host=args.host,
-        port=args.port,
-        workers=2,
-        http=False,
-        passphrase_file=None,
-        access_log=False,
-    )
-    return serve_command.run_serve(serve_args)
+
+    def announce(url: str, how: str) -> None:
+        print(f"NetSenX demo box is up ({how}, scenario {args.scenario!r} replayed at {args.speed:g}x):")
+        print(f"  web UI   {url}/   (self-signed certificate: {data_dir.certificate})")
+        print(f"  API      {url}/api/v1/   OpenAPI: {url}/api/v1/schema")
+        print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
+        print("  alerts appear within a minute; Ctrl-C stops the demo", flush=True)
+
+    try:
+        capture = box.demo_capture(data_dir, args.scenario, args.seed, args.duration)
+        trust_scenario_indicators(data_dir, capture)
+        return box.run_demo_box(data_dir, host=args.host, port=args.port, scenario=args.scenario, seed=args.seed,
+                                duration=args.duration, speed=args.speed, loops=args.loops, on_ready=announce)
+    except (RuntimeError, DemoNetworkError) as error:
+        raise CliError(str(error)) from error

@@ -106,12 +106,16 @@ def finish_shipping(shipper: Shipper | None, args: argparse.Namespace) -> int:
 def capture_and_ship(args: argparse.Namespace) -> int:
     """`sensor capture --iface IFACE --appliance URL --license-key KEY`: the live service."""
     from sensor.capture.live import CaptureError, LiveCapture
+    from sensor.capture.netns import network_namespace
 
     shipper = open_shipper(args)
     pipeline = Pipeline()
     handed_over = time.monotonic()
     try:
-        with LiveCapture(args.iface) as capture:
+        # The capture socket is bound in the interface's namespace; shipping then uses this one's network.
+        with network_namespace(args.netns):
+            capture = LiveCapture(args.iface)
+        with capture:
             for batch in capture.frame_batches():
                 pipeline.feed_batch(batch)
                 if time.monotonic() - handed_over >= DRAIN_INTERVAL:

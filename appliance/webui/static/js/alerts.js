@@ -168,6 +168,8 @@ export async function alertDetail(view, context, alertId) {
   const draw = async (notice) => {
     const alert = await api.get(`/alerts/${encodeURIComponent(alertId)}`);
     const canAct = context.user.role !== "viewer";
+    // An alert the engine raised carries its incident evidence; one without it (an older row) shows the trace's.
+    const hasEvidence = alert.evidence && Object.keys(alert.evidence).length > 0;
     const trace = h("div", {}, h("p", { class: "muted" }, "Looking for the decision trace…"));
     view.replaceChildren(
       h("p", { class: "breadcrumb" }, h("a", { href: "#/alerts" }, "← All alerts")),
@@ -181,7 +183,7 @@ export async function alertDetail(view, context, alertId) {
             score: alert.score, first_seen: formatTime(alert.timestamp), alert_id: alert.id,
           })),
           panel("Why it scored this way", shapChart(alert.shap_json, alert.score)),
-          alert.evidence ? panel("Evidence", renderData(alert.evidence)) : null,
+          hasEvidence ? panel("Evidence", renderData(alert.evidence)) : null,
           panel("Decision trace", trace)),
         h("div", { class: "column-side" },
           canAct ? panel("Triage", statusForm(alert, draw))
@@ -190,7 +192,7 @@ export async function alertDetail(view, context, alertId) {
           canAct ? reportButtons(alert, context) : null)));
     try {
       const found = await traceOf(alert);
-      trace.replaceChildren(found ? traceSummary(found, { withEvidence: !alert.evidence })
+      trace.replaceChildren(found ? traceSummary(found, { withEvidence: !hasEvidence })
         : h("p", { class: "muted" }, "No decision trace is stored for this alert."));
     } catch (error) {
       trace.replaceChildren(errorNotice(error));

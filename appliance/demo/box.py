@@ -1,0 +1,153 @@
+"""Run the demo: the API (Granian), the engine, a sensor and the simulator's office network, as separate
+processes wired exactly like a real installation (the sensor ships to the API as an agent)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_text
+from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
+from appliance.licensing import box_license
+from appliance.simulate import scenarios
+from appliance.store import keys
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+
+SENSOR_ID = "demo-sensor"
+
+
+class DemoProcesses:
+    """Child processes, each in its own process group so that stopping one stops all of its workers."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, command: list[str], environment: dict[str, str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps writing to it
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                   start_new_session=True)
+        log.close()
+        self.running.append((name, process))
+        return process
+
+    def stop(self) -> None:
+        for _, process in reversed(self.running):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, process in reversed(self.running):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def exited(self) -> list[str]:
+        return [name for name, process in self.running if process.poll() is not None]
+
+
+def install_demo_license(data_dir: DataDirectory) -> tuple[str, str]:
+    """(license key, trusted vendor key text); installed on the box once."""
+    vendor = demo_vendor_key(data_dir)
+    trusted = trusted_key_text(vendor)
+    store = Store(data_dir, keys.load_key(data_dir))
+    try:
+        public_keys = box_license.trusted_keys({box_license.VENDOR_KEYS_ENV: trusted})
+        current = box_license.installed(store, public_keys)
+        if current is None or current.license.expires_at < time.time() + 30 * 86_400:
+            box_license.install(store, demo_license(vendor), public_keys)
+            current = box_license.installed(store, public_keys)
+        return current.key, trusted
+    finally:
+        store.close()
+
+
+def demo_capture(data_dir: DataDirectory, scenario: str, seed: int, duration: float) -> Path:
+    path = data_dir.root / f"{scenario}-{seed}-{int(duration)}s.pcap"
+    if not path.exists():
+        scenarios.write(scenario, path, seed=seed, duration=duration)
+    return path
+
+
+def wait_for_api(url: str, certificate: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v1/health", verify=str(certificate), timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the API did not answer on {url} within {timeout:.0f} s")
+
+
+def free_port(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) != 0
+
+
+def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str, seed: int, duration: float,
+                 speed: float, loops: int | None, on_ready) -> int:
+    """Start everything, call `on_ready(url)`, then keep replaying until interrupted (or `loops` replays)."""
+    if not free_port(host, port):
+        raise RuntimeError(f"port {port} on {host} is already in use: pass --port")
+    license_key, trusted = install_demo_license(data_dir)
+    capture = demo_capture(data_dir, scenario, seed, duration)
+    environment = dict(os.environ, **{box_license.VENDOR_KEYS_ENV: trusted})
+    url = f"https://{host}:{port}"
+    python = sys.executable
+    logs = data_dir.root / "logs"
+    logs.mkdir(exist_ok=True, mode=0o700)
+    processes = DemoProcesses(logs)
+    stop = {"requested": False}
+
+    def request_stop(*_) -> None:
+        stop["requested"] = True
+
+    previous = signal.signal(signal.SIGTERM, request_stop)
+    network = DemoNetwork(f"nsx-demo-{os.getpid()}") if can_create_namespaces() else None
+    try:
+        processes.start("api", [python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--host", host,
+                                "--port", str(port), "--workers", "2"], environment)
+        processes.start("engine", [python, "-m", "appliance", "engine", "--data-dir", str(data_dir.root)],
+                        environment)
+        wait_for_api(url, data_dir.certificate)
+        shipping = ["--appliance", url, "--license-key", license_key, "--ca-cert", str(data_dir.certificate),
+                    "--agent-id", SENSOR_ID, "--spool-dir", str(data_dir.root / "sensor-spool")]
+        if network is not None:
+            network.__enter__()
+            processes.start("sensor", [python, "-m", "sensor", "capture", "--iface", CAPTURE_END,
+                                       "--netns", network.namespace, *shipping], environment)
+            time.sleep(2)  # the sensor's ring is open before the first frame is replayed
+        on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
+        replays = 0
+        while not stop["requested"] and (loops is None or replays < loops):
+            if network is not None:
+                command = ["ip", "netns", "exec", network.namespace, python, "-m", "appliance.simulate.replay",
+                           str(capture), "--iface", REPLAY_END, "--speed", str(speed)]
+            else:
+                command = [python, "-m", "sensor", "read", str(capture), *shipping]
+            replay = processes.start(f"replay-{replays}", command, environment)
+            while replay.poll() is None and not stop["requested"]:
+                time.sleep(0.5)
+            replays += 1
+            if processes.exited() and set(processes.exited()) & {"api", "engine", "sensor"}:
+                raise RuntimeError(f"demo process(es) stopped: {processes.exited()}; see {logs}")
+        while loops is not None and not stop["requested"]:
+            time.sleep(0.5)  # the replays are done; the box keeps serving until stopped
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        processes.stop()
+        if network is not None:
+            network.remove()
