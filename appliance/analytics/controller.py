@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from appliance.analytics import queries
@@ -16,23 +17,27 @@ class AnalyticsController(Controller):
     guards = [viewer]
 
     @get("/summary", summary="Total alerts, average response time, false-positive rate")
-    async def summary(self, store: Store) -> queries.Summary:
+    async def summary(self, store: NamedDependency[Store]) -> queries.Summary:
         return queries.summary(store.connection())
 
     @get("/alerts-over-time", summary="Alerts per UTC day over the last N days, quiet days included")
-    async def alerts_over_time(self, store: Store,
-                               days: int = Parameter(default=30, ge=1, le=366)) -> queries.AlertsOverTime:
+    async def alerts_over_time(
+        self, store: NamedDependency[Store], days: int = Parameter(default=30, ge=1, le=366)
+    ) -> queries.AlertsOverTime:
         return queries.alerts_over_time(store.connection(), days)
 
     @get("/severity-distribution", summary="Alerts per severity")
-    async def severity_distribution(self, store: Store) -> queries.SeverityDistribution:
+    async def severity_distribution(self, store: NamedDependency[Store]) -> queries.SeverityDistribution:
         return queries.severity_distribution(store.connection())
 
     @get("/top-rules", summary="The rules that raised the most alerts")
-    async def top_rules(self, store: Store, limit: int = Parameter(default=10, ge=1, le=100)) -> queries.TopRules:
+    async def top_rules(
+        self, store: NamedDependency[Store], limit: int = Parameter(default=10, ge=1, le=100)
+    ) -> queries.TopRules:
         return queries.top_rules(store.connection(), limit)
 
     @get("/device-risk", summary="Devices by risk score, with what drives each score")
-    async def device_risk(self, store: Store,
-                          limit: int = Parameter(default=20, ge=1, le=100)) -> queries.DeviceRiskList:
+    async def device_risk(
+        self, store: NamedDependency[Store], limit: int = Parameter(default=20, ge=1, le=100)
+    ) -> queries.DeviceRiskList:
         return queries.device_risk(store.connection(), limit)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from appliance.api.security import admin, analyst, viewer
 from appliance.audit import log as audit
@@ -27,8 +28,14 @@ def regime_for(store: Store, name: str) -> Regime:
 
 
 def record(store: Store, request: Request, action: str, target: str, details: dict) -> None:
-    audit.record(store, username=request.user.name, source_ip=client_address(request), action=action,
-                 target=target, details=details)
+    audit.record(
+        store,
+        username=request.user.name,
+        source_ip=client_address(request),
+        action=action,
+        target=target,
+        details=details,
+    )
 
 
 class ComplianceController(Controller):
@@ -36,15 +43,17 @@ class ComplianceController(Controller):
     tags = ["compliance"]
 
     @get("/status", guards=[viewer], summary="NIS2 Art.21 readiness: 8 checks with evidence and a score")
-    async def status(self, store: Store) -> ReadinessStatus:
+    async def status(self, store: NamedDependency[Store]) -> ReadinessStatus:
         return readiness(store, settings.load(store))
 
     @get("/settings", guards=[viewer], summary="The entity and its reporting contacts")
-    async def get_settings(self, store: Store) -> ComplianceSettings:
+    async def get_settings(self, store: NamedDependency[Store]) -> ComplianceSettings:
         return settings.load(store)
 
     @put("/settings", guards=[admin], summary="Change the entity and contact details (only the fields given)")
-    async def put_settings(self, data: SettingsUpdate, request: Request, store: Store) -> ComplianceSettings:
+    async def put_settings(
+        self, data: JSONBody[SettingsUpdate], request: Request, store: NamedDependency[Store]
+    ) -> ComplianceSettings:
         try:
             changes = settings.validated_changes(data, load_regime("nis2", store.data_dir.root))
         except InvalidSettings as error:
@@ -55,12 +64,18 @@ class ComplianceController(Controller):
         return saved
 
     @get("/incidents", guards=[viewer], summary="The incident register, newest awareness first")
-    async def list_incidents(self, store: Store, limit: int = Parameter(default=30, ge=1, le=100),
-                             offset: int = Parameter(default=0, ge=0)) -> IncidentList:
+    async def list_incidents(
+        self,
+        store: NamedDependency[Store],
+        limit: int = Parameter(default=30, ge=1, le=100),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> IncidentList:
         return incidents.list_page(store, regime_for(store, "nis2"), limit, offset)
 
     @post("/incidents", guards=[analyst], summary="Open an incident from one or more alerts")
-    async def create_incident(self, data: IncidentIn, request: Request, store: Store) -> Incident:
+    async def create_incident(
+        self, data: JSONBody[IncidentIn], request: Request, store: NamedDependency[Store]
+    ) -> Incident:
         try:
             incident_id = incidents.create(store, data, request.user.name)
         except InvalidRecord as error:
@@ -69,16 +84,24 @@ class ComplianceController(Controller):
         return incidents.get(store, incident_id, regime_for(store, "nis2"))
 
     @get("/incidents/{incident_id:str}", guards=[viewer], summary="One incident with its NIS2 deadlines")
-    async def get_incident(self, incident_id: str, store: Store) -> Incident:
+    async def get_incident(self, incident_id: FromPath[str], store: NamedDependency[Store]) -> Incident:
         incident = incidents.get(store, incident_id, regime_for(store, "nis2"))
         if incident is None:
             raise NotFoundException(f"no incident {incident_id}")
         return incident
 
-    @put("/incidents/{incident_id:str}", guards=[analyst],
-         summary="Update an incident: status, awareness time, assessment, submitted reports, more alerts")
-    async def update_incident(self, incident_id: str, data: IncidentUpdate, request: Request,
-                              store: Store) -> Incident:
+    @put(
+        "/incidents/{incident_id:str}",
+        guards=[analyst],
+        summary="Update an incident: status, awareness time, assessment, submitted reports, more alerts",
+    )
+    async def update_incident(
+        self,
+        incident_id: FromPath[str],
+        data: JSONBody[IncidentUpdate],
+        request: Request,
+        store: NamedDependency[Store],
+    ) -> Incident:
         regime = regime_for(store, "nis2")
         try:
             changes = incidents.update(store, incident_id, data, regime)
@@ -90,12 +113,16 @@ class ComplianceController(Controller):
         return incidents.get(store, incident_id, regime)
 
     @get("/breaches", guards=[viewer], summary="The GDPR Art.33(5) breach register")
-    async def list_breaches(self, store: Store, limit: int = Parameter(default=30, ge=1, le=100),
-                            offset: int = Parameter(default=0, ge=0)) -> BreachList:
+    async def list_breaches(
+        self,
+        store: NamedDependency[Store],
+        limit: int = Parameter(default=30, ge=1, le=100),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> BreachList:
         return breaches.list_page(store, regime_for(store, "gdpr"), limit, offset)
 
     @post("/breaches", guards=[analyst], summary="Record a personal-data breach, notified or not")
-    async def create_breach(self, data: BreachIn, request: Request, store: Store) -> Breach:
+    async def create_breach(self, data: JSONBody[BreachIn], request: Request, store: NamedDependency[Store]) -> Breach:
         try:
             breach_id = breaches.create(store, data, request.user.name)
         except InvalidRecord as error:
@@ -104,14 +131,16 @@ class ComplianceController(Controller):
         return breaches.get(store, breach_id, regime_for(store, "gdpr"))
 
     @get("/breaches/{breach_id:str}", guards=[viewer], summary="One breach register entry")
-    async def get_breach(self, breach_id: str, store: Store) -> Breach:
+    async def get_breach(self, breach_id: FromPath[str], store: NamedDependency[Store]) -> Breach:
         breach = breaches.get(store, breach_id, regime_for(store, "gdpr"))
         if breach is None:
             raise NotFoundException(f"no breach {breach_id}")
         return breach
 
     @put("/breaches/{breach_id:str}", guards=[analyst], summary="Update a breach register entry")
-    async def update_breach(self, breach_id: str, data: BreachUpdate, request: Request, store: Store) -> Breach:
+    async def update_breach(
+        self, breach_id: FromPath[str], data: JSONBody[BreachUpdate], request: Request, store: NamedDependency[Store]
+    ) -> Breach:
         try:
             changed = breaches.update(store, breach_id, data)
         except KeyError:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import JSONBody
 
 from appliance.api.security import analyst
 from appliance.audit import log as audit
@@ -29,28 +31,42 @@ def subject_of(store: Store, request: ReportRequest, regime_name: str) -> Report
     if (request.alert_id is None) == (request.incident_id is None):
         raise ValidationException("alert_id: give exactly one of alert_id or incident_id")
     try:
-        return report_subject(store, regime_for, regime_name=regime_name, alert_id=request.alert_id,
-                              incident_id=request.incident_id)
+        return report_subject(
+            store, regime_for, regime_name=regime_name, alert_id=request.alert_id, incident_id=request.incident_id
+        )
     except SubjectNotFound as error:
         raise NotFoundException(str(error)) from error
 
 
 def pdf_response(store: Store, request: Request, report: content.Report, subject: ReportSubject) -> Response[bytes]:
     document = pdf.render(report, content.attachment(subject, report))
-    audit.record(store, username=request.user.name, source_ip=client_address(request), action="report.generated",
-                 target=report.reference, details={"kind": report.kind, "title": report.title,
-                                                   "alerts": subject.alerts_total})
-    return Response(document, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{report.kind}-{report.reference}.pdf"'})
+    audit.record(
+        store,
+        username=request.user.name,
+        source_ip=client_address(request),
+        action="report.generated",
+        target=report.reference,
+        details={"kind": report.kind, "title": report.title, "alerts": subject.alerts_total},
+    )
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{report.kind}-{report.reference}.pdf"'},
+    )
 
 
 class ReportsController(Controller):
     path = "/reports"
     tags = ["reports"]
 
-    @post("/nis2", guards=[analyst], status_code=200, sync_to_thread=True,
-          summary="NIS2 Art.23 report (early warning, notification, intermediate, final, progress) as PDF")
-    def nis2(self, data: ReportRequest, request: Request, store: Store) -> Response[bytes]:
+    @post(
+        "/nis2",
+        guards=[analyst],
+        status_code=200,
+        sync_to_thread=True,
+        summary="NIS2 Art.23 report (early warning, notification, intermediate, final, progress) as PDF",
+    )
+    def nis2(self, data: JSONBody[ReportRequest], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
         regime = regime_for(store, "nis2")
         stage = regime.stage(data.stage)
         if stage is None:
@@ -60,9 +76,14 @@ class ReportsController(Controller):
         subject = subject_of(store, data, "nis2")
         return pdf_response(store, request, content.nis2_report(subject, stage), subject)
 
-    @post("/gdpr", guards=[analyst], status_code=200, sync_to_thread=True,
-          summary="GDPR Art.33 personal-data breach notification as PDF")
-    def gdpr(self, data: ReportRequest, request: Request, store: Store) -> Response[bytes]:
+    @post(
+        "/gdpr",
+        guards=[analyst],
+        status_code=200,
+        sync_to_thread=True,
+        summary="GDPR Art.33 personal-data breach notification as PDF",
+    )
+    def gdpr(self, data: JSONBody[ReportRequest], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
         report_gate(store)
         subject = subject_of(store, data, "gdpr")
         return pdf_response(store, request, content.gdpr_report(subject), subject)
