@@ -26,7 +26,7 @@ system-packages:
     #!/usr/bin/env bash
     set -euo pipefail
     missing=()
-    for package in iproute2 tshark tcpreplay chromium chromium-driver fonts-dejavu-core poppler-utils; do
+    for package in iproute2 tshark tcpreplay chromium chromium-driver fonts-dejavu-core poppler-utils nftables shellcheck systemd; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     if [ ${#missing[@]} -gt 0 ]; then
