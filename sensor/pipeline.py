@@ -102,6 +102,13 @@ class Pipeline:
             self.feed_batch(batch)
         return capture.errors
 
+    def advance(self, now: float) -> None:
+        """Live capture: time passes even when no packet comes. Flows quiet past their timeout as of `now` end,
+        so a quiet wire still hands over what finished (timestamps there are the kernel's clock, like `now`)."""
+        if now > self._last_sweep:
+            self._table.expire(now)
+            self._last_sweep = now
+
     def drain(self) -> Drained:
         flows, self._table.finished = self._table.finished, []
         events, self._events = self._events, []

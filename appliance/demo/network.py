@@ -12,6 +12,7 @@ import subprocess
 
 REPLAY_END = "nsx-tap0"
 CAPTURE_END = "nsx-tap1"
+JUMBO_MTU = 9000
 
 
 class DemoNetworkError(RuntimeError):
@@ -37,6 +38,9 @@ class DemoNetwork:
         _ip("netns", "add", self.namespace)
         try:
             _ip("-n", self.namespace, "link", "add", REPLAY_END, "type", "veth", "peer", "name", CAPTURE_END)
+            for interface in (REPLAY_END, CAPTURE_END):
+                # Real captures hold frames above 1500 bytes (offloaded segments, jumbo frames): carry them.
+                _ip("-n", self.namespace, "link", "set", interface, "mtu", str(JUMBO_MTU))
             for interface in ("lo", REPLAY_END, CAPTURE_END):
                 _ip("-n", self.namespace, "link", "set", interface, "up")
         except DemoNetworkError:

@@ -25,6 +25,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Self, TypeVar
 
@@ -226,25 +227,33 @@ class LiveCapture:
         """Yield the packets of each ring block as one list; ends after `stop()`, `close()` or SIGTERM."""
         return self._each_block(self._packets_of_block)
 
-    def frame_batches(self) -> Iterator[FrameBatch]:
+    def frame_batches(self, idle_after: float | None = None) -> Iterator[FrameBatch]:
         """Yield each ring block as one FrameBatch for the vectorised decoder (`Pipeline.feed_batch`).
 
         The block is copied out once and its packet headers read with numpy, so no Python object is made per
-        packet; `wirelen` is the real length on the wire even when the frame was cut short.
+        packet; `wirelen` is the real length on the wire even when the frame was cut short. With `idle_after`,
+        an empty batch also comes when the wire has been quiet that many seconds, so the caller can still
+        do its periodic work (expire flows, ship what is finished) while nothing arrives.
         """
-        return self._each_block(self._frame_batch_of_block)
+        return self._each_block(self._frame_batch_of_block, idle_after, FrameBatch.from_frames([]))
 
-    def _each_block(self, read: Callable[[int, int, int, int], T]) -> Iterator[T]:
+    def _each_block(self, read: Callable[[int, int, int, int], T], idle_after: float | None = None,
+                    idle: T | None = None) -> Iterator[T]:
         """Wait for each block the kernel fills, in ring order, `read` it, and give it straight back."""
         ring = self._ring
         block_size, block_count = self.block_size, self.block_count
         index = 0
+        last_yield = time.monotonic()
         while not self._stopping:
             base = index * block_size
             status, count, first, used = _BLOCK_HEADER.unpack_from(ring, base)
             if not status & TP_STATUS_USER:
                 self._wait()
+                if idle_after is not None and time.monotonic() - last_yield >= idle_after:
+                    last_yield = time.monotonic()
+                    yield idle
                 continue
+            last_yield = time.monotonic()
             contents = read(base, count, first, used)
             # `read` copied what it needs, so the kernel can refill the block before the caller sees it.
             _BLOCK_STATUS.pack_into(ring, base + _BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)

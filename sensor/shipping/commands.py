@@ -116,9 +116,10 @@ def capture_and_ship(args: argparse.Namespace) -> int:
         with network_namespace(args.netns):
             capture = LiveCapture(args.iface)
         with capture:
-            for batch in capture.frame_batches():
+            for batch in capture.frame_batches(idle_after=DRAIN_INTERVAL):
                 pipeline.feed_batch(batch)
                 if time.monotonic() - handed_over >= DRAIN_INTERVAL:
+                    pipeline.advance(time.time())
                     pipeline.stats.kernel_drops = capture.stats().drops
                     ship_drained(shipper, pipeline.drain())
                     handed_over = time.monotonic()
