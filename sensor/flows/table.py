@@ -68,7 +68,7 @@ class _Slots:
 
     def grow(self, capacity: int) -> None:
         for name, column in vars(self).items():
-            extra = np.zeros((capacity - len(column),) + column.shape[1:], dtype=column.dtype)
+            extra = np.zeros((capacity - len(column), *column.shape[1:]), dtype=column.dtype)
             if column.dtype == object:
                 extra[...] = "" if name == "history" else None
             setattr(self, name, np.concatenate([column, extra]))
@@ -407,7 +407,7 @@ class _Grouping:
         order = np.argsort(_mix(columns), kind="stable")
         starts = _boundaries(columns, order)
         if len(starts) != len(np.unique(_mix(columns))):  # a hash collision interleaved two keys
-            order = np.lexsort((np.arange(len(p)),) + columns[::-1])
+            order = np.lexsort((np.arange(len(p)), *columns[::-1]))
             starts = _boundaries(columns, order)
         self.order = order
         self.original_positions = order

@@ -54,7 +54,7 @@ class MetadataExtractor:
             for proto, ports in (("TCP", extractor.tcp_ports), ("UDP", extractor.udp_ports)):
                 for port in ports:
                     key = (proto, port)
-                    self._by_port[key] = self._by_port.get(key, ()) + (extractor,)
+                    self._by_port[key] = (*self._by_port.get(key, ()), extractor)
         self._sniffed: BoundedFlowState[tuple[ProtocolExtractor, ...]] = BoundedFlowState(max_sniffed_flows)
         self.errors = 0
 
@@ -72,7 +72,7 @@ class MetadataExtractor:
             for handler in handlers:
                 events += handler.on_payload(ctx, payload)
             return events
-        except Exception:  # noqa: BLE001 - last line of defence: one odd packet must not stop the sensor
+        except Exception:
             self.errors += 1
             return []
 

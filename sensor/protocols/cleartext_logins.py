@@ -120,8 +120,8 @@ class CleartextLoginExtractor(PortBasedExtractor):
         if not from_client:
             return []
         events: list[Event] = []
-        for line in payload.split(b"\n", MAX_LINES_PER_SEGMENT)[:MAX_LINES_PER_SEGMENT]:
-            line = line.rstrip(b"\r")
+        for raw_line in payload.split(b"\n", MAX_LINES_PER_SEGMENT)[:MAX_LINES_PER_SEGMENT]:
+            line = raw_line.rstrip(b"\r")
             if not line:
                 continue
             session = self._session(ctx.flow_uid)

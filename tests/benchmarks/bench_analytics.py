@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_store_api import ALERTS, INSERT_SQL, alert_rows, insert_rate, percentile  # noqa: E402
+from bench_store_api import ALERTS, INSERT_SQL, alert_rows, insert_rate, percentile
 
-from appliance.analytics import queries  # noqa: E402
-from appliance.store import keys, lifecycle  # noqa: E402
-from appliance.store.connection import open_encrypted  # noqa: E402
-from appliance.store.data_dir import DataDirectory  # noqa: E402
-from appliance.store.database import Store  # noqa: E402
-from appliance.store.migrations import latest_version, migrate  # noqa: E402
+from appliance.analytics import queries
+from appliance.store import keys, lifecycle
+from appliance.store.connection import open_encrypted
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+from appliance.store.migrations import latest_version, migrate
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "analytics.json"

@@ -20,15 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-from appliance.engine.network import SiteConfig  # noqa: E402
-from appliance.engine.scoring import Scorer  # noqa: E402
-from appliance.engine.scoring.corpus import decode, detect, run_scenario  # noqa: E402
-from appliance.engine.scoring.features import row_from_detection, to_matrix  # noqa: E402
-from appliance.engine.scoring.ground_truth import finds, is_attack  # noqa: E402
-from appliance.engine.scoring.training import training_scenarios  # noqa: E402
+from appliance.engine.network import SiteConfig
+from appliance.engine.scoring import Scorer
+from appliance.engine.scoring.corpus import decode, detect, run_scenario
+from appliance.engine.scoring.features import row_from_detection, to_matrix
+from appliance.engine.scoring.ground_truth import finds, is_attack
+from appliance.engine.scoring.training import training_scenarios
 
 BENCH_SEEDS = (101, 102)
 DURATION_S = 300.0

@@ -25,17 +25,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_text  # noqa: E402
-from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces  # noqa: E402
-from appliance.engine.local_sensor import queue_capture_files  # noqa: E402
-from appliance.engine.process import Engine  # noqa: E402
-from appliance.engine.scoring import Scorer  # noqa: E402
-from appliance.licensing import box_license  # noqa: E402
-from appliance.simulate import scenarios  # noqa: E402
-from appliance.store import lifecycle  # noqa: E402
-from appliance.store.data_dir import DataDirectory  # noqa: E402
-from appliance.store.database import Store  # noqa: E402
-from sensor.pipeline import Pipeline  # noqa: E402
+from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_text
+from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
+from appliance.engine.local_sensor import queue_capture_files
+from appliance.engine.process import Engine
+from appliance.engine.scoring import Scorer
+from appliance.licensing import box_license
+from appliance.simulate import scenarios
+from appliance.store import lifecycle
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+from sensor.pipeline import Pipeline
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "engine.json"

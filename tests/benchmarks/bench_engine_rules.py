@@ -24,14 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from sklearn.ensemble import IsolationForest  # noqa: E402
+import numpy as np
+from sklearn.ensemble import IsolationForest
 
-from appliance.engine.baseline import FLOW_FEATURES, ForestArrays, IsolationScorer, flow_features  # noqa: E402
-from appliance.engine.network import SiteConfig  # noqa: E402
-from appliance.engine.rules import RuleSet  # noqa: E402
-from sensor.pipeline import Pipeline  # noqa: E402
-from sensor.records import Flow  # noqa: E402
+from appliance.engine.baseline import FLOW_FEATURES, ForestArrays, IsolationScorer, flow_features
+from appliance.engine.network import SiteConfig
+from appliance.engine.rules import RuleSet
+from sensor.pipeline import Pipeline
+from sensor.records import Flow
 
 RESULTS = ROOT / "tests" / "benchmarks" / "results" / "engine_rules.json"
 DURATION_S = "300"

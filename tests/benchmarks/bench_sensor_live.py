@@ -29,15 +29,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from scapy.layers.inet import IP, TCP, UDP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
-from scapy.sendrecv import AsyncSniffer  # noqa: E402
-from scapy.utils import wrpcap  # noqa: E402
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.sendrecv import AsyncSniffer
+from scapy.utils import wrpcap
 
-from sensor.capture.live import PACKET_STATISTICS, SOL_PACKET, LiveCapture, Packet  # noqa: E402
-from sensor.pipeline import Pipeline  # noqa: E402
-from tests.sensor_capture.netns_veth import VethPair, veth_pair  # noqa: E402
+from sensor.capture.live import PACKET_STATISTICS, SOL_PACKET, LiveCapture, Packet
+from sensor.pipeline import Pipeline
+from tests.sensor_capture.netns_veth import VethPair, veth_pair
 
 CAPTURE_CPU, SENDER_CPU = 0, 1
 FRAME_BYTES = 800

@@ -13,33 +13,31 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.auth import users  # noqa: E402
-from appliance.engine.queue import enqueue  # noqa: E402
-from appliance.licensing import box_license  # noqa: E402
-from appliance.licensing.keys import License, encode_license, key_id, public_key_text  # noqa: E402
-from appliance.licensing.plans import PLAN_FEATURES  # noqa: E402
-from appliance.store import lifecycle  # noqa: E402
-from appliance.store.data_dir import DataDirectory  # noqa: E402
-from appliance.store.database import Store  # noqa: E402
-from sensor.pipeline import Pipeline  # noqa: E402
-from sensor.records import Batch, CaptureStats, encode_batch  # noqa: E402
-from sensor.shipping import Shipper  # noqa: E402
-from sensor.shipping.client import AgentIdentity, ApplianceClient  # noqa: E402
-from sensor.shipping.shipper import chunks  # noqa: E402
-from sensor.shipping.spool import Spool  # noqa: E402
+from appliance.auth import users
+from appliance.engine.queue import enqueue
+from appliance.licensing import box_license
+from appliance.licensing.keys import License, encode_license, key_id, public_key_text
+from appliance.licensing.plans import PLAN_FEATURES
+from appliance.store import lifecycle
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+from sensor.pipeline import Pipeline
+from sensor.records import Batch, CaptureStats, encode_batch
+from sensor.shipping import Shipper
+from sensor.shipping.client import AgentIdentity, ApplianceClient
+from sensor.shipping.shipper import chunks
+from sensor.shipping.spool import Spool
+from tests.conftest import RunningServer
 
 PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
 RESULTS = Path(__file__).parent / "results" / "shipping.json"
@@ -83,43 +81,16 @@ def licensed_box(scratch: Path) -> tuple[DataDirectory, str, str]:
     return data_dir, key, trusted
 
 
-def start_box(data_dir: DataDirectory, runtime: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = dict(
-        os.environ,
-        NETSENX_RUNTIME_DIR=str(runtime),
-        NETSENX_RATE_LIMITS=json.dumps({"ingest": [10**9, 60], "general": [10**9, 60]}),
+def start_box(data_dir: DataDirectory, runtime: Path) -> tuple[RunningServer, str]:
+    server = RunningServer(
+        data_dir,
+        workers=2,
+        extra_env={
+            "NETSENX_RUNTIME_DIR": str(runtime),
+            "NETSENX_RATE_LIMITS": json.dumps({"ingest": [10**9, 60], "general": [10**9, 60]}),
+        },
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "serve",
-            "--data-dir",
-            str(data_dir.root),
-            "--http",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/api/v1/health")
-            return server, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the appliance did not start")
+    return server, server.url.removesuffix("/api/v1")
 
 
 def batches_of(flows: list, events: list, agent: str) -> list[bytes]:
@@ -193,8 +164,7 @@ def main() -> None:
             shipper = measure_shipper(url, key, flows, events, scratch)
             direct = measure_direct_post(url, key, payloads)
         finally:
-            server.terminate()
-            server.wait()
+            server.stop()
         store_floor = measure_store(data_dir, payloads)
         spool = measure_spool(payloads, scratch)
     results = {

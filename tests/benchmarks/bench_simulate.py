@@ -17,10 +17,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from scapy.all import IP, TCP, Ether, Raw, wrpcap  # noqa: E402
+from scapy.all import IP, TCP, Ether, Raw, wrpcap
 
-from appliance.simulate import write  # noqa: E402
-from appliance.simulate.pcap import read_pcap  # noqa: E402
+from appliance.simulate import write
+from appliance.simulate.pcap import read_pcap
 
 PEER_FRAMES = 20_000
 SCAPY_SENDER = """

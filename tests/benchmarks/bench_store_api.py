@@ -11,7 +11,6 @@ Writes tests/benchmarks/results/store_api.json.
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import sys
@@ -26,14 +25,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from appliance.alerts.repository import list_alerts, new_alert_id  # noqa: E402
-from appliance.auth import users  # noqa: E402
-from appliance.rule_names import DEFAULT_SEVERITIES  # noqa: E402
-from appliance.store import keys, lifecycle  # noqa: E402
-from appliance.store.connection import apply_key, configure, open_encrypted  # noqa: E402
-from appliance.store.data_dir import DataDirectory  # noqa: E402
-from appliance.store.database import Store  # noqa: E402
-from appliance.store.migrations import migrate  # noqa: E402
+from appliance.alerts.repository import list_alerts, new_alert_id
+from appliance.auth import users
+from appliance.rule_names import DEFAULT_SEVERITIES
+from appliance.store import keys, lifecycle
+from appliance.store.connection import apply_key, configure, open_encrypted
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
+from appliance.store.migrations import migrate
+from tests.conftest import RunningServer
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "store_api.json"
@@ -179,43 +179,16 @@ def measure_list_latency(data_dir: DataDirectory, key: bytes) -> dict:
 
 
 def measure_http(data_dir: DataDirectory, seconds: float = 5.0, threads: int = 8) -> dict:
-    import socket
-    import subprocess
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = dict(
-        os.environ,
-        NETSENX_RATE_LIMITS=json.dumps({"general": [10**9, 60], "health": [10**9, 60]}),
-        NETSENX_RUNTIME_DIR=tempfile.mkdtemp(),
+    server = RunningServer(
+        data_dir,
+        workers=2,
+        extra_env={
+            "NETSENX_RATE_LIMITS": json.dumps({"general": [10**9, 60], "health": [10**9, 60]}),
+            "NETSENX_RUNTIME_DIR": tempfile.mkdtemp(),
+        },
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "serve",
-            "--data-dir",
-            str(data_dir.root),
-            "--http",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
+    base = server.url
     try:
-        for _ in range(100):
-            try:
-                httpx.get(base + "/health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         token = httpx.post(base + "/auth/login", json={"username": "bench", "password": "benchmark password"}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
 
@@ -239,8 +212,7 @@ def measure_http(data_dir: DataDirectory, seconds: float = 5.0, threads: int = 8
         alerts_rate = rate("/alerts/?limit=30")
         health_rate = rate("/health")
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
     return {
         "alerts_requests_per_s": round(alerts_rate),
         "health_requests_per_s": round(health_rate),

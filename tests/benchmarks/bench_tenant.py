@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from appliance.store import lifecycle  # noqa: E402
-from appliance.store.connection import open_encrypted  # noqa: E402
-from appliance.store.data_dir import DataDirectory  # noqa: E402
-from appliance.tenant.erasure import database_identity, erase  # noqa: E402
-from appliance.tenant.export import TenantExport  # noqa: E402
+from appliance.store import lifecycle
+from appliance.store.connection import open_encrypted
+from appliance.store.data_dir import DataDirectory
+from appliance.tenant.erasure import database_identity, erase
+from appliance.tenant.export import TenantExport
 
 RESULTS = Path(__file__).parent / "results" / "tenant.json"
 ALERTS = 200_000

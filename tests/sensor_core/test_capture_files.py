@@ -28,8 +28,12 @@ def test_manifest_lists_all_fifteen_captures():
 def _packets(n=5):
     packets = []
     for i in range(n):
-        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(
-            sport=1000 + i, dport=53) / (b"x" * i)
+        p = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / UDP(sport=1000 + i, dport=53)
+            / (b"x" * i)
+        )
         p.time = 1_700_000_000 + i * 0.25 + 0.000123456
         packets.append(p)
     return packets
@@ -62,7 +66,7 @@ def test_classic_pcap_magics_give_the_same_frames_and_times(write_pcap, tmp_path
 def test_nanosecond_timestamps_keep_sub_microsecond_digits(write_pcap):
     packet = _packets(1)[0]
     packet.time = 1_700_000_000.123456789
-    (ts, _, _), = CaptureFile(write_pcap([packet], nano=True)).frames()
+    ((ts, _, _),) = CaptureFile(write_pcap([packet], nano=True)).frames()
     assert ts == pytest.approx(1_700_000_000.123456789, abs=5e-7)
     assert round((ts % 1) * 1e9) % 1000 != 0  # not rounded to microseconds
 
@@ -81,18 +85,25 @@ def _idb(linktype: int, tsresol: int | None = None) -> bytes:
 
 
 def _epb(interface: int, ticks: int, frame: bytes) -> bytes:
-    return _block(6, struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
-                  + frame)
+    return _block(6, struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame)
 
 
 def test_pcapng_with_two_interfaces_of_different_link_types_and_resolutions(tmp_path):
-    ether = bytes(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, flags="S"))
+    ether = bytes(
+        Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / TCP(sport=1, dport=2, flags="S")
+    )
     raw = bytes(IP(src="10.0.0.3", dst="10.0.0.4") / UDP(sport=3, dport=4) / b"hello")
     shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    data = (shb + _idb(1) + _idb(101, tsresol=9)
-            + _epb(0, 1_700_000_000_250_000, ether)  # microseconds
-            + _epb(1, 1_700_000_000_500_000_001, raw)  # nanoseconds
-            + _block(3, struct.pack("<I", len(ether)) + ether))  # simple packet block: interface 0, no time
+    data = (
+        shb
+        + _idb(1)
+        + _idb(101, tsresol=9)
+        + _epb(0, 1_700_000_000_250_000, ether)  # microseconds
+        + _epb(1, 1_700_000_000_500_000_001, raw)  # nanoseconds
+        + _block(3, struct.pack("<I", len(ether)) + ether)
+    )  # simple packet block: interface 0, no time
     path = tmp_path / "two.pcapng"
     path.write_bytes(data)
     frames = list(CaptureFile(path).frames())
@@ -106,16 +117,19 @@ def test_pcapng_with_two_interfaces_of_different_link_types_and_resolutions(tmp_
 
 def test_big_endian_pcapng_section(tmp_path):
     frame = bytes(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP() / UDP())
+
     def block(block_type, body):
         length = 12 + len(body)
         return struct.pack(">II", block_type, length) + body + struct.pack(">I", length)
-    data = (block(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))
-            + block(1, struct.pack(">HHI", 1, 0, 0))
-            + block(6, struct.pack(">IIIII", 0, 0, 5_000_000, len(frame), len(frame)) + frame + b"\0" * (
-                -len(frame) % 4)))
+
+    data = (
+        block(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))
+        + block(1, struct.pack(">HHI", 1, 0, 0))
+        + block(6, struct.pack(">IIIII", 0, 0, 5_000_000, len(frame), len(frame)) + frame + b"\0" * (-len(frame) % 4))
+    )
     path = tmp_path / "be.pcapng"
     path.write_bytes(data)
-    (ts, lt, f), = CaptureFile(path).frames()
+    ((ts, lt, f),) = CaptureFile(path).frames()
     assert (ts, lt, bytes(f)) == (5.0, 1, frame)
 
 
@@ -142,5 +156,5 @@ def test_truncated_pcapng_counts_an_error(tmp_path):
 def test_files_that_are_not_captures_raise_a_clear_error(tmp_path, content):
     path = tmp_path / "bad.pcap"
     path.write_bytes(content)
-    with pytest.raises(CaptureFormatError, match="bad.pcap"):
+    with pytest.raises(CaptureFormatError, match=r"bad\.pcap"):
         CaptureFile(path)

@@ -59,20 +59,37 @@ def test_link_layers_and_vlan_tags_decode_to_the_same_flow(write_pcap, link):
     if link == "ether":
         packets, linktype = _conversation(Ether(src=MAC_A, dst=MAC_B) / a, Ether(src=MAC_B, dst=MAC_A) / b), 1
     elif link == "vlan":
-        packets, linktype = _conversation(Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=42) / a,
-                                          Ether(src=MAC_B, dst=MAC_A) / Dot1Q(vlan=42) / b), 1
+        packets, linktype = (
+            _conversation(
+                Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=42) / a, Ether(src=MAC_B, dst=MAC_A) / Dot1Q(vlan=42) / b
+            ),
+            1,
+        )
     elif link.startswith("qinq"):
         outer = 0x9100 if link == "qinq-9100" else 0x88A8
-        packets, linktype = _conversation(
-            Ether(src=MAC_A, dst=MAC_B, type=outer) / Dot1AD(vlan=7) / Dot1Q(vlan=42) / a,
-            Ether(src=MAC_B, dst=MAC_A, type=outer) / Dot1AD(vlan=7) / Dot1Q(vlan=42) / b), 1
+        packets, linktype = (
+            _conversation(
+                Ether(src=MAC_A, dst=MAC_B, type=outer) / Dot1AD(vlan=7) / Dot1Q(vlan=42) / a,
+                Ether(src=MAC_B, dst=MAC_A, type=outer) / Dot1AD(vlan=7) / Dot1Q(vlan=42) / b,
+            ),
+            1,
+        )
     elif link == "sll":
-        packets, linktype = _conversation(CookedLinux(src=bytes.fromhex("02000000000a") + b"\0\0", lladdrlen=6) / a,
-                                          CookedLinux(src=bytes.fromhex("02000000000b") + b"\0\0", lladdrlen=6) / b), 113
+        packets, linktype = (
+            _conversation(
+                CookedLinux(src=bytes.fromhex("02000000000a") + b"\0\0", lladdrlen=6) / a,
+                CookedLinux(src=bytes.fromhex("02000000000b") + b"\0\0", lladdrlen=6) / b,
+            ),
+            113,
+        )
     elif link == "sll2":
-        packets, linktype = _conversation(
-            CookedLinuxV2(proto=0x0800, src=bytes.fromhex("02000000000a") + b"\0\0", lladdrlen=6) / a,
-            CookedLinuxV2(proto=0x0800, src=bytes.fromhex("02000000000b") + b"\0\0", lladdrlen=6) / b), 276
+        packets, linktype = (
+            _conversation(
+                CookedLinuxV2(proto=0x0800, src=bytes.fromhex("02000000000a") + b"\0\0", lladdrlen=6) / a,
+                CookedLinuxV2(proto=0x0800, src=bytes.fromhex("02000000000b") + b"\0\0", lladdrlen=6) / b,
+            ),
+            276,
+        )
     else:
         packets, linktype = _conversation(a, b), 101
     path = write_pcap(_timed(packets), linktype=linktype)
@@ -104,8 +121,10 @@ def test_ipv6_extension_headers_are_walked_to_the_transport_header(write_pcap):
 def test_ipv4_fragments_are_counted_and_later_fragments_join_their_flow(write_pcap):
     big = IP(src="10.0.0.1", dst="10.0.0.2", id=777) / UDP(sport=5353, dport=9999) / (b"z" * 3000)
     pieces = fragment(big, fragsize=1000)
-    packets = _timed([Ether(src=MAC_A, dst=MAC_B) / p for p in pieces] + [Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(
-        sport=9999, dport=5353) / b"ok"])
+    packets = _timed(
+        [Ether(src=MAC_A, dst=MAC_B) / p for p in pieces]
+        + [Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=9999, dport=5353) / b"ok"]
+    )
     drained, _ = run_file(write_pcap(packets, linktype=1))
     assert drained.stats.fragments == len(pieces) == 4
     (flow,) = drained.flows
@@ -127,28 +146,44 @@ def test_ipv6_fragments(write_pcap):
     first[IPv6ExtHdrFragment].m = 1
     first = first / UDP(sport=1, dport=2) / (b"a" * 64)
     later = IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(id=99, offset=9, nh=17) / (b"b" * 64)
-    drained, _ = run_file(write_pcap(_timed([Ether(src=MAC_A, dst=MAC_B) / first, Ether(src=MAC_A, dst=MAC_B) / later]), linktype=1))
+    drained, _ = run_file(
+        write_pcap(_timed([Ether(src=MAC_A, dst=MAC_B) / first, Ether(src=MAC_A, dst=MAC_B) / later]), linktype=1)
+    )
     assert drained.stats.fragments == 2
     (flow,) = drained.flows
     assert (flow.src_port, flow.dst_port, flow.pkts_orig) == (1, 2, 2)
 
 
 def test_arp_packets_become_arp_events(write_pcap):
-    packets = _timed([Ether(src=MAC_A, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_A, psrc="192.168.1.5",
-                                                                       pdst="192.168.1.1"),
-                      Ether(src=MAC_B, dst=MAC_A) / ARP(op=2, hwsrc=MAC_B, psrc="192.168.1.1", hwdst=MAC_A,
-                                                        pdst="192.168.1.5")])
+    packets = _timed(
+        [
+            Ether(src=MAC_A, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_A, psrc="192.168.1.5", pdst="192.168.1.1"),
+            Ether(src=MAC_B, dst=MAC_A) / ARP(op=2, hwsrc=MAC_B, psrc="192.168.1.1", hwdst=MAC_A, pdst="192.168.1.5"),
+        ]
+    )
     drained, _ = run_file(write_pcap(packets, linktype=1))
     assert drained.flows == []
     assert [(e.op, e.sender_ip, e.sender_mac, e.target_ip, e.src_mac) for e in drained.events] == [
-        (1, "192.168.1.5", MAC_A, "192.168.1.1", MAC_A), (2, "192.168.1.1", MAC_B, "192.168.1.5", MAC_B)]
+        (1, "192.168.1.5", MAC_A, "192.168.1.1", MAC_A),
+        (2, "192.168.1.1", MAC_B, "192.168.1.5", MAC_B),
+    ]
     assert all(isinstance(e, ArpEvent) for e in drained.events)
 
 
 def test_truncated_and_lying_packets_are_counted_as_malformed(write_pcap):
     good = Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP() / b"data"
-    lying = Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="10.0.0.2", len=900) / UDP() / b"x"  # claims more than it has
-    packets = _timed([good, Ether(bytes(good)[:20]), Ether(bytes(good)[:40]), lying, Ether(src=MAC_A, dst=MAC_B) / IP(ihl=3) / ICMP()])
+    lying = (
+        Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="10.0.0.2", len=900) / UDP() / b"x"
+    )  # claims more than it has
+    packets = _timed(
+        [
+            good,
+            Ether(bytes(good)[:20]),
+            Ether(bytes(good)[:40]),
+            lying,
+            Ether(src=MAC_A, dst=MAC_B) / IP(ihl=3) / ICMP(),
+        ]
+    )
     drained, _ = run_file(write_pcap(packets, linktype=1))
     assert (drained.stats.packets, drained.stats.decoded, drained.stats.malformed) == (5, 1, 4)
     assert len(drained.flows) == 1
