@@ -145,6 +145,7 @@ def capture_bound(pid: int) -> bool:
 
 
 @pytest.mark.netns
+@pytest.mark.serial  # packet-for-packet live flows: in the parallel run 3 of 4 runs lost packets from 2 flows (open)
 def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
     from scapy.utils import rdpcap
 
