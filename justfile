@@ -9,15 +9,9 @@ demo_dir := "var/demo"
 demo *args: system-packages
     {{python}} -m appliance demo --data-dir {{demo_dir}} {{args}}
 
-# Run every test (unit, end-to-end with real Granian servers, namespaces and pcaps); the live-capture timing
-# tests (marker `serial`) run after the parallel run, with the machine to themselves.
+# Run every test (unit, end-to-end with real Granian servers, namespaces and pcaps)
 test *args: system-packages
-    #!/usr/bin/env bash
-    set -euo pipefail
-    {{python}} -m pytest -n 2 -q -m "not serial" {{args}}
-    status=0
-    {{python}} -m pytest -q -m serial {{args}} || status=$?
-    [ "$status" -eq 0 ] || [ "$status" -eq 5 ]  # 5: the selection held no serial test
+    {{python}} -m pytest -n 2 -q {{args}}
 
 # Benchmarks: numbers land in tests/benchmarks/results/ (see README "Benchmarks")
 bench: system-packages

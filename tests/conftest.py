@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -106,7 +107,7 @@ class RunningServer:
         raise RuntimeError("server did not start within 30 s")
 
     def client(self, **kwargs) -> httpx.Client:
-        verify = str(self.data_dir.certificate) if self.https else False
+        verify = ssl.create_default_context(cafile=str(self.data_dir.certificate)) if self.https else False
         return httpx.Client(base_url=self.url, verify=verify, timeout=30, **kwargs)
 
     def stop(self) -> None:

@@ -4,9 +4,11 @@ processes wired exactly like a real installation (the sensor ships to the API as
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +27,14 @@ from appliance.store.database import Store
 SENSOR_ID = "demo-sensor"
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    """In the child, before exec: the kernel sends SIGTERM when the demo process dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class DemoProcesses:
     """Child processes, each in its own process group so that stopping one stops all of its workers."""
 
@@ -34,8 +44,11 @@ class DemoProcesses:
 
     def start(self, name: str, command: list[str], environment: dict[str, str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
-                                   start_new_session=True)
+        # preexec_fn is safe here: the demo process runs no threads.
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True,
+            preexec_fn=end_with_parent,  # noqa: PLW1509
+        )
         log.close()
         self.running.append((name, process))
         return process
@@ -82,7 +95,8 @@ def wait_for_api(url: str, certificate: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/api/v1/health", verify=str(certificate), timeout=2).status_code == 200:
+            trust = ssl.create_default_context(cafile=str(certificate))
+            if httpx.get(f"{url}/api/v1/health", verify=trust, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.3)

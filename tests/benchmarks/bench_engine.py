@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,10 @@ def measure_analyze(capture: Path) -> dict:
         traces = store.query_one("SELECT count(*) AS n FROM decision_traces")["n"]
         store.close()
     return {
-        "capture": capture.name, "packets": packets, "alerts": alerts, "traces": traces,
+        "capture": capture.name,
+        "packets": packets,
+        "alerts": alerts,
+        "traces": traces,
         "analyze_packets_per_s": round(packets / analyze_seconds),
         "sensor_read_packets_per_s": round(packets / decode_seconds),
         "analyze_vs_sensor_read_ratio": round(decode_seconds / analyze_seconds, 2),
@@ -72,8 +76,9 @@ def measure_analyze(capture: Path) -> dict:
 
 def start(command: list[str], environment: dict, log: Path) -> subprocess.Popen:
     with open(log, "ab") as output:
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+        )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -115,33 +120,67 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         # Polling for the alert every 50 ms would trip the 100/min limit that protects people's API use.
-        environment = dict(os.environ, **{box_license.VENDOR_KEYS_ENV: trusted,
-                                          "NETSENX_RATE_LIMITS": json.dumps({"general": [100_000, 60]})})
+        environment = dict(
+            os.environ,
+            **{box_license.VENDOR_KEYS_ENV: trusted, "NETSENX_RATE_LIMITS": json.dumps({"general": [100_000, 60]})},
+        )
         url = f"https://127.0.0.1:{port}"
         logs = Path(scratch)
         python = sys.executable
         processes = [
-            start([python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--port", str(port)],
-                  environment, logs / "api.log"),
-            start([python, "-m", "appliance", "engine", "--data-dir", str(data_dir.root), "--poll-interval", "0.1"],
-                  environment, logs / "engine.log"),
+            start(
+                [python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--port", str(port)],
+                environment,
+                logs / "api.log",
+            ),
+            start(
+                [python, "-m", "appliance", "engine", "--data-dir", str(data_dir.root), "--poll-interval", "0.1"],
+                environment,
+                logs / "engine.log",
+            ),
         ]
         latencies: dict[str, list[float]] = {name: [] for name in attacks}
         try:
-            with DemoNetwork(f"nsx-bench-{os.getpid()}") as network, httpx.Client(
-                base_url=url + "/api/v1", verify=str(data_dir.certificate), timeout=10
-            ) as client:
+            with (
+                DemoNetwork(f"nsx-bench-{os.getpid()}") as network,
+                httpx.Client(
+                    base_url=url + "/api/v1",
+                    verify=ssl.create_default_context(cafile=str(data_dir.certificate)),
+                    timeout=10,
+                ) as client,
+            ):
                 for _ in range(100):
                     try:
                         client.get("/health")
                         break
                     except httpx.TransportError:
                         time.sleep(0.2)
-                processes.append(start(
-                    [python, "-m", "sensor", "capture", "--iface", CAPTURE_END, "--netns", network.namespace,
-                     "--appliance", url, "--license-key", key, "--ca-cert", str(data_dir.certificate),
-                     "--agent-id", "bench-sensor", "--spool-dir", str(logs / "spool")],
-                    environment, logs / "sensor.log"))
+                processes.append(
+                    start(
+                        [
+                            python,
+                            "-m",
+                            "sensor",
+                            "capture",
+                            "--iface",
+                            CAPTURE_END,
+                            "--netns",
+                            network.namespace,
+                            "--appliance",
+                            url,
+                            "--license-key",
+                            key,
+                            "--ca-cert",
+                            str(data_dir.certificate),
+                            "--agent-id",
+                            "bench-sensor",
+                            "--spool-dir",
+                            str(logs / "spool"),
+                        ],
+                        environment,
+                        logs / "sensor.log",
+                    )
+                )
                 time.sleep(2)
                 token = client.post("/auth/login", json={"username": "bench", "password": PASSWORD}).json()
                 headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -150,9 +189,23 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
                         # A replay of the same attack may update the incident it opened before (one alert per
                         # incident), so what we wait for is the engine's decision: a new trace naming an alert.
                         before = decided(client, headers)
-                        subprocess.run(["ip", "netns", "exec", network.namespace, python, "-m",
-                                        "appliance.simulate.replay", str(PCAPS / name), "--iface", REPLAY_END,
-                                        "--fast"], check=True, capture_output=True)
+                        subprocess.run(
+                            [
+                                "ip",
+                                "netns",
+                                "exec",
+                                network.namespace,
+                                python,
+                                "-m",
+                                "appliance.simulate.replay",
+                                str(PCAPS / name),
+                                "--iface",
+                                REPLAY_END,
+                                "--fast",
+                            ],
+                            check=True,
+                            capture_output=True,
+                        )
                         sent = time.perf_counter()
                         while decided(client, headers) == before:
                             if time.perf_counter() - sent > 60:
@@ -163,9 +216,11 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
         finally:
             for process in reversed(processes):
                 stop(process)
-    return {"seconds_from_last_packet_to_alert": latencies,
-            "note": "time to the decision (trace) raising or updating the alert; the sensor hands flows and events "
-                     "to the shipper every second, the engine polls every 0.1 s"}
+    return {
+        "seconds_from_last_packet_to_alert": latencies,
+        "note": "time to the decision (trace) raising or updating the alert; the sensor hands flows and events "
+        "to the shipper every second, the engine polls every 0.1 s",
+    }
 
 
 def main() -> None:
@@ -174,14 +229,18 @@ def main() -> None:
     if not capture.exists():
         scenarios.write("mixed", capture, seed=7, duration=600)
     analyze = measure_analyze(capture)
-    print(f"appliance analyze: {analyze['analyze_packets_per_s']:,} packets/s vs sensor read alone "
-          f"{analyze['sensor_read_packets_per_s']:,} packets/s (ratio {analyze['analyze_vs_sensor_read_ratio']}); "
-          f"{analyze['alerts']} alerts, {analyze['traces']} traces from {analyze['packets']:,} packets")
+    print(
+        f"appliance analyze: {analyze['analyze_packets_per_s']:,} packets/s vs sensor read alone "
+        f"{analyze['sensor_read_packets_per_s']:,} packets/s (ratio {analyze['analyze_vs_sensor_read_ratio']}); "
+        f"{analyze['alerts']} alerts, {analyze['traces']} traces from {analyze['packets']:,} packets"
+    )
     # Each attack once: replaying the same attack again is the same incident, which the rules rightly do not
     # report twice unless it grows. These are decided on protocol events; detections that need a whole flow
     # (sweeps, scans) wait for the flow's idle timeout too (60 s for ICMP/UDP, as in Zeek).
-    latency = measure_live_latency(["kerberoast.pcap", "dnp3-write.pcap", "ftp-cleartext-login.pcap",
-                                    "dns-tunnel-txt.pcap", "modbus.pcap"], rounds=1)
+    latency = measure_live_latency(
+        ["kerberoast.pcap", "dnp3-write.pcap", "ftp-cleartext-login.pcap", "dns-tunnel-txt.pcap", "modbus.pcap"],
+        rounds=1,
+    )
     print(f"live alert latency: {json.dumps(latency)}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"analyze": analyze, "live_alert_latency": latency}, indent=2) + "\n")

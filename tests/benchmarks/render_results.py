@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+MAX_LIST_ROWS = 40
 
 
 def flatten(value, prefix: str = ""):
@@ -16,6 +17,9 @@ def flatten(value, prefix: str = ""):
         for key, inner in value.items():
             yield from flatten(inner, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        if len(value) > MAX_LIST_ROWS:  # long per-item listings (e.g. every missed detection) stay in the JSON
+            yield prefix, f"{len(value)} entries (see the JSON)"
+            return
         for index, inner in enumerate(value):
             yield from flatten(inner, f"{prefix}[{index}]")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
         url = f"https://127.0.0.1:{port}/api/v1"
         certificate = str(data / "tls" / "cert.pem")
         password = (data / "admin-password.txt").read_text().strip()
-        with httpx.Client(base_url=url, verify=certificate, timeout=30) as client:
+        with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=certificate), timeout=30) as client:
             token = client.post("/auth/login", json={"username": "admin", "password": password}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
             rules: set[str] = set()
@@ -52,6 +53,9 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+            # The demo's own children run in process groups of their own: a killed demo cannot stop them.
+            subprocess.run(["pkill", "-KILL", "-f", str(data)], check=False)
+            subprocess.run(["ip", "netns", "delete", f"nsx-demo-{demo.pid}"], capture_output=True, check=False)
     assert namespace not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     leftovers = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True).stdout.split()
     assert leftovers == []

@@ -7,7 +7,6 @@ inside the namespace (setns), so nothing ever leaves the machine and no traffic 
 from __future__ import annotations
 
 import ctypes
-import os
 import secrets
 import socket
 import subprocess
@@ -52,17 +51,9 @@ class VethPair:
         return sock
 
     def send(self, frames: list[bytes]) -> None:
-        """Send in order. The sender is pinned to one CPU meanwhile: a veth delivers each frame through the
-        backlog of the CPU that sent it, so a sender the scheduler moves between CPUs (a loaded machine) gets
-        its frames captured out of order."""
-        allowed = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(allowed)})
-        try:
-            with self.sender() as sock:
-                for frame in frames:
-                    sock.send(frame)
-        finally:
-            os.sched_setaffinity(0, allowed)
+        with self.sender() as sock:
+            for frame in frames:
+                sock.send(frame)
 
 
 @contextmanager
