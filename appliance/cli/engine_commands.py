@@ -8,25 +8,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from appliance.alerts.repository import ALERT_COLUMNS
 from appliance.cli.errors import CliError
 from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 
-ALERT_FIELDS = (
-    "id",
-    "severity",
-    "rule_name",
-    "source_ip",
-    "dest_ip",
-    "port",
-    "protocol",
-    "score",
-    "timestamp",
-    "status",
-    "shap_json",
-    "trace_id",
-)
+# The seed's alert fields, as the alerts API lists them, plus the decision trace that raised each alert.
+ALERT_FIELDS = (*ALERT_COLUMNS.split(", "), "trace_id")
 
 
 def register(subparsers) -> None:
