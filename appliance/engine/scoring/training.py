@@ -139,12 +139,6 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineErrorParser(prog="appliance train-model",
                                  description="train the alert-scoring model on simulated, labelled traffic")
-    add_training_arguments(parser)
-    return parser
-
-
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `appliance train-model` (also its standalone parser's)."""
     parser.add_argument("--out", type=Path, default=SHIPPED_MODEL_DIR,
                         help="directory for model.pkl, training_rows.json, manifest.json (default: the shipped model)")
     parser.add_argument("--seeds", type=_seeds, default=list(TRAINING_SEEDS),
@@ -157,13 +151,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a scenario to train on (repeatable; default: every scenario but 'mixed')")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes simulating in parallel (default: up to 2)")
+    return parser
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    return run_training(_parser().parse_args(argv))
-
-
-def run_training(args: argparse.Namespace) -> int:
+    args = _parser().parse_args(argv)
     if not args.duration >= MIN_DURATION:
         print(f"train-model: --duration must be at least {MIN_DURATION:.0f} seconds", file=sys.stderr)
         return 2
