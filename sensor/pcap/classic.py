@@ -1,8 +1,8 @@
 """Classic libpcap files: a 24-byte file header, then 16-byte record headers each followed by a frame.
 
 Four magics: microsecond or nanosecond timestamps, written little- or big-endian. Record boundaries form a
-chain (each header gives the next offset), so they are found with a tight Python loop over the headers;
-every other field is then read for a whole batch at once with numpy.
+chain (each header gives the next offset), walked by compiled code (record_chain.py); every other field is
+then read for a whole batch at once with numpy.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from sensor.pcap.batch import FrameBatch
+from sensor.pcap.record_chain import (
+    CHAIN_CORRUPT_HEADER,
+    CHAIN_TRUNCATED_HEADER,
+    CHAIN_TRUNCATED_RECORD,
+    walk_records,
+)
 
 MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -38,43 +44,36 @@ class ClassicPcap:
     def batches(self, max_packets: int) -> Iterator[FrameBatch]:
         position = FILE_HEADER
         while True:
-            offsets, position = self._record_offsets(position, max_packets)
-            if not offsets:
+            fields, position = self._records(position, max_packets)
+            if not fields.shape[1]:
                 return
-            yield self._batch(np.array(offsets, dtype=np.int64))
+            yield self._batch(fields)
 
-    def _record_offsets(self, position: int, limit: int) -> tuple[list[int], int]:
-        buffer, end = self._buffer, len(self._buffer)
-        last_header = end - RECORD_HEADER
-        caplen_at = struct.Struct(self._endian + "I").unpack_from
-        offsets: list[int] = []
-        append = offsets.append
-        for _ in range(limit):
-            if position > last_header:
-                break
-            caplen = caplen_at(buffer, position + 8)[0]
-            if caplen > MAX_RECORD:
-                self.errors.append(f"corrupt record header at byte {position} (caplen {caplen})")
-                return offsets, end
-            append(position)
-            position += RECORD_HEADER + caplen
-        if position > end:  # only the last record can run past the end of the file
-            self.errors.append(f"truncated record at byte {offsets.pop()}")
-            position = end
-        elif last_header < position < end:
+    def _records(self, position: int, limit: int) -> tuple[np.ndarray, int]:
+        """Header fields (offset, seconds, fraction, caplen, original length) of up to `limit` records."""
+        fields, count, position, status = walk_records(
+            self._view, position, limit, self._endian == ">", RECORD_HEADER, MAX_RECORD
+        )
+        fields = fields[:, :count]
+        end = len(self._buffer)
+        if status == CHAIN_CORRUPT_HEADER:
+            self.errors.append(f"corrupt record header at byte {position} (caplen over {MAX_RECORD})")
+            return fields, end
+        if status == CHAIN_TRUNCATED_RECORD:  # only the last record can run past the end of the file
+            self.errors.append(f"truncated record at byte {int(fields[0, -1])}")
+            return fields[:, :-1], end
+        if status == CHAIN_TRUNCATED_HEADER:
             self.errors.append(f"truncated record header at byte {position}")
-            position = end
-        return offsets, position
+            return fields, end
+        return fields, position
 
-    def _batch(self, offsets: np.ndarray) -> FrameBatch:
-        headers = self._view[offsets[:, None] + np.arange(RECORD_HEADER)].view(self._endian + "u4")
-        seconds, fraction = headers[:, 0].astype(np.float64), headers[:, 1].astype(np.float64)
-        caplen = headers[:, 2].astype(np.int64)
+    def _batch(self, fields: np.ndarray) -> FrameBatch:
+        offsets, seconds, fraction, caplen, original = fields
         return FrameBatch(
             buffer=self._buffer,
             offsets=offsets + RECORD_HEADER,
             caplen=caplen,
-            wirelen=np.maximum(headers[:, 3].astype(np.int64), caplen),
+            wirelen=np.maximum(original, caplen),
             ts=seconds + fraction * self._tick,
             linktype=np.full(len(offsets), self._linktype, dtype=np.int64),
         )

@@ -1,0 +1,59 @@
+"""Walking the chain of classic-pcap record headers, compiled.
+
+Each record header gives the length of its frame and so the offset of the next header: the walk is
+inherently sequential and was a third of `sensor read`'s time as a Python loop (0.3 µs per record). numba
+(already here for shap) compiles it once and caches the machine code next to this file.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+CHAIN_OK = 0
+CHAIN_CORRUPT_HEADER = 1  # a caplen larger than any frame: the header is garbage
+CHAIN_TRUNCATED_RECORD = 2  # the last frame runs past the end of the file
+CHAIN_TRUNCATED_HEADER = 3  # the file ends inside a record header
+
+
+@numba.njit(cache=True, inline="always")
+def _u32(data: np.ndarray, at: int, big_endian: bool) -> int:
+    if big_endian:
+        return (
+            (np.int64(data[at]) << 24) | (np.int64(data[at + 1]) << 16) | (np.int64(data[at + 2]) << 8) | data[at + 3]
+        )
+    return (
+        np.int64(data[at])
+        | (np.int64(data[at + 1]) << 8)
+        | (np.int64(data[at + 2]) << 16)
+        | (np.int64(data[at + 3]) << 24)
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def walk_records(data: np.ndarray, position: int, limit: int, big_endian: bool, header: int, max_record: int):
+    """Up to `limit` records from `position` in the bytes `data`, with their header fields read on the way.
+
+    Returns (fields, count, next position, status): `fields` rows are offset, seconds, fraction, caplen and
+    original length; on a problem, `position` is where it is."""
+    end = data.shape[0]
+    fields = np.empty((5, limit), dtype=np.int64)
+    count = 0
+    while count < limit:
+        if position > end - header:
+            if position < end:
+                return fields, count, position, CHAIN_TRUNCATED_HEADER
+            break
+        caplen = _u32(data, position + 8, big_endian)
+        if caplen > max_record:
+            return fields, count, position, CHAIN_CORRUPT_HEADER
+        fields[0, count] = position
+        fields[1, count] = _u32(data, position, big_endian)
+        fields[2, count] = _u32(data, position + 4, big_endian)
+        fields[3, count] = caplen
+        fields[4, count] = _u32(data, position + 12, big_endian)
+        count += 1
+        position += header + caplen
+    if position > end:
+        return fields, count, position, CHAIN_TRUNCATED_RECORD
+    return fields, count, position, CHAIN_OK
