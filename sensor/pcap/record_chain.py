@@ -2,7 +2,8 @@
 
 Each record header gives the length of its frame and so the offset of the next header: the walk is
 inherently sequential and was a third of `sensor read`'s time as a Python loop (0.3 µs per record). numba
-(already here for shap) compiles it once and caches the machine code next to this file.
+(already here for shap) compiles it once and caches the machine code (next to this file, or in
+NUMBA_CACHE_DIR).
 """
 
 from __future__ import annotations
@@ -16,7 +17,20 @@ CHAIN_TRUNCATED_RECORD = 2  # the last frame runs past the end of the file
 CHAIN_TRUNCATED_HEADER = 3  # the file ends inside a record header
 
 
-@numba.njit(cache=True, inline="always")
+def compiled(**options):
+    """numba.njit, caching the machine code where it can: with no writable cache location (a read-only
+    install, another user) numba refuses to cache, and then each process compiles for itself (~1 s)."""
+
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, **options)(function)
+        except RuntimeError:
+            return numba.njit(cache=False, **options)(function)
+
+    return decorate
+
+
+@compiled(inline="always")
 def _u32(data: np.ndarray, at: int, big_endian: bool) -> int:
     if big_endian:
         return (
@@ -30,7 +44,7 @@ def _u32(data: np.ndarray, at: int, big_endian: bool) -> int:
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled(nogil=True)
 def walk_records(data: np.ndarray, position: int, limit: int, big_endian: bool, header: int, max_record: int):
     """Up to `limit` records from `position` in the bytes `data`, with their header fields read on the way.
 
