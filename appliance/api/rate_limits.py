@@ -17,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from appliance.api.box import Box
 from appliance.api.errors import detail_response
 from appliance.auth import tokens
+from appliance.store.database import SchemaMismatch
 from appliance.store.keys import SealedError
 
 
@@ -100,7 +101,7 @@ def client_identity(box: Box, scope: Scope) -> str:
         try:
             claims = tokens.decode(box.token_secret(), token.strip())
             return f"{claims.typ}:{claims.sub}"
-        except (tokens.InvalidTokenError, SealedError, OSError):  # sealed or erased: count by address
+        except (tokens.InvalidTokenError, SealedError, OSError, SchemaMismatch):  # sealed or erased: by address
             pass
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"
