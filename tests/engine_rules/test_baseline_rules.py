@@ -13,7 +13,7 @@ from sklearn.ensemble import IsolationForest
 from appliance.engine.baseline import FLOW_FEATURES, Baseline, BaselineState, ForestArrays, IsolationScorer
 from appliance.engine.network import SiteConfig
 from appliance.engine.rules import RuleSet
-from sensor.records import ArpEvent
+from sensor.records import ArpEvent, DhcpEvent
 from tests.engine_rules.conftest import T0, make_flow, run
 
 HOUR = 3600.0
@@ -56,16 +56,12 @@ def normal_traffic(start: float, duration: float, seed: int) -> list:
                     history="Dd",
                 )
             elif host == "10.0.0.5":
-                flow = make_flow(
-                    src_ip=host, dst_ip="10.0.0.10", dst_port=445, bytes_orig=rng.randint(2000, 9000)
-                )
+                flow = make_flow(src_ip=host, dst_ip="10.0.0.10", dst_port=445, bytes_orig=rng.randint(2000, 9000))
             else:
                 ts += rng.expovariate(1 / 30)
                 continue
             flows.append(
-                msgspec.structs.replace(
-                    flow, ts_start=ts, ts_end=ts + rng.uniform(0.05, 2.0), src_mac=mac_of(host)
-                )
+                msgspec.structs.replace(flow, ts_start=ts, ts_end=ts + rng.uniform(0.05, 2.0), src_mac=mac_of(host))
             )
             ts += rng.expovariate(1 / 30)
     return sorted(flows, key=lambda f: f.ts_start)
@@ -91,9 +87,7 @@ def test_scorer_matches_sklearn():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(2000, len(FLOW_FEATURES)))
     forest = IsolationForest(n_estimators=50, max_samples=256, random_state=0).fit(train)
-    probe = np.vstack(
-        [rng.normal(size=(300, len(FLOW_FEATURES))), rng.normal(6, 1, size=(20, len(FLOW_FEATURES)))]
-    )
+    probe = np.vstack([rng.normal(size=(300, len(FLOW_FEATURES))), rng.normal(6, 1, size=(20, len(FLOW_FEATURES)))])
     ours = IsolationScorer(ForestArrays.from_sklearn(forest)).score(probe)
     np.testing.assert_allclose(ours, -forest.score_samples(probe), rtol=1e-9)
 
@@ -113,15 +107,9 @@ def test_nothing_baseline_based_fires_during_learning():
 
 
 def test_new_device_after_learning_only_once(learned):
-    newcomer = [
-        make_flow(src_ip="10.0.0.99", src_mac="02:99:99:99:99:99", ts_start=AFTER + i) for i in range(5)
-    ]
+    newcomer = [make_flow(src_ip="10.0.0.99", src_mac="02:99:99:99:99:99", ts_start=AFTER + i) for i in range(5)]
     known = [make_flow(src_ip="10.0.0.6", src_mac=mac_of("10.0.0.6"), ts_start=AFTER)]
-    arp = [
-        ArpEvent(
-            ts=AFTER + 10, op=2, sender_ip="10.0.0.98", sender_mac="02:98:98:98:98:98", target_ip="10.0.0.1"
-        )
-    ]
+    arp = [ArpEvent(ts=AFTER + 10, op=2, sender_ip="10.0.0.98", sender_mac="02:98:98:98:98:98", target_ip="10.0.0.1")]
     detections = run(restored(learned), known + newcomer + arp)
     assert [(d.rule_name, d.evidence["mac"]) for d in detections] == [
         ("NEW_DEVICE", "02:99:99:99:99:99"),
@@ -131,11 +119,7 @@ def test_new_device_after_learning_only_once(learned):
 
 
 def test_admin_service_new_for_the_host_is_lateral_movement(learned):
-    usual = [
-        make_flow(
-            src_ip="10.0.0.5", src_mac=mac_of("10.0.0.5"), dst_ip="10.0.0.10", dst_port=445, ts_start=AFTER
-        )
-    ]
+    usual = [make_flow(src_ip="10.0.0.5", src_mac=mac_of("10.0.0.5"), dst_ip="10.0.0.10", dst_port=445, ts_start=AFTER)]
     unusual = [
         make_flow(
             src_ip="10.0.0.6",
@@ -174,9 +158,7 @@ def test_far_off_flow_from_a_known_host_is_anomalous(learned):
         iat_mean=0.0075,
     )
     same_from_a_stranger = msgspec.structs.replace(odd, src_ip="10.0.0.200", src_mac=mac_of("10.0.0.6"))
-    detections = [
-        d for d in run(restored(learned), [odd, same_from_a_stranger]) if d.rule_name == "ANOMALOUS_PAYLOAD"
-    ]
+    detections = [d for d in run(restored(learned), [odd, same_from_a_stranger]) if d.rule_name == "ANOMALOUS_PAYLOAD"]
     assert len(detections) == 1
     d = detections[0]
     assert d.source_ip == "10.0.0.7" and d.features["anomaly_score"] >= d.features["score_threshold"] >= 0.65
@@ -255,3 +237,35 @@ def test_malformed_state_is_a_clear_error(learned, damage):
         data = msgspec.msgpack.encode(msgspec.structs.replace(state, version=99))
     with pytest.raises(ValueError, match="baseline"):
         Baseline.from_bytes(data, SITE)
+
+
+def test_a_burst_of_invented_devices_is_one_incident(learned):
+    """A DHCP starvation tool invents a MAC per DISCOVER: that is one event, not hundreds of new devices."""
+    flood = [
+        DhcpEvent(
+            ts=AFTER + i * 0.01,
+            msg_type=1,
+            client_mac=f"de:ad:be:ef:{i // 256:02x}:{i % 256:02x}",
+            src_ip="0.0.0.0",
+            dst_ip="255.255.255.255",
+        )
+        for i in range(500)
+    ]
+    all_detections = run(restored(learned), flood)
+    assert {d.rule_name for d in all_detections} == {"NEW_DEVICE", "ROGUE_DHCP"}  # ROGUE_DHCP names the attack
+    detections = [d for d in all_detections if d.rule_name == "NEW_DEVICE"]
+    individual = [d for d in detections if not d.evidence.get("burst")]
+    bursts = {d.incident_key for d in detections if d.evidence.get("burst")}
+    assert len(individual) == 20 and len(bursts) == 1  # the first `burst_devices` arrivals, then one burst
+    last = [d for d in detections if d.evidence.get("burst")][-1]
+    assert last.evidence["devices"] >= 470  # every later device counted (the count is a sketch past 32)
+
+
+def test_devices_arriving_at_office_pace_are_each_reported(learned):
+    arrivals = [
+        make_flow(src_ip=f"10.0.0.{100 + i}", src_mac=f"02:77:00:00:00:{i:02x}", ts_start=AFTER + i * 10)
+        for i in range(30)
+    ]
+    detections = run(restored(learned), arrivals)
+    assert len({d.incident_key for d in detections}) == 30
+    assert not any(d.evidence.get("burst") for d in detections)

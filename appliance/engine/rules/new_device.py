@@ -3,6 +3,8 @@ after the baseline period. During learning every device is simply learned.
 
 Devices are taken from internal flow originators, ARP senders and DHCP clients. One incident per device;
 the IPs it used and how it was first seen are the evidence (ntopng "new device" / arpwatch "new station").
+Many devices "arriving" at once are not new devices but one event (a DHCP starvation tool inventing MACs, a
+spoofing flood): past `burst_devices` newcomers within `burst_window_s`, the rest join one burst incident.
 
 Features: flows, addresses, dhcp_seen, arp_seen, hours_after_learning.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, DhcpEvent, Event, Flow
 
@@ -24,6 +26,10 @@ VERSION = "1.0.0"
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     min_sightings: Count = 1
     window_s: Seconds = 86400.0  # one incident per device per day of continued presence
+    # An office rarely sees more than a handful of devices arrive in a minute (a meeting room filling up);
+    # a starvation tool invents hundreds.
+    burst_devices: Count = 20
+    burst_window_s: Seconds = 60.0
 
 
 DEFAULTS = Thresholds()
@@ -48,6 +54,8 @@ class Detector(Rule):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._devices: BoundedMap[str, _Device] = BoundedMap(self.site.max_tracked_keys)
+        self._arrivals = RecentTimes(self.t.burst_window_s, cap=self.t.burst_devices + 1)
+        self._burst: _Device | None = None
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not self.site.is_internal(flow.src_ip):
@@ -75,6 +83,8 @@ class Detector(Rule):
             known = self.baseline.knows_mac(mac) if identity == mac else self.baseline.knows_ip(ip)
             if known:
                 return []
+        if identity not in self._devices and self._arrivals.add(ts) > self.t.burst_devices:
+            return self._burst_sighting(identity, ip, how, ts, uid)
         device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
         device.note(ts, uid)
         device.mac = mac if mac not in _NO_MAC else ""
@@ -106,6 +116,44 @@ class Detector(Rule):
             )
 
         return self.book.update((identity,), len(device.addresses) + 1, ts, build)
+
+    def _burst_sighting(self, identity: str, ip: str, how: str, ts: float, uid: str) -> list[Detection]:
+        """One more device in a burst of arrivals: counted in the burst's incident, not an incident of its own."""
+        if self._burst is None or self._burst.expired(ts, self.t.burst_window_s):
+            self._burst = _Device(ts)
+        burst = self._burst
+        burst.note(ts, uid)
+        burst.sightings += 1
+        burst.seen_by[how] += 1
+        burst.addresses.add(identity)
+        burst.alerting = True
+
+        def build(incident: str) -> Detection:
+            return self.book.detection(
+                incident,
+                source_ip=ip if ip not in ("", "0.0.0.0") else "0.0.0.0",
+                protocol=how.upper(),
+                first_seen=burst.start,
+                last_seen=burst.last,
+                evidence={
+                    "burst": True,
+                    "devices": len(burst.addresses),
+                    "sample": burst.addresses.sample(),
+                    "seen_by": dict(burst.seen_by),
+                    "why": f"more than {self.t.burst_devices} devices appeared within "
+                    f"{self.t.burst_window_s:g} s: one event, not new devices",
+                },
+                flow_uids=burst.flow_uids,
+                features={
+                    "flows": burst.seen_by["flow"],
+                    "addresses": len(burst.addresses),
+                    "dhcp_seen": float(burst.seen_by["dhcp"] > 0),
+                    "arp_seen": float(burst.seen_by["arp"] > 0),
+                    "hours_after_learning": (ts - (self.baseline.learning_until or ts)) / 3600.0,
+                },
+            )
+
+        return self.book.update(("burst",), len(burst.addresses), ts, build)
 
     def advance(self, now: float) -> list[Detection]:
         self._devices.drop_stale(lambda device: device.expired(now, self.t.window_s))
