@@ -6,7 +6,6 @@ inside the namespace (setns), so nothing ever leaves the machine and no traffic 
 
 from __future__ import annotations
 
-import ctypes
 import secrets
 import socket
 import subprocess
@@ -16,26 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sensor.capture.live import LiveCapture, Packet
-
-CLONE_NEWNET = 0x40000000
-LIBC = ctypes.CDLL(None, use_errno=True)
+from sensor.capture.netns import network_namespace
 
 
 def run(*command: str) -> None:
     subprocess.run(command, check=True, capture_output=True)
-
-
-@contextmanager
-def inside_namespace(name: str) -> Iterator[None]:
-    """Switch this thread into a named network namespace; sockets made inside stay there after we leave."""
-    with open("/proc/thread-self/ns/net") as home, open(f"/run/netns/{name}") as target:
-        if LIBC.setns(target.fileno(), CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into {name}")
-        try:
-            yield
-        finally:
-            if LIBC.setns(home.fileno(), CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back to the test's namespace")
 
 
 @dataclass
@@ -45,7 +29,7 @@ class VethPair:
     peer_iface: str  # inside `namespace`; frames sent here arrive on host_iface
 
     def sender(self) -> socket.socket:
-        with inside_namespace(self.namespace):
+        with network_namespace(self.namespace):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         sock.bind((self.peer_iface, 0))
         return sock

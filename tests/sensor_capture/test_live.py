@@ -16,9 +16,10 @@ from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 from scapy.packet import Raw
 
 from sensor.capture.live import CaptureError, KernelStats, LiveCapture
+from sensor.capture.netns import network_namespace
 from sensor.pcap import FrameBatch
 from sensor.pipeline import Pipeline
-from tests.sensor_capture.netns_veth import collect, inside_namespace, run
+from tests.sensor_capture.netns_veth import collect, run
 
 IFF_PROMISC = 0x100
 REPO = Path(__file__).resolve().parents[2]  # children import `sensor` from here
@@ -208,7 +209,7 @@ def test_missing_or_impossible_interface_is_a_one_line_error(name):
 
 def test_tun_interface_gives_raw_ip_linktype_and_refuses_ethernet_filter_expressions(veth):
     run("ip", "-n", veth.namespace, "tuntap", "add", "dev", "captun0", "mode", "tun")
-    with inside_namespace(veth.namespace):  # the socket made here stays in the namespace
+    with network_namespace(veth.namespace):  # the socket made here stays in the namespace
         with pytest.raises(CaptureError, match="filter expressions assume Ethernet frames but 'captun0'"):
             LiveCapture("captun0", bpf="udp port 53")
         with LiveCapture("captun0") as capture:
