@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_text
+from appliance.demo.box import install_demo_license
 from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
 from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
@@ -37,6 +37,7 @@ from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.pipeline import Pipeline
+from tests.conftest import free_port
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "engine.json"
@@ -101,8 +102,6 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
     """Seconds from an attack's last replayed packet to its alert in GET /alerts/."""
     if not can_create_namespaces():
         return {"skipped": "needs root for a network namespace and a veth pair"}
-    import socket
-
     with tempfile.TemporaryDirectory(dir=WORK) as scratch:
         data_dir = DataDirectory.at(Path(scratch) / "box")
         store = Store(data_dir, lifecycle.create_database(data_dir))
@@ -110,15 +109,10 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
         from appliance.auth import users
 
         users.create_user(store, "bench", PASSWORD, "admin")
-        vendor = demo_vendor_key(data_dir)
-        trusted = trusted_key_text(vendor)
-        key = demo_license(vendor)
-        box_license.install(store, key, box_license.trusted_keys({box_license.VENDOR_KEYS_ENV: trusted}))
         store.close()
+        key, trusted = install_demo_license(data_dir)  # the demo's license, as the demo box has
         create_self_signed_certificate(data_dir)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         # Polling for the alert every 50 ms would trip the 100/min limit that protects people's API use.
         environment = dict(
             os.environ,
