@@ -20,6 +20,3 @@ def enqueue(connection, agent_id: str, seq: int, payload: bytes, now: float | No
 def enqueue_records(connection, batch: Batch) -> bool:
     return enqueue(connection, batch.agent_id, batch.seq, encode_batch(batch))
 
-
-def pending_count(connection) -> int:
-    return connection.execute("SELECT count(*) FROM ingest_batches WHERE done = 0").fetchall()[0][0]
