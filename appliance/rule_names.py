@@ -1,23 +1,10 @@
-"""The detection rules the product names (PRODUCT.md "Detections"), with their default severities."""
+"""The detection rules the product names (PRODUCT.md "Detections"), with their default severities.
 
-DEFAULT_SEVERITIES = {
-    "C2_BEACON": "CRITICAL",
-    "DATA_EXFILTRATION": "CRITICAL",
-    "OT_UNAUTHORIZED_WRITE": "CRITICAL",
-    "PORT_SCAN": "HIGH",
-    "NETWORK_SWEEP": "HIGH",
-    "LATERAL_MOVEMENT": "HIGH",
-    "BRUTE_FORCE": "HIGH",
-    "DNS_TUNNELING": "HIGH",
-    "SYN_FLOOD": "HIGH",
-    "ARP_SPOOFING": "HIGH",
-    "KERBEROASTING": "HIGH",
-    "THREAT_INTEL_MATCH": "HIGH",
-    "SHADOW_AI": "MEDIUM",
-    "ANOMALOUS_PAYLOAD": "MEDIUM",
-    "CLEARTEXT_CREDENTIALS": "MEDIUM",
-    "ROGUE_DHCP": "MEDIUM",
-    "NEW_DEVICE": "LOW",
-}
+Taken from the engine's rule registry, so a rule exists in one place: its module.
+"""
+
+from appliance.engine.rules import RULE_MODULES
+
+DEFAULT_SEVERITIES = {name: module.DEFAULT_SEVERITY for name, module in RULE_MODULES.items()}
 
 RULE_NAMES = frozenset(DEFAULT_SEVERITIES)
