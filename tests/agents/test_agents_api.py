@@ -205,6 +205,8 @@ def test_ingest_stores_each_batch_once(api, store, license_key):
         (batch_bytes("sensor-zz", 1), "application/msgpack", 403, "not this token's sensor"),
         (batch_bytes("sensor-a", 1), "application/json", 415, "application/msgpack"),
     ],
+    # Named ids: the batches carry sent_at=time.time(), and xdist workers must collect identical test ids.
+    ids=["garbage", "empty", "seq-not-int", "negative-seq", "someone-elses-sensor", "wrong-content-type"],
 )
 def test_ingest_rejects_bad_batches_clearly(api, store, license_key, body, content_type, status, detail):
     headers = agent_headers(api, license_key) | {"Content-Type": content_type}
