@@ -1,8 +1,9 @@
 """What is normal on this site, learned from the first `learning_period_s` of packet time.
 
 During learning the baseline records the devices seen (MACs and internal IPs), which hosts originate remote
-administration (RDP/SSH/SMB/WinRM/RPC) and to which peers, the DHCP servers that answer, a per-host profile of
-flow features, and a reservoir sample of flow feature vectors. When packet time passes the end of learning it
+administration (RDP/SSH/SMB/WinRM/RPC) and to which peers, the protocol and server ports each host calls out
+to, the DHCP servers that answer, a per-host profile of flow features, and a reservoir sample of flow feature
+vectors. When packet time passes the end of learning it
 fits an IsolationForest (scikit-learn, fixed random_state) on the sample.
 
 Persistence: `to_bytes()` is msgpack of a msgspec Struct holding plain lists and the forest's node arrays
@@ -40,6 +41,7 @@ FLOW_FEATURES = (
 )
 SAMPLE_SIZE = 20_000  # reservoir of training vectors: enough for 100 trees of 256 samples
 MAX_PEERS_PER_SERVICE = 256
+MAX_PORTS_PER_HOST = 128  # past this a host calls out everywhere (a proxy, a scanner): no port is new for it
 MAX_RESOLVERS = 256
 N_TREES = 100
 TREE_SAMPLES = 256  # IsolationForest max_samples (the paper's default)
@@ -62,6 +64,10 @@ def flow_features(flow: Flow) -> list[float]:
         float(_PROTO_CODES.get(flow.proto, 3)),
         0.0 if port < 1024 else 1.0 if port < 49152 else 2.0,
     ]
+
+
+def _port_key(flow: Flow) -> str:
+    return f"{flow.proto}/{flow.dst_port if flow.proto in ('TCP', 'UDP') else 0}"
 
 
 def _average_path_length(n: np.ndarray) -> np.ndarray:
@@ -196,6 +202,7 @@ class BaselineState(msgspec.Struct, kw_only=True):
     macs: list[str] = []
     ips: list[str] = []
     services: dict[str, list[str]] = {}  # src ip -> admin services it originated
+    ports: dict[str, list[str]] = {}  # src ip -> "PROTO/port" it called out to
     peers: dict[str, list[str]] = {}  # "src|service" -> peers it reached
     server_clients: dict[str, int] = {}  # "service|server" -> distinct clients
     dhcp_servers: list[str] = []
@@ -218,6 +225,7 @@ class Baseline:
         self._macs: set[str] = set()
         self._ips: set[str] = set()
         self._services: dict[str, set[str]] = {}
+        self._ports: dict[str, set[str]] = {}
         self._peers: dict[str, set[str]] = {}
         self._server_clients: dict[str, int] = {}  # "service|server" -> distinct clients seen using it
         self._resolvers: set[str] = set()
@@ -242,6 +250,12 @@ class Baseline:
 
     def originated_service(self, src: str, service: str) -> bool:
         return service in self._services.get(src, ())
+
+    def called_port(self, flow: Flow) -> bool:
+        """Whether the flow's source called out on this protocol and server port while learning (or on so many
+        that none is unusual for it)."""
+        ports = self._ports.get(flow.src_ip, ())
+        return len(ports) >= MAX_PORTS_PER_HOST or _port_key(flow) in ports
 
     def reached_peer(self, src: str, service: str, dst: str) -> bool:
         return dst in self._peers.get(f"{src}|{service}", ())
@@ -283,11 +297,14 @@ class Baseline:
         self._clock(flow.ts_start)
         if self.site.is_internal(flow.src_ip):
             self._add_device(flow.src_mac, flow.src_ip)
+        if flow.pkts_resp and self.site.is_internal(flow.dst_ip):  # it answered: a device, even if it never calls
+            self._add_device("", flow.dst_ip)
         if not self.learning(flow.ts_start):
             return
         service = ADMIN_SERVICES.get(flow.dst_port) if flow.proto == "TCP" else None
         if service and self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip):
             self._learn_admin(flow.src_ip, service, flow.dst_ip)
+        self._learn_port(flow)
         values = flow_features(flow)
         self._profile(flow.src_ip, values)
         self._sample_vector(values)
@@ -334,6 +351,15 @@ class Baseline:
                 server = f"{service}|{dst}"
                 if server in self._server_clients or len(self._server_clients) < self.site.max_tracked_keys:
                     self._server_clients[server] = self._server_clients.get(server, 0) + 1
+
+    def _learn_port(self, flow: Flow) -> None:
+        ports = self._ports.get(flow.src_ip)
+        if ports is None:
+            if len(self._ports) >= self.site.max_tracked_keys:
+                return
+            ports = self._ports[flow.src_ip] = set()
+        if len(ports) < MAX_PORTS_PER_HOST:
+            ports.add(_port_key(flow))
 
     def _profile(self, src: str, values: list[float]) -> None:
         profile = self._profiles.get(src)
@@ -383,6 +409,7 @@ class Baseline:
             macs=sorted(self._macs),
             ips=sorted(self._ips),
             services={src: sorted(s) for src, s in self._services.items()},
+            ports={src: sorted(p) for src, p in self._ports.items()},
             peers={key: sorted(p) for key, p in self._peers.items()},
             server_clients=dict(self._server_clients),
             dhcp_servers=sorted(self._dhcp_servers),
@@ -409,6 +436,7 @@ class Baseline:
         baseline.finished = state.finished
         baseline._macs, baseline._ips = set(state.macs), set(state.ips)
         baseline._services = {src: set(s) for src, s in state.services.items()}
+        baseline._ports = {src: set(p) for src, p in state.ports.items()}
         baseline._peers = {key: set(p) for key, p in state.peers.items()}
         baseline._server_clients = dict(state.server_clients)
         baseline._dhcp_servers = set(state.dhcp_servers)

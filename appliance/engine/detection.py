@@ -18,6 +18,7 @@ MAX_EVIDENCE_FLOWS = 20  # flow uids kept per incident: enough to show the traff
 
 # Threshold types: an override outside these ranges is refused when the rule set is built, not at 3 a.m.
 Count = Annotated[int, msgspec.Meta(ge=1)]  # how many of something must be seen
+Minimum = Annotated[int, msgspec.Meta(ge=0)]  # a floor that may be switched off with 0
 Seconds = Annotated[float, msgspec.Meta(gt=0)]  # a span of packet time
 Positive = Annotated[float, msgspec.Meta(gt=0)]  # a factor, ratio or score bar
 Fraction = Annotated[float, msgspec.Meta(gt=0, lt=1)]

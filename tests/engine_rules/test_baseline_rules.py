@@ -11,6 +11,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from appliance.engine.baseline import FLOW_FEATURES, Baseline, BaselineState, ForestArrays, IsolationScorer
+from appliance.engine.detection import RuleConfig
 from appliance.engine.network import SiteConfig
 from appliance.engine.rules import RuleSet
 from sensor.records import ArpEvent, DhcpEvent
@@ -165,6 +166,31 @@ def test_far_off_flow_from_a_known_host_is_anomalous(learned):
     assert "log_bytes_orig" in d.evidence["most_deviating_features"]
 
 
+def test_a_known_device_that_never_called_out_is_watched_too(learned):
+    """The resolver 10.0.0.53 only answered queries while the baseline learned: its first outbound session,
+    far off, is still checked."""
+    assert Baseline.from_bytes(learned, SITE).host_flow_count("10.0.0.53") == 0
+    odd = make_flow(src_ip="10.0.0.53", dst_ip="203.0.113.9", proto="TCP", dst_port=4444, ts_start=AFTER,
+                    ts_end=AFTER + 600, pkts_orig=1200, pkts_resp=40, bytes_orig=1_800_000, bytes_resp=2000,
+                    size_mean=1400, iat_mean=0.5)
+    detections = [d for d in run(restored(learned), [odd]) if d.rule_name == "ANOMALOUS_PAYLOAD"]
+    assert [d.source_ip for d in detections] == ["10.0.0.53"]
+    assert detections[0].evidence["host_baseline_flows"] == 0
+
+
+def test_a_far_off_flow_on_a_port_the_host_always_uses_is_its_routine(learned):
+    """10.0.0.5 talked SMB to its file server all through learning: a huge SMB session is odd for the site
+    (the forest isolates it) but not out of character, unless the site asks for site-wide anomalies."""
+    huge_smb = make_flow(src_ip="10.0.0.5", src_mac=mac_of("10.0.0.5"), dst_ip="10.0.0.10", dst_port=445,
+                         ts_start=AFTER, ts_end=AFTER + 3000, pkts_orig=400_000, pkts_resp=1000,
+                         bytes_orig=600_000_000, bytes_resp=80_000, size_mean=1500, iat_mean=0.0075)
+    assert Baseline.from_bytes(learned, SITE).called_port(huge_smb)
+    by_default = run(restored(learned), [huge_smb])
+    assert [d for d in by_default if d.rule_name == "ANOMALOUS_PAYLOAD"] == []
+    site_wide = run(restored(learned, ANOMALOUS_PAYLOAD=RuleConfig(thresholds={"only_new_ports": False})), [huge_smb])
+    assert [d.source_ip for d in site_wide if d.rule_name == "ANOMALOUS_PAYLOAD"] == ["10.0.0.5"]
+
+
 def test_anomalous_flows_of_one_host_are_one_incident(learned):
     odd = [
         make_flow(
@@ -256,9 +282,19 @@ def test_a_burst_of_invented_devices_is_one_incident(learned):
     detections = [d for d in all_detections if d.rule_name == "NEW_DEVICE"]
     individual = [d for d in detections if not d.evidence.get("burst")]
     bursts = {d.incident_key for d in detections if d.evidence.get("burst")}
-    assert len(individual) == 20 and len(bursts) == 1  # the first `burst_devices` arrivals, then one burst
+    assert individual == [] and len(bursts) == 1  # the first arrivals were held, then swallowed by the burst
     last = [d for d in detections if d.evidence.get("burst")][-1]
-    assert last.evidence["devices"] >= 470  # every later device counted (the count is a sketch past 32)
+    assert last.evidence["devices"] >= 490  # every device counted, the first 20 too (a sketch past 32)
+    assert last.first_seen == AFTER
+
+
+def test_a_newcomer_is_reported_once_the_burst_window_has_passed(learned):
+    laptop = make_flow(src_ip="10.0.0.150", src_mac="02:77:00:00:00:99", ts_start=AFTER, ts_end=AFTER + 1)
+    ruleset = restored(learned)
+    assert ruleset.on_flow(laptop) == []  # held: it might be the first of a flood
+    assert ruleset.advance(AFTER + 30) == []
+    reported = [d for d in ruleset.advance(AFTER + 61) if d.rule_name == "NEW_DEVICE"]
+    assert [(d.evidence["mac"], d.first_seen, d.protocol) for d in reported] == [("02:77:00:00:00:99", AFTER, "FLOW")]
 
 
 def test_devices_arriving_at_office_pace_are_each_reported(learned):

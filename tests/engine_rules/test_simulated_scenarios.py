@@ -11,15 +11,17 @@ import pytest
 
 from appliance.engine.network import SiteConfig, load_threat_intel
 from appliance.engine.rules import RuleSet
+from appliance.engine.scoring.corpus import run_scenario
+from appliance.engine.scoring.ground_truth import finds
 from appliance.simulate.labels import indicators_path, labels_path, read_labels
 from appliance.simulate.scenarios import SCENARIOS
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
 
 DURATION = "120"  # seconds of simulated office: enough for 10 beacons, short enough for a test
-# Rules that compare with a learned baseline cannot be shown in two minutes of traffic: NEW_DEVICE needs the
-# learning period to end before the device appears (own test below), ANOMALOUS_PAYLOAD needs hosts with
-# 50+ baseline flows (hours of traffic; tested on hand-built flows in test_baseline_rules).
+# Rules that compare with a learned baseline need the learning period over before the attack: NEW_DEVICE gets
+# a learning period that ends just before the devices appear, ANOMALOUS_PAYLOAD the office's own history
+# first (both have their own tests below).
 NEEDS_A_BASELINE = {"new-device", "anomalous-payload"}
 BASELINE_RULES = {"NEW_DEVICE", "ANOMALOUS_PAYLOAD"}
 # The simulator's low-and-slow exfiltration sends ~1 MB a minute: it crosses the 50 MB/h bar after ~50 min.
@@ -115,3 +117,15 @@ def test_new_devices_after_learning(tmp_path):
             and label.source_ip in d.evidence["addresses"]
             for d in detections
         ), label
+
+
+def test_hosts_acting_out_of_character_after_the_office_history():
+    """Ten minutes of the office's ordinary history, then a printer, a workstation and the database calling
+    out in ways they never did: each one is an ANOMALOUS_PAYLOAD incident, and nobody else is."""
+    outcome = run_scenario("anomalous-payload", 5, float(DURATION), modes=("default",), learning_s=600.0)
+    anomalies = [d for d in outcome.detections["default"] if d.rule_name == "ANOMALOUS_PAYLOAD"]
+    labels = [label for label in outcome.labels if label.rule_name == "ANOMALOUS_PAYLOAD"]
+    assert len(labels) == 3
+    for label in labels:
+        assert any(finds(label, d) for d in anomalies), label.variant
+    assert {d.source_ip for d in anomalies} == {label.source_ip for label in labels}

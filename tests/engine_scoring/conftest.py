@@ -1,5 +1,6 @@
 """One small model per test session, trained through the real `appliance train-model` entry point on real
-simulator captures (two attack scenarios and a benign office, one seed, two minutes each)."""
+simulator captures (two attack scenarios and a benign office, one seed, two minutes each, after five minutes
+of the office's ordinary history)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from appliance.engine.scoring.training import train_main
 
 PCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
 SMALL_TRAINING = ["--scenario", "lateral-movement", "--scenario", "port-scan", "--seeds", "11",
-                  "--benign-seeds", "21", "--duration", "120", "--workers", "1"]
+                  "--benign-seeds", "21", "--duration", "120", "--learning", "300", "--workers", "1"]
 
 
 @pytest.fixture(scope="session")
@@ -31,4 +32,4 @@ def small_scorer(small_model_dir) -> Scorer:
 @pytest.fixture(scope="session")
 def unseen_outcome():
     """Detections and labels of a port scan the small model was not trained on (another seed)."""
-    return run_scenario("port-scan", 31, 120.0, modes=("default", "sensitive"))
+    return run_scenario("port-scan", 31, 120.0, modes=("default", "sensitive"), learning_s=300.0)

@@ -65,7 +65,8 @@ def test_only_closing_statuses_are_verdicts(unseen_outcome):
     ("argv", "message"),
     [
         (["--seeds", "1,x"], "seeds must be comma-separated integers"),
-        (["--duration", "5"], "--duration must be at least"),
+        (["--duration", "5"], "--duration must be between 20 and 7200 seconds"),
+        (["--learning", "99999"], "--learning must be between 20 and 7200 seconds"),
         (["--scenario", "no-such-attack"], "unknown scenario 'no-such-attack'"),
         (["--bogus"], "unrecognized arguments"),
     ],

@@ -1,10 +1,18 @@
-"""ANOMALOUS_PAYLOAD: a flow far from everything the site did during the baseline period.
+"""ANOMALOUS_PAYLOAD: a host calling out on a protocol and port it never used, with a flow far from everything
+the site did during the baseline period.
 
-After learning, each flow originated by a host with at least min_host_flows baseline flows is scored by
-the baseline's IsolationForest (see baseline.py). It fires when the score is above both the score that
-`contamination` of the baseline flows exceeded and the absolute floor min_score (Liu et al.: scores well
-above 0.5 mark anomalies; the floor keeps a very uniform site from alerting on its 0.1% tail). One incident
-per host per window; its evidence is the most deviating features against the host's own profile.
+After learning, a flow is checked when its source is a host the baseline knows (a device that was on the
+network while it learned; a stranger is NEW_DEVICE's business) with at least min_host_flows originated
+baseline flows. min_host_flows is 0 by default: a printer that only ever received print jobs has originated
+nothing, and its first outbound session is exactly what this rule is for. With only_new_ports (default on)
+the flow must also go to a protocol and server port the host never called while learning: the engineering
+station's long Modbus polls and the intranet's database sessions are rare on the site as a whole, and the
+forest isolates them, but for those hosts they are the daily routine.
+
+The baseline's IsolationForest (see baseline.py) scores the flow. It fires when the score is above both the
+score that `contamination` of the baseline flows exceeded and the absolute floor min_score (Liu et al.:
+scores well above 0.5 mark anomalies; the floor keeps a very uniform site from alerting on its tail). One
+incident per host per window; its evidence is the most deviating features against the host's own profile.
 
 Features: anomaly_score, score_threshold, anomalous_flows, host_baseline_flows, max_abs_z, plus the
 flow's own baseline features (baseline.FLOW_FEATURES) of the most anomalous flow.
@@ -15,20 +23,21 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.baseline import FLOW_FEATURES, flow_features
-from appliance.engine.detection import Count, Detection, Fraction, Seconds
+from appliance.engine.detection import Detection, Fraction, Minimum, Seconds
 from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
 NAME = "ANOMALOUS_PAYLOAD"
 DEFAULT_SEVERITY = "MEDIUM"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    contamination: Fraction = 0.001
+    contamination: Fraction = 0.005
     min_score: Fraction = 0.65
-    min_host_flows: Count = 50
+    min_host_flows: Minimum = 0
+    only_new_ports: bool = True
     window_s: Seconds = 3600.0
 
 
@@ -68,7 +77,9 @@ class Detector(Rule):
         if self.baseline.learning(flow.ts_start):
             return []
         history = self.baseline.host_flow_count(flow.src_ip)
-        if history < self.t.min_host_flows:
+        if not self.baseline.knows_ip(flow.src_ip) or history < self.t.min_host_flows:
+            return []
+        if self.t.only_new_ports and self.baseline.called_port(flow):
             return []
         values = flow_features(flow)
         score = self.baseline.anomaly_score(values)
@@ -98,6 +109,7 @@ class Detector(Rule):
                     "anomaly_score": round(host.worst_score, 4),
                     "score_threshold": round(threshold, 4),
                     "anomalous_flows": host.count,
+                    "host_baseline_flows": history,
                     "most_deviating_features": dict(top),
                 },
                 flow_uids=host.flow_uids,

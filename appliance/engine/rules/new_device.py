@@ -4,7 +4,10 @@ after the baseline period. During learning every device is simply learned.
 Devices are taken from internal flow originators, ARP senders and DHCP clients. One incident per device;
 the IPs it used and how it was first seen are the evidence (ntopng "new device" / arpwatch "new station").
 Many devices "arriving" at once are not new devices but one event (a DHCP starvation tool inventing MACs, a
-spoofing flood): past `burst_devices` newcomers within `burst_window_s`, the rest join one burst incident.
+spoofing flood): past `burst_devices` newcomers within `burst_window_s`, they all join one burst incident.
+So that the first `burst_devices` of a flood are not reported one by one before the flood shows, a newcomer
+is held for `burst_window_s` of packet time before its own incident is raised (a minute's delay on a LOW
+alert, against twenty false ones per flood).
 
 Features: flows, addresses, dhcp_seen, arp_seen, hours_after_learning.
 """
@@ -20,7 +23,7 @@ from sensor.records import ArpEvent, DhcpEvent, Event, Flow
 
 NAME = "NEW_DEVICE"
 DEFAULT_SEVERITY = "LOW"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,13 +41,14 @@ _NO_MAC = ("", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
 
 
 class _Device(Window):
-    __slots__ = ("addresses", "mac", "seen_by", "sightings")
+    __slots__ = ("addresses", "first_how", "mac", "seen_by", "sightings")
 
     def __init__(self, ts: float):
         super().__init__(ts)
         self.sightings = 0
         self.addresses = CappedSet()
         self.seen_by = {"flow": 0, "arp": 0, "dhcp": 0}
+        self.first_how = ""
         self.mac = ""
 
 
@@ -56,6 +60,7 @@ class Detector(Rule):
         self._devices: BoundedMap[str, _Device] = BoundedMap(self.site.max_tracked_keys)
         self._arrivals = RecentTimes(self.t.burst_window_s, cap=self.t.burst_devices + 1)
         self._burst: _Device | None = None
+        self._held: dict[str, _Device] = {}  # newcomers not reported yet, in arrival order
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not self.site.is_internal(flow.src_ip):
@@ -83,15 +88,35 @@ class Detector(Rule):
             known = self.baseline.knows_mac(mac) if identity == mac else self.baseline.knows_ip(ip)
             if known:
                 return []
-        if identity not in self._devices and self._arrivals.add(ts) > self.t.burst_devices:
+        newcomer = identity not in self._devices
+        if newcomer and self._arrivals.add(ts) > self.t.burst_devices:
             return self._burst_sighting(identity, ip, how, ts, uid)
         device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
         device.note(ts, uid)
         device.mac = mac if mac not in _NO_MAC else ""
         device.sightings += 1
         device.seen_by[how] += 1
+        device.first_how = device.first_how or how
         if ip:
             device.addresses.add(ip)
+        if newcomer:
+            self._held[identity] = device
+        if identity in self._held:
+            return self._release_held(ts)
+        return self._report(identity, device, ts)
+
+    def _release_held(self, now: float) -> list[Detection]:
+        """Report the newcomers that have waited burst_window_s without a burst swallowing them."""
+        out = []
+        while self._held:
+            identity, device = next(iter(self._held.items()))
+            if now - device.start < self.t.burst_window_s:
+                break
+            del self._held[identity]
+            out += self._report(identity, device, now)
+        return out
+
+    def _report(self, identity: str, device: _Device, ts: float) -> list[Detection]:
         if device.sightings < self.t.min_sightings:
             return []
         device.alerting = True
@@ -101,7 +126,7 @@ class Detector(Rule):
             return self.book.detection(
                 incident,
                 source_ip=addresses[0] if addresses else "",
-                protocol=how.upper(),
+                protocol=device.first_how.upper(),
                 first_seen=device.start,
                 last_seen=device.last,
                 evidence={"mac": device.mac, "addresses": addresses, "seen_by": dict(device.seen_by)},
@@ -122,6 +147,12 @@ class Detector(Rule):
         if self._burst is None or self._burst.expired(ts, self.t.burst_window_s):
             self._burst = _Device(ts)
         burst = self._burst
+        for held_identity, held in self._held.items():  # the flood's first arrivals, still unreported
+            burst.start = min(burst.start, held.start)
+            burst.addresses.add(held_identity)
+            for channel, count in held.seen_by.items():
+                burst.seen_by[channel] += count
+        self._held.clear()
         burst.note(ts, uid)
         burst.sightings += 1
         burst.seen_by[how] += 1
@@ -156,5 +187,6 @@ class Detector(Rule):
         return self.book.update(("burst",), len(burst.addresses), ts, build)
 
     def advance(self, now: float) -> list[Detection]:
+        out = self._release_held(now)
         self._devices.drop_stale(lambda device: device.expired(now, self.t.window_s))
-        return super().advance(now)
+        return out + super().advance(now)

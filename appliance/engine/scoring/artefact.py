@@ -52,6 +52,7 @@ class TrainingSpec(msgspec.Struct, kw_only=True):
     seeds: list[int]  # every scenario runs with each of these
     duration_s: float
     benign_seeds: list[int] = []  # extra benign-office runs: other offices, more look-alikes
+    learning_s: float  # of the office's history before each scenario: the baseline's learning period
 
 
 class Manifest(msgspec.Struct, kw_only=True):

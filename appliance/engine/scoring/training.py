@@ -26,9 +26,9 @@ from appliance.engine.detection import Detection
 from appliance.engine.scoring import SHIPPED_MODEL_DIR, Scorer
 from appliance.engine.scoring import artefact as artefacts
 from appliance.engine.scoring.artefact import Artefact, ModelError, TrainingSpec
-from appliance.engine.scoring.corpus import scenario_rows
+from appliance.engine.scoring.corpus import LEARNING_S, scenario_rows
 from appliance.engine.scoring.features import FeatureRow, LabelledRow, current_feature_names, row_from_detection
-from appliance.simulate.scenarios import MIN_DURATION, SCENARIOS, UnknownScenario
+from appliance.simulate.scenarios import MAX_DURATION, MIN_DURATION, SCENARIOS, UnknownScenario
 
 TRAINING_SEEDS = (11, 12, 13)  # the benchmark uses other seeds
 BENIGN_SEEDS = (21, 22, 23, 24, 25, 26)
@@ -45,7 +45,7 @@ def training_scenarios() -> list[str]:
 
 def default_spec() -> TrainingSpec:
     return TrainingSpec(scenarios=training_scenarios(), seeds=list(TRAINING_SEEDS), duration_s=DEFAULT_DURATION_S,
-                        benign_seeds=list(BENIGN_SEEDS))
+                        benign_seeds=list(BENIGN_SEEDS), learning_s=LEARNING_S)
 
 
 def thinned(rows: list[LabelledRow]) -> list[LabelledRow]:
@@ -71,8 +71,9 @@ def build_corpus(spec: TrainingSpec, workers: int = 1) -> list[LabelledRow]:
     for name in spec.scenarios:
         if name not in SCENARIOS:
             raise UnknownScenario(name)
-    jobs = [(scenario, seed, spec.duration_s) for seed in spec.seeds for scenario in spec.scenarios]
-    jobs += [("benign-office", seed, spec.duration_s) for seed in spec.benign_seeds]
+    # One job per seed: its scenarios share the office's history, which is built once per job.
+    jobs = [(tuple(spec.scenarios), seed, spec.duration_s, spec.learning_s) for seed in spec.seeds]
+    jobs += [(("benign-office",), seed, spec.duration_s, spec.learning_s) for seed in spec.benign_seeds]
     if workers > 1:
         # fork: the workers inherit the imported simulator and sensor instead of importing them again
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -147,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"seeds of extra benign-office runs (default {','.join(map(str, BENIGN_SEEDS))})")
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_S,
                         help=f"seconds of traffic per scenario (default {DEFAULT_DURATION_S:.0f})")
+    parser.add_argument("--learning", type=float, default=LEARNING_S,
+                        help=f"seconds of the office's ordinary history before each scenario, the baseline's "
+                             f"learning period (default {LEARNING_S:.0f})")
     parser.add_argument("--scenario", action="append", dest="scenarios",
                         help="a scenario to train on (repeatable; default: every scenario but 'mixed')")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
@@ -156,11 +160,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def train_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.duration >= MIN_DURATION:
-        print(f"train-model: --duration must be at least {MIN_DURATION:.0f} seconds", file=sys.stderr)
-        return 2
+    for option, value in (("--duration", args.duration), ("--learning", args.learning)):
+        if not MIN_DURATION <= value <= MAX_DURATION:
+            print(f"train-model: {option} must be between {MIN_DURATION:.0f} and {MAX_DURATION:.0f} seconds",
+                  file=sys.stderr)
+            return 2
     spec = TrainingSpec(scenarios=args.scenarios or training_scenarios(), seeds=args.seeds, duration_s=args.duration,
-                        benign_seeds=args.benign_seeds)
+                        benign_seeds=args.benign_seeds, learning_s=args.learning)
     started = time.monotonic()
     try:
         artefact = train(spec, workers=max(1, args.workers))
