@@ -3,7 +3,9 @@
 For each pending batch, in arrival order: decode it, feed its records to the rules in packet-time order,
 score what they detect, decide (alert / suppressed / below threshold), and commit the alerts, the traces,
 the learned baseline and the batch's "done" mark in ONE transaction. A crash at any point therefore loses
-nothing and duplicates nothing: the batch is either wholly processed or still pending.
+nothing and duplicates nothing: the batch is either wholly processed or still pending. The baseline is
+written only when it changed: every batch while it learns, afterwards only when a device joins the network,
+so a box past its first day does not rewrite half a megabyte of flash per batch.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Engine:
         self.box_id = box_id(store)
         self.signing_key = signing_key(store)
         saved = store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")
+        self._stored_baseline: bytes | None = saved["value"] if saved else None
         baseline = Baseline.from_bytes(saved["value"], self.settings.site) if saved else None
         self.rules = RuleSet(self.settings.rule_overrides, self.settings.site, baseline)
 
@@ -93,18 +96,21 @@ class Engine:
         scores = self.scorer.score_many(detections) if detections else []
         whitelist = list_entries(self.store, include_expired=False)
         touched = []
+        baseline = self.rules.baseline.to_bytes()
         with self.store.write_transaction() as connection:
             for detection, score in zip(detections, scores, strict=True):
                 alert_id = self._decide(connection, detection, score, whitelist, flows_by_uid, batch)
                 if alert_id:
                     touched.append(alert_id)
-            connection.execute(
-                "INSERT INTO engine_state (key, value) VALUES ('baseline', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (self.rules.baseline.to_bytes(),),
-            )
+            if baseline != self._stored_baseline:
+                connection.execute(
+                    "INSERT INTO engine_state (key, value) VALUES ('baseline', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (baseline,),
+                )
             connection.execute("UPDATE ingest_batches SET done = 1 WHERE id = ?", (batch_row_id,))
             chain.checkpoint(connection, self.signing_key, self.box_id)
+        self._stored_baseline = baseline  # only once committed: a rolled-back batch leaves the old one stored
         return touched
 
     def _detect(self, batch: Batch) -> Iterable[Detection]:

@@ -6,6 +6,8 @@ import json
 import struct
 import time
 
+from appliance.engine.local_sensor import queue_capture_files
+from appliance.engine.process import Engine
 from appliance.traces.chain import proof_trail
 from appliance.traces.verify import verify_proof_trail
 from appliance.whitelist.models import WhitelistIn
@@ -92,3 +94,27 @@ def test_the_batch_and_its_decisions_commit_together(analyse, store):
     assert store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0")["n"] == 0
     baseline = store.query_one("SELECT length(value) AS n FROM engine_state WHERE key = 'baseline'")
     assert baseline["n"] > 0
+
+
+def test_the_baseline_is_rewritten_only_when_it_changed(store, scorer, tmp_path):
+    """While learning every batch changes it; once learned, the same hosts doing the same things change
+    nothing, and the engine leaves the stored baseline alone instead of rewriting it per batch."""
+    store.set_setting("engine", {"site": {"learning_period_s": 60}})
+    capture = PCAPS / "icmp-and-ssh.pcap"
+    store.execute("CREATE TEMP TABLE baseline_writes (n INTEGER)")
+    store.execute("CREATE TEMP TRIGGER count_baseline_writes AFTER UPDATE ON main.engine_state "
+                  "BEGIN INSERT INTO baseline_writes VALUES (1); END")
+
+    def writes_while_analysing(path) -> int:
+        before = store.query_one("SELECT count(*) AS n FROM baseline_writes")["n"]
+        queue_capture_files(store, [path], agent_id="local")
+        engine = Engine(store, scorer)
+        while engine.process_pending():
+            pass
+        return store.query_one("SELECT count(*) AS n FROM baseline_writes")["n"] - before
+
+    writes_while_analysing(capture)  # learning starts
+    assert writes_while_analysing(shifted_capture(capture, tmp_path / "day-2.pcap", 86400)) >= 1  # learning ends
+    stored = store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")["value"]
+    assert writes_while_analysing(shifted_capture(capture, tmp_path / "day-3.pcap", 2 * 86400)) == 0
+    assert store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")["value"] == stored
