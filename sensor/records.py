@@ -195,7 +195,7 @@ class Batch(msgspec.Struct, kw_only=True):
     sent_at: float
     flows: list[Flow] = []
     events: list[AnyEvent] = []
-    stats: CaptureStats = msgspec.field(default_factory=CaptureStats)
+    stats: CaptureStats = msgspec.field(default_factory=CaptureStats)  # packets since the previous batch
 
 
 def encode_batch(batch: Batch) -> bytes:

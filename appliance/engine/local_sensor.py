@@ -11,28 +11,18 @@ from appliance.engine.queue import enqueue_records
 from appliance.store.database import Store
 from sensor.pipeline import Drained, Pipeline
 from sensor.records import Batch, CaptureStats
+from sensor.shipping.batching import split_drain
 
 RECORDS_PER_BATCH = 5000
 
 
 def batches_from(drained: Drained, agent_id: str, first_seq: int) -> list[Batch]:
-    """Split one drain into batches of bounded size, keeping packet-time order within each."""
-    records = [(flow.ts_end, "flow", flow) for flow in drained.flows] + [(e.ts, "event", e) for e in drained.events]
-    records.sort(key=lambda item: item[0])
-    batches = []
-    for start in range(0, max(len(records), 1), RECORDS_PER_BATCH):
-        chunk = records[start : start + RECORDS_PER_BATCH]
-        batches.append(
-            Batch(
-                agent_id=agent_id,
-                seq=first_seq + len(batches),
-                sent_at=time.time(),
-                flows=[record for _, kind, record in chunk if kind == "flow"],
-                events=[record for _, kind, record in chunk if kind == "event"],
-                stats=drained.stats if start + RECORDS_PER_BATCH >= len(records) else CaptureStats(),
-            )
+    return [
+        Batch(agent_id=agent_id, seq=first_seq + index, sent_at=time.time(), flows=flows, events=events, stats=stats)
+        for index, (flows, events, stats) in enumerate(
+            split_drain(drained.flows, drained.events, drained.stats, RECORDS_PER_BATCH)
         )
-    return batches
+    ]
 
 
 def queue_capture_files(store: Store, paths: Iterable[str | os.PathLike], agent_id: str = "local") -> CaptureStats:

@@ -78,7 +78,9 @@ def default_spool_dir(agent_id: str) -> Path:
 
 
 def ship_drained(shipper: Shipper | None, drained: Drained) -> None:
-    if shipper is not None and (drained.flows or drained.events):
+    """A drain with records, or with capture counters only (packets of flows still open, kernel drops): both
+    reach the box, so its capture-loss figures count every packet."""
+    if shipper is not None:
         shipper.ship(drained.flows, drained.events, drained.stats)
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from sensor.records import Batch, CaptureStats, Event, Flow, encode_batch
+from sensor.shipping.batching import counters_since, split_drain
 from sensor.shipping.client import AgentIdentity, ApplianceClient, Refused, Unavailable, tls_verification
 from sensor.shipping.spool import DEFAULT_MAX_BYTES, Spool
 
@@ -42,14 +43,6 @@ class ShippingStats(msgspec.Struct):
     """Dropped by the spool's size cap while the appliance was unreachable."""
     pending: int = 0
     last_error: str = ""
-
-
-def chunks(flows: Sequence[Flow], events: Sequence[Event], max_records: int) -> Iterator[tuple[list, list]]:
-    """Split the records into batches of at most `max_records` (flows first, then events)."""
-    records = [*flows, *events]
-    for start in range(0, len(records), max_records):
-        part = records[start : start + max_records]
-        yield [r for r in part if isinstance(r, Flow)], [r for r in part if not isinstance(r, Flow)]
 
 
 class Shipper:
@@ -86,6 +79,7 @@ class Shipper:
         self._next_config = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._counted = CaptureStats()  # the capture's totals already shipped
         self._learn_where_to_continue()
         self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
         self._thread.start()
@@ -95,19 +89,21 @@ class Shipper:
         return msgspec.structs.replace(self._stats, lost=self.spool.lost_batches, pending=len(self.spool))
 
     def ship(self, flows: Sequence[Flow], events: Sequence[Event], stats: CaptureStats) -> list[int]:
-        """Spool the records as one or more batches (durably) and return their seqs; delivery follows."""
+        """Spool the records as one or more batches (durably) and return their seqs; delivery follows.
+        `stats` are the capture's running totals; the batches carry what they grew by since the last call."""
         seqs = []
-        for batch_flows, batch_events in chunks(flows, events, self.max_records):
+        new_counts, self._counted = counters_since(stats, self._counted), stats
+        for batch_flows, batch_events, batch_stats in split_drain(flows, events, new_counts, self.max_records):
             seqs.append(
                 self.spool.append(
-                    lambda seq, f=batch_flows, e=batch_events: encode_batch(
+                    lambda seq, f=batch_flows, e=batch_events, s=batch_stats: encode_batch(
                         Batch(
                             agent_id=self.client.identity.agent_id,
                             seq=seq,
                             sent_at=time.time(),
                             flows=f,
                             events=e,
-                            stats=stats,
+                            stats=s,
                         )
                     )
                 )

@@ -34,8 +34,8 @@ from appliance.store.database import Store
 from sensor.pipeline import Pipeline
 from sensor.records import Batch, CaptureStats, encode_batch
 from sensor.shipping import Shipper
+from sensor.shipping.batching import split_drain
 from sensor.shipping.client import AgentIdentity, ApplianceClient
-from sensor.shipping.shipper import chunks
 from sensor.shipping.spool import Spool
 from tests.conftest import RunningServer
 
@@ -95,10 +95,10 @@ def start_box(data_dir: DataDirectory, runtime: Path) -> tuple[RunningServer, st
 
 def batches_of(flows: list, events: list, agent: str) -> list[bytes]:
     """The batches the Shipper makes of COPIES x the records, encoded up front."""
-    parts = [part for _ in range(COPIES) for part in chunks(flows, events, RECORDS_PER_BATCH)]
+    parts = [part for _ in range(COPIES) for part in split_drain(flows, events, CaptureStats(), RECORDS_PER_BATCH)]
     return [
         encode_batch(Batch(agent_id=agent, seq=seq, sent_at=0.0, flows=batch_flows, events=batch_events))
-        for seq, (batch_flows, batch_events) in enumerate(parts)
+        for seq, (batch_flows, batch_events, _) in enumerate(parts)
     ]
 
 

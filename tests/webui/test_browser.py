@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.testing import TestClient
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -76,7 +76,9 @@ class Page:
         self.screenshots = screenshots
 
     def wait(self, condition, timeout: float = 10):
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # A row read while the table re-renders has gone stale: look again, the page is not done yet.
+        patient = WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+        return patient.until(condition)
 
     def find(self, css: str):
         return self.wait(seen.visibility_of_element_located((By.CSS_SELECTOR, css)))

@@ -33,6 +33,7 @@ from appliance.simulate import scenarios
 from appliance.simulate.labels import Label, indicators_path, labels_path, read_labels
 from sensor.pipeline import Pipeline
 from sensor.records import Event, Flow
+from sensor.shipping.batching import arrival
 
 ADVANCE_EVERY_S = 10.0  # packet time between RuleSet.advance calls, like the engine's per-batch advance
 LEARNING_S = 1800.0  # of ordinary office traffic before each scenario: the baseline's learning period
@@ -71,18 +72,13 @@ def rule_configs(mode: str) -> dict[str, RuleConfig]:
     return {rule: RuleConfig(thresholds=dict(thresholds)) for rule, thresholds in SENSITIVE.items()}
 
 
-def _arrival(record: Flow | Event) -> float:
-    """When the engine gets the record: a flow when it ends, an event when it happens."""
-    return record.ts_end if isinstance(record, Flow) else record.ts
-
-
 def detect(records: list[Flow | Event], site: SiteConfig, configs: dict[str, RuleConfig]) -> list[Detection]:
     """The rule set over records in arrival order, advanced as packet time moves and closed at the end."""
     ruleset = RuleSet(configs, site)
     out: list[Detection] = []
     next_advance = None
     for record in records:
-        now = _arrival(record)
+        now = arrival(record)
         if next_advance is None:
             next_advance = now + ADVANCE_EVERY_S
         elif now >= next_advance:
@@ -90,7 +86,7 @@ def detect(records: list[Flow | Event], site: SiteConfig, configs: dict[str, Rul
             next_advance = now + ADVANCE_EVERY_S
         out += ruleset.on_flow(record) if isinstance(record, Flow) else ruleset.on_event(record)
     if records:
-        out += ruleset.advance(_arrival(records[-1]) + 10 * 86400)
+        out += ruleset.advance(arrival(records[-1]) + 10 * 86400)
     return out
 
 
@@ -98,7 +94,7 @@ def decode(pcap: Path) -> list[Flow | Event]:
     pipeline = Pipeline()
     pipeline.feed_file(pcap)
     drained = pipeline.close()
-    return sorted([*drained.flows, *drained.events], key=_arrival)
+    return sorted([*drained.flows, *drained.events], key=arrival)
 
 
 def learning_start(scenario_start: float, learning_s: float) -> float:
