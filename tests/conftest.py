@@ -46,6 +46,18 @@ def store(data_dir) -> Store:
     opened.close()
 
 
+def tamper_with_audit_log(store: Store, sql: str, parameters=()) -> None:
+    """What an intruder holding the data key does: drop the append-only guards, edit, put the guards back."""
+    guards = store.query("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+    assert len(guards) == 2
+    with store.write_transaction():
+        store.execute("DROP TRIGGER audit_log_append_only_update")
+        store.execute("DROP TRIGGER audit_log_append_only_delete")
+        store.execute(sql, parameters)
+        for guard in guards:
+            store.execute(guard["sql"])
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

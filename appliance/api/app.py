@@ -21,6 +21,7 @@ from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLi
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
 from appliance.api.system import SystemController
 from appliance.audit.controller import AuditController
+from appliance.audit.log import ChainVerifier
 from appliance.auth.controller import AuthController
 from appliance.auth.users_controller import UsersController
 from appliance.billing.controller import BillingController
@@ -62,6 +63,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     box = Box(data_dir)
     limiter = RateLimiter(data_dir.runtime / "ratelimit.sqlite", {**DEFAULT_LIMITS, **(limits or {})})
     cloud_sync = CloudSyncRunner(box, data_dir.runtime / "cloud_sync.lock")
+    audit_chain = ChainVerifier()
 
     def provide_box() -> Box:
         return box
@@ -69,12 +71,16 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     def provide_store() -> Store:
         return box.store()
 
+    def provide_audit_chain() -> ChainVerifier:
+        return audit_chain
+
     api = Router(path=API_PREFIX, route_handlers=CONTROLLERS)
     return Litestar(
         route_handlers=[api, webui_router()],
         dependencies={
             "box": Provide(provide_box, sync_to_thread=False),
             "store": Provide(provide_store, sync_to_thread=False),
+            "audit_chain": Provide(provide_audit_chain, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(ErasedBoxGuard, watch=ErasureWatch(box)),  # first: an erased box serves nothing

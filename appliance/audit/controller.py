@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from appliance.api.security import admin
-from appliance.audit.log import AuditEntry, page, verify_chain
+from appliance.audit.log import AuditEntry, ChainVerifier, page
 from appliance.store.database import Store
 
 
@@ -28,9 +28,10 @@ class AuditController(Controller):
     async def audit_log(
         self,
         store: NamedDependency[Store],
+        audit_chain: NamedDependency[ChainVerifier],
         limit: int = Parameter(default=30, ge=1, le=100),
         offset: int = Parameter(default=0, ge=0),
     ) -> AuditPage:
         entries, total = page(store, limit, offset)
-        intact, broken, _ = verify_chain(store)
+        intact, broken, _ = audit_chain.verify(store)
         return AuditPage(entries=entries, total=total, chain_intact=intact, first_broken_id=broken)

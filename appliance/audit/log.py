@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 
 import msgspec
@@ -77,16 +78,48 @@ def page(store: Store, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
 
 def verify_chain(store: Store) -> tuple[bool, int | None, int]:
     """(intact, id of the first broken entry or None, entries checked)."""
-    previous = GENESIS
-    checked = 0
+    intact, broken, checked, _ = _walk(store, GENESIS, after_id=0)
+    return intact, broken, checked
+
+
+def _walk(store: Store, previous: str, after_id: int) -> tuple[bool, int | None, int, tuple[int, str]]:
+    """Check the entries after `after_id`, the one before them having hash `previous`; also return the
+    (id, hash) of the last good entry."""
+    checked, last = 0, (after_id, previous)
     for row in store.connection().execute(
         "SELECT id, timestamp, username, source_ip, action, target, details, previous_hash, hash "
-        "FROM audit_log ORDER BY id"
+        "FROM audit_log WHERE id > ? ORDER BY id",
+        (after_id,),
     ):
         entry_id, timestamp, username, source_ip, action, target, details, previous_hash, stored = row
         expected = entry_hash(previous, timestamp, username, source_ip, action, target, details)
         if previous_hash != previous or stored != expected:
-            return False, entry_id, checked
-        previous = stored
+            return False, entry_id, checked, last
+        previous, last = stored, (entry_id, stored)
         checked += 1
-    return True, None, checked
+    return True, None, checked, last
+
+
+class ChainVerifier:
+    """verify_chain for a server that shows the audit log page after page: the first call checks every entry,
+    later ones only the entries appended since. That is sound because an old entry cannot change in place
+    without dropping migration 0007's append-only triggers, which changes PRAGMA schema_version (a fresh full
+    check), and the last entry checked must still be there with the hash it had. One per worker process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verified: tuple[int, int, str, int] | None = None  # schema version, last id, its hash, entries
+
+    def verify(self, store: Store) -> tuple[bool, int | None, int]:
+        with self._lock:
+            schema = store.query_one("PRAGMA schema_version")["schema_version"]
+            start = self._verified
+            if start is not None:
+                version, last_id, last_hash, _ = start
+                still = store.query_one("SELECT hash FROM audit_log WHERE id = ?", (last_id,))
+                if version != schema or still is None or still["hash"] != last_hash:
+                    start = None
+            previous, after_id, before = (GENESIS, 0, 0) if start is None else (start[2], start[1], start[3])
+            intact, broken, checked, (last_id, last_hash) = _walk(store, previous, after_id)
+            self._verified = (schema, last_id, last_hash, before + checked) if intact else None
+            return intact, broken, before + checked

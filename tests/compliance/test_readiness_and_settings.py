@@ -8,7 +8,7 @@ from appliance.auth import users
 from appliance.compliance.readiness import LAST_BACKUP_SETTING
 from sensor.records import Batch, CaptureStats, encode_batch
 from tests.compliance.sample_alerts import add_alert
-from tests.conftest import login
+from tests.conftest import login, tamper_with_audit_log
 
 FULL_SETTINGS = {
     "entity_name": "Aguas de Castilla S.A.", "sector": "drinking_water", "member_state": "es",
@@ -76,7 +76,7 @@ def test_evidence_turns_checks_red(store, api, admin_headers):
                   (encode_batch(Batch(agent_id="s1", seq=1, sent_at=time.time(),
                                       stats=CaptureStats(packets=1000, kernel_drops=50))),))
     add_alert(store.connection(), severity="MEDIUM", rule_name="CLEARTEXT_CREDENTIALS", port=21)
-    store.execute("UPDATE audit_log SET details = '{\"forged\":1}' WHERE id = 1")
+    tamper_with_audit_log(store, "UPDATE audit_log SET details = '{\"forged\":1}' WHERE id = 1")
     store.set_setting(LAST_BACKUP_SETTING, time.time() - 30 * 86400)
     result = checks(api, admin_headers)
     assert not result["monitoring_coverage"]["passed"] and "(4.762%)" in result["monitoring_coverage"]["evidence"]
