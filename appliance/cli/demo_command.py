@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--duration", type=float, default=600, help="seconds of simulated traffic per replay")
     demo.add_argument("--speed", type=float, default=10, help="replay speed factor")
+    demo.add_argument("--learning", type=float, default=600,
+                      help="seconds of the office's ordinary history replayed first, for the baseline to learn "
+                           "(0: none; NEW_DEVICE, ANOMALOUS_PAYLOAD and new lateral movement then stay quiet)")
     demo.add_argument("--loops", type=int, help="stop replaying after this many replays (default: forever)")
     demo.set_defaults(run=run_demo)
 
@@ -77,12 +80,15 @@ def run_demo(args) -> int:
         print(f"  web UI   {url}/   (self-signed certificate: {data_dir.certificate})")
         print(f"  API      {url}/api/v1/   OpenAPI: {url}/api/v1/schema")
         print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
-        print("  alerts appear within a minute; Ctrl-C stops the demo", flush=True)
+        first = f"{args.learning / args.speed:.0f} s of ordinary office traffic to learn from, then "
+        first *= bool(args.learning)
+        print(f"  {first}alerts appear within a minute; Ctrl-C stops the demo", flush=True)
 
     try:
         capture = box.demo_capture(data_dir, args.scenario, args.seed, args.duration)
         trust_scenario_indicators(data_dir, capture)
         return box.run_demo_box(data_dir, host=args.host, port=args.port, scenario=args.scenario, seed=args.seed,
-                                duration=args.duration, speed=args.speed, loops=args.loops, on_ready=announce)
+                                duration=args.duration, speed=args.speed, loops=args.loops, learning=args.learning,
+                                on_ready=announce)
     except (RuntimeError, DemoNetworkError) as error:
         raise CliError(str(error)) from error

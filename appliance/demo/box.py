@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import msgspec
 
 from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_text
 from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
@@ -84,11 +85,34 @@ def install_demo_license(data_dir: DataDirectory) -> tuple[str, str]:
         store.close()
 
 
-def demo_capture(data_dir: DataDirectory, scenario: str, seed: int, duration: float) -> Path:
-    path = data_dir.root / f"{scenario}-{seed}-{int(duration)}s.pcap"
+def demo_capture(data_dir: DataDirectory, scenario: str, seed: int, duration: float,
+                 start: float | None = None) -> Path:
+    path = data_dir.root / f"{scenario}-{seed}-{int(duration)}s{'' if start is None else f'-at-{int(start)}'}.pcap"
     if not path.exists():
-        scenarios.write(scenario, path, seed=seed, duration=duration)
+        scenarios.write(scenario, path, seed=seed, duration=duration, start=start)
     return path
+
+
+def office_history(data_dir: DataDirectory, scenario: str, seed: int, seconds: float) -> Path:
+    """The same office's ordinary afternoon before the scenario: what the baseline learns the site from."""
+    start = scenarios.history_start(scenarios.SCENARIOS[scenario].default_start, seconds)
+    return demo_capture(data_dir, "benign-office", seed, seconds, start=start)
+
+
+def set_learning_period(data_dir: DataDirectory, seconds: float) -> None:
+    """Learn the site for `seconds` of packet time, unless the baseline already started learning (a demo box
+    started again keeps what it learned)."""
+    from appliance.engine.process import load_settings
+
+    store = Store(data_dir, keys.load_key(data_dir))
+    try:
+        if store.query_one("SELECT 1 AS started FROM engine_state WHERE key = 'baseline'"):
+            return
+        settings = load_settings(store)
+        settings.site.learning_period_s = seconds
+        store.set_setting("engine", msgspec.to_builtins(settings))
+    finally:
+        store.close()
 
 
 def wait_for_api(url: str, certificate: Path, timeout: float = 60) -> None:
@@ -109,12 +133,14 @@ def free_port(host: str, port: int) -> bool:
 
 
 def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str, seed: int, duration: float,
-                 speed: float, loops: int | None, on_ready) -> int:
-    """Start everything, call `on_ready(url)`, then keep replaying until interrupted (or `loops` replays)."""
+                 speed: float, loops: int | None, learning: float, on_ready) -> int:
+    """Start everything, call `on_ready(url)`, replay `learning` seconds of the office's ordinary history for
+    the baseline to learn, then keep replaying the scenario until interrupted (or `loops` replays)."""
     if not free_port(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use: pass --port")
     license_key, trusted = install_demo_license(data_dir)
     capture = demo_capture(data_dir, scenario, seed, duration)
+    history = office_history(data_dir, scenario, seed, learning) if learning else None
     environment = dict(os.environ, **{box_license.VENDOR_KEYS_ENV: trusted})
     url = f"https://{host}:{port}"
     python = sys.executable
@@ -128,6 +154,12 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
 
     previous = signal.signal(signal.SIGTERM, request_stop)
     network = DemoNetwork(f"nsx-demo-{os.getpid()}") if can_create_namespaces() else None
+    if history is not None:
+        # Live capture stamps packets with the kernel's clock, so the replayed history lasts learning / speed
+        # seconds of packet time; a capture file keeps its timestamps. Learning starts at the first packet the
+        # sensor sees, which may be a little before the replay's (the veth's own): it then ends a little early,
+        # on benign history, rather than late, on the scenario's attacks.
+        set_learning_period(data_dir, learning / speed if network is not None else learning)
     try:
         processes.start("api", [python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--host", host,
                                 "--port", str(port), "--workers", "2"], environment)
@@ -143,16 +175,18 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
             time.sleep(2)  # the sensor's ring is open before the first frame is replayed
         on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
         replays = 0
+        plays = [("history", history)] if history is not None else []
         while not stop["requested"] and (loops is None or replays < loops):
+            name, played = plays.pop(0) if plays else (f"replay-{replays}", capture)
             if network is not None:
                 command = ["ip", "netns", "exec", network.namespace, python, "-m", "appliance.simulate.replay",
-                           str(capture), "--iface", REPLAY_END, "--speed", str(speed)]
+                           str(played), "--iface", REPLAY_END, "--speed", str(speed)]
             else:
-                command = [python, "-m", "sensor", "read", str(capture), *shipping]
-            replay = processes.start(f"replay-{replays}", command, environment)
+                command = [python, "-m", "sensor", "read", str(played), *shipping]
+            replay = processes.start(name, command, environment)
             while replay.poll() is None and not stop["requested"]:
                 time.sleep(0.5)
-            replays += 1
+            replays += played is capture
             if processes.exited() and set(processes.exited()) & {"api", "engine", "sensor"}:
                 raise RuntimeError(f"demo process(es) stopped: {processes.exited()}; see {logs}")
         while loops is not None and not stop["requested"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,18 @@ SCENARIOS: dict[str, Scenario] = {
         tuple(injector for _, _, injector in _PER_RULE),
     ),
 }
+
+
+HISTORY_STARTS_AT_HOUR = 14  # UTC: an afternoon, when every workstation is busy
+
+
+def history_start(scenario_start: float, seconds: float) -> float:
+    """When the office's ordinary history before a scenario starts: HISTORY_STARTS_AT_HOUR on the last weekday
+    on which `seconds` of it end before the scenario does. The baseline learns the site from it."""
+    start = scenario_start - scenario_start % 86400 + HISTORY_STARTS_AT_HOUR * 3600
+    while start + seconds > scenario_start or time.gmtime(start).tm_wday >= 5:
+        start -= 86400
+    return start
 
 
 class UnknownScenario(KeyError):

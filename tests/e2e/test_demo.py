@@ -12,6 +12,11 @@ import time
 import httpx
 import pytest
 
+from appliance.engine.baseline import Baseline
+from appliance.engine.network import SiteConfig
+from appliance.store import keys
+from appliance.store.data_dir import DataDirectory
+from appliance.store.database import Store
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
@@ -22,7 +27,7 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "appliance", "demo", "--data-dir", str(data), "--port", str(port), "--duration", "60",
-         "--speed", "20", "--loops", "1"],
+         "--speed", "20", "--loops", "1", "--learning", "200"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
@@ -49,6 +54,16 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
         assert [agent["agent_id"] for agent in agents] == ["demo-sensor"]
         os.kill(demo.pid, signal.SIGTERM)
         assert demo.wait(timeout=90) == 0
+        # The office's ordinary history went first, and the baseline learned the site from it.
+        store = Store(DataDirectory.at(data), keys.load_key(DataDirectory.at(data)))
+        try:
+            saved = store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")["value"]
+            assert store.get_setting("engine")["site"]["learning_period_s"] == 200 / 20
+        finally:
+            store.close()
+        baseline = Baseline.from_bytes(saved, SiteConfig())
+        assert baseline.finished
+        assert all(map(baseline.knows_ip, ["10.20.1.10", "10.20.1.20", "10.20.1.30", "10.20.20.10"]))
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)

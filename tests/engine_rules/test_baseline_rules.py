@@ -286,6 +286,11 @@ def test_a_burst_of_invented_devices_is_one_incident(learned):
     last = [d for d in detections if d.evidence.get("burst")][-1]
     assert last.evidence["devices"] >= 490  # every device counted, the first 20 too (a sketch past 32)
     assert last.first_seen == AFTER
+    # The same tool again a little later (the same invented MACs): still no device of its own.
+    ruleset = restored(learned)
+    again = [msgspec.structs.replace(event, ts=event.ts + 120) for event in flood]
+    later = [d for d in run(ruleset, flood + again) if d.rule_name == "NEW_DEVICE"]
+    assert [d for d in later if not d.evidence.get("burst")] == []
 
 
 def test_a_newcomer_is_reported_once_the_burst_window_has_passed(learned):

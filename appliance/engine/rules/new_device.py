@@ -148,6 +148,7 @@ class Detector(Rule):
             self._burst = _Device(ts)
         burst = self._burst
         for held_identity, held in self._held.items():  # the flood's first arrivals, still unreported
+            self._devices.pop(held_identity, None)  # the burst's now, like every later arrival: never its own alert
             burst.start = min(burst.start, held.start)
             burst.addresses.add(held_identity)
             for channel, count in held.seen_by.items():

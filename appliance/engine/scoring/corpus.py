@@ -9,16 +9,15 @@ rules twice:
   attacks. Without them the benign office raises nothing and the model would never see a look-alike.
 
 Before each scenario the rules live through the same office's recent past: `learning_s` of an ordinary busy
-afternoon on the last weekday before the scenario starts (same seed, so the same hosts), which is the
-baseline's learning period. A box learns for a day before anyone reads its NEW_DEVICE, LATERAL_MOVEMENT or
-ANOMALOUS_PAYLOAD alerts; learning from the first minutes of the attack capture itself would call every
-quiet workstation new and every admin's first SSH login of the day lateral movement.
+afternoon on the last weekday before the scenario starts (scenarios.history_start; same seed, so the same
+hosts), which is the baseline's learning period. A box learns for a day before anyone reads its NEW_DEVICE,
+LATERAL_MOVEMENT or ANOMALOUS_PAYLOAD alerts; learning from the first minutes of the attack capture itself
+would call every quiet workstation new and every admin's first SSH login of the day lateral movement.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,7 +36,6 @@ from sensor.shipping.batching import arrival
 
 ADVANCE_EVERY_S = 10.0  # packet time between RuleSet.advance calls, like the engine's per-batch advance
 LEARNING_S = 1800.0  # of ordinary office traffic before each scenario: the baseline's learning period
-LEARNING_STARTS_AT_HOUR = 14  # UTC: an afternoon, when every workstation is busy
 
 SENSITIVE: dict[str, dict[str, float | int]] = {
     "C2_BEACON": {"min_connections": 4, "min_score": 0.5, "max_interval_cv": 1.0, "min_median_interval_s": 1.0},
@@ -97,15 +95,6 @@ def decode(pcap: Path) -> list[Flow | Event]:
     return sorted([*drained.flows, *drained.events], key=arrival)
 
 
-def learning_start(scenario_start: float, learning_s: float) -> float:
-    """LEARNING_STARTS_AT_HOUR on the last weekday whose learning period ends before the scenario starts."""
-    day = scenario_start - scenario_start % 86400  # midnight UTC
-    start = day + LEARNING_STARTS_AT_HOUR * 3600
-    while start + learning_s > scenario_start or time.gmtime(start).tm_wday >= 5:
-        start -= 86400
-    return start
-
-
 @lru_cache(maxsize=2)  # a worker runs one seed's scenarios in a row: they share one or two histories
 def office_history(seed: int, start: float, learning_s: float) -> tuple[Flow | Event, ...]:
     """The benign office of `seed` for `learning_s` from `start`, decoded by the real sensor."""
@@ -126,7 +115,7 @@ def run_scenario(scenario: str, seed: int, duration: float, modes: tuple[str, ..
         indicators = indicators_path(pcap)
         intel = {"threat_intel": load_threat_intel(indicators)} if indicators.exists() else {}
         site = SiteConfig(learning_period_s=learning_s, **intel)
-        history_start = learning_start(summary.start, learning_s)
+        history_start = scenarios.history_start(summary.start, learning_s)
         records = [*office_history(seed, history_start, learning_s), *decode(pcap)]
     detections = {mode: detect(records, site, rule_configs(mode)) for mode in modes}
     return ScenarioOutcome(scenario=scenario, seed=seed, start=summary.start, learning_start=history_start,
