@@ -240,7 +240,9 @@ class Baseline:
 
     # --- questions the rules ask -------------------------------------------------------------------------
     def learning(self, ts: float) -> bool:
-        return not self.finished and (self.learning_until is None or ts < self.learning_until)
+        """Whether `ts` falls in the learning period. A flow that started in it but ends (and so arrives) after it
+        is still learned, and judged by nobody: the file-share session open across the boundary is routine."""
+        return self.learning_until is None or ts < self.learning_until
 
     def knows_mac(self, mac: str) -> bool:
         return mac in self._macs
@@ -307,7 +309,8 @@ class Baseline:
         self._learn_port(flow)
         values = flow_features(flow)
         self._profile(flow.src_ip, values)
-        self._sample_vector(values)
+        if not self.finished:  # the forest is fitted once, when the period ends; later arrivals miss the sample
+            self._sample_vector(values)
 
     def observe_event(self, event: Event) -> None:
         self._clock(event.ts)

@@ -191,6 +191,18 @@ def test_a_far_off_flow_on_a_port_the_host_always_uses_is_its_routine(learned):
     assert [d.source_ip for d in site_wide if d.rule_name == "ANOMALOUS_PAYLOAD"] == ["10.0.0.5"]
 
 
+def test_a_flow_open_across_the_end_of_learning_is_learned_not_judged(learned):
+    """It started while the baseline learned and ended (so it arrives) after: part of the site's routine, for
+    the rules that compare with the baseline (a volume rule still weighs its 600 MB)."""
+    spanning = make_flow(src_ip="10.0.0.7", src_mac=mac_of("10.0.0.7"), dst_ip="203.0.113.9", proto="UDP",
+                         dst_port=31337, ts_start=T0 + HOUR - 100, ts_end=AFTER + 3000, pkts_orig=400_000,
+                         pkts_resp=0, bytes_orig=600_000_000, bytes_resp=0, size_mean=1500, iat_mean=0.0075)
+    ruleset = restored(learned)
+    assert ruleset.baseline.finished and not ruleset.baseline.called_port(spanning)
+    assert [d for d in run(ruleset, [spanning]) if d.rule_name == "ANOMALOUS_PAYLOAD"] == []
+    assert ruleset.baseline.called_port(spanning)  # the next such session from 10.0.0.7 is routine too
+
+
 def test_anomalous_flows_of_one_host_are_one_incident(learned):
     odd = [
         make_flow(
