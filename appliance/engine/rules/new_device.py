@@ -83,12 +83,9 @@ class Detector(Rule):
         identity = mac if mac not in _NO_MAC else ip
         if not identity:
             return []
-        # a device being reported stays counted after the baseline has learned it
-        if identity not in self._devices:
-            known = self.baseline.knows_mac(mac) if identity == mac else self.baseline.knows_ip(ip)
-            if known:
-                return []
-        newcomer = identity not in self._devices
+        newcomer = identity not in self._devices  # one being reported stays counted after the baseline learns it
+        if newcomer and (self.baseline.knows_mac(mac) if identity == mac else self.baseline.knows_ip(ip)):
+            return []
         if newcomer and self._arrivals.add(ts) > self.t.burst_devices:
             return self._burst_sighting(identity, ip, how, ts, uid)
         device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
