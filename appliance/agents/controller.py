@@ -41,6 +41,7 @@ from appliance.api.box import Box
 from appliance.api.errors import Locked
 from appliance.api.security import admin, requires_agent
 from appliance.audit import log as audit
+from appliance.audit.requests import record_request
 from appliance.auth import tokens
 from appliance.auth.controller import client_address
 from appliance.cloud_sync.settings import load_status
@@ -211,10 +212,9 @@ class AgentsController(Controller):
     ) -> Agent:
         before = self._existing(store, agent_id)
         agent = repository.rename(store, agent_id, data.name)
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="agent.renamed",
             target=agent_id,
             details={"from": before.name, "to": data.name},
@@ -231,10 +231,9 @@ class AgentsController(Controller):
     def revoke(self, agent_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> Agent:
         self._existing(store, agent_id)
         agent = repository.revoke(store, agent_id)
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="agent.revoked",
             target=agent_id,
         )

@@ -10,8 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from appliance.alerts import repository
 from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdate, Severity
 from appliance.api.security import analyst, viewer
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.store.database import Store
 
 
@@ -56,10 +55,9 @@ class AlertsController(Controller):
             if before is None:
                 raise NotFoundException(f"no alert {alert_id}")
             repository.update_alert(connection, alert_id, status=status, notes=data.notes)
-            audit.record(
+            record_request(
                 store,
-                username=request.user.name,
-                source_ip=client_address(request),
+                request,
                 action="alert.updated",
                 target=alert_id,
                 details={"status": [before.status, status or before.status], "notes_changed": data.notes is not None},

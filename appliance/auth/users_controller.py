@@ -9,9 +9,8 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import admin
-from appliance.audit import log as audit
+from appliance.audit.requests import record_request
 from appliance.auth import users
-from appliance.auth.controller import client_address
 from appliance.store.database import Store
 
 
@@ -48,10 +47,9 @@ class UsersController(Controller):
             user = users.create_user(store, data.username, data.password, data.role)
         except users.UserError as error:
             raise ValidationException(str(error)) from error
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="user.created",
             target=user.username,
             details={"role": user.role},
@@ -71,10 +69,9 @@ class UsersController(Controller):
         changed = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None and k != "password"}
         if data.password is not None:
             changed["password"] = "changed"
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="user.changed",
             target=username,
             details=changed,
@@ -89,7 +86,5 @@ class UsersController(Controller):
             raise NotFoundException(f"no user {username!r}") from error
         except users.UserError as error:
             raise ValidationException(str(error)) from error
-        audit.record(
-            store, username=request.user.name, source_ip=client_address(request), action="user.deleted", target=username
-        )
+        record_request(store, request, action="user.deleted", target=username)
         return {"detail": f"user {username} deleted"}

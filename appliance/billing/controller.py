@@ -15,8 +15,7 @@ from litestar.params import JSONBody
 
 from appliance.api.errors import Locked
 from appliance.api.security import admin
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.cloud_sync.settings import cloud_link, load_settings
 from appliance.licensing import box_license, cloud_client
 from appliance.licensing.cloud_client import CloudLink
@@ -67,10 +66,9 @@ class BillingController(Controller):
     @post("/checkout", status_code=200, sync_to_thread=True, summary="A Stripe Checkout page for a plan")
     def checkout(self, data: JSONBody[CheckoutIn], request: Request, store: NamedDependency[Store]) -> BillingSession:
         session = relayed(cloud_client.checkout, billing_link(store), data.plan, data.billing_cycle, data.return_url)
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="billing.checkout_started",
             target=data.plan,
             details={"billing_cycle": data.billing_cycle},
@@ -82,10 +80,9 @@ class BillingController(Controller):
         self, request: Request, store: NamedDependency[Store], data: JSONBody[PortalIn | None] = None
     ) -> BillingSession:
         session = relayed(cloud_client.portal, billing_link(store), data.return_url if data else None)
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="billing.portal_opened",
             target="portal",
         )

@@ -10,8 +10,7 @@ from litestar.params import JSONBody
 
 from appliance.api.errors import Locked
 from appliance.api.security import admin, viewer
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.cloud_sync import heartbeat
 from appliance.cloud_sync.settings import (
     CloudSettings,
@@ -75,10 +74,9 @@ class CloudSyncController(Controller):
                 raise ValidationException(str(error)) from error
         with store.write_transaction():
             save_settings(store, msgspec.structs.replace(load_settings(store), **changes))
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="cloud_sync.changed",
             target="settings",
             details=changes,

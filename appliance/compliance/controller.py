@@ -8,8 +8,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import FromPath, JSONBody, Parameter
 
 from appliance.api.security import admin, analyst, viewer
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.compliance import breaches, incidents, settings
 from appliance.compliance.breaches import Breach, BreachIn, BreachList, BreachUpdate
 from appliance.compliance.incidents import Incident, IncidentIn, IncidentList, IncidentUpdate, InvalidRecord
@@ -25,17 +24,6 @@ def regime_for(store: Store, name: str) -> Regime:
         return load_regime(name, store.data_dir.root, settings.load(store).member_state)
     except RegimeDataError as error:
         raise HTTPException(status_code=500, detail=f"compliance rules data is invalid: {error}") from error
-
-
-def record(store: Store, request: Request, action: str, target: str, details: dict) -> None:
-    audit.record(
-        store,
-        username=request.user.name,
-        source_ip=client_address(request),
-        action=action,
-        target=target,
-        details=details,
-    )
 
 
 class ComplianceController(Controller):
@@ -60,7 +48,7 @@ class ComplianceController(Controller):
             raise ValidationException(str(error)) from error
         with store.write_transaction():
             saved = settings.save(store, changes)
-            record(store, request, "compliance.settings_updated", "compliance", {"fields": sorted(changes)})
+            record_request(store, request, "compliance.settings_updated", "compliance", {"fields": sorted(changes)})
         return saved
 
     @get("/incidents", guards=[viewer], summary="The incident register, newest awareness first")
@@ -80,7 +68,7 @@ class ComplianceController(Controller):
             incident_id = incidents.create(store, data, request.user.name)
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
-        record(store, request, "incident.created", incident_id, {"alerts": len(data.alert_ids)})
+        record_request(store, request, "incident.created", incident_id, {"alerts": len(data.alert_ids)})
         return incidents.get(store, incident_id, regime_for(store, "nis2"))
 
     @get("/incidents/{incident_id:str}", guards=[viewer], summary="One incident with its NIS2 deadlines")
@@ -109,7 +97,7 @@ class ComplianceController(Controller):
             raise NotFoundException(f"no incident {incident_id}") from None
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
-        record(store, request, "incident.updated", incident_id, {"fields": sorted(changes)})
+        record_request(store, request, "incident.updated", incident_id, {"fields": sorted(changes)})
         return incidents.get(store, incident_id, regime)
 
     @get("/breaches", guards=[viewer], summary="The GDPR Art.33(5) breach register")
@@ -127,7 +115,7 @@ class ComplianceController(Controller):
             breach_id = breaches.create(store, data, request.user.name)
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
-        record(store, request, "breach.recorded", breach_id, {"notified": data.notified})
+        record_request(store, request, "breach.recorded", breach_id, {"notified": data.notified})
         return breaches.get(store, breach_id, regime_for(store, "gdpr"))
 
     @get("/breaches/{breach_id:str}", guards=[viewer], summary="One breach register entry")
@@ -147,5 +135,5 @@ class ComplianceController(Controller):
             raise NotFoundException(f"no breach {breach_id}") from None
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
-        record(store, request, "breach.updated", breach_id, {"fields": changed})
+        record_request(store, request, "breach.updated", breach_id, {"fields": changed})
         return breaches.get(store, breach_id, regime_for(store, "gdpr"))

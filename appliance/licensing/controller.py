@@ -9,8 +9,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 
 from appliance.api.security import admin, viewer
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.licensing import box_license
 from appliance.licensing.keys import LicenseError
 from appliance.store.database import Store
@@ -38,10 +37,9 @@ class LicenseController(Controller):
         except LicenseError as error:
             raise ValidationException(str(error)) from error
         if changed:
-            audit.record(
+            record_request(
                 store,
-                username=request.user.name,
-                source_ip=client_address(request),
+                request,
                 action="license.installed",
                 target=license.license_id,
                 details={"plan": license.plan, "expires_at": license.expires_at, "max_sensors": license.max_sensors},

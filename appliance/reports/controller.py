@@ -9,8 +9,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import JSONBody
 
 from appliance.api.security import analyst
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.compliance.controller import regime_for
 from appliance.licensing.box_license import report_gate
 from appliance.reports import content, pdf
@@ -40,10 +39,9 @@ def subject_of(store: Store, request: ReportRequest, regime_name: str) -> Report
 
 def pdf_response(store: Store, request: Request, report: content.Report, subject: ReportSubject) -> Response[bytes]:
     document = pdf.render(report, content.attachment(subject, report))
-    audit.record(
+    record_request(
         store,
-        username=request.user.name,
-        source_ip=client_address(request),
+        request,
         action="report.generated",
         target=report.reference,
         details={"kind": report.kind, "title": report.title, "alerts": subject.alerts_total},

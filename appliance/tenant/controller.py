@@ -19,7 +19,7 @@ from litestar.response import Stream
 from appliance.api.box import Box
 from appliance.api.errors import detail_response
 from appliance.api.security import admin
-from appliance.audit import log as audit
+from appliance.audit.requests import record_request
 from appliance.auth.controller import client_address
 from appliance.store import keys
 from appliance.store.connection import open_encrypted
@@ -55,7 +55,7 @@ class TenantController(Controller):
     def export(self, request: Request, store: NamedDependency[Store], box: NamedDependency[Box]) -> Stream:
         exported_at = time.time()
         # Recorded before the snapshot is taken, so the export carries its own audit entry.
-        audit.record(store, username=request.user.name, source_ip=client_address(request), action="tenant.exported")
+        record_request(store, request, action="tenant.exported")
         snapshot = open_encrypted(box.data_dir.database, keys.load_key(box.data_dir), readonly=True)
         filename = time.strftime("netsenx-export-%Y%m%dT%H%M%SZ.zip", time.gmtime(exported_at))
         return Stream(

@@ -10,8 +10,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import analyst, viewer
-from appliance.audit import log as audit
-from appliance.auth.controller import client_address
+from appliance.audit.requests import record_request
 from appliance.rule_names import RULE_NAMES
 from appliance.store.database import Store
 from appliance.whitelist import repository
@@ -34,10 +33,9 @@ class WhitelistController(Controller):
         except InvalidEntry as error:
             raise ValidationException(str(error)) from error
         stored, suppressed = repository.add_entry(store, entry, request.user.name)
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="whitelist.added",
             target=stored.id,
             details={
@@ -55,10 +53,9 @@ class WhitelistController(Controller):
         removed = repository.delete_entry(store, entry_id)
         if removed is None:
             raise NotFoundException(f"no whitelist entry {entry_id}")
-        audit.record(
+        record_request(
             store,
-            username=request.user.name,
-            source_ip=client_address(request),
+            request,
             action="whitelist.deleted",
             target=entry_id,
             details={"cidr": removed.cidr},
