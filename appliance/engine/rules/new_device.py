@@ -128,13 +128,7 @@ class Detector(Rule):
                 last_seen=device.last,
                 evidence={"mac": device.mac, "addresses": addresses, "seen_by": dict(device.seen_by)},
                 flow_uids=device.flow_uids,
-                features={
-                    "flows": device.seen_by["flow"],
-                    "addresses": len(device.addresses),
-                    "dhcp_seen": float(device.seen_by["dhcp"] > 0),
-                    "arp_seen": float(device.seen_by["arp"] > 0),
-                    "hours_after_learning": (ts - (self.baseline.learning_until or ts)) / 3600.0,
-                },
+                features=self._features(device, ts),
             )
 
         return self.book.update((identity,), len(device.addresses) + 1, ts, build)
@@ -173,16 +167,20 @@ class Detector(Rule):
                     f"{self.t.burst_window_s:g} s: one event, not new devices",
                 },
                 flow_uids=burst.flow_uids,
-                features={
-                    "flows": burst.seen_by["flow"],
-                    "addresses": len(burst.addresses),
-                    "dhcp_seen": float(burst.seen_by["dhcp"] > 0),
-                    "arp_seen": float(burst.seen_by["arp"] > 0),
-                    "hours_after_learning": (ts - (self.baseline.learning_until or ts)) / 3600.0,
-                },
+                features=self._features(burst, ts),
             )
 
         return self.book.update(("burst",), len(burst.addresses), ts, build)
+
+    def _features(self, sighted: _Device, ts: float) -> dict[str, float]:
+        """The same for one device and for a burst of them (where "addresses" counts the devices)."""
+        return {
+            "flows": sighted.seen_by["flow"],
+            "addresses": len(sighted.addresses),
+            "dhcp_seen": float(sighted.seen_by["dhcp"] > 0),
+            "arp_seen": float(sighted.seen_by["arp"] > 0),
+            "hours_after_learning": (ts - (self.baseline.learning_until or ts)) / 3600.0,
+        }
 
     def advance(self, now: float) -> list[Detection]:
         out = self._release_held(now)
