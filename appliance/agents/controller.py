@@ -114,7 +114,13 @@ class AgentsController(Controller):
     path = "/agents"
     tags = ["agents"]
 
-    @post("/auth", status_code=200, sync_to_thread=True, summary="Exchange the license key for a sensor token")
+    @post(
+        "/auth",
+        status_code=200,
+        sync_to_thread=True,
+        raises=[NotAuthorizedException, PermissionDeniedException],
+        summary="Exchange the license key for a sensor token",
+    )
     def auth(
         self, data: JSONBody[AgentAuthIn], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
     ) -> AgentToken:

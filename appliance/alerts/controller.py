@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from appliance.alerts import repository
-from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdate, Severity
+from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdateBody, Severity
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.store.database import Store
@@ -47,7 +47,7 @@ class AlertsController(Controller):
 
     @put("/{alert_id:str}", guards=[analyst], summary="Set an alert's status and notes")
     async def update_alert(
-        self, alert_id: FromPath[str], data: JSONBody[AlertUpdate], request: Request, store: NamedDependency[Store]
+        self, alert_id: FromPath[str], data: JSONBody[AlertUpdateBody], request: Request, store: NamedDependency[Store]
     ) -> AlertDetail:
         status = data.status.value if data.status else None
         with store.write_transaction() as connection:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+from appliance.api.json_schema import at_least_one_of
 
 
 class Severity(enum.StrEnum):
@@ -53,10 +55,13 @@ class AlertList(msgspec.Struct):
 
 class AlertUpdate(msgspec.Struct, forbid_unknown_fields=True):
     status: AlertStatus | None = None
-    notes: str | None = msgspec.field(default=None)
+    notes: Annotated[str, msgspec.Meta(max_length=10_000)] | None = msgspec.field(default=None)
 
     def __post_init__(self) -> None:
         if self.status is None and self.notes is None:
             raise ValueError("give at least one of status, notes")
         if self.notes is not None and len(self.notes) > 10_000:
             raise ValueError("notes: at most 10000 characters")
+
+
+AlertUpdateBody = Annotated[AlertUpdate, msgspec.Meta(extra_json_schema=at_least_one_of("status", "notes"))]

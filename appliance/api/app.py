@@ -17,7 +17,9 @@ from appliance.alerts.controller import AlertsController
 from appliance.analytics.controller import AnalyticsController
 from appliance.api.box import Box
 from appliance.api.errors import EXCEPTION_HANDLERS
+from appliance.api.openapi import BEARER, DescribedSchema
 from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
+from appliance.api.request_bodies import decode_json_body_strictly
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
 from appliance.api.system import SystemController
 from appliance.audit.controller import AuditController
@@ -74,7 +76,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     def provide_audit_chain() -> ChainVerifier:
         return audit_chain
 
-    api = Router(path=API_PREFIX, route_handlers=CONTROLLERS)
+    api = Router(path=API_PREFIX, route_handlers=CONTROLLERS, before_request=decode_json_body_strictly)
     return Litestar(
         route_handlers=[api, webui_router()],
         dependencies={
@@ -95,9 +97,9 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
             version=__version__,
             path=f"{API_PREFIX}/schema",
             components=Components(
-                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+                security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
-            security=[{"BearerToken": []}],
+            render_plugins=[DescribedSchema()],
         ),
         on_startup=[cloud_sync.start],
         on_shutdown=[cloud_sync.stop, box.close],

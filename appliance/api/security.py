@@ -62,7 +62,9 @@ def principal_from_token(box: Box, token: str) -> Principal:
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     def __init__(self, app, box: Box, exclude: list[str]) -> None:
-        super().__init__(app, exclude=exclude)
+        # OPTIONS too (Litestar lets it through by default, for CORS preflights, which this API does not
+        # serve): the role guards that follow expect a user, and an unauthenticated OPTIONS got a 500.
+        super().__init__(app, exclude=exclude, exclude_http_methods=[])
         self.box = box
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:

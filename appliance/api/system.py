@@ -5,11 +5,12 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
 from appliance import __version__
 from appliance.api.box import Box
+from appliance.api.errors import Conflict
 from appliance.audit import log as audit
 from appliance.auth.controller import client_address
 from appliance.store import keys
@@ -36,11 +37,15 @@ class SystemController(Controller):
         return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed)
 
     @post(
-        "/system/unseal", sync_to_thread=True, status_code=200, summary="Give the database passphrase after a restart"
+        "/system/unseal",
+        sync_to_thread=True,
+        status_code=200,
+        raises=[NotAuthorizedException, Conflict],
+        summary="Give the database passphrase after a restart",
     )
     def unseal(self, data: JSONBody[UnsealRequest], request: Request, box: NamedDependency[Box]) -> Health:
         if keys.key_mode(box.data_dir) != "passphrase":
-            raise ValidationException("this box uses a key file, not a passphrase: nothing to unseal")
+            raise Conflict("this box uses a key file, not a passphrase: nothing to unseal")
         if not box.is_sealed():
             return Health(status="ok", version=__version__, sealed=False)
         try:

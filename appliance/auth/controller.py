@@ -53,7 +53,13 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/login", sync_to_thread=True, status_code=200, summary="Log in: returns a bearer token")
+    @post(
+        "/login",
+        sync_to_thread=True,
+        status_code=200,
+        raises=[NotAuthorizedException, Locked],
+        summary="Log in: returns a bearer token",
+    )
     def login(
         self, data: JSONBody[LoginRequest], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
     ) -> TokenResponse:
@@ -86,7 +92,13 @@ class AuthController(Controller):
         user = users.get_user(store, request.user.name)
         return Me(username=user.username, role=user.role, totp_enabled=user.totp_enabled)
 
-    @post("/totp/enroll", guards=[viewer], status_code=200, summary="Start TOTP enrolment: returns the secret")
+    @post(
+        "/totp/enroll",
+        guards=[viewer],
+        status_code=200,
+        raises=[ValidationException],
+        summary="Start TOTP enrolment: returns the secret",
+    )
     async def enroll_totp(self, request: Request, store: NamedDependency[Store]) -> TotpEnrolment:
         user = users.get_user(store, request.user.name)
         if user.totp_enabled:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 
-from appliance.api.errors import Locked
+from appliance.api.errors import BadGateway, Conflict, Locked
 from appliance.api.security import admin, viewer
 from appliance.audit.requests import record_request
 from appliance.cloud_sync import heartbeat
@@ -33,7 +35,7 @@ class CloudView(msgspec.Struct):
     """How the payload travels (method, URL, the one header that authenticates the box)."""
     payload: sovereignty.CloudHeartbeat | None
     """Exactly what the next heartbeat would carry, with today's values; null without a license."""
-    fields: list[dict[str, object]]
+    fields: list[dict[str, Any]]
     """Every field of `payload` with its value and its meaning in plain words."""
 
 
@@ -83,13 +85,20 @@ class CloudSyncController(Controller):
         )
         return cloud_view(store)
 
-    @post("/sync", guards=[admin], status_code=200, sync_to_thread=True, summary="Send one heartbeat now")
+    @post(
+        "/sync",
+        guards=[admin],
+        status_code=200,
+        sync_to_thread=True,
+        raises=[Conflict, Locked, BadGateway],
+        summary="Send one heartbeat now",
+    )
     def sync_now(self, store: NamedDependency[Store]) -> CloudStatus:
         if not load_settings(store).enabled:
-            raise ValidationException("the cloud link is switched off: enable it first (PUT /settings/cloud)")
+            raise Conflict("the cloud link is switched off: enable it first (PUT /settings/cloud)")
         status = heartbeat.sync_once(store, box_license.trusted_keys(), attempts=1)
         if status.result == "no_license":
             raise Locked(status.detail)
         if status.result != "ok":
-            raise HTTPException(status_code=502, detail=f"heartbeat failed: {status.detail}")
+            raise BadGateway(f"heartbeat failed: {status.detail}")
         return status

@@ -8,7 +8,7 @@ import uuid
 
 import msgspec
 
-from appliance.compliance.incidents import CLOCK_SKEW_S, InvalidRecord, next_reference
+from appliance.compliance.incidents import CLOCK_SKEW_S, InvalidRecord, Title, UnknownRecord, next_reference
 from appliance.compliance.regimes import Regime
 from appliance.store.database import Store
 
@@ -20,7 +20,7 @@ class BreachIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A breach as recorded. When `notified` is false, `not_notified_reason` is required (Art.33(5));
     when true, `notified_at`. `delay_reason` explains a notification later than the deadline."""
 
-    title: str
+    title: Title
     aware_at: float
     incident_id: str | None = None
     nature: str = ""
@@ -40,7 +40,7 @@ class BreachIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class BreachUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """Only the fields given change; the result must still be a valid register entry."""
 
-    title: str | None = None
+    title: Title | None = None
     aware_at: float | None = None
     incident_id: str | None = None
     nature: str | None = None
@@ -97,7 +97,7 @@ def validated(store: Store, breach: BreachIn, now: float) -> BreachIn:
         raise InvalidRecord("not_notified_reason: Art.33(5) requires the reason a breach was not notified")
     if breach.incident_id is not None and store.query_one(
             "SELECT 1 FROM incidents WHERE id = ?", (breach.incident_id,)) is None:
-        raise InvalidRecord(f"incident_id: no incident {breach.incident_id}")
+        raise UnknownRecord(f"incident_id: no incident {breach.incident_id}")
     return msgspec.structs.replace(breach, title=title,
                                    data_categories=[category.strip() for category in breach.data_categories],
                                    notified_at=breach.notified_at if breach.notified else None)

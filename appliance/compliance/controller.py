@@ -11,7 +11,14 @@ from appliance.api.security import admin, analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.compliance import breaches, incidents, settings
 from appliance.compliance.breaches import Breach, BreachIn, BreachList, BreachUpdate
-from appliance.compliance.incidents import Incident, IncidentIn, IncidentList, IncidentUpdate, InvalidRecord
+from appliance.compliance.incidents import (
+    Incident,
+    IncidentIn,
+    IncidentList,
+    IncidentUpdate,
+    InvalidRecord,
+    UnknownRecord,
+)
 from appliance.compliance.readiness import ReadinessStatus, readiness
 from appliance.compliance.regimes import Regime, RegimeDataError, load_regime
 from appliance.compliance.settings import ComplianceSettings, InvalidSettings, SettingsUpdate
@@ -60,12 +67,16 @@ class ComplianceController(Controller):
     ) -> IncidentList:
         return incidents.list_page(store, regime_for(store, "nis2"), limit, offset)
 
-    @post("/incidents", guards=[analyst], summary="Open an incident from one or more alerts")
+    @post(
+        "/incidents", guards=[analyst], raises=[NotFoundException], summary="Open an incident from one or more alerts"
+    )
     async def create_incident(
         self, data: JSONBody[IncidentIn], request: Request, store: NamedDependency[Store]
     ) -> Incident:
         try:
             incident_id = incidents.create(store, data, request.user.name)
+        except UnknownRecord as error:
+            raise NotFoundException(str(error)) from error
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
         record_request(store, request, "incident.created", incident_id, {"alerts": len(data.alert_ids)})
@@ -95,6 +106,8 @@ class ComplianceController(Controller):
             changes = incidents.update(store, incident_id, data, regime)
         except KeyError:
             raise NotFoundException(f"no incident {incident_id}") from None
+        except UnknownRecord as error:
+            raise NotFoundException(str(error)) from error
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
         record_request(store, request, "incident.updated", incident_id, {"fields": sorted(changes)})
@@ -109,10 +122,17 @@ class ComplianceController(Controller):
     ) -> BreachList:
         return breaches.list_page(store, regime_for(store, "gdpr"), limit, offset)
 
-    @post("/breaches", guards=[analyst], summary="Record a personal-data breach, notified or not")
+    @post(
+        "/breaches",
+        guards=[analyst],
+        raises=[NotFoundException],
+        summary="Record a personal-data breach, notified or not",
+    )
     async def create_breach(self, data: JSONBody[BreachIn], request: Request, store: NamedDependency[Store]) -> Breach:
         try:
             breach_id = breaches.create(store, data, request.user.name)
+        except UnknownRecord as error:
+            raise NotFoundException(str(error)) from error
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
         record_request(store, request, "breach.recorded", breach_id, {"notified": data.notified})
@@ -133,6 +153,8 @@ class ComplianceController(Controller):
             changed = breaches.update(store, breach_id, data)
         except KeyError:
             raise NotFoundException(f"no breach {breach_id}") from None
+        except UnknownRecord as error:
+            raise NotFoundException(str(error)) from error
         except InvalidRecord as error:
             raise ValidationException(str(error)) from error
         record_request(store, request, "breach.updated", breach_id, {"fields": changed})

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
-from appliance.compliance.regimes import Regime, StageDeadline, stage_deadlines
+from appliance.compliance.regimes import Nis2Stage, Regime, StageDeadline, stage_deadlines
 from appliance.store.database import Store
 
-STATUSES = ("open", "contained", "resolved", "closed")
+Status = Literal["open", "contained", "resolved", "closed"]
+STATUSES = get_args(Status)
 ONGOING = ("open", "contained")
 MAX_ALERTS_PER_CALL = 1000
 CLOCK_SKEW_S = 300
@@ -22,12 +24,19 @@ class InvalidRecord(ValueError):
     """A register entry that cannot be stored; the message starts with the field name."""
 
 
+class UnknownRecord(InvalidRecord):
+    """The entry refers to an alert or incident that does not exist (the API answers 404)."""
+
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_LIMITS["title"], pattern=r"\S")]
+EpochSeconds = Annotated[float, msgspec.Meta(gt=0)]
+
 class IncidentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`aware_at`: epoch seconds the entity became aware of the incident (default: now)."""
 
-    title: str
-    alert_ids: list[str]
-    aware_at: float | None = None
+    title: Title
+    alert_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=MAX_ALERTS_PER_CALL)]
+    aware_at: EpochSeconds | None = None
     description: str = ""
     significant: bool | None = None
     suspected_malicious: bool | None = None
@@ -38,19 +47,19 @@ class IncidentUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Only the fields given change. `submissions` records when a stage's report was sent:
     {"early_warning": epoch, ...}; `add_alert_ids` attaches more alerts."""
 
-    title: str | None = None
+    title: Title | None = None
     description: str | None = None
-    status: str | None = None
-    aware_at: float | None = None
+    status: Status | None = None
+    aware_at: EpochSeconds | None = None
     significant: bool | None = None
     suspected_malicious: bool | None = None
     cross_border: bool | None = None
     impact: str | None = None
     root_cause: str | None = None
     mitigation: str | None = None
-    submissions: dict[str, float] | None = None
-    intermediate_requested_at: float | None = None
-    add_alert_ids: list[str] | None = None
+    submissions: dict[Nis2Stage, EpochSeconds] | None = None
+    intermediate_requested_at: EpochSeconds | None = None
+    add_alert_ids: Annotated[list[str], msgspec.Meta(max_length=MAX_ALERTS_PER_CALL)] | None = None
 
 
 class Incident(msgspec.Struct):
@@ -102,7 +111,7 @@ def check_alert_ids(store: Store, alert_ids: list[str]) -> list[str]:
         f"SELECT id FROM alerts WHERE id IN ({','.join('?' * len(unique))})", unique)} if unique else set()
     unknown = [alert_id for alert_id in unique if alert_id not in known]
     if unknown:
-        raise InvalidRecord(f"alert_ids: no such alert(s): {', '.join(unknown[:5])}")
+        raise UnknownRecord(f"alert_ids: no such alert(s): {', '.join(unknown[:5])}")
     return unique
 
 

@@ -10,10 +10,13 @@ import calendar
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 LOCAL_RULES_DIRECTORY = "compliance-rules"
+# The reports of NIS2 Art.23(4), as the API names them: a local rules file changes their deadlines, not these.
+Nis2Stage = Literal["early_warning", "notification", "intermediate", "final", "progress"]
 
 
 class Due(msgspec.Struct, forbid_unknown_fields=True):

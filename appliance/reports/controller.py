@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import JSONBody
 
+from appliance.api.json_schema import exactly_one_of
 from appliance.api.security import analyst
 from appliance.audit.requests import record_request
 from appliance.compliance.controller import regime_for
+from appliance.compliance.regimes import Nis2Stage
 from appliance.licensing.box_license import report_gate
 from appliance.reports import content, pdf
 from appliance.reports.evidence import ReportSubject, SubjectNotFound, report_subject
 from appliance.store.database import Store
+
+PDF = "application/pdf"
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -23,7 +29,10 @@ class ReportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     alert_id: str | None = None
     incident_id: str | None = None
-    stage: str = "early_warning"
+    stage: Nis2Stage = "early_warning"
+
+
+ReportBody = Annotated[ReportRequest, msgspec.Meta(extra_json_schema=exactly_one_of("alert_id", "incident_id"))]
 
 
 def subject_of(store: Store, request: ReportRequest, regime_name: str) -> ReportSubject:
@@ -48,7 +57,7 @@ def pdf_response(store: Store, request: Request, report: content.Report, subject
     )
     return Response(
         document,
-        media_type="application/pdf",
+        media_type=PDF,
         headers={"Content-Disposition": f'attachment; filename="{report.kind}-{report.reference}.pdf"'},
     )
 
@@ -62,9 +71,11 @@ class ReportsController(Controller):
         guards=[analyst],
         status_code=200,
         sync_to_thread=True,
+        media_type=PDF,
+        raises=[NotFoundException],
         summary="NIS2 Art.23 report (early warning, notification, intermediate, final, progress) as PDF",
     )
-    def nis2(self, data: JSONBody[ReportRequest], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
+    def nis2(self, data: JSONBody[ReportBody], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
         regime = regime_for(store, "nis2")
         stage = regime.stage(data.stage)
         if stage is None:
@@ -79,9 +90,11 @@ class ReportsController(Controller):
         guards=[analyst],
         status_code=200,
         sync_to_thread=True,
+        media_type=PDF,
+        raises=[NotFoundException],
         summary="GDPR Art.33 personal-data breach notification as PDF",
     )
-    def gdpr(self, data: JSONBody[ReportRequest], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
+    def gdpr(self, data: JSONBody[ReportBody], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
         report_gate(store)
         subject = subject_of(store, data, "gdpr")
         return pdf_response(store, request, content.gdpr_report(subject), subject)

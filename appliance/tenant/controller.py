@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Literal, get_args
 
 import msgspec
 from litestar import Controller, Request, delete, get
@@ -27,14 +28,16 @@ from appliance.store.database import Store
 from appliance.tenant.erasure import ERASED_DETAIL, ErasureReceipt, NothingToErase, erase
 from appliance.tenant.export import TenantExport
 
-CONFIRMATION = "DELETE ALL DATA"
+Confirmation = Literal["DELETE ALL DATA"]
+(CONFIRMATION,) = get_args(Confirmation)
 CONFIRMATION_HINT = f'to erase everything irreversibly, send the JSON body {{"confirm": "{CONFIRMATION}"}}'
 
 logger = logging.getLogger("netsenx.tenant")
 
 
 class ErasureConfirmation(msgspec.Struct):
-    confirm: str
+    confirm: Confirmation
+
 
 
 def confirmation_required(request: Request, exception: Exception):
@@ -75,8 +78,6 @@ class TenantController(Controller):
     def erase_everything(
         self, data: JSONBody[ErasureConfirmation], request: Request, box: NamedDependency[Box]
     ) -> ErasureReceipt:
-        if data.confirm != CONFIRMATION:
-            raise ValidationException(CONFIRMATION_HINT)
         # The audit log is about to be erased with everything else; the service log keeps who did it.
         logger.warning("erasing the box at the request of %s from %s", request.user.name, client_address(request))
         box.close()

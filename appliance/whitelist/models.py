@@ -1,20 +1,37 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
-DIRECTIONS = ("any", "source", "destination")
+from appliance.rule_names import RULE_NAMES
+
+Direction = Literal["any", "source", "destination"]
+DIRECTIONS = get_args(Direction)
+RuleName = Literal[tuple(sorted(RULE_NAMES))]
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}(/(3[0-2]|[12]?[0-9]))?"
+_H = "[0-9A-Fa-f]{1,4}"
+_IPV6 = (
+    rf"(({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}|({_H}:){{1,4}}(:{_H}){{1,3}}"
+    rf"|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:))"
+    r"(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+)
+# What the schema promises: an IPv4 or IPv6 address or network in the usual notation. `normalise` (the
+# ipaddress module) decides; it also takes forms the pattern leaves out, such as a netmask after the slash.
+Cidr = Annotated[str, msgspec.Meta(pattern=rf"^({_IPV4}|{_IPV6})$", max_length=64)]
 
 
 class WhitelistIn(msgspec.Struct, forbid_unknown_fields=True):
     """`cidr` takes an IPv4/IPv6 address or network; `expires_at` is epoch seconds."""
 
-    cidr: str
-    port: int | None = None
-    direction: str = "any"
-    rule_name: str | None = None
-    comment: str = ""
+    cidr: Cidr
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    direction: Direction = "any"
+    rule_name: RuleName | None = None
+    comment: Annotated[str, msgspec.Meta(max_length=500)] = ""
     expires_at: int | None = None
 
 

@@ -67,7 +67,7 @@ def test_unreachable_licensing_service_is_502(api, admin_headers, license_key):
 
 def test_billing_needs_the_link_on_a_license_and_an_admin(api, store, admin_headers, current_license, vendor_service):
     off = api.get("/billing/subscription", headers=admin_headers)
-    assert off.status_code == 400 and "switched off" in off.json()["detail"]
+    assert off.status_code == 409 and "switched off" in off.json()["detail"]
     api.put("/settings/cloud", headers=admin_headers, json={"enabled": True, "url": vendor_service.url})
     unlicensed = api.get("/billing/subscription", headers=admin_headers)
     assert unlicensed.status_code == 423 and "no license is installed" in unlicensed.json()["detail"]

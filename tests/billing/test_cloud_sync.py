@@ -86,7 +86,7 @@ def test_settings_changes_are_validated_audited_and_admin_only(api, store, admin
     off = api.put("/settings/cloud", headers=admin_headers, json={"enabled": False}).json()["settings"]
     assert off["enabled"] is False and off["url"] == "https://licensing.example.eu"
     assert [e.action for e in audit.page(store, 10, 0)[0]].count("cloud_sync.changed") == 2
-    assert api.post("/settings/cloud/sync", headers=admin_headers).status_code == 400  # switched off
+    assert api.post("/settings/cloud/sync", headers=admin_headers).status_code == 409  # switched off
 
 
 def test_sync_against_the_vendor_learns_versions_and_picks_up_a_renewal(

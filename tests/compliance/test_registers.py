@@ -64,7 +64,7 @@ def test_recording_submissions_clears_overdue_and_moves_the_final_deadline(api, 
 
 def test_incident_validation(api, admin_headers, alerts):
     cases = [
-        ({"title": "x", "alert_ids": ["nope"]}, 400, "alert_ids"),
+        ({"title": "x", "alert_ids": ["nope"]}, 404, "alert_ids"),  # it names an alert that does not exist
         ({"title": "x", "alert_ids": []}, 400, "alert_ids"),
         ({"title": " ", "alert_ids": alerts[:1]}, 400, "title"),
         ({"title": "x", "alert_ids": alerts[:1], "aware_at": time.time() + 86400}, 400, "aware_at"),
@@ -74,10 +74,11 @@ def test_incident_validation(api, admin_headers, alerts):
         response = api.post("/compliance/incidents", json=body, headers=admin_headers)
         assert response.status_code == status and field in response.json()["detail"], (body, response.text)
     incident = open_incident(api, admin_headers, alerts[:1])
-    for body, field in [({"status": "done"}, "status"), ({"submissions": {"postcard": 1.0}}, "submissions"),
-                        ({"add_alert_ids": ["nope"]}, "alert_ids")]:
+    for body, status, field in [({"status": "done"}, 400, "status"),
+                                ({"submissions": {"postcard": 1.0}}, 400, "submissions"),
+                                ({"add_alert_ids": ["nope"]}, 404, "alert_ids")]:
         response = api.put(f"/compliance/incidents/{incident['id']}", json=body, headers=admin_headers)
-        assert response.status_code == 400 and field in response.json()["detail"], response.text
+        assert response.status_code == status and field in response.json()["detail"], response.text
     assert api.get("/compliance/incidents/missing", headers=admin_headers).status_code == 404
     assert api.put("/compliance/incidents/missing", json={"status": "closed"}, headers=admin_headers).status_code == 404
 
@@ -123,12 +124,13 @@ def test_breach_validation_names_the_field(api, admin_headers):
         (breach_body(notified_at=None), "notified_at"),
         (breach_body(notified_at=time.time() - 200 * HOUR), "notified_at"),
         (breach_body(data_subjects_approx=-1), "data_subjects_approx"),
-        (breach_body(incident_id="nope"), "incident_id"),
         (breach_body(data_categories=[""]), "data_categories"),
     ]
     for body, field in cases:
         response = api.post("/compliance/breaches", json=body, headers=admin_headers)
         assert response.status_code == 400 and field in response.json()["detail"], (field, response.text)
+    unknown_incident = api.post("/compliance/breaches", json=breach_body(incident_id="nope"), headers=admin_headers)
+    assert unknown_incident.status_code == 404 and "incident_id" in unknown_incident.json()["detail"]
     created = api.post("/compliance/breaches", json=breach_body(), headers=admin_headers).json()
     response = api.put(f"/compliance/breaches/{created['id']}", json={"notified": False}, headers=admin_headers)
     assert response.status_code == 400 and "not_notified_reason" in response.json()["detail"]
