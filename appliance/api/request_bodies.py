@@ -15,6 +15,23 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 
 
+def _described(body_type: type, name: str) -> str | None:
+    """The Meta description of the body's field `name` ("an IPv4/IPv6 address or network"), if it has one."""
+    info = msgspec.inspect.type_info(body_type)
+    for field in getattr(info, "fields", ()):
+        if field.name == name and isinstance(field.type, msgspec.inspect.Metadata):
+            return (field.type.extra_json_schema or {}).get("description")
+    return None
+
+
+def _value_at(raw: bytes, name: str) -> object:
+    try:
+        document = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return document.get(name) if isinstance(document, dict) else None
+
+
 def field_path(error: msgspec.ValidationError) -> tuple[str, str]:
     """msgspec says "Expected `bool`, got `int` - at `$.enabled`": split it into ("enabled", the problem)."""
     message, _, where = str(error).rpartition(" - at `")
@@ -34,7 +51,9 @@ async def decode_json_body_strictly(request: Request) -> None:
         msgspec.json.decode(raw, type=body.raw, strict=True)
     except msgspec.ValidationError as error:
         name, problem = field_path(error)
-        problem = re.sub(r"matching regex '.*'$", "in the documented format (see the API schema)", problem)
+        if re.search(r"matching regex '.*'$", problem):  # the regex says nothing to a person: say what was sent
+            expected = _described(body.raw, name) or "in the documented format (see the API schema)"
+            problem = f"{_value_at(raw, name)!r} is not {expected}"
         raise ValidationException(f"{name}: {problem}") from error
     except msgspec.DecodeError:
         return  # not JSON at all: Litestar's own decoding says so

@@ -21,7 +21,8 @@ _IPV6 = (
 )
 # What the schema promises: an IPv4 or IPv6 address or network in the usual notation. `normalise` (the
 # ipaddress module) decides; it also takes forms the pattern leaves out, such as a netmask after the slash.
-Cidr = Annotated[str, msgspec.Meta(pattern=rf"^({_IPV4}|{_IPV6})$", max_length=64)]
+Cidr = Annotated[str, msgspec.Meta(pattern=rf"^({_IPV4}|{_IPV6})$", max_length=64,
+                                   description="an IPv4/IPv6 address or network")]
 
 
 class WhitelistIn(msgspec.Struct, forbid_unknown_fields=True):
