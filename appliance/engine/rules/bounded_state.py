@@ -25,6 +25,10 @@ class BoundedMap(OrderedDict, Generic[K, V]):
         super().__init__()
         self.cap = cap
 
+    def __reduce__(self):
+        # OrderedDict's own would call BoundedMap() without its cap; the items keep their LRU order
+        return type(self), (self.cap,), None, None, iter(self.items())
+
     def get_or_add(self, key: K, factory: Callable[[], V]) -> V:
         value = self.get(key)
         if value is None:
