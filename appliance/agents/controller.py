@@ -19,7 +19,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath, JSONBody, RawBody
+from litestar.params import FromPath, JSONBody, Parameter, RawBody
 
 from appliance import __version__
 from appliance.agents import repository
@@ -34,6 +34,8 @@ from appliance.agents.models import (
     HeartbeatOut,
     IngestOut,
     LicenseSummary,
+    RetriedBatch,
+    SetAsideBatches,
     VersionOut,
 )
 from appliance.agents.versions import is_newer
@@ -45,8 +47,8 @@ from appliance.audit.requests import record_request
 from appliance.auth import tokens
 from appliance.auth.controller import client_address
 from appliance.cloud_sync.settings import load_status
+from appliance.engine import queue
 from appliance.engine.process import load_settings as load_engine_settings
-from appliance.engine.queue import enqueue
 from appliance.licensing import box_license, state
 from appliance.licensing.keys import LicenseError, verify_license
 from appliance.store.database import Store
@@ -217,7 +219,7 @@ class AgentsController(Controller):
                 f"batch.agent_id {batch.agent_id!r} is not this token's sensor {request.user.name!r}"
             )
         with store.write_transaction() as connection:
-            stored = enqueue(connection, batch.agent_id, batch.seq, body)
+            stored = queue.enqueue(connection, batch.agent_id, batch.seq, body)
             if stored:
                 store.execute(
                     "UPDATE ingest_batches SET flows = ? WHERE agent_id = ? AND seq = ?",
@@ -225,6 +227,41 @@ class AgentsController(Controller):
                 )
                 repository.advance_next_seq(store, batch.agent_id, batch.seq)
         return IngestOut(seq=batch.seq, duplicate=not stored)
+
+    @get(
+        "/ingest/failed",
+        guards=[admin],
+        sync_to_thread=True,
+        summary="Batches the engine set aside (it could not process them and went on), newest first",
+    )
+    def set_aside_batches(
+        self,
+        store: NamedDependency[Store],
+        limit: int = Parameter(default=30, ge=1, le=100),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> SetAsideBatches:
+        batches, total = queue.set_aside(store, limit, offset)
+        return SetAsideBatches(batches=batches, total=total)
+
+    @post(
+        "/ingest/failed/{batch_id:int}/retry",
+        guards=[admin],
+        status_code=200,
+        sync_to_thread=True,
+        summary="Queue a set-aside batch again (after an upgrade that fixes what failed)",
+    )
+    def retry_batch(self, batch_id: FromPath[int], request: Request, store: NamedDependency[Store]) -> RetriedBatch:
+        batch = queue.retry(store, batch_id)
+        if batch is None:
+            raise NotFoundException(f"no set-aside batch {batch_id}")
+        record_request(
+            store,
+            request,
+            action="ingest.batch_retried",
+            target=f"{batch.agent_id}#{batch.seq}",
+            details={"batch_id": batch_id, "error": batch.error},
+        )
+        return RetriedBatch(batch=batch)
 
     @get("/", guards=[admin], sync_to_thread=True, summary="Registered sensors")
     def list_agents(self, store: NamedDependency[Store]) -> AgentList:

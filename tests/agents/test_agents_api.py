@@ -280,6 +280,35 @@ def test_ingest_takes_what_a_capture_with_a_clock_stepping_back_gives(api, store
     assert store.query_one("SELECT seq FROM ingest_batches")["seq"] == 2**63 - 2
 
 
+def test_admins_list_the_batches_the_engine_set_aside_and_retry_one(api, store, license_key, admin_headers):
+    for seq, failed_at in ((1, None), (2, 100.0), (3, 200.0)):
+        store.execute(
+            "INSERT INTO ingest_batches (agent_id, seq, received_at, payload, attempts, failed_at, error) "
+            "VALUES ('sensor-a', ?, 1, x'80', ?, ?, ?)",
+            (seq, 3 if failed_at else 0, failed_at, f"ValueError: batch {seq}" if failed_at else None),
+        )
+    listed = api.get("/agents/ingest/failed", headers=admin_headers).json()
+    assert listed["total"] == 2
+    assert [(b["seq"], b["attempts"], b["error"]) for b in listed["batches"]] == [
+        (3, 3, "ValueError: batch 3"),
+        (2, 3, "ValueError: batch 2"),
+    ]
+    assert api.get("/agents/ingest/failed", params={"limit": 1, "offset": 1}, headers=admin_headers).json()[
+        "batches"
+    ][0]["seq"] == 2
+    retried = api.post(f"/agents/ingest/failed/{listed['batches'][1]['id']}/retry", headers=admin_headers)
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    assert retried.json()["batch"]["error"] == "ValueError: batch 2"
+    row = store.query_one("SELECT attempts, failed_at, error, done FROM ingest_batches WHERE seq = 2")
+    assert row == {"attempts": 0, "failed_at": None, "error": None, "done": 0}
+    assert api.get("/agents/ingest/failed", headers=admin_headers).json()["total"] == 1
+    assert "ingest.batch_retried" in audit_actions(store)
+    again = api.post(f"/agents/ingest/failed/{listed['batches'][1]['id']}/retry", headers=admin_headers)
+    assert again.status_code == 404 and "no set-aside batch" in again.json()["detail"]
+    assert api.get("/agents/ingest/failed", headers=agent_headers(api, license_key)).status_code == 403
+    assert api.get("/agents/ingest/failed").status_code == 401
+
+
 def test_admin_renames_and_revokes_and_the_token_dies_at_once(api, store, license_key, admin_headers):
     headers = agent_headers(api, license_key)
     renamed = api.patch("/agents/sensor-a", headers=admin_headers, json={"name": "Plant floor mirror"})
