@@ -19,7 +19,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath, JSONBody, Parameter, RawBody
+from litestar.params import FromPath, JSONBody, RawBody
 
 from appliance import __version__
 from appliance.agents import repository
@@ -34,8 +34,6 @@ from appliance.agents.models import (
     HeartbeatOut,
     IngestOut,
     LicenseSummary,
-    RetriedBatch,
-    SetAsideBatches,
     VersionOut,
 )
 from appliance.agents.versions import is_newer
@@ -227,41 +225,6 @@ class AgentsController(Controller):
                 )
                 repository.advance_next_seq(store, batch.agent_id, batch.seq)
         return IngestOut(seq=batch.seq, duplicate=not stored)
-
-    @get(
-        "/ingest/failed",
-        guards=[admin],
-        sync_to_thread=True,
-        summary="Batches the engine set aside (it could not process them and went on), newest first",
-    )
-    def set_aside_batches(
-        self,
-        store: NamedDependency[Store],
-        limit: int = Parameter(default=30, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
-    ) -> SetAsideBatches:
-        batches, total = queue.set_aside(store, limit, offset)
-        return SetAsideBatches(batches=batches, total=total)
-
-    @post(
-        "/ingest/failed/{batch_id:int}/retry",
-        guards=[admin],
-        status_code=200,
-        sync_to_thread=True,
-        summary="Queue a set-aside batch again (after an upgrade that fixes what failed)",
-    )
-    def retry_batch(self, batch_id: FromPath[int], request: Request, store: NamedDependency[Store]) -> RetriedBatch:
-        batch = queue.retry(store, batch_id)
-        if batch is None:
-            raise NotFoundException(f"no set-aside batch {batch_id}")
-        record_request(
-            store,
-            request,
-            action="ingest.batch_retried",
-            target=f"{batch.agent_id}#{batch.seq}",
-            details={"batch_id": batch_id, "error": batch.error},
-        )
-        return RetriedBatch(batch=batch)
 
     @get("/", guards=[admin], sync_to_thread=True, summary="Registered sensors")
     def list_agents(self, store: NamedDependency[Store]) -> AgentList:

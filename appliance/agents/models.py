@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import msgspec
 
-from appliance.engine.queue import SetAsideBatch
 from appliance.licensing.state import Status
 from appliance.whitelist.models import WhitelistEntry
 
@@ -90,14 +89,3 @@ class IngestOut(msgspec.Struct):
     seq: int
     duplicate: bool
 
-
-class SetAsideBatches(msgspec.Struct):
-    """Batches the engine could not process and went on without, newest first."""
-
-    batches: list[SetAsideBatch]
-    total: int
-
-
-class RetriedBatch(msgspec.Struct):
-    batch: SetAsideBatch  # as it was set aside
-    status: str = "pending"  # queued again: the engine takes it with the next pending batches

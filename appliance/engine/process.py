@@ -201,7 +201,7 @@ class Engine:
             baseline = self._write_checkpoint(connection, processed_seq) if due else None
             chain.checkpoint(connection, self.signing_key, self.box_id)
         self._processed_seq, self._unsaved = processed_seq, self._unsaved + 1
-        if baseline is not None:  # only once committed: a rolled-back batch leaves the old checkpoint stored
+        if due:  # only once committed: a rolled-back batch leaves the old checkpoint stored
             self._saved(baseline)
         return touched
 
@@ -259,12 +259,12 @@ class Engine:
             return
         with self.store.write_transaction() as connection:
             baseline = self._write_checkpoint(connection, self._processed_seq)
-        if baseline is not None:
-            self._saved(baseline)
+        self._saved(baseline)
 
     def _write_checkpoint(self, connection, processed_seq: int) -> bytes | None:
         """Returns the baseline written with it, or None when the rules' state cannot be saved (a rule that
-        breaks the plain-data rule of rules/rule.py: logged; the replay after a restart just grows)."""
+        breaks the plain-data rule of rules/rule.py): logged, and tried again at the next checkpoint, while the
+        replay after a restart grows."""
         try:
             rules = self.rules.saved_state()
         except Exception:
@@ -285,8 +285,11 @@ class Engine:
             )
         return baseline
 
-    def _saved(self, baseline: bytes) -> None:
-        self._stored_baseline, self._unsaved, self._saved_at = baseline, 0, time.monotonic()
+    def _saved(self, baseline: bytes | None) -> None:
+        """A checkpoint was due and written (or could not be: the next is due after as many batches again)."""
+        if baseline is not None:
+            self._stored_baseline = baseline
+        self._unsaved, self._saved_at = 0, time.monotonic()
 
     # --- restart -----------------------------------------------------------------------------------------
     def _new_rules(self, baseline: Baseline | None) -> RuleSet:
