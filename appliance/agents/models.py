@@ -88,4 +88,3 @@ class VersionOut(msgspec.Struct):
 class IngestOut(msgspec.Struct):
     seq: int
     duplicate: bool
-
