@@ -103,7 +103,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-
 def run_analyze(args) -> int:
     from appliance.engine.local_sensor import queue_capture_files
 
@@ -122,9 +121,7 @@ def run_analyze(args) -> int:
         try:
             started = store.query_one("SELECT coalesce(max(seq), 0) AS seq FROM decision_traces")["seq"]
             stats = queue_capture_files(store, args.pcaps)
-            engine = build_engine(store)
-            while engine.process_pending():
-                pass
+            build_engine(store).process_all()
             alerts = store.query(
                 f"SELECT {', '.join(ALERT_FIELDS)} FROM alerts WHERE id IN "
                 "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "

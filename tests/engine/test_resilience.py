@@ -47,8 +47,7 @@ def queue_raw(store: Store, seq: int, flows: list[dict] = (), events: list[dict]
 
 def run_engine(store: Store, scorer) -> Engine:
     engine = Engine(store, scorer)
-    while engine.process_pending():
-        pass
+    engine.process_all()
     return engine
 
 
