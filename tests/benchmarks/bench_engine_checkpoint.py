@@ -7,8 +7,8 @@ the baseline, and the replay after a restart.
   difference per batch is what per-batch checkpoints would cost.
 - The checkpoint itself after that run: bytes of the rules' state and of the baseline, ms to save and to
   restore; and what a restart pays per batch it replays (the rules alone, no scoring, no writes).
-- The rules' state of a large site: every rule table filled to max_tracked_keys (20,000 hosts beaconing, asking
-  DNS, announcing ARP; 500 scanners), bytes and ms to save and to restore.
+- The rules' state of a large site: the busiest rule tables filled to max_tracked_keys (20,000 hosts calling out,
+  asking DNS, announcing ARP; 500 hosts sweeping), bytes and ms to save and to restore.
 Writes tests/benchmarks/results/engine_checkpoint.json.
 """
 
@@ -124,18 +124,19 @@ def measure_mixed(scorer) -> dict:
 
 
 def large_site_ruleset() -> RuleSet:
-    """Every table of the busiest rules at its bound: what a checkpoint of a large, busy site holds."""
+    """The busiest rules' tables at their bound: what a checkpoint of a large, busy site holds."""
     rng = random.Random(1)
     ruleset = RuleSet()
     t0 = 1_772_438_400.0
     host = lambda index: f"10.{index // 65536}.{index // 256 % 256}.{index % 256}"  # noqa: E731
     for index in range(ruleset.site.max_tracked_keys):
         src, peer = host(index), f"198.18.{index // 256 % 256}.{index % 256}"
-        for call in range(12):
-            start = t0 + call * 60 + rng.random()
+        start = t0
+        for call in range(12):  # browsing: irregular calls of irregular sizes (no beacon, no incident)
+            start += rng.expovariate(1 / 60)
             ruleset.on_flow(Flow(uid=f"C{index}-{call}", ts_start=start, ts_end=start + 0.5, proto="TCP", src_ip=src,
                                  dst_ip=peer, src_port=40000 + call, dst_port=443, pkts_orig=8, pkts_resp=8,
-                                 bytes_orig=900 + rng.randrange(50), bytes_resp=4000, payload_orig=500,
+                                 bytes_orig=rng.randrange(500, 50_000), bytes_resp=4000, payload_orig=500,
                                  payload_resp=3000, conn_state="SF", history="ShADadFf", iat_mean=0.05,
                                  size_mean=300.0))
         ruleset.on_event(DnsEvent(ts=t0 + index * 0.01, src_ip=src, dst_ip="10.0.0.53", dst_port=53, proto="UDP",
@@ -144,12 +145,12 @@ def large_site_ruleset() -> RuleSet:
                                   target_ip=src))
     for scanner in range(500):
         for port in range(1, 201):
-            ts = t0 + 700 + port * 0.01
+            ts = t0 + 1400 + port * 0.01
             ruleset.on_flow(Flow(uid=f"S{scanner}-{port}", ts_start=ts, ts_end=ts + 0.001, proto="TCP",
                                  src_ip=host(30000 + scanner), dst_ip=host(port), src_port=50000, dst_port=port,
                                  pkts_orig=1, pkts_resp=1, bytes_orig=44, bytes_resp=40, conn_state="REJ",
                                  history="Sr", syn=1, rst=1, tcp_flags_orig=2))
-    ruleset.advance(t0 + 800)
+    ruleset.advance(t0 + 1500)
     return ruleset
 
 
