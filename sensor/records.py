@@ -34,9 +34,11 @@ Amount = Annotated[float, Meta(ge=0.0, le=_LARGEST_FLOAT)]  # a finite size or s
 Count = Annotated[int, Meta(ge=0, le=2**63 - 1)]  # packets, bytes, flags seen: fits SQLite's INTEGER
 Port = Annotated[int, Meta(ge=0, le=65535)]
 Code = Annotated[int, Meta(ge=0, le=2**32 - 1)]  # protocol numbers, ids and function codes (<= 32 bits)
-Signed = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]  # Kerberos etypes and errors are signed 32-bit
+Signed = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]  # DER integers of up to 8 bytes (Kerberos), sizes
 Short = Annotated[str, Meta(max_length=128)]  # addresses, ids, states, protocol names
-Text = Annotated[str, Meta(max_length=4096)]  # taken from packets: text.printable() keeps <= 1,024 bytes as \xNN
+# Strings taken from packets: text.printable() keeps at most 1 KiB (4 characters a byte as \xNN), an HTTP
+# method is whatever precedes the first space of an 8 KiB header block.
+Text = Annotated[str, Meta(max_length=16384)]
 MAX_RECORDS = 100_000  # flows, and events, per batch: the shipper sends 5,000 by default
 
 
@@ -139,7 +141,7 @@ class CleartextLoginEvent(Event, tag="cleartext_login"):
 
 
 class KerberosEvent(Event, tag="kerberos"):
-    msg_type: Code = 0  # 10 AS-REQ, 11 AS-REP, 12 TGS-REQ, 13 TGS-REP, 30 KRB-ERROR
+    msg_type: Signed = 0  # 10 AS-REQ, 11 AS-REP, 12 TGS-REQ, 13 TGS-REP, 30 KRB-ERROR
     requested_etypes: Annotated[list[Signed], Meta(max_length=64)] = []  # etypes the client offered (REQ)
     ticket_etype: Signed = 0  # etype of the ticket's enc-part (REP); 23 = RC4-HMAC
     service: Text = ""  # sname, e.g. "HTTP/dc-mantvydas"

@@ -38,6 +38,7 @@ from appliance.engine.rules import (
     threat_intel_match,
 )
 from appliance.engine.rules.rule import Rule
+from sensor import records
 from sensor.records import Event, Flow
 
 RULE_MODULES: dict[str, ModuleType] = {
@@ -124,11 +125,12 @@ class RuleSet:
     # --- checkpoints -----------------------------------------------------------------------------------------
     def fingerprint(self) -> str:
         """What a saved state is valid for: the rule layer's code (every rule's VERSION and every source file
-        of the package and of detection.py, so any change to a class's shape counts) and this configuration."""
+        of the package, of detection.py and of the record contract, whose classes a saved state holds, so any
+        change to a class's shape counts) and this configuration."""
         digest = hashlib.sha256(saved_state.FORMAT.encode())
         for name, module in RULE_MODULES.items():
             digest.update(f"{name} {module.VERSION}\n".encode())
-        sources = [*sorted(Path(__file__).parent.glob("*.py")), Path(detection_module.__file__)]
+        sources = [*sorted(Path(__file__).parent.glob("*.py")), Path(detection_module.__file__), Path(records.__file__)]
         for source in sources:
             digest.update(source.name.encode() + b"\0" + source.read_bytes())
         configuration = {"rules": self.configs, "site": self.site}
