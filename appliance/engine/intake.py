@@ -18,7 +18,7 @@ import msgspec
 
 from sensor.records import AnyEvent, Batch, Flow, decode_batch
 
-LATEST_TIME = 253402300799.0  # 9999-12-31 23:59:59 UTC, the last second datetime can hold
+LATEST_TIME = 253370764800.0  # 9999-01-01 UTC: a datetime in any time zone (business hours) can hold it
 
 
 class Intake(msgspec.Struct):

@@ -109,6 +109,8 @@ def test_killed_at_random_points_the_engine_decides_exactly_as_an_uninterrupted_
         last = engine(data_dir, "--once", "--checkpoint-batches", str(CHECKPOINT_EVERY))
         assert last.wait(timeout=600) == 0, last.stderr.read().decode()
         attempts = watcher.query_one("SELECT max(attempts) AS n, count(failed_at) AS failed FROM ingest_batches")
+        # every start restored the checkpoint: none was discarded, no replay failed, no batch was set aside
+        reports = watcher.query("SELECT action FROM audit_log WHERE username = 'engine'")
     finally:
         watcher.close()
 
@@ -116,7 +118,7 @@ def test_killed_at_random_points_the_engine_decides_exactly_as_an_uninterrupted_
     alerts, outcomes, traces = decisions(data_dir)
     rules = {alert["rule_name"] for alert in expected_alerts}
     assert {"C2_BEACON", "ARP_SPOOFING", "BRUTE_FORCE", "NEW_DEVICE"} <= rules, rules
-    assert attempts["failed"] == 0 and attempts["n"] <= 2, f"seed {seed}"
+    assert attempts["failed"] == 0 and attempts["n"] <= 2 and reports == [], f"seed {seed}: {reports}"
     assert alerts == expected_alerts, f"seed {seed}"
     assert outcomes == expected_outcomes, f"seed {seed}"
     assert traces == expected_traces, f"seed {seed}"

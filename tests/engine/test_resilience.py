@@ -92,13 +92,14 @@ def test_values_no_sensor_sends_never_halt_detection(store, scorer):
 def test_odd_values_real_captures_give_are_taken_in_stride(store, scorer):
     """They pass ingest (our own sensor sends them when a capture's clock steps back, and a pcapng may carry
     any time): the engine copes instead of failing the batch."""
+    store.set_setting("engine", {"site": {"business_hours": {"timezone": "Pacific/Kiritimati"}}})  # UTC+14
     queue_raw(
         store,
         1,
         flows=[
             flow("F-clock-stepped-back", 1429518024.03, ts_end=761195582.03, iat_mean=-668322441.99,
                  iat_min=-668322441.99, iat_max=-1.0, pkts_orig=2),
-            flow("F-far-future", 1e300, ts_end=1.5e300),
+            flow("F-far-future", 1e300, ts_end=1.5e300, dst_ip="198.51.100.7"),  # business hours are asked
             flow("F-before-the-epoch", -5.0),
             flow("F-huge-iat", T0, iat_mean=1e307, size_mean=1e307),
         ],
