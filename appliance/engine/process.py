@@ -18,9 +18,9 @@ alone, the batches finished after it: rules are deterministic (packet time only,
 reach the very state the stopped engine had, and the replay writes nothing, those batches' decisions being
 committed already. After a failed batch the same restore rewinds the rules to before it. Done batches are
 never pruned, so a replay always finds what it needs. Why not a checkpoint per batch: on the mixed scenario
-the rules' state is 0.1-0.6 MB and the learning baseline 1.2 MB, and saving both after every batch made each
-batch ~110 ms slower (bench_engine_checkpoint.py) and wrote them to flash every second; a large site's state
-is tens of MB. Replaying a checkpoint's worth of batches through the rules costs a restart seconds.
+the rules' state is 0.1-0.6 MB and the learning baseline 1.2 MB, and saving both after every 500-record batch
+made the engine 2.5x slower (~40 ms more per batch, bench_engine_checkpoint.py) and wrote them to flash every
+second; a large site's rules' state is ~20 MB. Replaying a checkpoint's worth of batches through the rules costs a restart seconds.
 
 A checkpoint made by other code or configuration (RuleSet.fingerprint), or one that cannot be read, is
 discarded with an audit entry and the rules start afresh on the stored baseline. A stored baseline that cannot
