@@ -20,7 +20,8 @@ committed already. After a failed batch the same restore rewinds the rules to be
 never pruned, so a replay always finds what it needs. Why not a checkpoint per batch: on the mixed scenario
 the rules' state is 0.1-0.6 MB and the learning baseline 1.2 MB, and saving both after every 500-record batch
 made the engine 2.5x slower (~40 ms more per batch, bench_engine_checkpoint.py) and wrote them to flash every
-second; a large site's rules' state is ~20 MB. Replaying a checkpoint's worth of batches through the rules costs a restart seconds.
+second; a large site's rules' state is ~20 MB. Replaying a checkpoint's worth of batches through the rules
+costs a restart seconds (~30 ms a batch).
 
 A checkpoint made by other code or configuration (RuleSet.fingerprint), or one that cannot be read, is
 discarded with an audit entry and the rules start afresh on the stored baseline. A stored baseline that cannot
