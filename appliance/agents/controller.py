@@ -45,13 +45,13 @@ from appliance.audit.requests import record_request
 from appliance.auth import tokens
 from appliance.auth.controller import client_address
 from appliance.cloud_sync.settings import load_status
+from appliance.engine import queue
 from appliance.engine.process import load_settings as load_engine_settings
-from appliance.engine.queue import enqueue
 from appliance.licensing import box_license, state
 from appliance.licensing.keys import LicenseError, verify_license
 from appliance.store.database import Store
 from appliance.whitelist.repository import list_entries
-from sensor.records import SCHEMA_VERSION, decode_batch
+from sensor.records import SCHEMA_VERSION, Batch, decode_batch
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
@@ -108,6 +108,38 @@ def authenticate(store: Store, data: AgentAuthIn, now: float) -> tuple[Agent, st
             )
         changes = repository.update_identity(store, existing, data, now)
         return repository.get(store, data.agent_id), "agent.updated" if changes else "", changes
+
+
+class _SchemaOnly(msgspec.Struct):
+    schema: int = SCHEMA_VERSION
+
+
+def unsupported_schema(schema: int) -> ValidationException:
+    return ValidationException(f"batch schema {schema} is not supported; this box reads {SCHEMA_VERSION}")
+
+
+def not_a_batch(error: msgspec.DecodeError) -> ValidationException:
+    return ValidationException(f"the body is not a msgpack sensor.records.Batch: {error}")
+
+
+def checked_batch(body: bytes) -> Batch:
+    """The batch, or a 400 naming what is wrong: the record contract's types refuse what no sensor sends (see
+    sensor/records.py), so nothing the engine cannot take is ever queued."""
+    try:
+        batch = decode_batch(body)
+    except msgspec.ValidationError as error:
+        try:
+            schema = msgspec.msgpack.decode(body, type=_SchemaOnly).schema
+        except msgspec.DecodeError:
+            schema = SCHEMA_VERSION
+        if schema != SCHEMA_VERSION:  # a newer sensor's fields are unknown here: say why, not which
+            raise unsupported_schema(schema) from error
+        raise not_a_batch(error) from error
+    except msgspec.DecodeError as error:
+        raise not_a_batch(error) from error
+    if batch.schema != SCHEMA_VERSION:
+        raise unsupported_schema(batch.schema)
+    return batch
 
 
 class AgentsController(Controller):
@@ -185,20 +217,13 @@ class AgentsController(Controller):
             raise HTTPException(
                 status_code=415, detail="send the batch as msgpack with Content-Type: application/msgpack"
             )
-        try:
-            batch = decode_batch(body)
-        except msgspec.DecodeError as error:
-            raise ValidationException(f"the body is not a msgpack sensor.records.Batch: {error}") from error
-        if batch.schema != SCHEMA_VERSION:
-            raise ValidationException(f"batch schema {batch.schema} is not supported; this box reads {SCHEMA_VERSION}")
-        if batch.seq < 0:
-            raise ValidationException("seq: must be >= 0")
+        batch = checked_batch(body)
         if batch.agent_id != request.user.name:
             raise PermissionDeniedException(
                 f"batch.agent_id {batch.agent_id!r} is not this token's sensor {request.user.name!r}"
             )
         with store.write_transaction() as connection:
-            stored = enqueue(connection, batch.agent_id, batch.seq, body)
+            stored = queue.enqueue(connection, batch.agent_id, batch.seq, body)
             if stored:
                 store.execute(
                     "UPDATE ingest_batches SET flows = ? WHERE agent_id = ? AND seq = ?",

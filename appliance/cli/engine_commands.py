@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +32,16 @@ def register(subparsers) -> None:
     engine.add_argument("--data-dir", required=True)
     engine.add_argument("--poll-interval", type=float, default=0.5)
     engine.add_argument("--once", action="store_true", help="process what is pending, then exit")
+    engine.add_argument(
+        "--checkpoint-batches",
+        type=positive_int,
+        help="save the rules' state at least every N batches (default: appliance.engine.process.CHECKPOINT_BATCHES)",
+    )
+    engine.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        help="... and at least every T seconds (default: CHECKPOINT_SECONDS)",
+    )
     engine.set_defaults(run=run_engine)
 
     # Its options live with the training code, which imports scikit-learn and shap: they are handed over
@@ -73,13 +86,21 @@ def licensed_rules(store: Store):
     return rule_allowed
 
 
-def build_engine(store: Store):
+def build_engine(store: Store, **checkpoints):
     from appliance.engine.process import Engine
     from appliance.engine.scoring import Scorer
 
     # A model retrained for this scikit-learn (when the shipped pickle cannot be read) is kept in the data dir.
-    return Engine(store, Scorer.load(cache_dir=store.data_dir.root / "models"), rule_allowed=licensed_rules(store))
+    scorer = Scorer.load(cache_dir=store.data_dir.root / "models")
+    given = {name: value for name, value in checkpoints.items() if value is not None}
+    return Engine(store, scorer, rule_allowed=licensed_rules(store), **given)
 
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run_analyze(args) -> int:
@@ -100,9 +121,7 @@ def run_analyze(args) -> int:
         try:
             started = store.query_one("SELECT coalesce(max(seq), 0) AS seq FROM decision_traces")["seq"]
             stats = queue_capture_files(store, args.pcaps)
-            engine = build_engine(store)
-            while engine.process_pending():
-                pass
+            build_engine(store).process_all()
             alerts = store.query(
                 f"SELECT {', '.join(ALERT_FIELDS)} FROM alerts WHERE id IN "
                 "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "
@@ -138,15 +157,20 @@ def run_engine(args) -> int:
             if args.once:
                 raise
             time.sleep(args.poll_interval)  # sealed: wait for an admin to unseal through the API
-    engine = build_engine(store)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # finish the batch in hand, save the rules' state, exit
+        signal.signal(signum, lambda *_: stopping.set())
+    engine = build_engine(
+        store, checkpoint_batches=args.checkpoint_batches, checkpoint_seconds=args.checkpoint_seconds
+    )
     try:
-        while True:
-            processed = engine.process_pending()
+        while not stopping.is_set():
+            processed = engine.process_pending(stop=stopping)
             if args.once and not processed:
-                return 0
+                break
             if not processed:
-                time.sleep(args.poll_interval)
-    except KeyboardInterrupt:
+                stopping.wait(args.poll_interval)
+        engine.checkpoint()
         return 0
     finally:
         store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections import OrderedDict
 
 import msgspec
@@ -49,18 +50,25 @@ QUANTILES = 1001  # training-score quantiles kept, so a contamination override n
 _PROTO_CODES = {"TCP": 0, "UDP": 1, "ICMP": 2, "ICMPv6": 2}
 
 
+def _log1p(value: float) -> float:
+    """log(1 + value) of a duration, count or size, finite for any input: 0 for what should never be negative
+    but is (inter-arrival times of a capture whose clock stepped back) or is not a number, and the log of the
+    largest float for an overflowing one."""
+    return math.log1p(min(value, sys.float_info.max)) if value > 0 else 0.0
+
+
 def flow_features(flow: Flow) -> list[float]:
     total = flow.bytes_orig + flow.bytes_resp
     port = flow.dst_port if flow.proto in ("TCP", "UDP") else 0
     return [
-        math.log1p(duration(flow)),
-        math.log1p(flow.bytes_orig),
-        math.log1p(flow.bytes_resp),
-        math.log1p(flow.pkts_orig),
-        math.log1p(flow.pkts_resp),
-        flow.bytes_orig / total if total else 0.0,
-        math.log1p(flow.size_mean),
-        math.log1p(flow.iat_mean * 1000.0),
+        _log1p(duration(flow)),
+        _log1p(flow.bytes_orig),
+        _log1p(flow.bytes_resp),
+        _log1p(flow.pkts_orig),
+        _log1p(flow.pkts_resp),
+        flow.bytes_orig / total if total > 0 else 0.0,
+        _log1p(flow.size_mean),
+        _log1p(flow.iat_mean * 1000.0),
         float(_PROTO_CODES.get(flow.proto, 3)),
         0.0 if port < 1024 else 1.0 if port < 49152 else 2.0,
     ]
@@ -307,7 +315,7 @@ class Baseline:
         if service and self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip):
             self._learn_admin(flow.src_ip, service, flow.dst_ip)
         self._learn_port(flow)
-        values = flow_features(flow)
+        values = flow_features(flow)  # finite whatever the flow says: the stored baseline never holds a non-number
         self._profile(flow.src_ip, values)
         if not self.finished:  # the forest is fitted once, when the period ends; later arrivals miss the sample
             self._sample_vector(values)
@@ -327,6 +335,8 @@ class Baseline:
         self._clock(now)
 
     def _clock(self, ts: float) -> None:
+        if not math.isfinite(ts):  # never stored: a baseline that holds one cannot be read back
+            return
         if self.started_at is None:
             self.started_at = ts
             self.learning_until = ts + self.site.learning_period_s
@@ -434,6 +444,9 @@ class Baseline:
             raise ValueError(f"baseline state is malformed: {exc}") from None
         if state.version != STATE_VERSION:
             raise ValueError(f"baseline state version {state.version} is not {STATE_VERSION}")
+        clock = [value for value in (state.started_at, state.learning_until) if value is not None]
+        if not all(map(math.isfinite, clock)):
+            raise ValueError("baseline state: its start or end of learning is not a finite number")
         baseline = cls(site, random_state)
         baseline.started_at, baseline.learning_until = state.started_at, state.learning_until
         baseline.finished = state.finished
@@ -450,8 +463,8 @@ class Baseline:
             if profile.count < 0 or not all(map(math.isfinite, profile.mean + profile.m2)):
                 raise ValueError(f"baseline state: profile of {ip} has a negative count or a non-number")
             baseline._profiles[ip] = profile
-        if any(len(row) != len(FLOW_FEATURES) for row in state.sample):
-            raise ValueError("baseline state: a sampled row has the wrong number of features")
+        if any(len(row) != len(FLOW_FEATURES) or not all(map(math.isfinite, row)) for row in state.sample):
+            raise ValueError("baseline state: a sampled row has the wrong number of features or a non-number")
         baseline._sample, baseline._sample_seen = state.sample, state.sample_seen
         if state.rng_state:
             try:

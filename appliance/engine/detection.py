@@ -80,7 +80,10 @@ class _Incident:
         self.key = key
         self.reported_count = 0
         self.last_activity = last_activity
-        self.pending: Callable[[str], Detection] | None = None  # the newest update not yet emitted
+        # The newest update not yet emitted: while the batch that made it runs, the rule's `build` (which reads
+        # the rule's state as it is then); once packet time advances past the batch (`expire`), the Detection
+        # that `build` made. So between batches the book holds only data, and a checkpoint can store it.
+        self.pending: Callable[[str], Detection] | Detection | None = None
 
 
 class IncidentBook:
@@ -90,6 +93,9 @@ class IncidentBook:
     continues; it closes after `idle_close_s` of packet time without activity. While open it re-emits only
     when its count has grown by `growth` (x2 by default), so a long attack costs O(log n) detections; the
     last state, if it grew since the last emit, is emitted once more when the incident closes.
+
+    Its state is plain data between batches (see _Incident.pending): the engine checkpoints it, and a restart
+    continues exactly where an uninterrupted run would.
     """
 
     def __init__(
@@ -116,8 +122,19 @@ class IncidentBook:
         self, subject: tuple, count: int, ts: float, build: Callable[[str], Detection]
     ) -> list[Detection]:
         """Report that `subject` is over threshold with `count` at packet time `ts`. Returns the Detection
-        `build(incident_key)` when it is new or has grown enough, else keeps `build` for the closing emit."""
+        `build(incident_key)` when it is new or has grown enough, else keeps `build` for the closing emit (the
+        newest one: a later update at the same count still refreshes what the incident will close with). An
+        incident idle for longer than idle_close_s is closed first (its pending update returned too), so when
+        an incident ends never depends on where batches begin and end."""
+        closed = []
         incident = self._open.get(subject)
+        if incident is not None and ts - incident.last_activity > self.idle_close_s:
+            # Idle long enough to be closed, but packet time has not advanced past it yet (the activity resumes
+            # within one batch, or in the first batch after a restart): it closes now and this opens a new one,
+            # wherever the batch boundaries fall.
+            del self._open[subject]
+            closed = self._final(incident)
+            incident = None
         if incident is None:
             key = "|".join([self.rule_name, *map(str, subject), str(int(ts))])
             incident = self._open[subject] = _Incident(key, ts)
@@ -127,24 +144,42 @@ class IncidentBook:
             self._open.move_to_end(subject)
             incident.last_activity = max(incident.last_activity, ts)
         if incident.reported_count and count < incident.reported_count * self.growth:
-            incident.pending = build if count > incident.reported_count else incident.pending
-            return []
+            if count > incident.reported_count or (count == incident.reported_count and incident.pending is not None):
+                incident.pending = build
+            return closed
         incident.reported_count = max(count, 1)
         incident.pending = None
-        return [build(incident.key)]
+        return [*closed, build(incident.key)]
 
     def expire(self, now: float) -> list[Detection]:
-        """Close incidents idle for `idle_close_s`; returns their final, not yet emitted, updates."""
-        stale = [s for s, i in self._open.items() if now - i.last_activity > self.idle_close_s]
+        """Close incidents idle for `idle_close_s`; returns their final, not yet emitted, updates. The updates
+        still pending on open incidents are built now: from here on they are data."""
         final = []
-        for subject in stale:
-            incident = self._open.pop(subject)
-            if incident.pending is not None:
-                final.append(incident.pending(incident.key))
+        for subject, incident in list(self._open.items()):
+            if now - incident.last_activity > self.idle_close_s:
+                del self._open[subject]
+                final += self._final(incident)
+            elif incident.pending is not None and not isinstance(incident.pending, Detection):
+                incident.pending = incident.pending(incident.key)
         return final
+
+    @staticmethod
+    def _final(incident: _Incident) -> list[Detection]:
+        """What a closing incident still has to say: its newest update not yet emitted, if any."""
+        pending = incident.pending
+        if pending is None:
+            return []
+        return [pending if isinstance(pending, Detection) else pending(incident.key)]
 
     def __len__(self) -> int:
         return len(self._open)
+
+    def open_incidents(self) -> OrderedDict[tuple, _Incident]:
+        """The book's state, for a checkpoint: plain data once packet time has advanced (see expire)."""
+        return self._open
+
+    def restore_incidents(self, incidents: OrderedDict[tuple, _Incident]) -> None:
+        self._open = incidents
 
     def detection(
         self,

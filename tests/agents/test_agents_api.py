@@ -201,7 +201,7 @@ def test_ingest_stores_each_batch_once(api, store, license_key):
         (b"\x93garbage", "application/msgpack", 400, "not a msgpack sensor.records.Batch"),
         (b"", "application/msgpack", 400, "not a msgpack"),
         (msgspec.msgpack.encode({"agent_id": "sensor-a", "seq": "x", "sent_at": 0}), "application/msgpack", 400, "seq"),
-        (batch_bytes("sensor-a", -1), "application/msgpack", 400, "seq: must be >= 0"),
+        (batch_bytes("sensor-a", -1), "application/msgpack", 400, "`int` >= 0 - at `$.seq`"),
         (batch_bytes("sensor-zz", 1), "application/msgpack", 403, "not this token's sensor"),
         (batch_bytes("sensor-a", 1), "application/json", 415, "application/msgpack"),
     ],
@@ -214,6 +214,99 @@ def test_ingest_rejects_bad_batches_clearly(api, store, license_key, body, conte
     assert response.status_code == status
     assert detail in response.json()["detail"]
     assert store.query("SELECT * FROM ingest_batches") == []
+
+
+def batch_with(flow: dict | None = None, event: dict | None = None, **top) -> bytes:
+    """sensor-a's batch 1 as the wire carries it, with fields of its first flow, its event or itself replaced."""
+    batch = msgspec.to_builtins(msgspec.msgpack.decode(batch_bytes("sensor-a", 1), type=Batch))
+    batch["flows"][0].update(flow or {})
+    batch["events"][0].update(event or {})
+    return msgspec.msgpack.encode(batch | top)
+
+
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        (batch_with({"bytes_orig": -1}), "`int` >= 0 - at `$.flows[0].bytes_orig`"),
+        (batch_with({"pkts_resp": -5}), "at `$.flows[0].pkts_resp`"),
+        (batch_with({"size_mean": float("nan")}), "at `$.flows[0].size_mean`"),
+        (batch_with({"ts_end": float("inf")}), "at `$.flows[0].ts_end`"),
+        (batch_with({"iat_mean": float("-inf")}), "at `$.flows[0].iat_mean`"),
+        (batch_with(event={"ts": float("nan")}), "at `$.events[0].ts`"),
+        (batch_with({"dst_port": 2**64 - 1}), "`int` <= 65535 - at `$.flows[0].dst_port`"),
+        (batch_with(event={"src_port": 70000}), "at `$.events[0].src_port`"),
+        (batch_with(seq=2**63 - 1), "at `$.seq`"),
+        (batch_with(seq=2**64 - 1), "at `$.seq`"),
+        (batch_with({"padding": "x" * 100_000}), "unknown field `padding` - at `$.flows[0]`"),
+        (batch_with(event={"junk": [0] * 1000}), "unknown field `junk`"),
+        (batch_with(junk=b"\0" * 1_000_000), "unknown field `junk`"),
+        (batch_with({"uid": "F" * 1_000_000}), "length <= 128 - at `$.flows[0].uid`"),
+        (batch_with(event={"query": "a" * 100_000}), "at `$.events[0].query`"),
+        (batch_with(schema=2, new_field=1), "batch schema 2 is not supported"),
+    ],
+    ids=[
+        "negative-bytes",
+        "negative-packets",
+        "nan-size",
+        "infinite-time",
+        "infinite-iat",
+        "nan-event-time",
+        "port-2**64-1",
+        "event-port-out-of-range",
+        "seq-2**63-1",
+        "seq-2**64-1",
+        "unknown-flow-field",
+        "unknown-event-field",
+        "unknown-batch-field",
+        "oversized-string",
+        "oversized-query",
+        "newer-schema",
+    ],
+)
+def test_ingest_refuses_values_no_sensor_sends_naming_the_field(api, store, license_key, body, detail):
+    response = api.post("/agents/ingest", content=body, headers=agent_headers(api, license_key) | MSGPACK)
+    assert response.status_code == 400, response.text
+    assert detail in response.json()["detail"]
+    assert store.query("SELECT * FROM ingest_batches") == []
+
+
+def test_ingest_takes_what_a_capture_with_a_clock_stepping_back_gives(api, store, license_key):
+    """Our own sensor reports negative inter-arrival times and a flow ending before it started when the capture's
+    clock steps back: refusing those would drop a whole batch of good records. The engine copes with them."""
+    body = batch_with({"iat_mean": -668322441.99, "iat_min": -668322441.99, "ts_start": 1429518024.03,
+                       "ts_end": 761195582.03}, seq=2**63 - 2)
+    response = api.post("/agents/ingest", content=body, headers=agent_headers(api, license_key) | MSGPACK)
+    assert response.status_code == 200, response.text
+    assert store.query_one("SELECT seq FROM ingest_batches")["seq"] == 2**63 - 2
+
+
+def test_admins_list_the_batches_the_engine_set_aside_and_retry_one(api, store, license_key, admin_headers):
+    for seq, failed_at in ((1, None), (2, 100.0), (3, 200.0)):
+        store.execute(
+            "INSERT INTO ingest_batches (agent_id, seq, received_at, payload, attempts, failed_at, error) "
+            "VALUES ('sensor-a', ?, 1, x'80', ?, ?, ?)",
+            (seq, 3 if failed_at else 0, failed_at, f"ValueError: batch {seq}" if failed_at else None),
+        )
+    listed = api.get("/agents/ingest/failed", headers=admin_headers).json()
+    assert listed["total"] == 2
+    assert [(b["seq"], b["attempts"], b["error"]) for b in listed["batches"]] == [
+        (3, 3, "ValueError: batch 3"),
+        (2, 3, "ValueError: batch 2"),
+    ]
+    assert api.get("/agents/ingest/failed", params={"limit": 1, "offset": 1}, headers=admin_headers).json()[
+        "batches"
+    ][0]["seq"] == 2
+    retried = api.post(f"/agents/ingest/failed/{listed['batches'][1]['id']}/retry", headers=admin_headers)
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    assert retried.json()["batch"]["error"] == "ValueError: batch 2"
+    row = store.query_one("SELECT attempts, failed_at, error, done FROM ingest_batches WHERE seq = 2")
+    assert row == {"attempts": 0, "failed_at": None, "error": None, "done": 0}
+    assert api.get("/agents/ingest/failed", headers=admin_headers).json()["total"] == 1
+    assert "ingest.batch_retried" in audit_actions(store)
+    again = api.post(f"/agents/ingest/failed/{listed['batches'][1]['id']}/retry", headers=admin_headers)
+    assert again.status_code == 404 and "no set-aside batch" in again.json()["detail"]
+    assert api.get("/agents/ingest/failed", headers=agent_headers(api, license_key)).status_code == 403
+    assert api.get("/agents/ingest/failed").status_code == 401
 
 
 def test_admin_renames_and_revokes_and_the_token_dies_at_once(api, store, license_key, admin_headers):

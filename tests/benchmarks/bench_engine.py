@@ -57,9 +57,7 @@ def measure_analyze(capture: Path) -> dict:
         scorer = Scorer.load()
         started = time.perf_counter()
         queue_capture_files(store, [capture])
-        engine = Engine(store, scorer)
-        while engine.process_pending():
-            pass
+        Engine(store, scorer).process_all()
         analyze_seconds = time.perf_counter() - started
         alerts = store.query_one("SELECT count(*) AS n FROM alerts")["n"]
         traces = store.query_one("SELECT count(*) AS n FROM decision_traces")["n"]

@@ -20,8 +20,7 @@ def analyse(store, scorer):
     def run(*paths, agent_id: str = "local") -> Engine:
         queue_capture_files(store, paths, agent_id=agent_id)
         engine = Engine(store, scorer)
-        while engine.process_pending():
-            pass
+        engine.process_all()
         return engine
 
     return run

@@ -108,9 +108,7 @@ def test_the_baseline_is_rewritten_only_when_it_changed(store, scorer, tmp_path)
     def writes_while_analysing(path) -> int:
         before = store.query_one("SELECT count(*) AS n FROM baseline_writes")["n"]
         queue_capture_files(store, [path], agent_id="local")
-        engine = Engine(store, scorer)
-        while engine.process_pending():
-            pass
+        Engine(store, scorer).process_all()
         return store.query_one("SELECT count(*) AS n FROM baseline_writes")["n"] - before
 
     writes_while_analysing(capture)  # learning starts

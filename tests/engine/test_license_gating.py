@@ -20,9 +20,7 @@ DAY = 86_400
 
 def run_engine(store, scorer, capture):
     queue_capture_files(store, [capture])
-    engine = Engine(store, scorer, rule_allowed=licensed_rules(store))
-    while engine.process_pending():
-        pass
+    Engine(store, scorer, rule_allowed=licensed_rules(store)).process_all()
     return {row["outcome"] for row in store.query("SELECT outcome FROM decision_traces")}
 
 

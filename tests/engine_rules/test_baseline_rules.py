@@ -322,3 +322,26 @@ def test_devices_arriving_at_office_pace_are_each_reported(learned):
     detections = run(restored(learned), arrivals)
     assert len({d.incident_key for d in detections}) == 30
     assert not any(d.evidence.get("burst") for d in detections)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ts_end": float("inf")},
+        {"size_mean": float("nan")},
+        {"iat_mean": -668322441.99},  # a capture whose clock stepped back
+        {"iat_mean": 1e307, "size_mean": 1e308},
+        {"ts_start": float("nan")},
+    ],
+    ids=["infinite-end", "nan-size", "negative-iat", "overflowing", "nan-start"],
+)
+def test_what_the_baseline_learns_always_reads_back(fields):
+    """The engine refuses these at ingest and clamps what passes, but the baseline must never store a value
+    it cannot read back (a non-number made every later start fail)."""
+    site = SiteConfig(learning_period_s=3600)
+    baseline = Baseline(site)
+    baseline.observe_flow(make_flow(ts_start=T0, ts_end=T0 + 1))
+    baseline.observe_flow(make_flow(**({"ts_start": T0 + 2, "ts_end": T0 + 3} | fields)))
+    restored = Baseline.from_bytes(baseline.to_bytes(), site)
+    assert restored.host_flow_count("10.0.0.5") >= 1
+    assert restored.learning(T0 + 10) and not restored.learning(T0 + 3601)  # its clock was not moved either

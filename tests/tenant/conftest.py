@@ -50,9 +50,7 @@ def scorer():
 def populated_box(store, api, admin_headers, scorer, make_license, trusted_vendor) -> BoxSecrets:  # noqa: F811
     """Fill `store` through the engine and the API, the way a box in service fills up."""
     queue_capture_files(store, CAPTURES, agent_id="local")
-    engine = Engine(store, scorer)
-    while engine.process_pending():
-        pass
+    Engine(store, scorer).process_all()
     # Batches the engine has not consumed yet still hold their raw payload.
     queue_capture_files(store, [PCAPS / "arp-single.pcap"], agent_id="local")
     box_identity.signing_key(store)

@@ -315,6 +315,23 @@ def test_every_page_draws_until_the_session_is_revoked(page, box, browser):
     page.text_appears("#login-error", "Please sign in again: this token has been revoked")
 
 
+def test_admin_sees_the_batches_the_engine_set_aside_and_retries_one(page, box, store):
+    store.execute(
+        "INSERT INTO ingest_batches (agent_id, seq, received_at, payload, attempts, failed_at, error) "
+        "VALUES ('plant-mirror', 42, 1, x'93', 1, 2, 'DecodeError: input data was truncated')"
+    )
+    page.open()
+    page.sign_in(ADMIN_PASSWORD)
+    page.loaded("overview")
+    page.go("This box", "box")
+    panel = '[data-panel="/agents/ingest/failed"]'
+    page.text_appears(panel, "1 set aside: the engine could not process this batch")
+    page.text_appears(panel, "DecodeError: input data was truncated")
+    page.click_button("Retry")
+    page.text_appears(panel, "Queued again")
+    assert store.query_one("SELECT failed_at FROM ingest_batches WHERE seq = 42")["failed_at"] is None
+
+
 def test_a_viewer_reads_alerts_but_gets_no_triage_or_audit(page, box, store):
     _, ids = box
     users.create_user(store, "auditor", ADMIN_PASSWORD, "viewer")
@@ -328,6 +345,9 @@ def test_a_viewer_reads_alerts_but_gets_no_triage_or_audit(page, box, store):
     assert not page.all('.triage-buttons, [data-action="silence"]')
     assert "NIS2" not in page.find(".view").text  # reports need the analyst role too
     assert page.all(".shap-row")
+    page.go("This box", "box")
+    page.find('[data-panel="/license"]')
+    assert not page.all('[data-panel="/agents/ingest/failed"]')  # an admin's business
 
 
 def test_one_time_code_field_appears_when_the_api_requires_it(page, store):

@@ -1,15 +1,19 @@
 """The stateful rule layer: every rule, and the RuleSet that feeds records to the enabled ones.
 
-Pure Python, no I/O: records and packet time in, Detections out. The engine persists `RuleSet.baseline`
-(`Baseline.to_bytes`) and passes it back on restart; rule windows are short and start afresh.
+Pure Python, no I/O: records and packet time in, Detections out. The engine checkpoints `RuleSet.baseline`
+(`Baseline.to_bytes`) and the rules' state (`RuleSet.saved_state`, see saved_state.py) and restores both on
+restart, so a restart changes no decision.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from types import ModuleType
 
 import msgspec
 
+from appliance.engine import detection as detection_module
 from appliance.engine.baseline import Baseline
 from appliance.engine.detection import Detection, RuleConfig, merge_thresholds
 from appliance.engine.network import SiteConfig
@@ -28,11 +32,13 @@ from appliance.engine.rules import (
     ot_unauthorized_write,
     port_scan,
     rogue_dhcp,
+    saved_state,
     shadow_ai,
     syn_flood,
     threat_intel_match,
 )
 from appliance.engine.rules.rule import Rule
+from sensor import records
 from sensor.records import Event, Flow
 
 RULE_MODULES: dict[str, ModuleType] = {
@@ -92,6 +98,7 @@ class RuleSet:
             raise ValueError(
                 f"unknown rule(s): {', '.join(sorted(unknown))}; known: {', '.join(RULE_MODULES)}"
             )
+        self.configs = configs
         self.site = site or SiteConfig()
         self.baseline = baseline or Baseline(self.site)
         self.rules: dict[str, Rule] = {}
@@ -114,3 +121,46 @@ class RuleSet:
     def advance(self, now: float) -> list[Detection]:
         self.baseline.advance(now)
         return [detection for rule in self.rules.values() for detection in rule.advance(now)]
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """What a saved state is valid for: the rule layer's code (every rule's VERSION and every source file
+        of the package, of detection.py and of the record contract, whose classes a saved state holds, so any
+        change to a class's shape counts) and this configuration."""
+        digest = hashlib.sha256(saved_state.FORMAT.encode())
+        for name, module in RULE_MODULES.items():
+            digest.update(f"{name} {module.VERSION}\n".encode())
+        sources = [*sorted(Path(__file__).parent.glob("*.py")), Path(detection_module.__file__), Path(records.__file__)]
+        for source in sources:
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        configuration = {"rules": self.configs, "site": self.site}
+        digest.update(msgspec.json.encode(configuration, order="sorted"))
+        return digest.hexdigest()
+
+    def saved_state(self) -> bytes:
+        """Every enabled rule's state, as bytes for a checkpoint (call it between batches: after `advance`)."""
+        configuration = {id(value): name for name, value in self._configuration().items()}
+        return saved_state.dump({name: rule.saved_state(configuration) for name, rule in self.rules.items()})
+
+    def restore_state(self, data: bytes) -> None:
+        """Continue from `saved_state()` bytes of a RuleSet with the same fingerprint. Raises StateError."""
+        state = saved_state.load(data)
+        if not isinstance(state, dict) or set(state) != set(self.rules):
+            raise saved_state.StateError("the saved state is not of this rule set's rules")
+        configuration = self._configuration()
+        try:
+            for name, rule in self.rules.items():
+                rule.restore_state(state[name], configuration)
+        except (ValueError, KeyError, TypeError) as error:
+            raise saved_state.StateError(f"the saved state does not fit the rules: {error!r}") from None
+
+    def _configuration(self) -> dict[saved_state.Shared, object]:
+        """The objects a rule's attributes may refer to but a checkpoint never holds, by name."""
+        named = {saved_state.Shared(("site",)): self.site, saved_state.Shared(("baseline",)): self.baseline}
+        for field in (*self.site.__struct_fields__, *vars(self.site)):
+            value = getattr(self.site, field)
+            if not isinstance(value, str | int | float | bool | None):
+                named[saved_state.Shared(("site", field))] = value
+        for name, rule in self.rules.items():
+            named[saved_state.Shared(("thresholds", name))] = rule.t
+        return named

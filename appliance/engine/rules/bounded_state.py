@@ -25,6 +25,10 @@ class BoundedMap(OrderedDict, Generic[K, V]):
         super().__init__()
         self.cap = cap
 
+    def __reduce__(self):
+        # OrderedDict's own would call BoundedMap() without its cap; the items keep their LRU order
+        return type(self), (self.cap,), None, None, iter(self.items())
+
     def get_or_add(self, key: K, factory: Callable[[], V]) -> V:
         value = self.get(key)
         if value is None:
@@ -53,7 +57,9 @@ def _stable_hash(member: Hashable) -> int:
 class CappedSet:
     """Distinct members: the first `cap` exactly (for counts near thresholds and for samples), all of them
     approximately through a 4096-bit linear-counting sketch (Whang et al. 1990; within ~2% up to ~10,000
-    members). So every set costs at most `cap` members + 512 bytes, however many hosts a sweep touches."""
+    members). So every set costs at most `cap` members + 512 bytes, however many hosts a sweep touches. The
+    sketch is only kept from the moment the set is full (it then takes the members' bits): most sets never
+    fill, and their state (memory, checkpoints) holds no 512-byte integer and costs no hashing."""
 
     __slots__ = ("_sketch", "_zero_bits", "cap", "members")
 
@@ -67,15 +73,22 @@ class CappedSet:
         """True when `member` is new (beyond the cap: when its sketch bit was still clear)."""
         if member in self.members:
             return False
-        bit = 1 << (_stable_hash(member) % SKETCH_BITS)
-        fresh = not self._sketch & bit
-        if fresh:
-            self._sketch |= bit
-            self._zero_bits -= 1
         if len(self.members) < self.cap:
             self.members.add(member)
+            if len(self.members) == self.cap:
+                for known in self.members:
+                    self._mark(known)
             return True
-        return fresh
+        return self._mark(member)
+
+    def _mark(self, member: Hashable) -> bool:
+        """Sets `member`'s sketch bit; True when it was clear."""
+        bit = 1 << (_stable_hash(member) % SKETCH_BITS)
+        if self._sketch & bit:
+            return False
+        self._sketch |= bit
+        self._zero_bits -= 1
+        return True
 
     def __len__(self) -> int:
         if len(self.members) < self.cap:

@@ -81,7 +81,7 @@ class Detector(Rule):
         answers.messages += 1
         answers.offers += event.msg_type == OFFER
         answers.clients.add(event.client_mac)
-        for other in seen.servers.members:
+        for other in sorted(seen.servers.members):  # not set order: it changes with every process's str hash
             answers.servers.add(other)
 
         def build(incident: str) -> Detection:

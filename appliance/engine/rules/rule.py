@@ -1,4 +1,21 @@
-"""The shape every rule has: settings in, Detections out, driven only by records and packet time."""
+"""The shape every rule has: settings in, Detections out, driven only by records and packet time.
+
+Rule state is plain data. Besides its configuration (`Rule.CONFIGURATION`: thresholds, site, baseline and the
+incident book's settings), whatever a rule keeps in its attributes is the state the engine checkpoints and
+restores after a restart, so that the restarted engine takes exactly the decisions an uninterrupted one would
+(see saved_state.py). So a rule author keeps to this:
+- state holds data only: numbers, strings, tuples, lists, dicts, sets, records, and the containers of
+  bounded_state.py or of the rule's own module (classes, not functions). Never a lambda, a bound method, a
+  generator, a file, a lock or a compiled regex; derive those from configuration in `__init__` from the
+  CONFIGURATION attributes (a pattern built from `self.site` is configuration: name it in CONFIGURATION of
+  the subclass). Passing a closure to `self.book.update(subject, count, ts, build)` is fine: the book turns
+  it into a Detection when packet time advances, before any checkpoint.
+- nothing in it may depend on the wall clock, on random numbers (unless seeded and saved) or on the order
+  in which a set of strings iterates (that order changes with every process: iterate through sorted()).
+- a change to what a rule keeps needs no migration: the engine discards a checkpoint made by other code.
+tests/engine_rules/test_saved_state.py saves and restores a RuleSet that lived through the mixed scenario
+and checks that it goes on exactly as the original.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 import msgspec
 
 from appliance.engine.detection import IncidentBook
+from appliance.engine.rules.saved_state import Shared
 from sensor.records import Event, Flow
 
 if TYPE_CHECKING:
@@ -23,6 +41,8 @@ class Rule:
     DEFAULT_SEVERITY: ClassVar[str]
     VERSION: ClassVar[str]
     FEATURES: ClassVar[tuple[str, ...]]
+    # Attributes that are configuration, not state: never saved, rebuilt from the settings on restart.
+    CONFIGURATION: ClassVar[frozenset[str]] = frozenset({"t", "site", "baseline", "book"})
 
     def __init__(
         self,
@@ -56,3 +76,24 @@ class Rule:
     def advance(self, now: float) -> list[Detection]:
         """Expire state older than the rule's windows. Rules that decide at window end override this."""
         return self.book.expire(now)
+
+    def saved_state(self, configuration: dict[int, Shared]) -> dict:
+        """What a checkpoint keeps of this rule: its state attributes (those referring to an object of
+        `configuration`, id -> name, by that name) and its open incidents."""
+        return {
+            "attributes": {
+                name: configuration.get(id(value), value)
+                for name, value in vars(self).items()
+                if name not in self.CONFIGURATION
+            },
+            "incidents": self.book.open_incidents(),
+        }
+
+    def restore_state(self, saved: dict, configuration: dict[Shared, object]) -> None:
+        """Continue from `saved_state()` of a rule of the same class and configuration."""
+        expected = set(vars(self)) - self.CONFIGURATION
+        if set(saved["attributes"]) != expected:
+            raise ValueError(f"{self.NAME}: saved attributes {sorted(saved['attributes'])} are not {sorted(expected)}")
+        for name, value in saved["attributes"].items():
+            setattr(self, name, configuration[value] if isinstance(value, Shared) else value)
+        self.book.restore_incidents(saved["incidents"])

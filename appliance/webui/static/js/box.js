@@ -57,14 +57,51 @@ function sensorTable(data) {
   })) : sensors);
 }
 
+function retryButton(batch) {
+  const button = h("button", { class: "button", type: "button" }, "Retry");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api.post(`/agents/ingest/failed/${batch.id}/retry`);
+      button.replaceWith(h("span", { class: "muted" }, "Queued again"));
+    } catch (error) {
+      button.disabled = false;
+      button.after(errorNotice(error));
+    }
+  });
+  return button;
+}
+
+// Batches the engine could not process and went on without; an admin retries one once an upgrade fixed it.
+function setAsideBatches(data) {
+  if (data.total === 0) return h("p", { class: "muted" }, "None: the engine processed every batch it received.");
+  const rows = data.batches.map((batch) => h("tr", { "data-batch-id": batch.id },
+    h("td", { class: "mono" }, batch.agent_id),
+    h("td", {}, String(batch.seq)),
+    h("td", { class: "nowrap" }, formatTime(batch.failed_at)),
+    h("td", {}, String(batch.attempts)),
+    h("td", { class: "mono small" }, batch.error),
+    h("td", {}, retryButton(batch))));
+  return h("div", { class: "stack" },
+    h("p", { class: "set-aside-count" }, `${data.total} set aside: the engine could not process `
+      + `${data.total === 1 ? "this batch" : "these batches"} and went on without them.`),
+    h("div", { class: "table-wrap" }, h("table", { class: "table" },
+      h("thead", {}, h("tr", {}, ["Sensor", "Seq", "Set aside", "Attempts", "Error", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      h("tbody", {}, rows))));
+}
+
 export async function boxPage(view, context) {
   const sensors = sensorListPath(context.paths);
+  const admin = context.user.role === "admin";
   view.append(
     pageHeader("This box"),
     sensors ? optionalPanel(context, "Sensors", sensors, {}, sensorTable) : null,
+    admin ? optionalPanel(context, "Batches set aside", "/agents/ingest/failed", { limit: 100 }, setAsideBatches)
+      : null,
     h("div", { class: "grid-2" },
       optionalPanel(context, "License", "/license", {}, (data) => renderData(withoutBlanks(data))),
       optionalPanel(context, "Subscription", "/billing/subscription", {}, (data) => renderData(withoutBlanks(data)))),
-    context.user.role === "admin" && context.paths.has("/license") ? panel("Install a license key", licenseKeyForm()) : null,
+    admin && context.paths.has("/license") ? panel("Install a license key", licenseKeyForm()) : null,
     optionalPanel(context, "What this box sends to the cloud", "/settings/cloud", {}, cloudPayload));
 }
