@@ -38,7 +38,7 @@ from appliance.agents.models import (
 )
 from appliance.agents.versions import is_newer
 from appliance.api.box import Box
-from appliance.api.errors import Locked
+from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import admin, requires_agent
 from appliance.audit import log as audit
 from appliance.audit.requests import record_request
@@ -114,7 +114,13 @@ class AgentsController(Controller):
     path = "/agents"
     tags = ["agents"]
 
-    @post("/auth", status_code=200, sync_to_thread=True, summary="Exchange the license key for a sensor token")
+    @post(
+        "/auth",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Exchange the license key for a sensor token",
+        cache_control=NO_STORE,
+    )
     def auth(
         self, data: JSONBody[AgentAuthIn], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
     ) -> AgentToken:

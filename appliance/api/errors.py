@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from litestar import MediaType, Request, Response
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_423_LOCKED, HTTP_500_INTERNAL_SERVER_ERROR
 
 from appliance.store.keys import SealedError
@@ -15,6 +18,22 @@ logger = logging.getLogger("netsenx.api")
 
 class Locked(HTTPException):
     status_code = HTTP_423_LOCKED
+
+
+class ErrorDetail(msgspec.Struct):
+    detail: str
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses a route answers, each with the {"detail"} body."""
+    return {
+        status: ResponseSpec(data_container=ErrorDetail, description=description, generate_examples=False)
+        for status, description in descriptions.items()
+    }
+
+
+# On every response that carries a token or a secret: no browser or proxy cache may keep a copy.
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 def detail_response(status_code: int, detail: str, headers: dict | None = None) -> Response:
