@@ -5,15 +5,17 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException, ValidationException
 from litestar.params import JSONBody
 
 from appliance import __version__
 from appliance.api.box import Box
+from appliance.api.errors import error_responses
 from appliance.audit import log as audit
 from appliance.auth.controller import client_address
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError
+from appliance.store.unseal_backoff import TooSoon, UnsealBackoff
 
 
 class Health(msgspec.Struct):
@@ -36,16 +38,36 @@ class SystemController(Controller):
         return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed)
 
     @post(
-        "/system/unseal", sync_to_thread=True, status_code=200, summary="Give the database passphrase after a restart"
+        "/system/unseal",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Give the database passphrase after a restart (each wrong one doubles the wait before the next)",
+        responses=error_responses(
+            {
+                400: "a malformed body, or a box with a key file (nothing to unseal)",
+                401: "wrong passphrase (Retry-After: the wait before the next attempt)",
+                429: "a wrong passphrase was given too recently (Retry-After: the wait left)",
+            }
+        ),
     )
     def unseal(self, data: JSONBody[UnsealRequest], request: Request, box: NamedDependency[Box]) -> Health:
         if keys.key_mode(box.data_dir) != "passphrase":
             raise ValidationException("this box uses a key file, not a passphrase: nothing to unseal")
         if not box.is_sealed():
             return Health(status="ok", version=__version__, sealed=False)
+        backoff = UnsealBackoff(box.data_dir.unseal_failures)
+        try:
+            wait = backoff.admit()
+        except TooSoon as too_soon:
+            raise TooManyRequestsException(
+                str(too_soon), headers={"Retry-After": str(too_soon.retry_after)}
+            ) from too_soon
         try:
             box.unseal(data.passphrase)
         except (WrongKeyError, ValueError) as error:
-            raise NotAuthorizedException("wrong passphrase") from error
+            raise NotAuthorizedException(
+                f"wrong passphrase; the next attempt is allowed in {wait} s", headers={"Retry-After": str(wait)}
+            ) from error
+        backoff.succeeded()
         audit.record(box.store(), username="-", source_ip=client_address(request), action="box.unsealed")
         return Health(status="ok", version=__version__, sealed=False)

@@ -109,7 +109,7 @@ def test_the_key_file_can_live_elsewhere_and_is_never_replaced_while_batches_wai
     assert mode(key_file) == 0o600 and not (tmp_path / "spool" / "spool.key").exists()
     assert Spool(tmp_path / "spool", "sensor-a", key_file=key_file).oldest() == (0, secret_payload(0))
     key_file.rename(tmp_path / "keys" / "moved-away.key")
-    with pytest.raises(SpoolError, match="holds 1 encrypted batches but its key file .* is missing"):
+    with pytest.raises(SpoolError, match=r"holds 1 encrypted batches but its key file .* is missing"):
         Spool(tmp_path / "spool", "sensor-a", key_file=key_file)
     assert not key_file.exists()  # no new key was made over the waiting batch
     key_file.write_text("not a key\n")
