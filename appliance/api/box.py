@@ -49,7 +49,7 @@ class Box:
             self._store = None
 
     def seal(self) -> None:
-        """The server is stopping: wipe the shared unsealed key, so whatever starts next is sealed. (Granian
-        stops a worker gracefully only when the whole server stops; a crashed worker is respawned without
-        this, and finds the key of its still-running server.)"""
+        """The server is stopping (or reloading its workers): wipe the shared unsealed key, so whatever starts
+        next is sealed. A crashed worker never gets here; its respawned successor finds the key of its
+        still-running server."""
         keys.forget_unsealed_key(self.data_dir)
