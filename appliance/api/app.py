@@ -22,6 +22,7 @@ from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLi
 from appliance.api.request_bodies import decode_json_body_strictly
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
 from appliance.api.system import SystemController
+from appliance.api.tls import add_strict_transport_security
 from appliance.audit.controller import AuditController
 from appliance.audit.log import ChainVerifier
 from appliance.auth.controller import AuthController
@@ -93,7 +94,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
                              exclude=[f"^{path}" for path in PUBLIC_PATHS] + list(UI_PUBLIC_PATTERNS)),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[header_hook(limiter, box)],
+        before_send=[header_hook(limiter, box), add_strict_transport_security],
         openapi_config=OpenAPIConfig(
             title="NetSenX Appliance API",
             version=__version__,
@@ -104,7 +105,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
             render_plugins=[DescribedSchema()],
         ),
         on_startup=[cloud_sync.start],
-        on_shutdown=[cloud_sync.stop, box.close],
+        on_shutdown=[cloud_sync.stop, box.close, box.seal],
         debug=False,
     )
 

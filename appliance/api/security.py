@@ -11,6 +11,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from appliance.api.box import Box
 from appliance.auth import tokens
 from appliance.auth.users import ROLE_RANK
+from appliance.store.database import Store
 
 # Reachable without a token: the load balancer's probe, logging in, a sensor trading its license key,
 # unsealing after a restart, and the API description.
@@ -52,12 +53,25 @@ def principal_from_token(box: Box, token: str) -> Principal:
         if agent is None or agent["revoked"]:
             raise NotAuthorizedException("this sensor has been revoked")
     else:
-        user = store.query_one("SELECT role, disabled FROM users WHERE username = ?", (claims.sub,))
-        if user is None or user["disabled"]:
-            raise NotAuthorizedException("this account no longer exists or is disabled")
-        # The role in the database wins: a demotion takes effect before the token expires.
-        claims = msgspec.structs.replace(claims, role=user["role"])
+        claims = msgspec.structs.replace(claims, role=current_role(store, claims))
     return Principal(name=claims.sub, role=claims.role, kind=claims.typ, token_id=claims.jti, expires_at=claims.exp)
+
+
+def current_role(store: Store, claims: tokens.Claims) -> str:
+    """The role of the account a user token was issued to, while the token still fits the account: the same
+    id, name and token generation (a password, role or status change or a deletion ends every older token)."""
+    if claims.uid is None or claims.gen is None:
+        raise NotAuthorizedException("this token names no account generation: log in again")
+    user = store.query_one(
+        "SELECT username, role, disabled, token_generation FROM users WHERE id = ?", (claims.uid,)
+    )
+    if user is None or user["username"] != claims.sub or user["disabled"]:
+        raise NotAuthorizedException("this account no longer exists or is disabled")
+    if user["token_generation"] != claims.gen:
+        raise NotAuthorizedException(
+            "this token was issued before the account's password, role or status changed: log in again"
+        )
+    return user["role"]
 
 
 class BearerAuthentication(AbstractAuthenticationMiddleware):

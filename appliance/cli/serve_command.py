@@ -71,9 +71,10 @@ def run_serve(args) -> int:
             open_encrypted(data_dir.database, key, readonly=True).close()
         except WrongKeyError as error:
             raise CliError("wrong passphrase") from error
-        keys.remember_unsealed_key(data_dir, key)
+        keys.remember_unsealed_key(data_dir, key, holder_pid=os.getpid())  # Granian's main process, after exec
     data_dir.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.umask(0o077)
-    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root))
+    # The workers bind an unsealed key to this process: it is valid while this server runs, and no longer.
+    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root), **{keys.SERVER_PID_ENV: str(os.getpid())})
     command = granian_command(args, data_dir)
     os.execve(command[0], command, environment)

@@ -129,7 +129,10 @@ def test_every_service_is_well_sandboxed(verify_root, service):
 
 @pytest.mark.parametrize("service", [name.replace("@eth1", "@") for name in SERVICES])
 def test_project_commands_use_only_options_the_real_command_has(service):
-    commands = [expand_specifiers(command) for command in read_unit(service)["Service"].get("ExecStart", [])]
+    settings = read_unit(service)["Service"]
+    commands = [
+        expand_specifiers(command) for key in ("ExecStart", "ExecStopPost") for command in settings.get(key, [])
+    ]
     assert commands
     for command in commands:
         program, *arguments = shlex.split(command)
@@ -141,6 +144,13 @@ def test_project_commands_use_only_options_the_real_command_has(service):
         used = {argument for argument in arguments if argument.startswith("--")}
         assert used <= known, f"{service}: {used - known} not in `{Path(program).name} {subcommand} --help`"
         assert required <= used, f"{service}: misses {required - used}"
+
+
+def test_the_api_seals_the_box_whenever_it_stops():
+    """However the API stopped (crash, kill, restart), the unsealed key it shared is wiped after it."""
+    api = read_unit("netsenx-api.service")["Service"]
+    assert api["ExecStopPost"] == ["/opt/netsenx/venv/bin/appliance seal --data-dir /var/lib/netsenx"]
+    assert "seal" in help_text("appliance", "seal")
 
 
 def test_sensor_keeps_its_license_key_off_the_command_line():

@@ -105,21 +105,18 @@ async function signIn(event) {
   button.disabled = true;
   try {
     const body = { username: username.trim(), password };
-    if (!$("totp-field").hidden && totp.trim()) body.totp = totp.trim();
+    // Always offered: the box answers a missing code like a wrong password, so it cannot ask for one.
+    if (totp.trim()) body.totp = totp.trim();
     const token = await api.post("/auth/login", body);
     session.start(token.access_token);
     form.reset();
-    $("totp-field").hidden = true;
     await openSession();
   } catch (error) {
     if (error instanceof ApiError && error.status === 423 && await isSealed()) {
       showGate("unseal", null);
       return;
     }
-    const needsCode = error instanceof ApiError && /one-time code.*required/i.test(error.detail);
-    if (needsCode) $("totp-field").hidden = false;
     showGate("login", describeError(error));
-    if (needsCode) form.elements.totp.focus();
   } finally {
     button.disabled = false;
   }
