@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -10,7 +11,9 @@ from scapy.layers.l2 import Ether
 
 from sensor.pcap import CaptureFile, CaptureFormatError
 from tests.sensor_core.conftest import PCAPS, manifest_counts, run_file
+from tests.sensor_core.mutations import capture_paths
 from tests.sensor_core.pcapng_blocks import epb, idb, shb, spb
+from tests.sensor_core.wiretap import DAMAGED_TRACES, WIRETAP_DIFFERS, capinfos_count, sensor_count
 
 
 @pytest.mark.parametrize("name,count", sorted(manifest_counts().items()))
@@ -146,3 +149,18 @@ def test_files_that_are_not_captures_raise_a_clear_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CaptureFormatError, match=r"bad\.pcap"):
         CaptureFile(path)
+
+
+def test_packet_counts_agree_with_wiretap_on_a_sample_of_the_test_traces():
+    """Every pcapng trace, every trace wiretap calls damaged, and a fresh sample of the rest (the whole set
+    is compared by tests/benchmarks/bench_fuzz_decoders.py)."""
+    paths = [p for p in capture_paths() if p.parent != PCAPS]
+    odd = [p for p in paths if p.suffix != ".pcap" or str(p.relative_to(PCAPS)) in DAMAGED_TRACES]
+    sample = odd + random.sample([p for p in paths if p not in odd], 40)
+    differ = {}
+    for path in sample:
+        ours, problems = sensor_count(path)
+        theirs, complaint = capinfos_count(path)
+        if ours != theirs and str(path.relative_to(PCAPS)) not in WIRETAP_DIFFERS:
+            differ[str(path)] = (ours, problems, theirs, complaint)
+    assert len(sample) > 80 and differ == {}
