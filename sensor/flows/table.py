@@ -428,14 +428,16 @@ class _Grouping:
     def not_before(self, floor: np.ndarray) -> None:
         """A flow's packets stamped before the last one it already has (the clock stepped back) count as
         arriving at that time: no negative gaps, no flow ending before it starts."""
-        self.ts = np.maximum(self.ts, np.repeat(floor, self.ends - self.starts))
+        if (floor > self.ts[self.starts]).any():  # each group's times are non-decreasing: its first is its least
+            self.ts = np.maximum(self.ts, np.repeat(floor, self.ends - self.starts))
 
 
 def _monotonic_within(ts: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Each group's times made non-decreasing in packet order (see _Grouping.not_before); rare, so only the
     groups where time steps back are walked."""
-    falls = np.flatnonzero(ts[1:] < ts[:-1]) + 1
-    falls = falls[~np.isin(falls, starts)]
+    inside = np.ones(len(ts), dtype=bool)
+    inside[starts] = False
+    falls = np.flatnonzero((ts[1:] < ts[:-1]) & inside[1:]) + 1
     if not len(falls):
         return ts
     ts = ts.copy()
