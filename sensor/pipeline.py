@@ -96,10 +96,13 @@ class Pipeline:
             self._last_sweep = now
 
     def feed_file(self, path: str | os.PathLike, batch_size: int = 65536) -> list[str]:
-        """Reads a whole capture file; returns what the reader had to skip (truncation, corruption)."""
+        """Reads a whole capture file; returns what the reader had to skip (truncation, corruption). Packet
+        records the reader skipped count as packets, and malformed ones."""
         capture = CaptureFile(path)
         for batch in capture.batches(batch_size):
             self.feed_batch(batch)
+        self.stats.packets += capture.skipped_packets
+        self.stats.malformed += capture.skipped_packets
         return capture.errors
 
     def advance(self, now: float) -> None:

@@ -34,11 +34,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# A worker that does not stop within this after SIGTERM (a long request, a stuck start-up) is killed, so the
+# service always stops within systemd's stop timeout (90 s by default).
+WORKERS_KILL_TIMEOUT_SECONDS = 15
+
+
 def granian_command(args, data_dir) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "granian",
+        "appliance.api.granian_main",
         "--interface",
         "asgi",
         "--factory",
@@ -50,6 +55,8 @@ def granian_command(args, data_dir) -> list[str]:
         "--workers",
         str(args.workers),
         "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(WORKERS_KILL_TIMEOUT_SECONDS),
         "--pid-file",
         str(data_dir.runtime / "granian.pid"),
         "--access-log" if args.access_log else "--no-access-log",

@@ -106,6 +106,7 @@ class FlowTable:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         g = _Grouping(packets)
         slots = np.fromiter((self._index.get(k, -1) for k in g.keys), dtype=np.int64, count=g.count)
+        g.not_before(np.where(slots >= 0, self._s.ts_last[np.maximum(slots, 0)], -np.inf))
         plan = _Plan(self, g, slots)
         if plan.deferred.any():  # settle everything before the first tangle of each flow, then the rest
             later = np.zeros(len(packets), dtype=bool)
@@ -414,7 +415,7 @@ class _Grouping:
         self.starts = starts
         self.ends = np.append(starts[1:], len(order))
         self.count = len(starts)
-        self.ts = p.ts[order]
+        self.ts = _monotonic_within(p.ts[order], starts)
         self.src_is_a = src_is_a[order]
         self.flags = p.flags[order]
         self.paylen = p.paylen[order]
@@ -422,6 +423,29 @@ class _Grouping:
         self.proto = p.proto[order]
         first = order[starts]
         self.keys = np.ascontiguousarray(np.stack([c[first] for c in columns], axis=1)).view(_KEY).ravel().tolist()
+
+
+    def not_before(self, floor: np.ndarray) -> None:
+        """A flow's packets stamped before the last one it already has (the clock stepped back) count as
+        arriving at that time: no negative gaps, no flow ending before it starts."""
+        if (floor > self.ts[self.starts]).any():  # each group's times are non-decreasing: its first is its least
+            self.ts = np.maximum(self.ts, np.repeat(floor, self.ends - self.starts))
+
+
+def _monotonic_within(ts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each group's times made non-decreasing in packet order (see _Grouping.not_before); rare, so only the
+    groups where time steps back are walked."""
+    inside = np.ones(len(ts), dtype=bool)
+    inside[starts] = False
+    falls = np.flatnonzero((ts[1:] < ts[:-1]) & inside[1:]) + 1
+    if not len(falls):
+        return ts
+    ts = ts.copy()
+    ends = np.append(starts[1:], len(ts))
+    for group in np.unique(np.searchsorted(starts, falls, side="right") - 1).tolist():
+        run = ts[starts[group] : ends[group]]
+        np.maximum.accumulate(run, out=run)
+    return ts
 
 
 def _boundaries(columns, order) -> np.ndarray:
