@@ -58,6 +58,27 @@ class Flow(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     size_max: int = 0
     first_payloads: list[int] = []  # sizes of the first payload-carrying packets: + from orig, - from resp (<= 8)
     end_reason: str = ""  # "fin", "rst", "idle", "active", "evicted", "end"
+    # The application protocol the payload speaks (sensor.protocols.services: "ssh", "ftp", "tls", "smb" ...),
+    # identified from the first bytes of either side whatever the port; "" when nothing matched. Ports are
+    # never the reason (UDP services excepted, which are checked on ports where their content also matches).
+    service: str = ""
+    # Logins seen in this flow (this segment of it, after an "active" cut): every attempt, and those whose
+    # outcome the server's answer showed. attempts >= failures + successes; the rest had no visible outcome.
+    auth_attempts: int = 0
+    auth_failures: int = 0
+    auth_successes: int = 0
+    # The originator's rhythm: a burst starts when it sends payload after at least BURST_GAP_S seconds
+    # (sensor.flows.bursts) without any. bursts_orig counts them; for flows with at least 4 bursts,
+    # burst_gaps holds the last (<= 32) gaps between burst starts in seconds and burst_sizes the payload
+    # bytes of the last (<= 32) bursts, oldest first (both empty for flows with fewer bursts).
+    bursts_orig: int = 0
+    burst_gaps: list[float] = []
+    burst_sizes: list[int] = []
+    # A second source / destination MAC pair that the originator's packets carried after the first pair
+    # (src_mac, dst_mac); "" when every originator packet carried the first pair. Off-subnet traffic whose
+    # next hop changes MAC mid-flow is what ARP poisoning looks like from the data plane.
+    src_mac_alt: str = ""
+    dst_mac_alt: str = ""
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind", gc=False):
