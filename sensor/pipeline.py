@@ -144,15 +144,16 @@ class Pipeline:
         columns = zip(p.ts.tolist(), p.src_hi.tolist(), p.src_lo.tolist(), p.dst_hi.tolist(), p.dst_lo.tolist(),
                       p.v6.tolist(), p.sport.tolist(), p.dport.tolist(), p.proto.tolist(), p.icmp_code.tolist(),
                       p.smac_off.tolist(), p.pay_off.tolist(), p.pay_cap.tolist(), uids,
-                      hooked.from_orig[order].tolist(), strict=True)
-        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid, from_orig in columns:
+                      hooked.from_orig[order].tolist(), np.where(p.proto == L.PROTO_TCP, p.seq, -1).tolist(),
+                      strict=True)
+        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid, from_orig, seq in columns:
             icmp = proto in (L.PROTO_ICMP, L.PROTO_ICMPV6)
             flow_uid = f"F{uid:x}"
             if continues and flow_uid in continues:
                 self._flow_continued(continues.pop(flow_uid), flow_uid)
             ctx = context(ts, address_text(sh, sl, v6), address_text(dh, dl, v6), sport, code if icmp else dport,
                           L.PROTO_NAMES.get(proto, str(proto)),
-                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", flow_uid, from_orig)
+                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", flow_uid, from_orig, seq)
             try:
                 self._events.extend(on_payload(ctx, bytes(buffer[off : off + cap])))
             except Exception:  # one extractor bug must not stop the capture

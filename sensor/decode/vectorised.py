@@ -193,6 +193,7 @@ def _decode_common(batch: FrameBatch, stats: CaptureStats) -> tuple[PacketColumn
         dmac_off=dmac_off[rows],
         pay_off=pay_off,
         pay_cap=np.maximum(0, np.minimum(l4_at + l4len, at + caplen[rows]) - pay_off),
+        seq=np.where(tcp, data.be32(l4_at + 4), 0),
     )
     return columns, slow_index
 

@@ -44,13 +44,18 @@ MAX_WATCHED_FLOWS = 65536
 # Service identification looks at this many payloads of a flow (both sides together) before it gives up.
 IDENTIFY_TCP_PAYLOADS = 6
 IDENTIFY_UDP_PAYLOADS = 3
+# Payloads still handed to a flow's extractors after all of them are done with it, when it had logins: a login
+# that succeeded may be followed by another in the same exchange (Redis AUTH again, MySQL COM_CHANGE_USER, an
+# LDAP rebind).
+GRACE_PAYLOADS = 16
+SEQUENCE_MASK, SEQUENCE_HALF = 0xFFFFFFFF, 0x80000000
 
 
 class _View:
     """What the metadata extractor knows about one watched flow."""
 
-    __slots__ = ("client_is_orig", "extractors", "identifying", "lead", "lead_from_orig", "looked", "progress",
-                 "released", "service")
+    __slots__ = ("client_is_orig", "extractors", "grace", "identifying", "lead", "lead_from_orig", "looked",
+                 "progress", "released", "seen_orig", "seen_resp", "service")
 
     def __init__(self, extractors: tuple[ProtocolExtractor, ...]) -> None:
         self.service = ""
@@ -62,6 +67,23 @@ class _View:
         self.lead: Lead | None = None
         self.lead_from_orig = True
         self.released = False
+        self.grace = GRACE_PAYLOADS
+        self.seen_orig = self.seen_resp = -1  # TCP: the sequence number after each side's data so far
+
+    def retransmitted(self, ctx: PacketContext, size: int) -> bool:
+        """Whether a TCP segment brings no byte its side has not sent already (a retransmission, or the mirror
+        port's second copy): parsers must not count the same login twice."""
+        if ctx.seq < 0:
+            return False
+        end = (ctx.seq + size) & SEQUENCE_MASK
+        seen = self.seen_orig if ctx.from_orig else self.seen_resp
+        if seen >= 0 and not 0 < (end - seen) & SEQUENCE_MASK < SEQUENCE_HALF:
+            return True
+        if ctx.from_orig:
+            self.seen_orig = end
+        else:
+            self.seen_resp = end
+        return False
 
 
 def _progress_of(extractors: tuple[ProtocolExtractor, ...]) -> tuple[Callable[[str], bool], ...] | None:
@@ -115,6 +137,8 @@ class MetadataExtractor:
             self._views.put(ctx.flow_uid, view)
         elif view.released:
             return []
+        if view.retransmitted(ctx, len(payload)):
+            return []
         if view.identifying:
             self._identify(view, ctx, payload)
         events: list[Event] = []
@@ -126,10 +150,14 @@ class MetadataExtractor:
                     events += extractor.on_payload(ctx, payload)
             except Exception:
                 self.errors += 1
-        if not view.identifying and (view.progress is not None and not any(
-                follows(ctx.flow_uid) for follows in view.progress)):
-            view.released = True
-            self._released.append(ctx.flow_uid)
+        if not view.identifying and view.progress is not None and not any(
+                follows(ctx.flow_uid) for follows in view.progress):
+            if view.grace == GRACE_PAYLOADS and not any(self.ledger.counts(ctx.flow_uid)):
+                view.grace = 0  # no login in the flow: nothing to wait for
+            view.grace -= 1
+            if view.grace < 0:
+                view.released = True
+                self._released.append(ctx.flow_uid)
         return events
 
     def _identify(self, view: _View, ctx: PacketContext, payload: bytes) -> None:
@@ -165,8 +193,13 @@ class MetadataExtractor:
         """A flow cut at the active timeout goes on as `new_uid`: its service and extractors go with it (each
         extractor's parsing state starts afresh, at a message boundary in practice)."""
         view = self._views.pop(old_uid)
-        if view is not None:
-            self._views.put(new_uid, view)
+        if view is None:
+            return
+        self._views.put(new_uid, view)
+        if view.service:  # the flow table carries it over too, unless it was learnt in the same batch
+            self._learnt[new_uid] = view.service
+        if view.released:
+            self._released.append(new_uid)
 
     def take_findings(self) -> Findings:
         learnt = {uid: Learnt(service=service) for uid, service in self._learnt.items()}

@@ -235,6 +235,8 @@ class CleartextLoginExtractor(PortBasedExtractor):
         verb = verb.upper()
         if verb in (b"LOGIN", b"AUTHENTICATE"):
             session.tag = tag
+        if protocol == "pop3" and verb == b"AUTH" and argument.strip():  # RFC 5034 SASL ("AUTH" alone lists them)
+            return self._sasl_start(session, argument)
         if protocol in ("ftp", "pop3"):
             if verb == b"USER":
                 session.username = _name(argument)

@@ -21,6 +21,7 @@ class PacketContext(NamedTuple):
     src_mac: str
     flow_uid: str
     from_orig: bool = True  # sent by the flow's originator (the side of its first packet)
+    seq: int = -1  # TCP sequence number of the payload's first byte; -1 for other protocols
     # Once the flow's service is identified (sensor.protocols.services): which, and whether this packet comes
     # from its client. Extractors chosen by port see "" and None here and go by the port.
     service: str = ""

@@ -1,5 +1,6 @@
-"""MySQL logins: the client's handshake response after the server's greeting is an attempt; the server's OK packet
-is a success, its ERR packet 1045 (access denied) a failure (an auth switch or more auth data come in between).
+"""MySQL logins: the client's handshake response after the server's greeting is an attempt, and so is a later
+COM_CHANGE_USER; the server's OK packet is a success, its ERR packet 1045 (access denied) a failure (an auth
+switch or more auth data come in between).
 
 Packets are a 3-byte length, a sequence number and the body; only their first body byte matters here. A client
 that asks for TLS (an SSL request: a 32-byte handshake response with CLIENT_SSL) hides the rest.
@@ -15,18 +16,21 @@ from sensor.records import Event
 MAX_SESSIONS = 4096
 MAX_PACKETS_PER_SEGMENT = 32
 CLIENT_SSL = 0x0800
+COM_CHANGE_USER = 0x11
 SSL_REQUEST_LENGTH = 32
 OK, ERR = 0x00, 0xFF
 ACCESS_DENIED = frozenset((1045, 1698))  # ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
 
 
 class _Session:
-    __slots__ = ("done", "greeted", "pending")
+    __slots__ = ("answered", "done", "greeted", "pending", "succeeded")
 
     def __init__(self) -> None:
         self.greeted = False
+        self.answered = False  # the client sent its handshake response
         self.pending = False
-        self.done = False
+        self.succeeded = False
+        self.done = False  # nothing more to see: TLS, or a greeting that refused
 
 
 def _packets(payload: bytes):
@@ -47,7 +51,7 @@ class MysqlLogins:
 
     def follows(self, flow_uid: str) -> bool:
         session = self._sessions.get(flow_uid)
-        return session is None or not session.done
+        return session is None or not (session.done or session.succeeded)
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         session = self._sessions.get(ctx.flow_uid)
@@ -64,11 +68,15 @@ class MysqlLogins:
         return []
 
     def _client(self, session: _Session, flow_uid: str, sequence: int, body: bytes, length: int) -> None:
-        if not session.greeted or sequence != 1:
+        if not session.greeted or session.pending:
             return
-        capabilities = int.from_bytes(body[:4], "little")
-        if length == SSL_REQUEST_LENGTH and capabilities & CLIENT_SSL:
-            session.done = True  # the login goes on inside TLS
+        if not session.answered and sequence == 1:
+            session.answered = True
+            capabilities = int.from_bytes(body[:4], "little")
+            if length == SSL_REQUEST_LENGTH and capabilities & CLIENT_SSL:
+                session.done = True  # the login goes on inside TLS
+                return
+        elif not (session.answered and sequence == 0 and body[0] == COM_CHANGE_USER):
             return
         self.ledger.attempt(flow_uid)
         session.pending = True
@@ -81,8 +89,8 @@ class MysqlLogins:
         if not session.pending or body[0] not in (OK, ERR):
             return  # 0xFE auth switch, 0x01 more auth data: the exchange goes on
         session.pending = False
-        session.done = True
         if body[0] == OK:
             self.ledger.outcome(flow_uid, success=True)
+            session.succeeded = True
         elif int.from_bytes(body[1:3], "little") in ACCESS_DENIED:
             self.ledger.outcome(flow_uid, success=False)

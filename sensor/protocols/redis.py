@@ -25,11 +25,11 @@ WRONG_PASSWORD = (b"-WRONGPASS", b"-ERR invalid password", b"-ERR invalid userna
 
 
 class _Session:
-    __slots__ = ("done", "outstanding")
+    __slots__ = ("outstanding", "succeeded")
 
     def __init__(self) -> None:
         self.outstanding: deque[int] = deque(maxlen=MAX_OUTSTANDING)
-        self.done = False
+        self.succeeded = False
 
 
 def _line(data: bytes, pos: int) -> tuple[bytes, int] | None:
@@ -88,7 +88,7 @@ class RedisLogins:
 
     def follows(self, flow_uid: str) -> bool:
         session = self._sessions.get(flow_uid)
-        return session is None or not session.done
+        return session is None or not session.succeeded
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         session = self._sessions.get(ctx.flow_uid)
@@ -114,7 +114,7 @@ class RedisLogins:
             if session.outstanding.popleft() == AUTH:
                 if payload.startswith(b"+OK", pos):
                     self.ledger.outcome(flow_uid, success=True)
-                    session.done = True
+                    session.succeeded = True
                 elif payload.startswith(WRONG_PASSWORD, pos):
                     self.ledger.outcome(flow_uid, success=False)
             pos = end

@@ -138,8 +138,11 @@ _TELNET_NEGOTIATION = range(0xFB, 0xFF)  # WILL WONT DO DONT
 
 
 def _telnet(payload: bytes, _first: bool) -> Verdict | None:
-    """Option negotiation first: IAC WILL/WONT/DO/DONT <option>, and every IAC after it well formed."""
+    """Option negotiation first: IAC WILL/WONT/DO/DONT <option>, and every IAC after it well formed; at least two
+    commands unless the payload is that one negotiation."""
     if len(payload) < 3 or payload[1] not in _TELNET_NEGOTIATION or (payload[2] > 50 and payload[2] != 255):
+        return None
+    if len(payload) > 3 and payload.count(TELNET_IAC, 3) == 0:
         return None
     pos = 0
     while pos < len(payload):
@@ -386,7 +389,8 @@ def _dns_message(message: bytes) -> Verdict | None:
 
 
 def _dns_tcp(payload: bytes, _first: bool) -> Verdict | None:
-    if len(payload) < 19 or int.from_bytes(payload[:2], "big") < len(payload) - 2:
+    """One whole message behind its 2-byte length (how clients send their queries)."""
+    if len(payload) < 19 or int.from_bytes(payload[:2], "big") != len(payload) - 2:
         return None
     return _dns_message(payload[2:])
 
@@ -520,15 +524,27 @@ def _quic(payload: bytes, _first: bool) -> Verdict | None:
     return None
 
 
+def _ntp_length(payload: bytes) -> bool:
+    """48 bytes, then a MAC (key id and a 16 or 20-byte digest) or NTPv4 extension fields (4-byte aligned)."""
+    extra = len(payload) - 48
+    if extra in (0, 20, 24):
+        return True
+    if extra < 16 or extra % 4:
+        return False
+    field = int.from_bytes(payload[50:52], "big")
+    return 16 <= field <= extra and field % 4 == 0
+
+
 def _ntp(payload: bytes, _first: bool) -> Verdict | None:
     version, mode = (payload[0] >> 3) & 7, payload[0] & 7
     if not 1 <= version <= 4:
         return None
-    if 1 <= mode <= 5 and len(payload) >= 48 and payload[1] <= 16:
+    if 1 <= mode <= 5 and len(payload) >= 48 and payload[1] <= 16 and _ntp_length(payload):
         return Verdict("ntp", True if mode == 3 else False if mode == 4 else None)
-    if mode == 6 and len(payload) >= 12 and 1 <= payload[1] & 0x1F <= 31:
+    control_data = len(payload) - 12 - int.from_bytes(payload[10:12], "big")  # mode 6: count = bytes of data
+    if mode == 6 and len(payload) >= 12 and 1 <= payload[1] & 0x1F <= 31 and 0 <= control_data < 32:
         return Verdict("ntp", not payload[1] & 0x80)
-    if mode == 7 and len(payload) >= 8:
+    if mode == 7 and len(payload) >= 8 and payload[2] in (0, 2, 3) and payload[3] < 64:  # private (ntpdc)
         return Verdict("ntp", not payload[0] & 0x80)
     return None
 

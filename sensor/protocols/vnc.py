@@ -32,7 +32,11 @@ class _Session:
         self.client = b""
         self.server_state = SERVER_VERSION
         self.client_state = CLIENT_VERSION
-        self.minor = 0
+        self.minor = 0  # the server's version, then the one both speak (the lower)
+
+
+def _minor(version: bytes) -> int:
+    return int(version[8:11]) if version[:4] == b"RFB " and version[8:11].isdigit() else 0
 
 
 class VncLogins:
@@ -62,10 +66,10 @@ class VncLogins:
     def _server(self, session: _Session, flow_uid: str) -> None:
         data = session.server
         if session.server_state == SERVER_VERSION and len(data) >= VERSION_LENGTH:
-            session.minor = int(data[8:11]) if data[:4] == b"RFB " and data[8:11].isdigit() else 0
+            session.minor = _minor(data)
             data = data[VERSION_LENGTH:]
             session.server_state = SERVER_SECURITY
-        if session.server_state == SERVER_SECURITY:
+        if session.server_state == SERVER_SECURITY and session.client_state != CLIENT_VERSION:
             data = self._security(session, data)
         if session.server_state == SERVER_CHALLENGE:
             data = b""  # the challenge (or Diffie-Hellman parameters): only the client's answer matters
@@ -97,6 +101,7 @@ class VncLogins:
     def _client(self, session: _Session, flow_uid: str) -> None:
         data = session.client
         if session.client_state == CLIENT_VERSION and len(data) >= VERSION_LENGTH:
+            session.minor = min(session.minor, _minor(data))  # the server speaks the client's older version
             data = data[VERSION_LENGTH:]
             session.client_state = CLIENT_CHOICE if session.minor >= 7 else CLIENT_ANSWER  # 3.3: the server chose
         if session.client_state == CLIENT_CHOICE and data and session.server_state == SERVER_CHALLENGE:
@@ -109,3 +114,5 @@ class VncLogins:
             session.server = b""
             session.client_state = CLIENT_DONE
         session.client = b"" if session.client_state == CLIENT_DONE else data
+        if session.server and session.server_state == SERVER_SECURITY:
+            self._server(session, flow_uid)  # security types that came before the client's version
