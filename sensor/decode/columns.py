@@ -26,7 +26,7 @@ DECODED_FIELDS = (
     "dmac_off",
     "pay_off",  # where the captured payload starts in the batch buffer
     "pay_cap",  # how much of the payload was captured
-    "seq",  # TCP sequence number (0 for other protocols)
+    "seq",  # TCP sequence number of a segment that carries payload (0 for other packets)
 )
 
 

@@ -180,7 +180,7 @@ class PacketDecoder:
                 raise Malformed
             sport, dport = _be16(buffer, l4)[0], _be16(buffer, l4 + 2)[0]
             flags = buffer[l4 + 13]
-            seq = int.from_bytes(buffer[l4 + 4 : l4 + 8], "big")
+            seq = int.from_bytes(buffer[l4 + 4 : l4 + 8], "big") if l4len > header else 0
         elif proto == L.PROTO_UDP:
             _need(l4 + L.UDP_HEADER, end)
             if l4len < L.UDP_HEADER:

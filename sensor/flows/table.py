@@ -309,7 +309,9 @@ class FlowTable:
         self._add_first_payloads(seg_slot, seg_starts, slot_of_packet, paylen, orig)
         talks = np.flatnonzero(from_orig & (paylen > 0))
         self._bursts.add(slot_of_packet[talks], g.ts[talks], paylen[talks])
-        self._add_macs_alt(g, slot_of_packet, from_orig)
+        opening = np.zeros(len(g.ts), dtype=bool)  # a flow's first packet carries its first MAC pair
+        opening[seg_starts[np.isnan(cross_gap)]] = True
+        self._add_macs_alt(g, slot_of_packet, from_orig & ~opening)
 
         sizes = iplen.astype(np.float64)
         s.size_sq[seg_slot] += np.add.reduceat(sizes * sizes, seg_starts)
@@ -333,10 +335,10 @@ class FlowTable:
         hooked_slots = slot_of_packet[hook]
         return Hooked(g.order[hook], s.uid[hooked_slots], hooked_slots, from_orig[hook])
 
-    def _add_macs_alt(self, g: _Grouping, slot_of_packet, from_orig) -> None:
-        """The first originator packet whose MAC pair differs from the flow's first pair, per flow."""
+    def _add_macs_alt(self, g: _Grouping, slot_of_packet, candidates) -> None:
+        """The first originator packet (of `candidates`) whose MAC pair differs from the flow's first pair."""
         s = self._s
-        rows = np.flatnonzero(from_orig & ~s.has_macs_alt[slot_of_packet])
+        rows = np.flatnonzero(candidates & ~s.has_macs_alt[slot_of_packet])
         if not len(rows):
             return
         p, at = g.packets, g.order[rows]
@@ -536,9 +538,9 @@ def _macs(buffer, offsets: np.ndarray) -> np.ndarray:
     if not known.any():
         return np.full(len(offsets), -1, dtype=np.int64)
     view = np.frombuffer(buffer, dtype=np.uint8)
-    raw = view[np.where(known, offsets, 0)[:, None] + np.arange(6)].astype(np.int64)
-    value = (raw << (8 * np.arange(5, -1, -1))).sum(axis=1)
-    return np.where(known, value, -1)
+    padded = np.zeros((len(offsets), 8), dtype=np.uint8)  # two zero bytes, then the MAC: a big-endian integer
+    padded[:, 2:] = view[np.where(known, offsets, 0)[:, None] + np.arange(6)]
+    return np.where(known, padded.view(">u8").ravel().astype(np.int64), -1)
 
 
 @contextmanager
@@ -571,8 +573,6 @@ def _flows(s: _Slots, bursts: BurstColumns, slots: np.ndarray, reasons: np.ndarr
     addr, v6 = s.addr[slots], s.v6[slots]
     first_payloads = [row[:count] for row, count in zip(s.first_payloads[slots].tolist(),
                                                          s.first_payload_count[slots].tolist(), strict=True)]
-    auth = s.auth[slots]
-    macs_alt = np.where(s.has_macs_alt[slots, None], s.macs_alt[slots], -1)
     flows = list(map(
         _flow,
         [f"F{uid:x}" for uid in s.uid[slots].tolist()],
@@ -585,21 +585,33 @@ def _flows(s: _Slots, bursts: BurstColumns, slots: np.ndarray, reasons: np.ndarr
         iat_mean.tolist(), iat_std.tolist(), np.where(has_gaps, iat[:, 2], 0.0).tolist(),
         np.where(has_gaps, iat[:, 3], 0.0).tolist(), size_mean.tolist(), size_std.tolist(),
         s.size_range[slots, 0].tolist(), s.size_range[slots, 1].tolist(), first_payloads,
-        _END_REASON_NAMES[reasons].tolist(), s.service[slots].tolist(),
-        auth[:, 0].tolist(), auth[:, 1].tolist(), auth[:, 2].tolist(), bursts.count[slots].tolist(),
-        _mac_texts(macs_alt[:, 0]), _mac_texts(macs_alt[:, 1]),
+        _END_REASON_NAMES[reasons].tolist(),
     ))
-    for i in np.flatnonzero(bursts.count[slots] >= MIN_BURSTS_FOR_LISTS).tolist():
-        flows[i].burst_gaps, flows[i].burst_sizes = bursts.lists(int(slots[i]))
+    _add_findings(flows, s, bursts, slots)
     return flows
+
+
+def _add_findings(flows: list[Flow], s: _Slots, bursts: BurstColumns, slots: np.ndarray) -> None:
+    """Service, logins, bursts and a second MAC pair, set only where they differ from the defaults: most flows
+    of a flood have none of them."""
+    service, auth, count = s.service[slots], s.auth[slots], bursts.count[slots]
+    for i in np.flatnonzero(service != "").tolist():
+        flows[i].service = service[i]
+    for i in np.flatnonzero(auth[:, 0] | auth[:, 1] | auth[:, 2]).tolist():
+        flows[i].auth_attempts, flows[i].auth_failures, flows[i].auth_successes = auth[i].tolist()
+    for i, bursts_orig in zip(np.flatnonzero(count).tolist(), count[count > 0].tolist(), strict=True):
+        flows[i].bursts_orig = bursts_orig
+        if bursts_orig >= MIN_BURSTS_FOR_LISTS:
+            flows[i].burst_gaps, flows[i].burst_sizes = bursts.lists(int(slots[i]))
+    for i in np.flatnonzero(s.has_macs_alt[slots]).tolist():
+        flows[i].src_mac_alt, flows[i].dst_mac_alt = (_mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
 
 
 def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_mac, dst_mac, vlan,
           pkts_orig, pkts_resp, bytes_orig, bytes_resp, payload_orig, payload_resp,
           syn, synack, fin, rst, psh, ack_only, urg, conn_state, history, tcp_flags_orig,
           iat_mean, iat_std, iat_min, iat_max, size_mean, size_std, size_min, size_max, first_payloads,
-          end_reason, service, auth_attempts, auth_failures, auth_successes, bursts_orig, src_mac_alt,
-          dst_mac_alt) -> Flow:
+          end_reason) -> Flow:
     return Flow(
         uid=uid, ts_start=ts_start, ts_end=ts_end, proto=proto, src_ip=src_ip, dst_ip=dst_ip,
         src_port=src_port, dst_port=dst_port, src_mac=src_mac, dst_mac=dst_mac, vlan=vlan,
@@ -608,9 +620,7 @@ def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_
         syn=syn, synack=synack, fin=fin, rst=rst, psh=psh, ack_only=ack_only, urg=urg,
         tcp_flags_orig=tcp_flags_orig, iat_mean=iat_mean, iat_std=iat_std, iat_min=iat_min, iat_max=iat_max,
         size_mean=size_mean, size_std=size_std, size_min=size_min, size_max=size_max,
-        first_payloads=first_payloads, end_reason=end_reason, service=service, auth_attempts=auth_attempts,
-        auth_failures=auth_failures, auth_successes=auth_successes, bursts_orig=bursts_orig,
-        src_mac_alt=src_mac_alt, dst_mac_alt=dst_mac_alt,
+        first_payloads=first_payloads, end_reason=end_reason,
     )
 
 

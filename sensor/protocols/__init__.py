@@ -41,9 +41,11 @@ from sensor.records import Event
 __all__ = ["MetadataExtractor", "PacketContext", "ProtocolExtractor"]
 
 MAX_WATCHED_FLOWS = 65536
-# Service identification looks at this many payloads of a flow (both sides together) before it gives up.
-IDENTIFY_TCP_PAYLOADS = 6
-IDENTIFY_UDP_PAYLOADS = 3
+# Service identification looks at the first payloads of each side (a NetBIOS session request comes before the
+# SMB messages, a PROXY header before the HTTP request) and gives up after this many from both sides, or twice
+# as many from one side when the other stays silent.
+IDENTIFY_TCP_PAYLOADS = 2
+IDENTIFY_UDP_PAYLOADS = 1
 # Payloads still handed to a flow's extractors after all of them are done with it, when it had logins: a login
 # that succeeded may be followed by another in the same exchange (Redis AUTH again, MySQL COM_CHANGE_USER, an
 # LDAP rebind).
@@ -54,8 +56,8 @@ SEQUENCE_MASK, SEQUENCE_HALF = 0xFFFFFFFF, 0x80000000
 class _View:
     """What the metadata extractor knows about one watched flow."""
 
-    __slots__ = ("client_is_orig", "extractors", "grace", "identifying", "lead", "lead_from_orig", "looked",
-                 "progress", "released", "seen_orig", "seen_resp", "service")
+    __slots__ = ("client_is_orig", "extractors", "grace", "identifying", "lead", "lead_from_orig", "looked_orig",
+                 "looked_resp", "progress", "released", "seen_orig", "seen_resp", "service")
 
     def __init__(self, extractors: tuple[ProtocolExtractor, ...]) -> None:
         self.service = ""
@@ -63,7 +65,7 @@ class _View:
         self.extractors = extractors
         self.progress: tuple[Callable[[str], bool], ...] | None = _progress_of(extractors)
         self.identifying = True
-        self.looked = 0
+        self.looked_orig = self.looked_resp = 0
         self.lead: Lead | None = None
         self.lead_from_orig = True
         self.released = False
@@ -90,6 +92,10 @@ def _progress_of(extractors: tuple[ProtocolExtractor, ...]) -> tuple[Callable[[s
     """The extractors' `follows(flow_uid)` when every one of them has it (None: some follow a flow to its end)."""
     follows = tuple(getattr(extractor, "follows", None) for extractor in extractors)
     return None if None in follows else follows  # type: ignore[return-value]
+
+
+def _anyone_follows(progress: tuple[Callable[[str], bool], ...], flow_uid: str) -> bool:
+    return any(follows(flow_uid) for follows in progress)
 
 
 class MetadataExtractor:
@@ -150,8 +156,7 @@ class MetadataExtractor:
                     events += extractor.on_payload(ctx, payload)
             except Exception:
                 self.errors += 1
-        if not view.identifying and view.progress is not None and not any(
-                follows(ctx.flow_uid) for follows in view.progress):
+        if not view.identifying and view.progress is not None and not _anyone_follows(view.progress, ctx.flow_uid):
             if view.grace == GRACE_PAYLOADS and not any(self.ledger.counts(ctx.flow_uid)):
                 view.grace = 0  # no login in the flow: nothing to wait for
             view.grace -= 1
@@ -161,8 +166,11 @@ class MetadataExtractor:
         return events
 
     def _identify(self, view: _View, ctx: PacketContext, payload: bytes) -> None:
-        first = view.looked == 0
-        view.looked += 1
+        first = view.looked_orig + view.looked_resp == 0
+        if ctx.from_orig:
+            view.looked_orig += 1
+        else:
+            view.looked_resp += 1
         if view.lead is not None and ctx.from_orig != view.lead_from_orig:
             found = view.lead.confirm(payload)
             view.lead = None
@@ -180,12 +188,14 @@ class MetadataExtractor:
             else:  # the content does not say: the client is the side on the higher (ephemeral) port
                 orig_port, resp_port = (ctx.src_port, ctx.dst_port) if ctx.from_orig else (ctx.dst_port, ctx.src_port)
                 view.client_is_orig = orig_port >= resp_port
-            extra = tuple(e for e in self._by_service.get(found.service, ()) if e not in view.extractors)
-            if extra:
-                view.extractors += extra
-                view.progress = _progress_of(view.extractors)
+            # the service's extractors; those of the ports are for another protocol, if any
+            view.extractors = self._by_service.get(found.service, ())
+            view.progress = _progress_of(view.extractors)
             self._learnt[ctx.flow_uid] = found.service
-        elif view.looked >= (IDENTIFY_TCP_PAYLOADS if ctx.proto == "TCP" else IDENTIFY_UDP_PAYLOADS):
+            return
+        enough = IDENTIFY_TCP_PAYLOADS if ctx.proto == "TCP" else IDENTIFY_UDP_PAYLOADS
+        fewer, more = sorted((view.looked_orig, view.looked_resp))
+        if fewer >= enough or more >= 2 * enough:
             view.identifying = False
             view.lead = None
 

@@ -43,6 +43,10 @@ TELNET_REPLIES_CONSIDERED = 4  # server outputs after a password that may still 
 
 FTP_SUCCESS, FTP_FAILURE = (b"230", b"202"), (b"530",)
 SMTP_SUCCESS, SMTP_FAILURE = (b"235",), (b"535",)
+# Client commands after which a session has no login to show: TLS from there on; an SMTP mail transaction
+# (AUTH comes before MAIL FROM).
+ENDS_LOGINS = {"ftp": (b"AUTH",), "pop3": (b"STLS",), "imap": (b"STARTTLS",), "smtp": (b"STARTTLS", b"MAIL")}
+
 # What a server line says about a pending login: nothing yet, settled without telling how, failed, succeeded.
 NOT_YET, SETTLED, FAILED, SUCCEEDED = range(4)
 
@@ -50,7 +54,8 @@ NOT_YET, SETTLED, FAILED, SUCCEEDED = range(4)
 class _Session:
     """How far one connection's login got. Holds the user name, never the password."""
 
-    __slots__ = ("awaiting", "flow_uid", "pending", "replies", "succeeded", "tag", "telnet", "typed", "username")
+    __slots__ = ("awaiting", "finished", "flow_uid", "pending", "replies", "succeeded", "tag", "telnet", "typed",
+                 "username")
 
     def __init__(self, flow_uid: str) -> None:
         self.flow_uid = flow_uid
@@ -62,6 +67,7 @@ class _Session:
         self.replies = 0  # Telnet: server outputs since the password
         self.succeeded = False
         self.telnet = False
+        self.finished = False  # no login can follow: binary data where commands should be, TLS, mail transactions
 
 
 def _b64(text: bytes) -> bytes | None:
@@ -167,7 +173,9 @@ class CleartextLoginExtractor(PortBasedExtractor):
         """Until a login succeeded: what follows is the session's own business. Except on Telnet, where the
         passwords typed later (su, sudo, a router's enable) cross in clear as well."""
         session = self._sessions.get(flow_uid)
-        return session is None or not session.succeeded or session.telnet
+        if session is None:
+            return True
+        return not session.finished and (not session.succeeded or session.telnet)
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         role = _role(ctx)
@@ -180,6 +188,9 @@ class CleartextLoginExtractor(PortBasedExtractor):
             self._answers(protocol, ctx.flow_uid, payload)
             return []
         events: list[Event] = []
+        if payload and not 0x09 <= payload[0] <= 0x7E:  # commands are text: binary data means no login comes
+            self._session(ctx.flow_uid).finished = True
+            return events
         for raw_line in payload.split(b"\n", MAX_LINES_PER_SEGMENT)[:MAX_LINES_PER_SEGMENT]:
             line = raw_line.rstrip(b"\r")
             if not line:
@@ -235,6 +246,8 @@ class CleartextLoginExtractor(PortBasedExtractor):
         verb = verb.upper()
         if verb in (b"LOGIN", b"AUTHENTICATE"):
             session.tag = tag
+        elif verb in ENDS_LOGINS.get(protocol, ()) and not session.pending:
+            session.finished = True
         if protocol == "pop3" and verb == b"AUTH" and argument.strip():  # RFC 5034 SASL ("AUTH" alone lists them)
             return self._sasl_start(session, argument)
         if protocol in ("ftp", "pop3"):

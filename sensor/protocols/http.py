@@ -33,6 +33,9 @@ MAX_HEAD = 8192  # headers beyond this are not looked at
 MAX_URI = 1024
 MAX_OUTSTANDING = 16  # requests awaiting their answer, per flow that sent credentials
 MAX_CREDENTIAL_FLOWS = 4096
+MAX_FLOWS = 65536
+LOOK_FOR_HTTP = 8  # payloads of a flow on an HTTP port within which a request or status line must show
+SPEAKS_HTTP = -1
 
 # What a request was, for the answer that will come.
 PLAIN, CREDENTIALS, HANDSHAKE = range(3)  # HANDSHAKE: an NTLM negotiate message, whose 401 is a challenge
@@ -77,6 +80,17 @@ class HttpExtractor(PortBasedExtractor):
     def __init__(self, ledger: AuthLedger | None = None) -> None:
         self.ledger = ledger or AuthLedger()
         self._outstanding: BoundedFlowState[deque[int]] = BoundedFlowState(MAX_CREDENTIAL_FLOWS)
+        self._looked: BoundedFlowState[int] = BoundedFlowState(MAX_FLOWS)  # payloads so far, or SPEAKS_HTTP
+
+    def follows(self, flow_uid: str) -> bool:
+        """To its end once it spoke HTTP (every request of a kept-alive connection counts); else a few payloads."""
+        looked = self._looked.get(flow_uid) or 0
+        return looked == SPEAKS_HTTP or looked < LOOK_FOR_HTTP
+
+    def _seen(self, flow_uid: str, speaks_http: bool) -> None:
+        looked = self._looked.get(flow_uid) or 0
+        if looked != SPEAKS_HTTP:
+            self._looked.put(flow_uid, SPEAKS_HTTP if speaks_http else looked + 1)
 
     @staticmethod
     def sniff(payload: bytes) -> bool:
@@ -84,9 +98,12 @@ class HttpExtractor(PortBasedExtractor):
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         if not payload.startswith(METHODS):
-            if payload.startswith(b"HTTP/"):
+            answer = payload.startswith(b"HTTP/")
+            if answer:
                 self._answer(ctx.flow_uid, payload)
+            self._seen(ctx.flow_uid, answer)
             return []
+        self._seen(ctx.flow_uid, True)
         head_end = payload.find(b"\r\n\r\n", 0, MAX_HEAD)
         lines = payload[: head_end if head_end >= 0 else MAX_HEAD].split(b"\r\n")
         request = lines[0].split(b" ")

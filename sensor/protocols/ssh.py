@@ -30,7 +30,8 @@ from sensor.records import Event, SshBannerEvent
 MAX_BANNER = 255  # RFC 4253 4.2 limit, CR LF included
 MAX_SESSIONS = 16384
 MAX_PACKET = 256 * 1024  # RFC 4253 6.1: implementations must handle 35000; anything this large is not SSH
-MAX_AUTH_SEGMENTS = 256  # server segments after which a session still undecided is left alone
+MAX_AUTH_SEGMENTS = 256
+MAX_PAYLOADS_WITHOUT_BANNER = 4  # server segments after which a session still undecided is left alone
 MSG_NEWKEYS = 21
 CLIENT_KEX_MESSAGES = frozenset((30, 32, 34))  # KEXDH_INIT / KEX_ECDH_INIT / GEX_REQUEST_OLD, GEX_INIT, GEX_REQUEST
 SERVER_KEX_MESSAGES = frozenset((31, 33))  # KEXDH_REPLY / GEX_GROUP, GEX_REPLY
@@ -53,7 +54,7 @@ class _Side:
 
 class _Session:
     __slots__ = ("accept_size", "banner_skipped", "client_is_orig", "decided", "failure_size", "orig", "resp",
-                 "saw_client_data", "server_segments")
+                 "saw_client_data", "server_segments", "without_banner")
 
     def __init__(self) -> None:
         self.orig, self.resp = _Side(), _Side()
@@ -63,6 +64,7 @@ class _Session:
         self.failure_size = 0
         self.banner_skipped = False
         self.server_segments = 0
+        self.without_banner = 0  # payloads before the version lines: a flow that shows none is no SSH
         self.decided = False  # a login succeeded, or the session is no SSH-2 that the sizes can be read from
 
 
@@ -116,7 +118,9 @@ class SshExtractor(PortBasedExtractor):
         if not side.banner_seen:
             at = 0 if data.startswith(b"SSH-") else data.find(b"\nSSH-") + 1
             if at == 0 and not data.startswith(b"SSH-"):
-                return 0  # lines a server may send before its version
+                session.without_banner += 1  # lines a server may send before its version, or no SSH at all
+                session.decided = session.without_banner >= MAX_PAYLOADS_WITHOUT_BANNER
+                return 0
             if _SSH1.match(data, at):
                 session.decided = True  # SSH-1: the sizes mean something else
                 return 0
