@@ -46,6 +46,9 @@ MAX_WATCHED_FLOWS = 65536
 # as many from one side when the other stays silent.
 IDENTIFY_TCP_PAYLOADS = 2
 IDENTIFY_UDP_PAYLOADS = 1
+# A side's first bytes are looked at together while they are this short: a request line or a NetBIOS header
+# split over tiny segments is still recognised.
+IDENTIFY_PREFIX = 512
 # Payloads still handed to a flow's extractors after all of them are done with it, when it had logins: a login
 # that succeeded may be followed by another in the same exchange (Redis AUTH again, MySQL COM_CHANGE_USER, an
 # LDAP rebind).
@@ -57,7 +60,8 @@ class _View:
     """What the metadata extractor knows about one watched flow."""
 
     __slots__ = ("client_is_orig", "extractors", "grace", "identifying", "lead", "lead_from_orig", "looked_orig",
-                 "looked_resp", "progress", "released", "seen_orig", "seen_resp", "service")
+                 "looked_resp", "prefix_orig", "prefix_resp", "progress", "released", "seen_orig", "seen_resp",
+                 "service")
 
     def __init__(self, extractors: tuple[ProtocolExtractor, ...]) -> None:
         self.service = ""
@@ -66,6 +70,7 @@ class _View:
         self.progress: tuple[Callable[[str], bool], ...] | None = _progress_of(extractors)
         self.identifying = True
         self.looked_orig = self.looked_resp = 0
+        self.prefix_orig = self.prefix_resp = b""  # each side's first bytes while identifying
         self.lead: Lead | None = None
         self.lead_from_orig = True
         self.released = False
@@ -166,22 +171,28 @@ class MetadataExtractor:
         return events
 
     def _identify(self, view: _View, ctx: PacketContext, payload: bytes) -> None:
-        first = view.looked_orig + view.looked_resp == 0
         if ctx.from_orig:
+            first = view.looked_resp == 0  # this side spoke first
             view.looked_orig += 1
+            data = view.prefix_orig + payload if view.prefix_orig else payload
+            view.prefix_orig = data if len(data) < IDENTIFY_PREFIX and ctx.proto == "TCP" else b""
         else:
+            first = view.looked_orig == 0
             view.looked_resp += 1
+            data = view.prefix_resp + payload if view.prefix_resp else payload
+            view.prefix_resp = data if len(data) < IDENTIFY_PREFIX and ctx.proto == "TCP" else b""
         if view.lead is not None and ctx.from_orig != view.lead_from_orig:
-            found = view.lead.confirm(payload)
+            found = view.lead.confirm(data)
             view.lead = None
         else:
-            found = identify(ctx.proto, payload, first, ctx.src_port, ctx.dst_port)
+            found = identify(ctx.proto, data, first, ctx.src_port, ctx.dst_port)
             if isinstance(found, Lead):
                 view.lead, view.lead_from_orig = found, ctx.from_orig
                 found = None
         if isinstance(found, Verdict):
             view.identifying = False
             view.lead = None
+            view.prefix_orig = view.prefix_resp = b""
             view.service = found.service
             if found.from_client is not None:
                 view.client_is_orig = ctx.from_orig == found.from_client
@@ -198,6 +209,7 @@ class MetadataExtractor:
         if fewer >= enough or more >= 2 * enough:
             view.identifying = False
             view.lead = None
+            view.prefix_orig = view.prefix_resp = b""
 
     def flow_continued(self, old_uid: str, new_uid: str) -> None:
         """A flow cut at the active timeout goes on as `new_uid`: its service and extractors go with it (each

@@ -46,9 +46,14 @@ _SIP_REQUEST = re.compile(rb"[A-Z]{3,10} sips?:[^\s]{1,1024} SIP/2\.0\r?\n")
 _SIP_RESPONSE = re.compile(rb"SIP/2\.0 [1-6][0-9]{2} ")
 _SSH = re.compile(rb"SSH-(?:1\.[0-9]{1,2}|2\.0)-[\x21-\x7e]")
 _RFB = re.compile(rb"RFB [0-9]{3}\.[0-9]{3}\n")
-_SMTP_CLIENT = re.compile(rb"(?:EHLO|HELO) [\x21-\x7e]{1,255}\r?\n")
-_IRC_CLIENT = re.compile(rb"(?:NICK [^\s:]{1,64}|USER [^\s]+ [^\s]+ [^\s]+ :[^\r\n]*|CAP LS(?: 302)?)\r?$", re.M)
-_IRC_SERVER = re.compile(rb"(?::[^\s]{1,255} (?:NOTICE [^\s]+ :|[0-9]{3} [^\s]+ )|NOTICE AUTH :)")
+_SMTP_CLIENT = re.compile(rb"(?i:EHLO|HELO) [\x21-\x7e]{1,255}\r?\n")
+# a client line among its first ones: registration (NICK, USER with its real name, CAP LS) or, mid-session, a
+# message or a join
+_IRC_CLIENT = re.compile(rb"^(?:NICK [^\s:]{1,64}|USER [^\s]+ [^\s]+ [^\s]+ :[^\r\n]*|CAP LS(?: 302)?"
+                         rb"|(?:PRIVMSG|NOTICE) [^\s:]{1,64} :[^\r\n]*|JOIN [#&][^\s,]{1,64}[^\r\n]*)\r?\n", re.M)
+IRC_CLIENT_LINES = 3
+# a server line: ":prefix NOTICE ..." or ":prefix <3-digit numeric> ...", or the old "NOTICE AUTH :"
+_IRC_SERVER = re.compile(rb"(?::[^\s]{1,255} (?:NOTICE |[0-9]{3} )|NOTICE AUTH :)[^\r\n]*\r?\n")
 _IMAP_GREETING = re.compile(rb"\* (?:OK|PREAUTH|BYE)[ \[]")
 _GREETING_220 = re.compile(rb"220[ -]")
 FTP_COMMANDS = frozenset((b"USER", b"AUTH", b"FEAT", b"SYST", b"OPTS", b"PASV", b"EPSV", b"PWD", b"TYPE",
@@ -114,7 +119,8 @@ def _smtp_client(payload: bytes, _first: bool) -> Verdict | None:
 
 
 def _pop3(payload: bytes, first: bool) -> Verdict | None:
-    ok = first and payload.startswith((b"+OK ", b"+OK\r")) and payload.endswith(b"\n")
+    """A greeting with some text after "+OK" (a bare "+OK" is also what Redis answers)."""
+    ok = first and payload.startswith(b"+OK ") and len(payload.strip()) > 6 and payload.endswith(b"\n")
     return Verdict("pop3", False) if ok else None
 
 
@@ -124,11 +130,10 @@ def _imap(payload: bytes, first: bool) -> Verdict | None:
 
 
 def _irc(payload: bytes, _first: bool) -> Verdict | None:
-    if not payload.endswith(b"\n") or len(payload) > 4096:
-        return None
     if _IRC_SERVER.match(payload):
         return Verdict("irc", False)
-    if payload.startswith((b"NICK ", b"USER ", b"CAP ", b"PASS ")) and _IRC_CLIENT.search(payload):
+    head = b"\n".join(payload[:1024].split(b"\n", IRC_CLIENT_LINES)[:IRC_CLIENT_LINES])
+    if payload[:1].isalpha() and _IRC_CLIENT.search(head + b"\n"):
         return Verdict("irc", True)
     return None
 
@@ -173,7 +178,7 @@ def _telnet(payload: bytes, _first: bool) -> Verdict | None:
 def _tls(payload: bytes, _first: bool) -> Verdict | None:
     """A handshake record (TLS 1.0-1.3) starting with a ClientHello or a ServerHello."""
     if len(payload) < 11 or payload[1] != 3 or payload[2] > 4 or payload[9] != 3:
-        return None
+        return _tls_records(payload)
     record = (payload[3] << 8) | payload[4]
     message = int.from_bytes(payload[6:9], "big")
     if record < 4 or message < 38:
@@ -183,6 +188,31 @@ def _tls(payload: bytes, _first: bool) -> Verdict | None:
     if payload[5] == 2:
         return Verdict("tls", False)
     return None
+
+
+MAX_TLS_RECORD = 16384 + 2048
+
+
+def _tls_records(payload: bytes, _first: bool = False) -> Verdict | None:
+    """TLS records that exactly fill the payload (a session that was under way before the capture): content type
+    change_cipher_spec, alert, handshake or application_data, version 3.1-3.4, a length within the limit."""
+    pos = 0
+    while pos + 5 <= len(payload):
+        if not 20 <= payload[pos] <= 23 or payload[pos + 1] != 3 or not 1 <= payload[pos + 2] <= 4:
+            return None
+        length = (payload[pos + 3] << 8) | payload[pos + 4]
+        if not 0 < length <= MAX_TLS_RECORD:
+            return None
+        pos += 5 + length
+    return Verdict("tls", None) if pos == len(payload) else None
+
+
+def _sslv2_hello(payload: bytes, _first: bool) -> Verdict | None:
+    """An SSLv2-format CLIENT-HELLO (a 2-byte header with the high bit set) offering SSL 2, SSL 3 or TLS."""
+    if len(payload) < 11 or ((payload[0] & 0x7F) << 8 | payload[1]) != len(payload) - 2 or payload[2] != 1:
+        return None
+    return Verdict("tls", True) if payload[3:5] in (b"\x00\x02", b"\x03\x00", b"\x03\x01", b"\x03\x02",
+                                                     b"\x03\x03") else None
 
 
 def _smb(payload: bytes, _first: bool) -> Verdict | None:
@@ -449,6 +479,26 @@ def _socks(payload: bytes, _first: bool) -> Lead | None:
     return None
 
 
+REDIS_INLINE_COMMANDS = frozenset((
+    b"PING", b"AUTH", b"HELLO", b"INFO", b"SELECT", b"GET", b"SET", b"DEL", b"EXISTS", b"KEYS", b"SCAN", b"INCR",
+    b"EXPIRE", b"TTL", b"LPUSH", b"RPUSH", b"HGET", b"HSET", b"PUBLISH", b"SUBSCRIBE", b"PSUBSCRIBE", b"CONFIG",
+    b"CLIENT", b"MONITOR", b"DBSIZE", b"FLUSHALL", b"FLUSHDB", b"SAVE", b"SLAVEOF", b"REPLICAOF", b"MODULE", b"EVAL"))
+
+
+def _redis_inline(payload: bytes, _first: bool) -> Lead | None:
+    """Redis commands typed inline ("PING", "AUTH secret"): a RESP answer to each must confirm them."""
+    lines = payload.split(b"\r\n")
+    if len(lines) < 2 or lines[-1] or not all(line.split(b" ", 1)[0].upper() in REDIS_INLINE_COMMANDS
+                                             for line in lines[:-1]):
+        return None
+
+    def confirm(answer: bytes) -> Verdict | None:
+        resp = answer[:1] in (b"+", b"-", b":", b"$", b"*") and answer.endswith(b"\r\n")
+        return Verdict("redis", False) if resp and not answer.startswith(b"+OK ") else None
+
+    return Lead(confirm)
+
+
 _MBAP = struct.Struct("!HHHBB")  # transaction, protocol 0, length, unit, function
 
 
@@ -610,9 +660,11 @@ def _by_first_byte(checks: dict[bytes | None, tuple[Check, ...]]) -> tuple[tuple
     return tuple(table)
 
 
-_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
 _TCP_CHECKS = _by_first_byte({
-    _UPPER: (_http_or_sip, _irc, _smtp_client),
+    _LETTERS: (_http_or_sip, _irc, _smtp_client, _redis_inline),
+    bytes(range(0x80, 0x100)): (_sslv2_hello,),
+    b"\x14\x15\x17": (_tls_records,),
     b"S": (_ssh, _response_line),
     b"H": (_response_line,),
     b"R": (_rfb,),
