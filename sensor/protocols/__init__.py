@@ -48,7 +48,7 @@ IDENTIFY_TCP_PAYLOADS = 2
 IDENTIFY_UDP_PAYLOADS = 1
 # A side's first bytes are looked at together while they are this short: a request line or a NetBIOS header
 # split over tiny segments is still recognised.
-IDENTIFY_PREFIX = 512
+IDENTIFY_PREFIX = 256
 # Payloads still handed to a flow's extractors after all of them are done with it, when it had logins: a login
 # that succeeded may be followed by another in the same exchange (Redis AUTH again, MySQL COM_CHANGE_USER, an
 # LDAP rebind).

@@ -36,7 +36,8 @@ Check = Callable[[bytes, bool], "Verdict | Lead | None"]  # (payload, first payl
 
 # UDP services are checked on their ports only (the content must match there too).
 UDP_PORTS = {53: "dns", 5353: "dns", 5355: "dns", 123: "ntp", 67: "dhcp", 68: "dhcp", 161: "snmp", 162: "snmp",
-             443: "quic", 80: "quic", 8443: "quic", 5060: "sip", 88: "kerberos", 20000: "dnp3", 47808: "bacnet"}
+             443: "quic", 80: "quic", 8443: "quic", 5060: "sip", 88: "kerberos", 20000: "dnp3", 47808: "bacnet",
+             389: "ldap"}  # connectionless LDAP: the domain controller locator's pings
 
 # ---- text protocols --------------------------------------------------------------------------------
 
@@ -683,7 +684,7 @@ _TCP_CHECKS = _by_first_byte({
     None: (_mysql, _mongodb, _modbus, _dns_tcp),
 })
 _UDP_CHECKS = {"dns": _dns_udp, "ntp": _ntp, "dhcp": _dhcp, "snmp": _snmp, "quic": _quic, "sip": _sip_udp,
-               "kerberos": _kerberos_udp, "dnp3": _dnp3, "bacnet": _bacnet}
+               "kerberos": _kerberos_udp, "dnp3": _dnp3, "bacnet": _bacnet, "ldap": _ldap}
 
 
 def identify(proto: str, payload: bytes, first: bool, src_port: int = 0, dst_port: int = 0) -> Verdict | Lead | None:

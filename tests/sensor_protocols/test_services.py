@@ -161,6 +161,8 @@ def test_random_tcp_payloads_are_never_named():
     (443, bytes([0xC3]) + bytes.fromhex("00000001") + b"\x08" + bytes(8) + b"\x00" + bytes(1200), "quic"),
     (443, bytes([0xC3]) + bytes.fromhex("12345678") + b"\x08" + bytes(8) + b"\x00" + bytes(1200), ""),
     (161, bytes.fromhex("302602010104067075626c6963a01902040a0b0c0d020100020100300b300906052b060102010500"), "snmp"),
+    (389, bytes.fromhex("30250201016320040000000a0100020100020100010100a00b"
+                        "a309040548656c6c6f0400300000"), "ldap"),  # a connectionless search, as DC locators send
     (9999, bytes.fromhex("e30004fa") + bytes(44), ""),  # not a UDP port the services are looked for on
 ])
 def test_udp_services_need_their_port_and_their_shape(port, payload, service):
