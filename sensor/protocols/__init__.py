@@ -4,9 +4,11 @@ counts its logins.
 The flow table asks `interested()` once per new flow (every TCP flow; UDP flows on the ports of the UDP
 protocols here) and then hands every payload packet of a watched flow to `on_payload()`. The first payloads
 of both sides go through service identification (sensor.protocols.services) until it names the service or
-gives up; the flow's extractors are those of its ports plus those of its identified service, so an FTP
-server on 2121 gets the FTP login extractor just as one on 21 does. Once none of them needs more of a flow,
-the flow is released: the table stops handing its packets over, and the rest of it costs no Python work.
+gives up. Until then a flow has the extractors of its well-known ports; once its service is named, those of
+its service instead, so an FTP server on 2121 gets the FTP login extractor just as one on 21 does, and TLS on
+port 80 the TLS extractor rather than HTTP's. Once none of its extractors needs more of a flow, the flow is
+released: the table stops handing its packets over, and the rest of it costs no Python work. A segment that
+brings no new byte (a retransmission, the mirror's second copy) is dropped before any parser sees it.
 
 After each batch, `take_findings()` hands the pipeline what was learnt (services, login counts) and which
 flows were released.
@@ -99,10 +101,6 @@ def _progress_of(extractors: tuple[ProtocolExtractor, ...]) -> tuple[Callable[[s
     return None if None in follows else follows  # type: ignore[return-value]
 
 
-def _anyone_follows(progress: tuple[Callable[[str], bool], ...], flow_uid: str) -> bool:
-    return any(follows(flow_uid) for follows in progress)
-
-
 class MetadataExtractor:
     """All protocol extractors behind the decoder's two calls.
 
@@ -161,7 +159,8 @@ class MetadataExtractor:
                     events += extractor.on_payload(ctx, payload)
             except Exception:
                 self.errors += 1
-        if not view.identifying and view.progress is not None and not _anyone_follows(view.progress, ctx.flow_uid):
+        if not view.identifying and view.progress is not None and not any(
+                follows(ctx.flow_uid) for follows in view.progress):
             if view.grace == GRACE_PAYLOADS and not any(self.ledger.counts(ctx.flow_uid)):
                 view.grace = 0  # no login in the flow: nothing to wait for
             view.grace -= 1

@@ -92,10 +92,6 @@ class HttpExtractor(PortBasedExtractor):
         if looked != SPEAKS_HTTP:
             self._looked.put(flow_uid, SPEAKS_HTTP if speaks_http else looked + 1)
 
-    @staticmethod
-    def sniff(payload: bytes) -> bool:
-        return payload.startswith(METHODS)
-
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         if not payload.startswith(METHODS):
             answer = payload.startswith(b"HTTP/")

@@ -688,8 +688,8 @@ _UDP_CHECKS = {"dns": _dns_udp, "ntp": _ntp, "dhcp": _dhcp, "snmp": _snmp, "quic
 
 
 def identify(proto: str, payload: bytes, first: bool, src_port: int = 0, dst_port: int = 0) -> Verdict | Lead | None:
-    """What `payload` says about its flow's service. `first`: no payload came before it in the flow. UDP payloads
-    are checked against the services of their ports only."""
+    """What `payload` (a side's first bytes) says about its flow's service. `first`: this side spoke first, so
+    the payload may be a server's greeting. UDP payloads are checked against the services of their ports only."""
     if not payload:
         return None
     if proto == "TCP":

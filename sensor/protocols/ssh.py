@@ -75,10 +75,6 @@ class SshExtractor(PortBasedExtractor):
         self.ledger = ledger or AuthLedger()
         self._sessions: BoundedFlowState[_Session] = BoundedFlowState(MAX_SESSIONS)
 
-    @staticmethod
-    def sniff(payload: bytes) -> bool:
-        return payload.startswith(b"SSH-")
-
     def follows(self, flow_uid: str) -> bool:
         session = self._sessions.get(flow_uid)
         return session is None or not session.decided

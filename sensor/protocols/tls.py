@@ -225,17 +225,6 @@ class TlsExtractor(PortBasedExtractor):
         """Until the ClientHello: the rest of the flow is encrypted."""
         return (self._looked.get(flow_uid) or 0) < HELLO_PAYLOADS
 
-    @staticmethod
-    def sniff(payload: bytes) -> bool:
-        """A handshake record of TLS 1.0-1.3 carrying a ClientHello."""
-        return (
-            len(payload) > 5
-            and payload[0] == CONTENT_HANDSHAKE
-            and payload[1] == 3
-            and payload[2] <= 4
-            and payload[5] == HANDSHAKE_CLIENT_HELLO
-        )
-
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         records = self._segments.feed((ctx.flow_uid, ctx.src_ip, ctx.src_port), payload)
         hello = parse_client_hello(records[0]) if records else None
