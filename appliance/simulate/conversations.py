@@ -247,17 +247,20 @@ def ssh_session(
     client: Host,
     server: Host,
     keystrokes: int,
-    banner: bytes = ssh.CLIENT_BANNERS[0],
+    implementation: ssh.Implementation = ssh.WINDOWS_CLIENT,
+    user: str = "admin",
+    password: str | None = None,
 ) -> float:
-    """An interactive session: handshake, authentication, then one small packet each way per keystroke."""
-    conv = site.tcp(rng, client, server, 22, ts)
-    ssh.handshake(conv, rng, banner)
-    offset = rng.getrandbits(16)
-    conv.client_sends(ssh.encrypted_packets(conv, [68, 116], offset))  # service request, userauth (publickey)
-    conv.server_sends(ssh.encrypted_packets(conv, [68, 52], offset + 3))
-    for key in range(keystrokes):
-        conv.client_sends(ssh.encrypted_packets(conv, [36], offset + key), think=rng.expovariate(4.0))
-        echo = 36 if rng.random() < 0.85 else rng.randint(100, 1400)
-        conv.server_sends(ssh.encrypted_packets(conv, [echo], offset + 2 * key))
-    conv.close(by_client=True)
+    """An interactive session: handshake, a login that succeeds (the key, or `password`), a shell, one
+    small packet each way per keystroke, then the logout."""
+    conv = site.tcp(rng, client, server, site.office.ssh_port(server), ts)
+    session = ssh.SshSession(conv, rng, implementation).handshake()
+    session.ask_methods(user)
+    if password is None:
+        session.publickey(user)
+    else:
+        session.password(user, password, accepted=True, think=rng.uniform(1.5, 4.0))
+    session.open_session()
+    session.keystrokes(keystrokes)
+    session.close_session()
     return conv.ts

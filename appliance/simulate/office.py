@@ -1,5 +1,6 @@
 """The simulated site: one flat 10.20.0.0/16 LAN behind a gateway, with servers, workstations,
-printers and a small OT cell, plus what the LAN needs to talk (ARP resolution)."""
+printers and a small OT cell, the IT department's own machines (monitoring, automation, backup, asset
+inventory) and a fleet of Linux VMs they administer, plus what the LAN needs to talk (ARP resolution)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ REALM = "CORP.EXAMPLE"
 NETBIOS_DOMAIN = "CORP"
 ARP_CACHE_SECONDS = 120.0
 WORKSTATION_POOL = "10.20.10."  # DHCP scope 10.20.10.100-250
+ALTERNATE_SSH_PORT = 2222
+FLEET = ("app01", "app02", "web01", "git01", "ci01", "docker01", "docker02", "wiki01", "log01", "sftp01")
 
 # Vendor prefixes (OUIs) so MACs look like the hardware an office buys.
 OUI = {
@@ -51,6 +54,11 @@ class Office:
     rtu: Host  # DNP3
     bms: Host  # BACnet/IP building controller
     internet: Internet
+    monitoring: Host  # polls every device every minute (ICMP, SNMP, HTTP), as Zabbix or PRTG do
+    automation: Host  # runs Ansible playbooks over SSH against every Linux host
+    backup: Host  # pulls the Linux hosts' data over SSH at night and ships it to an offsite provider
+    inventory: Host  # IT's asset inventory scanner (Lansweeper-like): probes every address, every few hours
+    linux_fleet: list[Host]  # application VMs; sftp01 among them is published to partners on the internet
     _arp_resolved: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -65,8 +73,43 @@ class Office:
     def ot_devices(self) -> list[Host]:
         return [self.plc, self.rtu, self.bms]
 
+    @property
+    def it_hosts(self) -> list[Host]:
+        return [self.monitoring, self.automation, self.backup, self.inventory]
+
+    @property
+    def managed_linux(self) -> list[Host]:
+        """Every Linux machine IT administers over SSH (Ansible's inventory, the backup's sources)."""
+        return [*self.linux_servers, *self.linux_fleet, self.monitoring, self.backup]
+
+    @property
+    def developer(self) -> Host:
+        """The one workstation whose user runs developer tools (and their own polling)."""
+        return self.workstations[2]
+
+    @property
+    def sftp(self) -> Host:
+        return self.linux_fleet[-1]
+
+    @property
+    def git(self) -> Host:
+        """Runs a Git service on port 22, so the host's own sshd listens on 2222."""
+        return self.linux_fleet[3]
+
+    def ssh_port(self, host: Host) -> int:
+        return ALTERNATE_SSH_PORT if host is self.git else 22
+
     def internal_hosts(self) -> list[Host]:
-        return [self.gateway, *self.servers, *self.printers, *self.workstations, self.engineering, *self.ot_devices]
+        return [
+            self.gateway,
+            *self.servers,
+            *self.printers,
+            *self.workstations,
+            self.engineering,
+            *self.ot_devices,
+            *self.it_hosts,
+            *self.linux_fleet,
+        ]
 
     def unused_address(self, rng: random.Random) -> str:
         taken = {host.ip for host in self.internal_hosts()}
@@ -90,7 +133,8 @@ class Office:
 
 
 def build_office(rng: random.Random) -> Office:
-    """10-30 workstations (the count depends on the seed), fixed servers, two printers and the OT cell."""
+    """12-28 workstations (the count depends on the seed), fixed servers, two printers, the OT cell, IT's
+    machines and the Linux fleet."""
     gateway = Host("gw", "10.20.0.1", random_mac(rng, "cisco"), ttl=255, os="router", role="gateway")
 
     def server(name: str, ip: str, os: str = "linux") -> Host:
@@ -109,8 +153,7 @@ def build_office(rng: random.Random) -> Office:
         )
         for index, address in enumerate(addresses)
     ]
-    return Office(
-        gateway=gateway,
+    site_hosts = dict(
         dc=server("dc01", "10.20.1.10", "windows"),
         fileserver=server("fs01", "10.20.1.20", "windows"),
         mail=server("mail01", "10.20.1.25"),
@@ -127,11 +170,21 @@ def build_office(rng: random.Random) -> Office:
             )
             for i in range(2)
         ],
-        workstations=workstations,
-        admins=workstations[:2],
         engineering=Host("eng-01", "10.20.30.5", random_mac(rng, "dell"), ttl=128, os="windows", role="engineering"),
         plc=Host("plc-01", "10.20.30.20", random_mac(rng, "siemens"), ttl=30, os="plc", role="ot"),
         rtu=Host("rtu-01", "10.20.30.21", random_mac(rng, "schneider"), ttl=64, os="plc", role="ot"),
         bms=Host("bms-01", "10.20.30.22", random_mac(rng, "siemens"), ttl=64, os="plc", role="ot"),
+    )
+    # Drawn after everything above, so the hosts an office had before IT's machines came keep their MACs.
+    return Office(
+        gateway=gateway,
+        workstations=workstations,
+        admins=workstations[:2],
         internet=Internet(gateway.mac),
+        **site_hosts,
+        monitoring=server("mon01", "10.20.1.50"),
+        automation=server("ansible01", "10.20.1.60"),
+        backup=server("backup01", "10.20.1.70"),
+        inventory=server("inv01", "10.20.1.80", "windows"),
+        linux_fleet=[server(name, f"10.20.2.{11 + index}") for index, name in enumerate(FLEET)],
     )

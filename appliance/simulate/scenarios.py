@@ -170,7 +170,7 @@ def write(
 ) -> GenerationSummary:
     """Generate and write FILE.pcap, FILE.labels.json and, when the scenario has any, FILE.indicators.txt."""
     capture = generate(name, seed, duration, start)
-    packets = write_pcap(out, capture.sorted_records())
+    packets = write_pcap(out, capture.take(capture.end))
     write_labels(labels_path(out), capture.labels)
     indicators = None
     if capture.indicators:

@@ -49,17 +49,15 @@ def _attempts(site: Site, variant: str, target: Host, port: int, attempt: Attemp
 
 
 def _ssh_attempt(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, password: str) -> float:
-    """Key exchange, three password tries, then sshd drops the connection (or the tool resets it)."""
+    """Key exchange, three password tries answered by USERAUTH_FAILURE, then the tool drops the connection."""
     conv = site.tcp(rng, attacker, target, 22, ts)
-    ssh.handshake(conv, rng, rng.choice(ssh.ATTACK_BANNERS))
-    offset = rng.getrandbits(16)
-    conv.client_sends(ssh.encrypted_packets(conv, [68], offset))
-    conv.server_sends(ssh.encrypted_packets(conv, [68], offset + 1))
+    session = ssh.SshSession(conv, rng, ssh.client_for(rng.choice(ssh.ATTACK_BANNERS))).handshake()
+    session.ask_methods("root")
     for attempt in range(3):
-        conv.client_sends(ssh.encrypted_packets(conv, [132], offset + attempt), think=0.01)
-        conv.server_sends(ssh.encrypted_packets(conv, [52], offset + attempt + 5), processing=rng.uniform(1.5, 2.5))
+        session.password("root", PASSWORDS[(PASSWORDS.index(password) + attempt) % len(PASSWORDS)], accepted=False,
+                         think=0.01)
     if rng.random() < 0.7:
-        conv.close(by_client=False)
+        conv.close(by_client=True)
     else:
         conv.reset(by_client=True)
     return conv.ts

@@ -22,7 +22,7 @@ def inject(site: Site) -> None:
     start = attack_start(site, rng)
     conv = site.tcp(rng, host, server, 8443, start).open()
     # The implant dials the bare address, so its ClientHello has no SNI; only the IP can match.
-    tls.handshake_and_exchange(conv, rng, "", tls.GO_IMPLANT, [(rng.randint(500, 2000), rng.randint(2000, 9000))])
+    tls.handshake_and_exchange(conv, rng, "", tls.GO_CRYPTO_TLS, [(rng.randint(500, 2000), rng.randint(2000, 9000))])
     conv.close()
     record(site, RULE, "ip-match", host, server, 8443, start, conv.ts)
 

@@ -30,3 +30,7 @@ def result(columns: list[str], rows: list[list[bytes]]) -> bytes:
         + _message(b"C", f"SELECT {len(rows)}".encode() + b"\x00")
         + _message(b"Z", b"I")
     )
+
+
+def terminate() -> bytes:
+    return _message(b"X", b"")

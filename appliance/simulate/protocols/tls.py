@@ -173,8 +173,9 @@ PYTHON_REQUESTS = ClientProfile(
     grease=False,
     tls13=True,
 )
-# A Go-written implant: short cipher list, no ALPN. C2 frameworks often betray themselves this way.
-GO_IMPLANT = ClientProfile(
+# Go's crypto/tls: short cipher list, no ALPN. Implants written in Go (Sliver, Merlin) and ordinary Go tools
+# (restic, rclone, Docker) share it, so the fingerprint alone proves nothing.
+GO_CRYPTO_TLS = ClientProfile(
     "go",
     (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x1301, 0x1302, 0x1303),
     (
