@@ -100,10 +100,10 @@ def _hop(tail: bytes) -> bytes:
 @dataclass(frozen=True)
 class HiddenArp:
     """ARP about one address that the mirror port never saw (the caches were warm before it started), except
-    what `shown_sender` sends: forged replies are then the only ARP for that address in the capture."""
+    what `shown_senders` send: forged replies are then the only ARP for that address in the capture."""
 
     address: bytes
-    shown_sender: bytes
+    shown_senders: frozenset[bytes]
     start_us: int
     end_us: int
 
@@ -112,7 +112,7 @@ class HiddenArp:
         if frame[12:14] != b"\x08\x06" or not self.start_us <= ts_us < self.end_us:
             return True
         about = frame[28:32] == self.address or frame[38:42] == self.address
-        return not about or frame[22:28] == self.shown_sender
+        return not about or frame[22:28] in self.shown_senders
 
 
 class _Stream:

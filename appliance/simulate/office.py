@@ -17,7 +17,19 @@ REALM = "CORP.EXAMPLE"
 NETBIOS_DOMAIN = "CORP"
 ARP_CACHE_SECONDS = 120.0
 WORKSTATION_POOL = "10.20.10."  # DHCP scope 10.20.10.100-250
-ALTERNATE_SSH_PORT = 2222
+ALTERNATE_SSH_PORT = 2222  # git01's own sshd (its Git service has port 22)
+CONTAINER_SSH_PORT = 22222  # docker02 publishes a build container's sshd here
+# Services that listen where nobody would look for them by port number alone.
+UNUSUAL_PORTS = {
+    "app01": {3307},  # a second MariaDB instance
+    "app02": {2121},  # vsftpd for a legacy supplier exchange
+    "mail01": {10110, 10143},  # POP3 and IMAP behind a mail proxy
+    "fs01": {4455},  # SMB on an alternative port (Windows Server 2025)
+    "inv01": {3390},  # RDP moved off 3389
+    "db01": {5433},  # a second PostgreSQL cluster
+    "eng-01": {5901},  # VNC display :1 for remote support of the engineering station
+    "bms-01": {2323},  # the building controller's service telnet
+}
 FLEET = ("app01", "app02", "web01", "git01", "ci01", "docker01", "docker02", "wiki01", "log01", "sftp01")
 
 # Vendor prefixes (OUIs) so MACs look like the hardware an office buys.
@@ -96,8 +108,41 @@ class Office:
         """Runs a Git service on port 22, so the host's own sshd listens on 2222."""
         return self.linux_fleet[3]
 
+    @property
+    def containers(self) -> Host:
+        return self.linux_fleet[6]
+
     def ssh_port(self, host: Host) -> int:
-        return ALTERNATE_SSH_PORT if host is self.git else 22
+        if host is self.git:
+            return ALTERNATE_SSH_PORT
+        return CONTAINER_SSH_PORT if host is self.containers else 22
+
+    def listening_ports(self, host: Host) -> set[int]:
+        """The TCP ports a host answers on (what a scan or an inventory finds open)."""
+        return self._usual_ports(host) | UNUSUAL_PORTS.get(host.name, set())
+
+    def _usual_ports(self, host: Host) -> set[int]:
+        if host is self.dc:
+            return {53, 88, 135, 139, 389, 445, 464, 636, 3268, 3389, 5985}
+        if host in (self.fileserver, self.inventory):
+            return {135, 139, 445, 3389, 5985}
+        if host is self.mail:
+            return {22, 25, 110, 143, 587, 993}
+        if host in (self.intranet, self.database):
+            return {22, 80, 443, 5432}
+        if host is self.git:
+            return {22, 80, 443, ALTERNATE_SSH_PORT}
+        if host is self.containers:
+            return {22, 80, 443, CONTAINER_SSH_PORT}
+        if host in self.linux_fleet or host in (self.monitoring, self.automation, self.backup):
+            return {22, 80, 443}
+        if host.role == "printer":
+            return {21, 23, 80, 443, 515, 631, 9100}
+        if host.role == "gateway":
+            return {22, 443}
+        if host.role == "ot":
+            return {502, 20000}
+        return {135, 139, 445}
 
     def internal_hosts(self) -> list[Host]:
         return [
@@ -119,16 +164,19 @@ class Office:
                 return candidate
 
     def resolve(self, capture: Capture, ts: float, src: Host, dst: Host) -> float:
-        """ARP for the next hop if `src` has no fresh entry; return when the frame can leave."""
+        """ARP for the next hop if the sender has no fresh entry; return when the frame can leave. Traffic
+        from the internet is sent on the LAN by the gateway, so the gateway is the one that asks."""
+        asker = self.gateway if src.role == "external" else src
         next_hop = self.gateway if dst.role == "external" else dst
-        key = (src.ip, next_hop.ip)
+        key = (asker.ip, next_hop.ip)
         last = self._arp_resolved.get(key)
-        if last is not None and abs(ts - last) < ARP_CACHE_SECONDS:
+        if asker is next_hop or (last is not None and abs(ts - last) < ARP_CACHE_SECONDS):
             return ts
         self._arp_resolved[key] = ts
-        self._arp_resolved[(next_hop.ip, src.ip)] = ts  # the answerer learns the asker too
-        capture.arp(ts, 1, frames.BROADCAST_MAC, src.mac_bytes, src.ip_bytes, frames.ZERO_MAC, next_hop.ip_bytes)
-        capture.arp(ts + 0.0002, 2, src.mac_bytes, next_hop.mac_bytes, next_hop.ip_bytes, src.mac_bytes, src.ip_bytes)
+        self._arp_resolved[(next_hop.ip, asker.ip)] = ts  # the answerer learns the asker too
+        capture.arp(ts, 1, frames.BROADCAST_MAC, asker.mac_bytes, asker.ip_bytes, frames.ZERO_MAC, next_hop.ip_bytes)
+        capture.arp(ts + 0.0002, 2, asker.mac_bytes, next_hop.mac_bytes, next_hop.ip_bytes, asker.mac_bytes,
+                    asker.ip_bytes)
         return ts + 0.0004
 
 

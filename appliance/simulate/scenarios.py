@@ -15,9 +15,13 @@ import msgspec
 from appliance.simulate import benign
 from appliance.simulate.attacks import (
     anomalous_payload,
+    arp_poisoning,
     arp_spoofing,
     brute_force,
     c2_beacon,
+    c2_channels,
+    c2_fast,
+    c2_slow,
     cleartext_credentials,
     dns_tunnel,
     exfiltration,
@@ -25,9 +29,13 @@ from appliance.simulate.attacks import (
     lateral,
     new_device,
     ot_writes,
+    password_guessing,
     reconnaissance,
     rogue_dhcp,
     shadow_ai,
+    slow_exfiltration,
+    ssh_guessing,
+    stealth_scans,
     syn_flood,
     threat_intel,
 )
@@ -93,9 +101,70 @@ _PER_RULE: tuple[tuple[str, str, Injector], ...] = (
     ("new-device", "NEW_DEVICE: a laptop (DHCP) and a static-address device appear late", new_device.inject),
 )
 
-# A trickle of about a megabyte a minute, starting within the capture's first 10%, passes DATA_EXFILTRATION's
-# 50 MB an hour only after the better part of an hour.
-FULL_LENGTH_S = {"data-exfiltration": 4200.0, "data-exfiltration-night": 4200.0}
+# The variants real attackers use where the per-rule scenarios' classic forms are easy: other ports, several
+# guesses per connection, beacons too fast, too slow or inside one connection, poisoning seen only in the
+# data plane, exfiltration spread thin, patient scans, AES-only roasting. (name, description, injector).
+_EVASIVE: tuple[tuple[str, str, Injector], ...] = (
+    (
+        "brute-force-ssh-variants",
+        "BRUTE_FORCE on SSH: Hydra/Patator/Medusa with 3-6 guesses per connection on ports 2222, 22222 and 22, "
+        "one guess every 20-60 s, and dozens of internet sources against the published SFTP server",
+        ssh_guessing.inject,
+    ),
+    (
+        "brute-force-other-services",
+        "BRUTE_FORCE on FTP 2121, telnet 2323, POP3 10110, IMAP 10143, SMB 4455, RDP 3390, MariaDB 3307, "
+        "PostgreSQL 5433 and VNC 5901, each refused as the real server refuses",
+        password_guessing.inject,
+    ),
+    (
+        "c2-beacon-fast",
+        "C2_BEACON every 1-5 s for minutes: Meterpreter reverse_https, a Sliver beacon, Cobalt Strike sleep 3 50",
+        c2_fast.inject,
+    ),
+    (
+        "c2-beacon-one-connection",
+        "C2_BEACON inside one long-lived connection: Mythic WebSocket, Merlin HTTP/2, Merlin HTTP/3 over QUIC",
+        c2_channels.inject,
+    ),
+    (
+        "c2-beacon-slow",
+        "C2_BEACON every 1-5 min and every 15 min with jitter, domain-fronted through a CDN edge",
+        c2_slow.inject,
+    ),
+    (
+        "arp-spoofing-data-plane",
+        "ARP_SPOOFING where the forged replies are the only ARP for the gateway: arpspoof and bettercap "
+        "full-duplex, victims' frames rerouted mid-session, the attacker's forwarded copies",
+        arp_poisoning.inject,
+    ),
+    (
+        "data-exfiltration-slow",
+        "DATA_EXFILTRATION over HTTPS every 5-15 min and DNS_TUNNELING exfiltration at one query every 30-90 s",
+        slow_exfiltration.inject,
+    ),
+    (
+        "port-scan-stealth",
+        "PORT_SCAN at 10 s and 15 s per probe (nmap --scan-delay, -T1), and TCP connect scans (-sT)",
+        stealth_scans.inject,
+    ),
+    ("kerberoasting-aes", "KERBEROASTING with AES-only tickets in a burst (Rubeus /aes)", kerberoasting.inject_aes),
+)
+
+# The shortest capture in which every variant has unfolded: a trickle of about a megabyte a minute passes
+# DATA_EXFILTRATION's 50 MB an hour only after the better part of an hour; slow beacons, scans and guessing
+# need many minutes to show their rhythm at all.
+FULL_LENGTH_S = {
+    "data-exfiltration": 4200.0,
+    "data-exfiltration-night": 4200.0,
+    "brute-force-ssh-variants": 1200.0,
+    "c2-beacon-fast": 900.0,
+    "c2-beacon-one-connection": 900.0,
+    "c2-beacon-slow": 3600.0,
+    "arp-spoofing-data-plane": 900.0,
+    "data-exfiltration-slow": 3600.0,
+    "port-scan-stealth": 1200.0,
+}
 
 SCENARIOS: dict[str, Scenario] = {
     "benign-office": Scenario("benign-office", "an ordinary office morning, no attacks", ()),
@@ -110,10 +179,14 @@ SCENARIOS: dict[str, Scenario] = {
         default_start=TUESDAY_NIGHT,
         full_length_s=FULL_LENGTH_S["data-exfiltration-night"],
     ),
+    **{
+        name: Scenario(name, description, (injector,), full_length_s=FULL_LENGTH_S.get(name, 0.0))
+        for name, description, injector in _EVASIVE
+    },
     "mixed": Scenario(
         "mixed",
-        "every attack family over the same office morning (the demo)",
-        tuple(injector for _, _, injector in _PER_RULE),
+        "every attack family and variant over the same office morning (the demo's attacks)",
+        tuple(injector for _, _, injector in (*_PER_RULE, *_EVASIVE)),
     ),
 }
 

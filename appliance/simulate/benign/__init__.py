@@ -7,7 +7,7 @@ admin's fan-out, a nightly upload) is a look-alike a detector must leave alone."
 
 from __future__ import annotations
 
-from appliance.simulate.benign import administration, ot, servers, users
+from appliance.simulate.benign import administration, bulk, discovery, monitoring, ot, servers, software, users
 from appliance.simulate.benign.rhythm import Process, diurnal, heavy_tail
 from appliance.simulate.site import Site
 
@@ -21,6 +21,10 @@ def processes(site: Site) -> list[Process]:
         *servers.processes(site),
         *ot.processes(site),
         *administration.processes(site),
+        *software.processes(site),
+        *monitoring.processes(site),
+        *bulk.processes(site),
+        *discovery.processes(site),
     ]
 
 

@@ -30,10 +30,11 @@ def processes(site: Site) -> list[Process]:
 
 # -- admins -------------------------------------------------------------------------------------------------
 def admin_targets(office: Office, admin: Host, rng: random.Random) -> list[Host]:
-    """The handful of hosts one admin looks after; the first admin also runs the Git server (on 2222)."""
+    """The handful of hosts one admin looks after; the first admin also runs the Git server (sshd on 2222)
+    and the build containers (sshd on 22222)."""
     hosts = rng.sample(office.managed_linux, 5)
-    if admin is office.admins[0] and office.git not in hosts:
-        hosts.append(office.git)
+    if admin is office.admins[0]:
+        hosts += [host for host in (office.git, office.containers) if host not in hosts]
     return hosts
 
 

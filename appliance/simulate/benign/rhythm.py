@@ -7,9 +7,12 @@ capture, or the demo's next segment), so the same office can be generated once o
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
+
+from appliance.simulate.capture import Host
 
 Process = Iterator[float]
 
@@ -32,6 +35,14 @@ def diurnal(ts: float) -> float:
 def working_hours(ts: float) -> bool:
     """Whether staff are at their desks (machines on, people logged in)."""
     return diurnal(ts) >= 0.35
+
+
+def powered_on(host: Host, ts: float) -> bool:
+    """Servers and devices run around the clock; a workstation is on during working hours, or always if its
+    user leaves it on (about one in three, fixed per machine)."""
+    if host.role != "workstation" or working_hours(ts):
+        return True
+    return hashlib.sha256(host.mac_bytes).digest()[0] < 86
 
 
 def heavy_tail(rng: random.Random, scale: int, cap: int, alpha: float = 1.3) -> int:

@@ -11,7 +11,7 @@ from appliance.simulate import conversations as talk
 from appliance.simulate.benign import administration
 from appliance.simulate.benign.rhythm import Process, diurnal, heavy_tail
 from appliance.simulate.capture import Host
-from appliance.simulate.internet import POPULAR_DOMAINS, WINDOWS_UPDATE_HOSTS
+from appliance.simulate.internet import POPULAR_DOMAINS, QUIC_DOMAINS, WINDOWS_UPDATE_HOSTS
 from appliance.simulate.office import DOMAIN
 from appliance.simulate.protocols import http, mail, tls
 from appliance.simulate.site import Site
@@ -70,7 +70,10 @@ def _boot(site: Site, rng: random.Random, ts: float, host: Host, user: str) -> f
 def _browse(site: Site, rng: random.Random, ts: float, host: Host, profile: tls.ClientProfile, user: str) -> float:
     rank = min(int(rng.paretovariate(0.9)) - 1, len(POPULAR_DOMAINS) - 1)  # Zipf-like popularity
     exchanges = [(rng.randint(300, 1500), heavy_tail(rng, 8000, 3_000_000)) for _ in range(rng.randint(1, 5))]
-    return talk.https_visit(site, rng, ts, host, POPULAR_DOMAINS[rank], profile, exchanges)
+    name = POPULAR_DOMAINS[rank]
+    if profile is tls.CHROME and name in QUIC_DOMAINS and rng.random() < 0.6:
+        return talk.quic_visit(site, rng, ts, host, name, tls.CHROME_QUIC, exchanges)
+    return talk.https_visit(site, rng, ts, host, name, profile, exchanges)
 
 
 def _intranet(site: Site, rng: random.Random, ts: float, host: Host, profile: tls.ClientProfile, user: str) -> float:

@@ -32,7 +32,7 @@ GO_BANNER = b"SSH-2.0-Go\r\n"
 ATTACK_BANNERS = (MEDUSA_BANNER, GO_BANNER, PATATOR_BANNER)
 ANSIBLE_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"  # Ansible drives the system's ssh client
 
-MSG_KEXINIT, MSG_NEWKEYS, MSG_KEX_ECDH_INIT = 20, 21, 30
+MSG_KEXINIT, MSG_NEWKEYS, MSG_KEX_ECDH_INIT, MSG_KEX_ECDH_REPLY = 20, 21, 30, 31
 METHODS_PUBLICKEY_PASSWORD = b"publickey,password"
 TOO_MANY_FAILURES = b"Too many authentication failures"
 PAM_FAIL_DELAY = 2.0  # seconds before sshd answers a wrong password (pam_unix on Debian)
@@ -234,8 +234,19 @@ def ext_info() -> int:
     return 1 + 4 + sum(4 + len(name) + 4 + len(value) for name, value in extensions)
 
 
-def ecdh_reply(host_key_blob: int, signature_blob: int) -> int:
-    return 1 + 4 + host_key_blob + 4 + 32 + 4 + signature_blob
+# Public values of the key exchange methods the stacks above can agree on: (client's, server's) in bytes.
+KEX_PUBLIC_SIZES = {
+    b"sntrup761x25519-sha512@openssh.com": (1158 + 32, 1039 + 32),
+    b"curve25519-sha256": (32, 32),
+    b"curve25519-sha256@libssh.org": (32, 32),
+    b"ecdh-sha2-nistp256": (65, 65),
+}
+
+
+def negotiated_kex(client: Implementation, server: Implementation) -> bytes:
+    """RFC 4253 7.1: the first of the client's methods that the server supports."""
+    offered = server.kex.split(b",")
+    return next(name for name in client.kex.split(b",") if name in offered and name in KEX_PUBLIC_SIZES)
 
 
 class SshSession:
@@ -270,8 +281,12 @@ class SshSession:
         conv.client_sends(self.client.banner)
         conv.client_sends(kexinit(rng, self.client))
         conv.server_sends(kexinit(rng, OPENSSH_SERVER))
-        conv.client_sends(clear_packet(bytes((MSG_KEX_ECDH_INIT,)) + _string(rng.randbytes(32))))
-        reply = clear_packet(bytes((31,)) + rng.randbytes(ecdh_reply(ED25519_KEY_BLOB, ED25519_SIGNATURE_BLOB) - 1))
+        client_public, server_public = KEX_PUBLIC_SIZES[negotiated_kex(self.client, OPENSSH_SERVER)]
+        conv.client_sends(clear_packet(bytes((MSG_KEX_ECDH_INIT,)) + _string(rng.randbytes(client_public))))
+        host_key = _string(b"ssh-ed25519") + _string(rng.randbytes(32))
+        signature = _string(b"ssh-ed25519") + _string(rng.randbytes(64))
+        reply = clear_packet(bytes((MSG_KEX_ECDH_REPLY,)) + _string(host_key) + _string(rng.randbytes(server_public))
+                             + _string(signature))
         newkeys = clear_packet(bytes((MSG_NEWKEYS,)))
         tail = self._opaque(ext_info()) if b"ext-info-c" in self.client.kex else b""
         conv.server_sends(reply + newkeys + tail, processing=0.004)
