@@ -180,9 +180,11 @@ class Office:
         return ts + 0.0004
 
 
-def build_office(rng: random.Random) -> Office:
-    """12-28 workstations (the count depends on the seed), fixed servers, two printers, the OT cell, IT's
+def build_office(seed: int) -> Office:
+    """The office of a seed: the same hosts and roles in every scenario and segment generated with it.
+    12-28 workstations (the count depends on the seed), fixed servers, two printers, the OT cell, IT's
     machines and the Linux fleet."""
+    rng = random.Random(f"{seed}:office")
     gateway = Host("gw", "10.20.0.1", random_mac(rng, "cisco"), ttl=255, os="router", role="gateway")
 
     def server(name: str, ip: str, os: str = "linux") -> Host:

@@ -4,7 +4,6 @@ and everything at once. Same scenario, seed, duration and start => byte-identica
 from __future__ import annotations
 
 import calendar
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from appliance.simulate.attacks import (
     threat_intel,
 )
 from appliance.simulate.capture import Capture
-from appliance.simulate.labels import indicators_path, labels_path, write_labels
+from appliance.simulate.labels import indicators_path, labels_path, write_indicators, write_labels
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import write_pcap
 from appliance.simulate.site import Site
@@ -63,6 +62,11 @@ class Scenario:
     default_start: float = MONDAY_MORNING
     # The shortest capture in which every variant reaches its rule's default thresholds (see FULL_LENGTH_S).
     full_length_s: float = 0.0
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """The indicator list its threat-intel attack matches, known before any traffic is generated."""
+        return threat_intel.INDICATORS if threat_intel.inject in self.attacks else ()
 
 
 _PER_RULE: tuple[tuple[str, str, Injector], ...] = (
@@ -191,6 +195,13 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def episode_length(injector: Injector, segment_s: float) -> float:
+    """How long one run of an attack family lasts in the demo's stream: a segment, or as long as the family's
+    own scenario needs to unfold (the low-and-slow exfiltration needs the better part of an hour)."""
+    own = next((scenario.full_length_s for scenario in SCENARIOS.values() if scenario.attacks == (injector,)), 0.0)
+    return max(segment_s, own)
+
+
 HISTORY_STARTS_AT_HOUR = 14  # UTC: an afternoon, when every workstation is busy
 
 
@@ -230,7 +241,7 @@ def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start
     if not 0 <= start <= LATEST_START:
         raise ValueError("start must be a time between 1970 and 2106")
     capture = Capture(start=start, end=start + duration, seed=seed)
-    site = Site(capture=capture, office=build_office(random.Random(f"{seed}:office")), seed=seed)
+    site = Site(capture=capture, office=build_office(seed), seed=seed)
     benign.generate(site)
     for inject in scenario.attacks:
         inject(site)
@@ -248,10 +259,7 @@ def write(
     indicators = None
     if capture.indicators:
         indicators = indicators_path(out)
-        indicators.write_text(
-            "# indicators of compromise, one IP or domain per line\n"
-            + "".join(f"{value}\n" for value in capture.indicators)
-        )
+        write_indicators(indicators, capture.indicators)
     return GenerationSummary(
         scenario=name,
         seed=seed,

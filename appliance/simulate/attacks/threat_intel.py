@@ -11,10 +11,11 @@ RULE = "THREAT_INTEL_MATCH"
 BAD_IP = "192.0.2.66"
 BAD_DOMAIN = "invoice-portal-secure.example"
 BAD_DOMAIN_IP = "192.0.2.67"
+INDICATORS = (BAD_IP, BAD_DOMAIN)  # what the admin imports before the attack (the demo does so at start)
 
 
 def inject(site: Site) -> None:
-    site.capture.indicators.extend([BAD_IP, BAD_DOMAIN])
+    site.capture.indicators.extend(INDICATORS)
     rng = site.rng("attack:intel")
 
     host = attacker_workstation(site, rng)

@@ -21,7 +21,9 @@ MEDIA_RELAYS = ("relay-euwe-01.teams.microsoft.com", "relay-euno-02.teams.micros
 MEDIA_PORT = 3480
 SYNC_EVERY = 45 * 60.0  # mean gap between one user's sync batches at the busiest time of day
 BIG_DOWNLOAD_EVERY = 24 * 3600.0
-CALL_EVERY = 25 * 60.0  # office-wide mean gap between calls at the busiest time of day
+CALL_EVERY = 40 * 60.0  # mean gap between calls on one line at the busiest time of day
+CALL_LINES = 2
+CALL_CHUNK_S = 5.0
 AUDIO_PPS = 50  # Opus in 20 ms frames
 VIDEO_PPS = 20
 
@@ -31,7 +33,7 @@ def processes(site: Site) -> list[Process]:
     for host in site.office.workstations:
         rng = site.rng(f"benign:bulk:{host.name}")
         out += [_cloud_sync(site, rng, host), _big_downloads(site, rng, host)]
-    out.append(_video_calls(site))
+    out += [_video_calls(site, line) for line in range(CALL_LINES)]
     return out
 
 
@@ -58,40 +60,52 @@ def _big_downloads(site: Site, rng: random.Random, host: Host) -> Process:
         ts += rng.expovariate(1 / BIG_DOWNLOAD_EVERY)
 
 
-def _video_calls(site: Site) -> Process:
-    rng = site.rng("benign:video-calls")
+def _video_calls(site: Site, line: int) -> Process:
+    """One line of calls after another (the office has a few of them running side by side), generated a few
+    seconds at a time so an hour-long meeting never sits in memory at once."""
+    rng = site.rng(f"benign:video-calls:{line}")
     ts = next_busy(rng, site.start, CALL_EVERY)
     while True:
         yield ts
         if working_hours(ts):
-            host = rng.choice(site.office.workstations)
-            _call(site, rng, ts, host, rng.expovariate(1 / 900) + 120)
+            call = _Call(site, rng, ts, rng.choice(site.office.workstations))
+            end = ts + min(rng.expovariate(1 / 900) + 120, 3600)
+            while call.ts < end:
+                yield call.ts
+                call.media_until(min(call.ts + CALL_CHUNK_S, end))
+            ts = call.ts
         ts = next_busy(rng, ts, CALL_EVERY)
 
 
-def _call(site: Site, rng: random.Random, ts: float, host: Host, seconds: float) -> None:
-    """STUN to the relay, then audio both ways every 20 ms and video frames, for the whole call."""
-    relay = site.host_for(rng.choice(MEDIA_RELAYS))
-    capture = site.capture
-    ts = site.office.resolve(capture, ts, host, relay)
-    port, rtt = host.ephemeral_port(rng), site.rtt(host, relay)
-    transaction = rng.randbytes(12)
-    capture.udp(ts, host, relay, port, MEDIA_PORT, media.stun_binding(transaction))
-    capture.udp(ts + rtt, relay, host, MEDIA_PORT, port, media.stun_binding(transaction, response=True) + bytes(12))
-    ssrc_out, ssrc_in = rng.getrandbits(32), rng.getrandbits(32)
-    sequence = rng.getrandbits(16)
-    end = ts + seconds
-    step = 1 / AUDIO_PPS
-    tick = 0
-    while ts < end:
-        ts += step
-        tick += 1
-        for ssrc, src, dst, sport, dport, delay in ((ssrc_out, host, relay, port, MEDIA_PORT, 0.0),
-                                                   (ssrc_in, relay, host, MEDIA_PORT, port, rtt / 2)):
-            audio = capture.filler(rng.randint(60, 160) + media.SRTP_TAG, tick)
-            capture.udp(ts + delay, src, dst, sport, dport,
-                        media.srtp(media.OPUS, sequence + tick, tick * 960, ssrc, audio, False))
-            if tick % (AUDIO_PPS // VIDEO_PPS) == 0:
-                video = capture.filler(rng.randint(700, 1_150) + media.SRTP_TAG, tick * 3)
-                capture.udp(ts + delay + 0.001, src, dst, sport, dport,
-                            media.srtp(media.VP8, sequence + tick, tick * 1800, ssrc ^ 1, video, True))
+class _Call:
+    """STUN to the media relay, then SRTP both ways: audio every 20 ms and video frames, for the whole call."""
+
+    def __init__(self, site: Site, rng: random.Random, ts: float, host: Host) -> None:
+        self.capture, self.rng, self.host = site.capture, rng, host
+        self.relay = site.host_for(rng.choice(MEDIA_RELAYS))
+        self.ts = site.office.resolve(self.capture, ts, host, self.relay)
+        self.port, self.rtt = host.ephemeral_port(rng), site.rtt(host, self.relay)
+        transaction = rng.randbytes(12)
+        self.capture.udp(self.ts, host, self.relay, self.port, MEDIA_PORT, media.stun_binding(transaction))
+        self.capture.udp(self.ts + self.rtt, self.relay, host, MEDIA_PORT, self.port,
+                         media.stun_binding(transaction, response=True) + bytes(12))
+        self.ssrc_out, self.ssrc_in = rng.getrandbits(32), rng.getrandbits(32)
+        self.sequence = rng.getrandbits(16)
+        self.tick = 0
+
+    def media_until(self, end: float) -> None:
+        capture, rng = self.capture, self.rng
+        legs = ((self.ssrc_out, self.host, self.relay, self.port, MEDIA_PORT, 0.0),
+                (self.ssrc_in, self.relay, self.host, MEDIA_PORT, self.port, self.rtt / 2))
+        while self.ts < end:
+            self.ts += 1 / AUDIO_PPS
+            self.tick += 1
+            tick = self.tick
+            for ssrc, src, dst, sport, dport, delay in legs:
+                audio = capture.filler(rng.randint(60, 160) + media.SRTP_TAG, tick)
+                capture.udp(self.ts + delay, src, dst, sport, dport,
+                            media.srtp(media.OPUS, self.sequence + tick, tick * 960, ssrc, audio, False))
+                if tick % (AUDIO_PPS // VIDEO_PPS) == 0:
+                    video = capture.filler(rng.randint(700, 1_150) + media.SRTP_TAG, tick * 3)
+                    capture.udp(self.ts + delay + 0.001, src, dst, sport, dport,
+                                media.srtp(media.VP8, self.sequence + tick, tick * 1800, ssrc ^ 1, video, True))
