@@ -70,21 +70,35 @@ class Interception:
     both_ways: bool
     forwarding_delay_us: int = 70
 
-    def apply(self, records: list[Record]) -> list[Record]:
-        forwarded: list[Record] = []
-        for index, (ts_us, frame) in enumerate(records):
-            if not self.start_us <= ts_us < self.end_us or frame[12:14] != b"\x08\x00":
-                continue
-            src, dst = frame[6:12], frame[0:6]
-            if src == self.victim_mac and dst == self.gateway_mac:
-                onward = self.gateway_mac
-            elif self.both_ways and src == self.gateway_mac and dst == self.victim_mac:
-                onward = self.victim_mac
-            else:
-                continue
-            records[index] = (ts_us, self.impostor_mac + frame[6:])
-            forwarded.append((ts_us + self.forwarding_delay_us, onward + self.impostor_mac + _hop(frame[12:])))
-        return records + forwarded if forwarded else records
+    def routes(self) -> dict[bytes, bytes]:
+        """Destination + source MACs of the frames that take the detour -> where the impostor sends them on."""
+        routes = {self.gateway_mac + self.victim_mac: self.gateway_mac}
+        if self.both_ways:
+            routes[self.victim_mac + self.gateway_mac] = self.victim_mac
+        return routes
+
+
+def _detour(records: list[Record], interceptions: list[Interception]) -> list[Record]:
+    """Rewrite the intercepted frames of `records` (in time order) in place; return the impostors' copies."""
+    by_addresses: dict[bytes, list[tuple[Interception, bytes]]] = {}
+    for interception in interceptions:
+        for addresses, onward in interception.routes().items():
+            by_addresses.setdefault(addresses, []).append((interception, onward))
+    first = bisect_left(records, min(i.start_us for i in interceptions), key=itemgetter(0))
+    last = bisect_left(records, max(i.end_us for i in interceptions), key=itemgetter(0))
+    forwarded: list[Record] = []
+    for index in range(first, last):
+        ts_us, frame = records[index]
+        candidates = by_addresses.get(frame[:12])
+        if candidates is None or frame[12:14] != b"\x08\x00":
+            continue
+        for interception, onward in candidates:
+            if interception.start_us <= ts_us < interception.end_us:
+                impostor = interception.impostor_mac
+                records[index] = (ts_us, impostor + frame[6:])
+                forwarded.append((ts_us + interception.forwarding_delay_us, onward + impostor + _hop(frame[12:])))
+                break
+    return forwarded
 
 
 def _hop(tail: bytes) -> bytes:
@@ -108,8 +122,9 @@ class HiddenArp:
     end_us: int
 
     def keeps(self, record: Record) -> bool:
+        """Whether an ARP frame stays in the capture."""
         ts_us, frame = record
-        if frame[12:14] != b"\x08\x06" or not self.start_us <= ts_us < self.end_us:
+        if not self.start_us <= ts_us < self.end_us:
             return True
         about = frame[28:32] == self.address or frame[38:42] == self.address
         return not about or frame[22:28] in self.shown_senders
@@ -222,12 +237,12 @@ class Capture:
         records = sorted(self._records, key=itemgetter(0))
         cut = bisect_left(records, round(until * 1_000_000), key=itemgetter(0))
         taken, self._records[:] = records[:cut], records[cut:]
-        for interception in self._stream.interceptions:
-            taken = interception.apply(taken)
-        if self._stream.interceptions:
-            taken.sort(key=itemgetter(0))
+        if self._stream.interceptions and taken:
+            forwarded = _detour(taken, self._stream.interceptions)
+            if forwarded:
+                taken = sorted(taken + forwarded, key=itemgetter(0))
         for hidden in self._stream.hidden_arp:
-            taken = [record for record in taken if hidden.keeps(record)]
+            taken = [record for record in taken if record[1][12:14] != b"\x08\x06" or hidden.keeps(record)]
         return taken
 
     def __len__(self) -> int:
