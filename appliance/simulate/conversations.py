@@ -52,6 +52,12 @@ def dns_lookup(
     return answer_at + 0.0002
 
 
+def both_families(site: Site, rng: random.Random, ts: float, client: Host, name: str) -> float:
+    """Windows asks for both address families at once (the office has no IPv6: AAAA comes back empty)."""
+    dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
+    return dns_lookup(site, rng, ts + 0.00005, client, name)
+
+
 def https_visit(
     site: Site,
     rng: random.Random,
@@ -63,39 +69,24 @@ def https_visit(
     lookup: bool = True,
     server: Host | None = None,
 ) -> float:
-    """DNS lookup, TLS handshake with SNI `name`, encrypted exchanges, FIN. Returns the end time."""
-    if lookup:  # Windows asks for both address families at once
-        dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
-        ts = dns_lookup(site, rng, ts + 0.00005, client, name)
-    conv = site.tcp(rng, client, server or site.host_for(name), 443, ts).open()
+    """DNS lookup, then TLS with SNI `name` and the encrypted exchanges: over TCP (ending with a FIN), or as
+    HTTP/3 over QUIC on UDP 443 when the profile is a QUIC client's (what Chrome uses once a site advertised
+    it). Returns the end time."""
+    if lookup:
+        ts = both_families(site, rng, ts, client, name)
+    server = server or site.host_for(name)
+    if tls.EXT_QUIC_TRANSPORT_PARAMETERS in profile.extensions:
+        ts = site.office.resolve(site.capture, ts, client, server)
+        connection = quic.QuicConnection(site.capture, rng, client, server, client.ephemeral_port(rng), ts,
+                                         site.rtt(client, server)).handshake(name, profile)
+        for upload, download in exchanges:
+            connection.exchange(upload, download, think=0.03)
+        connection.close()
+        return connection.ts
+    conv = site.tcp(rng, client, server, 443, ts).open()
     tls.handshake_and_exchange(conv, rng, name, profile, exchanges)
     conv.close(by_client=rng.random() < 0.7)
     return conv.ts
-
-
-def quic_visit(
-    site: Site,
-    rng: random.Random,
-    ts: float,
-    client: Host,
-    name: str,
-    profile: tls.ClientProfile,
-    exchanges: list[tuple[int, int]],
-    lookup: bool = True,
-    server: Host | None = None,
-) -> float:
-    """DNS lookup, then HTTP/3 over QUIC on UDP 443 (what Chrome uses once a site advertised it)."""
-    if lookup:
-        dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
-        ts = dns_lookup(site, rng, ts + 0.00005, client, name)
-    server = server or site.host_for(name)
-    ts = site.office.resolve(site.capture, ts, client, server)
-    connection = quic.QuicConnection(site.capture, rng, client, server, client.ephemeral_port(rng), ts,
-                                     site.rtt(client, server)).handshake(name, profile)
-    for upload, download in exchanges:
-        connection.exchange(upload, download, think=0.03)
-    connection.close()
-    return connection.ts
 
 
 def http_exchange(

@@ -14,11 +14,8 @@ What it reproduces:
 
 from __future__ import annotations
 
-import random
-
-from appliance.simulate import conversations as talk
-from appliance.simulate.attacks import attack_start, attacker_workstation, record
-from appliance.simulate.attacks.c2_fast import SUSTAINED_S, TASK_CHANCE
+from appliance.simulate.attacks import record
+from appliance.simulate.attacks.c2_fast import TASK_CHANCE, implant, open_tls
 from appliance.simulate.benign import heavy_tail
 from appliance.simulate.protocols import quic, tls
 from appliance.simulate.site import Site
@@ -36,23 +33,14 @@ def inject(site: Site) -> None:
     _http3(site)
 
 
-def _window(site: Site, rng: random.Random) -> tuple[float, float]:
-    start = attack_start(site, rng, 0.05, 0.15)
-    return start, min(site.end, start + rng.uniform(*SUSTAINED_S))
-
-
 def _websocket(site: Site) -> None:
-    rng = site.rng("attack:c2-channel:websocket")
-    host = attacker_workstation(site, rng)
-    name = "ws.telemetry-hub.example"
-    server = site.office.internet.at(name, "192.0.2.94")
-    start, end = _window(site, rng)
+    run = implant(site, "attack:c2-channel:websocket", "ws.telemetry-hub.example", "192.0.2.94")
+    rng = run.rng
     interval, jitter = rng.choice((10.0, 15.0, 30.0)), 0.2
-    ts = talk.dns_lookup(site, rng, start, host, name, ttl=300)
-    conv = site.tcp(rng, host, server, 443, ts).open()
-    tls.handshake_and_exchange(conv, rng, name, tls.CHROME, [(rng.randint(500, 700), rng.randint(180, 260))])
+    conv = open_tls(site, rng, run.resolve(site), run.host, run.server, run.name, tls.CHROME,
+                    [(rng.randint(500, 700), rng.randint(180, 260))])  # the WebSocket upgrade
     capture = conv.capture
-    while conv.ts < end:
+    while conv.ts < run.end:
         think = interval * (1 + rng.uniform(-jitter, jitter))
         conv.client_sends(tls.application_data(capture, rng.randint(180, 260), rng), think=think)
         task = rng.random() < TASK_CHANCE
@@ -62,42 +50,35 @@ def _websocket(site: Site) -> None:
             conv.client_sends(tls.application_data(capture, heavy_tail(rng, 2_000, 300_000), rng),
                               think=rng.uniform(0.5, 3))
     conv.close(by_client=True)
-    record(site, RULE, f"mythic-websocket-{interval:.0f}s-one-connection", host, server, 443, start, conv.ts)
+    record(site, RULE, f"mythic-websocket-{interval:.0f}s-one-connection", run.host, run.server, 443, run.start,
+           conv.ts)
 
 
 def _http2(site: Site) -> None:
-    rng = site.rng("attack:c2-channel:http2")
-    host = attacker_workstation(site, rng)
-    name = "api.merlin-edge.example"
-    server = site.office.internet.at(name, "192.0.2.95")
-    start, end = _window(site, rng)
+    run = implant(site, "attack:c2-channel:http2", "api.merlin-edge.example", "192.0.2.95")
+    rng = run.rng
     sleep, skew = rng.choice((5.0, 10.0)), 2.0
-    ts = talk.dns_lookup(site, rng, start, host, name, ttl=300)
-    conv = site.tcp(rng, host, server, 443, ts).open()
-    tls.handshake_and_exchange(conv, rng, name, GO_H2, [(rng.randint(300, 400), rng.randint(60, 100))])
+    conv = open_tls(site, rng, run.resolve(site), run.host, run.server, run.name, GO_H2,
+                    [(rng.randint(300, 400), rng.randint(60, 100))])  # SETTINGS, the first check-in
     capture = conv.capture
-    while conv.ts < end:
+    while conv.ts < run.end:
         think = sleep + rng.uniform(0, skew)
         conv.client_sends(tls.application_data(capture, 600 + rng.randint(0, MERLIN_PADDING), rng), think=think)
         conv.server_sends(tls.application_data(capture, 300 + rng.randint(0, MERLIN_PADDING), rng), processing=0.02)
     conv.close(by_client=True)
-    record(site, RULE, f"merlin-http2-{sleep:.0f}s-one-connection", host, server, 443, start, conv.ts)
+    record(site, RULE, f"merlin-http2-{sleep:.0f}s-one-connection", run.host, run.server, 443, run.start, conv.ts)
 
 
 def _http3(site: Site) -> None:
-    rng = site.rng("attack:c2-channel:http3")
-    host = attacker_workstation(site, rng)
-    name = "h3.merlin-edge.example"
-    server = site.office.internet.at(name, "192.0.2.96")
-    start, end = _window(site, rng)
+    run = implant(site, "attack:c2-channel:http3", "h3.merlin-edge.example", "192.0.2.96")
+    rng, host, server = run.rng, run.host, run.server
     sleep, skew = rng.choice((5.0, 10.0, 15.0)), 2.0
-    ts = talk.dns_lookup(site, rng, start, host, name, ttl=300)
-    ts = site.office.resolve(site.capture, ts, host, server)
+    ts = site.office.resolve(site.capture, run.resolve(site), host, server)
     connection = quic.QuicConnection(site.capture, rng, host, server, host.ephemeral_port(rng), ts,
-                                     site.rtt(host, server)).handshake(name, tls.QUIC_GO)
-    while connection.ts < end:
+                                     site.rtt(host, server)).handshake(run.name, tls.QUIC_GO)
+    while connection.ts < run.end:
         connection.exchange(600 + rng.randint(0, MERLIN_PADDING), 300 + rng.randint(0, MERLIN_PADDING),
                             think=sleep + rng.uniform(0, skew))
     connection.close()
-    record(site, RULE, f"merlin-http3-quic-{sleep:.0f}s-one-connection", host, server, quic.PORT, start,
+    record(site, RULE, f"merlin-http3-quic-{sleep:.0f}s-one-connection", host, server, quic.PORT, run.start,
            connection.ts)

@@ -18,6 +18,7 @@ What it reproduces:
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from appliance.simulate import conversations as talk
 from appliance.simulate.attacks import attack_start, attacker_workstation, record
@@ -38,9 +39,36 @@ def inject(site: Site) -> None:
     _cobalt_strike(site)
 
 
-def _window(site: Site, rng: random.Random) -> tuple[float, float]:
+@dataclass
+class Implant:
+    """An implant on a compromised workstation, calling `name` at `server` for one sustained session."""
+
+    rng: random.Random
+    host: Host
+    name: str
+    server: Host
+    start: float
+    end: float
+
+    def resolve(self, site: Site, ttl: int = 300) -> float:
+        """The implant's first DNS lookup of its server; returns when the answer arrived."""
+        return talk.dns_lookup(site, self.rng, self.start, self.host, self.name, ttl=ttl)
+
+
+def implant(site: Site, purpose: str, name: str, address: str) -> Implant:
+    rng = site.rng(purpose)
+    host = attacker_workstation(site, rng)
     start = attack_start(site, rng, 0.05, 0.15)
-    return start, min(site.end, start + rng.uniform(*SUSTAINED_S))
+    return Implant(rng, host, name, site.office.internet.at(name, address), start,
+                   min(site.end, start + rng.uniform(*SUSTAINED_S)))
+
+
+def open_tls(site: Site, rng: random.Random, ts: float, host: Host, server: Host, sni: str,
+             profile: tls.ClientProfile, first: list[tuple[int, int]] | None = None) -> TcpConversation:
+    """A TCP connection to port 443 with its TLS handshake (and the `first` exchanges) done."""
+    conv = site.tcp(rng, host, server, 443, ts).open()
+    tls.handshake_and_exchange(conv, rng, sni, profile, first or [])
+    return conv
 
 
 def _exchange(conv: TcpConversation, rng: random.Random, think: float, request: int, response: int) -> None:
@@ -57,57 +85,39 @@ def _exchange(conv: TcpConversation, rng: random.Random, think: float, request: 
         conv.server_sends(tls.application_data(capture, response, rng), processing=0.01)
 
 
-def _open(site: Site, rng: random.Random, ts: float, host: Host, server: Host, sni: str,
-          profile: tls.ClientProfile) -> TcpConversation:
-    conv = site.tcp(rng, host, server, 443, ts).open()
-    tls.handshake_and_exchange(conv, rng, sni, profile, [])
-    return conv
-
-
 def _meterpreter(site: Site) -> None:
-    rng = site.rng("attack:c2-fast:meterpreter")
-    host = attacker_workstation(site, rng)
-    server = site.office.internet.at("msf-handler", "192.0.2.91")
-    start, end = _window(site, rng)
-    ts = start
-    while ts < end:
-        conv = _open(site, rng, ts, host, server, "", tls.SCHANNEL)
+    run = implant(site, "attack:c2-fast:meterpreter", "msf-handler", "192.0.2.91")
+    rng, ts = run.rng, run.start
+    while ts < run.end:
+        conv = open_tls(site, rng, ts, run.host, run.server, "", tls.SCHANNEL)  # the handler's bare address
         for _ in range(rng.randint(5, 20)):  # WinHTTP renews its connection now and then
             _exchange(conv, rng, rng.uniform(1.0, 2.0), rng.randint(290, 330), rng.randint(150, 190))
-            if conv.ts >= end:
+            if conv.ts >= run.end:
                 break
         conv.close(by_client=True)
         ts = conv.ts + rng.uniform(0.5, 1.5)
-    record(site, RULE, "meterpreter-reverse-https-1-2s", host, server, 443, start, ts)
+    record(site, RULE, "meterpreter-reverse-https-1-2s", run.host, run.server, 443, run.start, ts)
 
 
 def _sliver(site: Site) -> None:
-    rng = site.rng("attack:c2-fast:sliver")
-    host = attacker_workstation(site, rng)
-    name = "updates.cdn-cloudapi.example"
-    server = site.office.internet.at(name, "192.0.2.92")
-    start, end = _window(site, rng)
-    ts = talk.dns_lookup(site, rng, start, host, name, ttl=60)
-    conv = _open(site, rng, ts, host, server, name, tls.GO_CRYPTO_TLS)
-    while conv.ts < end:
+    run = implant(site, "attack:c2-fast:sliver", "updates.cdn-cloudapi.example", "192.0.2.92")
+    rng = run.rng
+    conv = open_tls(site, rng, run.resolve(site, ttl=60), run.host, run.server, run.name, tls.GO_CRYPTO_TLS)
+    while conv.ts < run.end:
         # Sliver's encoders pad each message to a random length.
         _exchange(conv, rng, 5.0 + rng.uniform(0, 2.0), rng.randint(250, 900), rng.randint(120, 700))
     conv.close(by_client=True)
-    record(site, RULE, "sliver-https-beacon-5s-jitter-2s", host, server, 443, start, conv.ts)
+    record(site, RULE, "sliver-https-beacon-5s-jitter-2s", run.host, run.server, 443, run.start, conv.ts)
 
 
 def _cobalt_strike(site: Site) -> None:
-    rng = site.rng("attack:c2-fast:cobalt-strike")
-    host = attacker_workstation(site, rng)
-    name = "code.jquery-cdn.example"
-    server = site.office.internet.at(name, "192.0.2.93")
-    start, end = _window(site, rng)
-    ts = talk.dns_lookup(site, rng, start, host, name, ttl=300)
-    last = ts
-    while ts < end:
-        conv = _open(site, rng, ts, host, server, name, tls.SCHANNEL)
+    run = implant(site, "attack:c2-fast:cobalt-strike", "code.jquery-cdn.example", "192.0.2.93")
+    rng = run.rng
+    ts = last = run.resolve(site)
+    while ts < run.end:
+        conv = open_tls(site, rng, ts, run.host, run.server, run.name, tls.SCHANNEL)
         _exchange(conv, rng, 0.001, rng.randint(420, 460), rng.randint(5_400, 5_600))
         conv.close(by_client=True)
         last = conv.ts
         ts += rng.uniform(1.5, 3.0)
-    record(site, RULE, "cobalt-strike-sleep-3s-jitter-50", host, server, 443, start, last)
+    record(site, RULE, "cobalt-strike-sleep-3s-jitter-50", run.host, run.server, 443, run.start, last)

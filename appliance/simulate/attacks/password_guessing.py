@@ -103,34 +103,42 @@ def _telnet_connection(site: Site, rng: random.Random, ts: float, attacker: Host
     return conv.ts
 
 
-def _pop3_connection(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, port: int,
-                     guesses: Guesses) -> float:
-    conv = site.tcp(rng, attacker, target, port, ts).open()
-    conv.server_sends(b"+OK Dovecot (Debian) ready.\r\n")
-    for user, password in guesses:
-        conv.client_sends(f"USER {user}\r\n".encode(), think=0.005)
-        conv.server_sends(b"+OK\r\n")
-        conv.client_sends(f"PASS {password}\r\n".encode(), think=0.005)
-        conv.server_sends(b"-ERR [AUTH] Authentication failed.\r\n", processing=2.0)
-    conv.client_sends(b"QUIT\r\n")
-    conv.server_sends(b"+OK Logging out\r\n")
-    conv.close(by_client=False)
-    return conv.ts
+Exchange = list[tuple[bytes, bytes, float]]  # (client line, server reply, seconds before the reply)
 
 
-def _imap_connection(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, port: int,
-                     guesses: Guesses) -> float:
-    conv = site.tcp(rng, attacker, target, port, ts).open()
-    conv.server_sends(b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN] "
-                      b"Dovecot (Debian) ready.\r\n")
-    for index, (user, password) in enumerate(guesses, start=1):
-        conv.client_sends(f"a{index:03d} LOGIN {user} {password}\r\n".encode(), think=0.005)
-        conv.server_sends(f"a{index:03d} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".encode(),
-                          processing=2.0)
-    conv.client_sends(b"a999 LOGOUT\r\n")
-    conv.server_sends(b"* BYE Logging out\r\na999 OK Logout completed.\r\n")
-    conv.close(by_client=False)
-    return conv.ts
+def _line_guesses(greeting: bytes, exchanges: Callable[[int, str, str], Exchange], logout: tuple[bytes, bytes]
+                  ) -> Connection:
+    """A line protocol's guessing connection: greeting, each guess's lines, the tool's logout."""
+    def connection(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, port: int,
+                   guesses: Guesses) -> float:
+        conv = site.tcp(rng, attacker, target, port, ts).open()
+        conv.server_sends(greeting)
+        for index, (user, password) in enumerate(guesses, start=1):
+            for line, reply, delay in exchanges(index, user, password):
+                conv.client_sends(line, think=0.005)
+                conv.server_sends(reply, processing=delay)
+        conv.client_sends(logout[0])
+        conv.server_sends(logout[1])
+        conv.close(by_client=False)
+        return conv.ts
+
+    return connection
+
+
+_pop3_connection = _line_guesses(
+    b"+OK Dovecot (Debian) ready.\r\n",
+    lambda index, user, password: [(f"USER {user}\r\n".encode(), b"+OK\r\n", 0.001),
+                                   (f"PASS {password}\r\n".encode(), b"-ERR [AUTH] Authentication failed.\r\n", 2.0)],
+    (b"QUIT\r\n", b"+OK Logging out\r\n"),
+)
+_imap_connection = _line_guesses(
+    b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN] "
+    b"Dovecot (Debian) ready.\r\n",
+    lambda index, user, password: [(f"a{index:03d} LOGIN {user} {password}\r\n".encode(),
+                                    f"a{index:03d} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".encode(),
+                                    2.0)],
+    (b"a999 LOGOUT\r\n", b"* BYE Logging out\r\na999 OK Logout completed.\r\n"),
+)
 
 
 def _smb_connection(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, port: int,

@@ -104,21 +104,20 @@ def _ansible_host(site: Site, rng: random.Random, ts: float, host: Host) -> floa
 
 # -- backups ------------------------------------------------------------------------------------------------
 def _nightly_pulls(site: Site) -> Process:
-    rng = site.rng("benign:backup-pull")
-    ts = site.start
-    while True:
-        ts = scheduled(ts, DAY, BACKUP_PULL_AT) + rng.uniform(0, 60)
-        yield ts
-        ts = _pull_everything(site, rng, ts) + 3600
+    return _daily(site, site.rng("benign:backup-pull"), BACKUP_PULL_AT, 60, _pull_everything)
 
 
 def _nightly_offsite(site: Site) -> Process:
-    rng = site.rng("benign:backup-offsite")
+    return _daily(site, site.rng("benign:backup-offsite"), OFFSITE_AT, 120, _ship_offsite)
+
+
+def _daily(site: Site, rng: random.Random, at: float, slack: float, job) -> Process:
+    """A cron job at `at` seconds past midnight UTC, starting up to `slack` seconds late."""
     ts = site.start
     while True:
-        ts = scheduled(ts, DAY, OFFSITE_AT) + rng.uniform(0, 120)
+        ts = scheduled(ts, DAY, at) + rng.uniform(0, slack)
         yield ts
-        ts = _ship_offsite(site, rng, ts) + 3600
+        ts = job(site, rng, ts) + 3600
 
 
 def _pull_everything(site: Site, rng: random.Random, ts: float) -> float:

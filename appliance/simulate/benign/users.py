@@ -72,7 +72,7 @@ def _browse(site: Site, rng: random.Random, ts: float, host: Host, profile: tls.
     exchanges = [(rng.randint(300, 1500), heavy_tail(rng, 8000, 3_000_000)) for _ in range(rng.randint(1, 5))]
     name = POPULAR_DOMAINS[rank]
     if profile is tls.CHROME and name in QUIC_DOMAINS and rng.random() < 0.6:
-        return talk.quic_visit(site, rng, ts, host, name, tls.CHROME_QUIC, exchanges)
+        profile = tls.CHROME_QUIC
     return talk.https_visit(site, rng, ts, host, name, profile, exchanges)
 
 
