@@ -27,7 +27,7 @@ from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_te
 from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
 from appliance.licensing import box_license
 from appliance.simulate import scenarios
-from appliance.simulate.labels import write_indicators
+from appliance.simulate.labels import labels_path, write_indicators
 from appliance.simulate.replay import segment_path
 from appliance.store import keys
 from appliance.store.data_dir import DataDirectory
@@ -75,6 +75,9 @@ class DemoProcesses:
 
     def exited(self) -> list[str]:
         return [name for name, process in self.running if process.poll() is not None]
+
+    def failed(self) -> list[str]:
+        return [name for name, process in self.running if process.poll() not in (None, 0)]
 
 
 def install_demo_license(data_dir: DataDirectory) -> tuple[str, str]:
@@ -222,7 +225,9 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
 
 
 def _check(processes: DemoProcesses, logs: Path) -> None:
+    """The box's processes run until the demo stops; the stream may end, but only when its segments are done."""
     stopped = set(processes.exited()) & {"api", "engine", "sensor"}
+    stopped |= {name for name in processes.failed() if name == "stream"}
     if stopped:
         raise RuntimeError(f"demo process(es) stopped: {sorted(stopped)}; see {logs}")
 
@@ -254,3 +259,4 @@ def _read_files(history: list[Path], segments: Path, loops: int | None, shipping
               stop, logs)
         if name != "history":
             path.unlink(missing_ok=True)
+            labels_path(path).unlink(missing_ok=True)

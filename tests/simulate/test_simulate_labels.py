@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance.simulate import SCENARIOS
+from appliance.simulate import SCENARIOS, write
 from appliance.simulate.labels import indicators_path
 from appliance.simulate.office import build_office
+from appliance.simulate.pcap import read_pcap
 from tests.simulate.conftest import TEST_DURATION, TEST_SEED
-from tests.simulate.decoded_frames import Frame, message_starts
+from tests.simulate.decoded_frames import Frame, decode, message_starts
 
 PRODUCT = Path("/work/shared/PRODUCT.md")
 PER_RULE_SCENARIOS = [name for name in SCENARIOS if name not in ("benign-office", "mixed")]
@@ -114,6 +115,21 @@ def test_benign_has_no_cleartext_credentials(benign):
         payload = frame.payload
         assert b"Authorization: Basic" not in payload
         assert not payload.startswith((b"USER ", b"PASS ")) and b" LOGIN " not in payload
+
+
+def test_every_mac_speaks_for_one_address(tmp_path):
+    """The gateway asks for the LAN hosts that internet traffic goes to (inbound mail) in its own name, never
+    in the internet sender's: otherwise the gateway's MAC would claim outside addresses, an ARP spoofing
+    look-alike made by the simulator itself. Two minutes hold inbound mail."""
+    pcap = tmp_path / "office.pcap"
+    write("benign-office", pcap, seed=TEST_SEED, duration=120)
+    ips_of: dict[str, set[str]] = defaultdict(set)
+    for ts, raw in read_pcap(pcap):
+        frame = decode(ts, raw)
+        if frame.arp and frame.arp[2] != "0.0.0.0":
+            ips_of[frame.arp[1]].add(frame.arp[2])
+    assert ips_of
+    assert all(len(ips) == 1 for ips in ips_of.values()), {mac: ips for mac, ips in ips_of.items() if len(ips) > 1}
 
 
 def test_benign_arp_and_dhcp_are_consistent(benign):

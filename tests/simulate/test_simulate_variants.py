@@ -101,6 +101,16 @@ def test_ssh_guessing_shows_three_to_six_failed_guesses_per_connection(generated
     assert {label.port for label in capture.labels} >= {2222, 22222, 22}
 
 
+def test_classic_ssh_brute_force_reads_as_failed_guesses(generated):
+    """The brute-force scenario's SSH guessing: three failures per connection, never a success."""
+    capture = generated["brute-force"]
+    label = next(label for label in capture.labels if label.variant == "ssh")
+    finished = [frames for (client, _, server, _), frames in _connections(capture.frames).items()
+                if client == label.source_ip and server == label.dest_ip and _finished(frames)]
+    assert finished
+    assert all(zeek_auth_attempts(frames, label.source_ip) == [False] * 3 for frames in finished)
+
+
 def test_distributed_guessing_comes_from_many_internet_sources(generated):
     capture = generated["brute-force-ssh-variants"]
     label = next(label for label in capture.labels if "/" in label.source_ip)
