@@ -36,7 +36,8 @@ def _workstation(site: Site, host: Host) -> Process:
     user = user_of(host)
     ts = site.start + rng.expovariate(diurnal(site.start) / WORKSTATION_MEAN_GAP)
     if diurnal(site.start) > 0.5 and rng.random() < 0.3:
-        ts = _boot(site, rng, ts + rng.random() * BOOT_WITHIN, host, user)
+        # Within the first 15 % of a short capture, so its DHCP server is known before anything else offers.
+        ts = _boot(site, rng, ts + rng.random() * min(BOOT_WITHIN, site.capture.duration * 0.15), host, user)
     next_update = site.start + rng.expovariate(1 / UPDATE_EVERY)
     activities = (_browse, _browse, _browse, _browse, _intranet, _file_share, _mail, _service_ticket, _directory,
                   _print)
