@@ -171,7 +171,11 @@ FULL_LENGTH_S = {
 }
 
 SCENARIOS: dict[str, Scenario] = {
-    "benign-office": Scenario("benign-office", "an ordinary office morning, no attacks", ()),
+    "benign-office": Scenario(
+        "benign-office",
+        "an ordinary office morning with its look-alikes (polling software, IT's scans and fan-outs), no attacks",
+        (),
+    ),
     **{
         name: Scenario(name, description, (injector,), full_length_s=FULL_LENGTH_S.get(name, 0.0))
         for name, description, injector in _PER_RULE
