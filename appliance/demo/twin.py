@@ -225,5 +225,20 @@ def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, sc
         else None,
         "attacks": attacks,
         "attack_alerts": sorted(attack_alerts, key=lambda row: row["score"]),
-        "false_positive_alerts": sorted(false_positives, key=lambda row: -row["score"]),
+        "false_positive_groups": _grouped(false_positives),
     }
+
+
+def _grouped(false_positives: list[dict]) -> list[dict]:
+    """False positives by (rule, source), highest score first, each with its highest-scoring incident as the
+    example: an inventory scanner's hundred port-scan incidents are one line to fix."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in false_positives:
+        groups.setdefault((row["rule"], row["source"]), []).append(row)
+    out = []
+    for (rule, source), rows in groups.items():
+        rows.sort(key=lambda row: -row["score"])
+        example = {key: value for key, value in rows[0].items() if key not in ("rule", "source")}
+        out.append({"rule": rule, "source": source, "incidents": len(rows), "highest_score": rows[0]["score"],
+                    "lowest_score": rows[-1]["score"], "example": example})
+    return sorted(out, key=lambda group: -group["highest_score"])

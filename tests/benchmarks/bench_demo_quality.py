@@ -4,7 +4,8 @@ The offline twin (appliance/demo/twin.py) produces the exact files `appliance de
 history, then 30 minutes' worth of the continuous stream's segments: mixed, seed 7, 600 s segments at 10x),
 decodes them with the real sensor pipeline, runs the real rules and scores every incident with the shipped
 model, and judges it against the stream's own labels:
-- alerts on hosts the demo did not attack (the goal: none), by rule, with source, score and evidence;
+- alerts on hosts the demo did not attack (the goal: none), by rule and source, with scores and an example's
+  evidence;
 - each attack's alert and score, and the attacks no rule raised;
 - whether every attack alert's score ranks above every false positive's.
 Twice: as the live demo's sensor sees it (packet time compressed tenfold by the replay) and in packet time

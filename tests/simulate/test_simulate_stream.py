@@ -115,3 +115,21 @@ def test_the_twin_counts_and_times_the_demo_like_the_live_sensor():
     clock = LiveClock(10.0, (1000.0, 1600.0), 50_000.0)
     assert clock(1000.0) == 1000.0 and clock(1600.0) == 1060.0  # the history, ten times faster
     assert clock(50_000.0) == 1060.0 and clock(50_600.0) == 1120.0  # the stream right after it
+
+
+def test_the_twin_judges_every_alert_and_every_attack():
+    """A short demo through the real sensor, rules and model: each incident is an attack alert or a false
+    positive, every label is listed with whether it raised anything, and the ranking check compares them."""
+    from appliance.demo.twin import demo_quality
+    from appliance.engine.scoring import Scorer
+
+    result = demo_quality(Scorer.load(), 0.5, live=True, scenario="mixed", seed=5, segment_s=60.0, speed=10.0,
+                          learning_s=120.0)
+    assert result["segments"] == 5
+    assert result["attack_labels"] == len(result["attacks"]) > 0
+    assert len(result["attack_alerts"]) + result["false_positives"] == result["incidents"]
+    assert sum(group["incidents"] for group in result["false_positive_groups"]) == result["false_positives"]
+    scores = [row["score"] for row in result["attack_alerts"]]
+    assert result["lowest_attack_score"] == min(scores)
+    expected = not result["false_positives"] or min(scores) > result["highest_false_positive_score"]
+    assert result["every_attack_above_every_false_positive"] == expected
