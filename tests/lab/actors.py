@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -85,10 +86,8 @@ def monitor(args: argparse.Namespace) -> None:
         for target in args.ping.split(","):
             subprocess.run(["ping", "-c", "1", "-W", "1", target], capture_output=True, check=False)
         for url in args.http.split(","):
-            try:
+            with contextlib.suppress(requests.RequestException):
                 requests.get(url, timeout=5)
-            except requests.RequestException:
-                pass
         if not pause(rng, args.every - 0.5, args.every + 0.5, until):
             break
 
@@ -111,11 +110,11 @@ def c2_server(args: argparse.Namespace) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             task = {"task": "collect", "id": rng.randint(1, 99999)} if rng.random() < 0.15 else {"task": None}
             self._reply(json.dumps(task).encode())
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self._reply(b'{"ok":true}')
 
@@ -144,7 +143,9 @@ def beacon(args: argparse.Namespace) -> None:
     while time.time() < until:
         try:
             # A fresh connection per check-in, as most HTTP implants do between sleeps.
-            reply = requests.get(f"{args.url}/api/v2/sync", params={"id": agent_id}, headers=headers, timeout=10, verify=False)
+            reply = requests.get(
+                f"{args.url}/api/v2/sync", params={"id": agent_id}, headers=headers, timeout=10, verify=False
+            )
             task = reply.json().get("task")
             if pending is not None:
                 result = os.urandom(rng.randint(4_000, 24_000)).hex()

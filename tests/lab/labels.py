@@ -10,12 +10,39 @@ from pathlib import Path
 
 # Debian packages whose versions make a capture reproducible (the tools and servers that produced it).
 VERSIONED_PACKAGES = [
-    "hydra", "medusa", "ncrack", "nmap", "masscan", "hping3", "dsniff", "ettercap-text-only", "bettercap",
-    "iodine", "openssh-server", "openssh-client", "sshpass", "expect", "vsftpd", "mariadb-server", "postgresql",
-    "nginx-light", "inetutils-telnetd", "inetutils-telnet", "openbsd-inetd", "samba", "smbclient",
-    "tigervnc-standalone-server", "dnsmasq", "chrony", "curl", "wget", "lftp", "ansible-core", "iproute2",
+    "hydra",
+    "medusa",
+    "ncrack",
+    "nmap",
+    "masscan",
+    "hping3",
+    "dsniff",
+    "ettercap-text-only",
+    "bettercap",
+    "iodine",
+    "openssh-server",
+    "openssh-client",
+    "sshpass",
+    "expect",
+    "vsftpd",
+    "mariadb-server",
+    "postgresql",
+    "nginx-light",
+    "inetutils-telnetd",
+    "inetutils-telnet",
+    "openbsd-inetd",
+    "samba",
+    "smbclient",
+    "tigervnc-standalone-server",
+    "dnsmasq",
+    "chrony",
+    "curl",
+    "wget",
+    "lftp",
+    "ansible-core",
+    "iproute2",
     "tshark",
-]  # fmt: skip
+]
 
 
 def packet_count(pcap: Path) -> int:
@@ -27,8 +54,10 @@ def event_span(pcap: Path, display_filter: str) -> dict:
     """How many packets match the event's filter, and the times of the first and the last one."""
     out = subprocess.run(
         ["tshark", "-n", "-r", str(pcap), "-Y", display_filter, "-T", "fields", "-e", "frame.time_epoch"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     times = [float(line) for line in out.stdout.split()]
     if not times:
         return {"packets": 0, "first_packet_time": None, "last_packet_time": None}
@@ -83,13 +112,46 @@ def _expect(capture: dict) -> str:
 def render_manifest(labels: dict) -> str:
     rows = []
     total = 0
-    for name, capture in labels["captures"].items():
+    for capture in labels["captures"].values():
         total += capture["bytes"]
         size = f"{capture['bytes'] / 1e6:.1f} MB"
         snap = f"snaplen {capture['snaplen']}" if capture["snaplen"] else "full packets"
-        rows.append(f"| {capture['file']} | {capture['packets']:,} | {size}, {snap} | {capture['what']} | {_expect(capture)} |")
+        rows.append(
+            f"| {capture['file']} | {capture['packets']:,} | {size}, {snap} | {capture['what']} | {_expect(capture)} |"
+        )
     versions = "\n".join(f"| {name} | {version} |" for name, version in labels["tool_versions"].items())
-    return MANIFEST_TEMPLATE.format(rows="\n".join(rows), total=total / 1e6, count=len(rows), versions=versions)
+    lab = "\n".join(f"| {host} | {address} | {role} |" for host, address, role in LAB_TABLE)
+    return MANIFEST_TEMPLATE.format(
+        lab=lab, rows="\n".join(rows), total=total / 1e6, count=len(rows), versions=versions
+    )
+
+
+LAB_TABLE = [
+    ("gw", "10.77.0.1 (52:54:00:77:00:01)", "router to the internet (no NAT; the internet routes 10.77.0.0/24 to it)"),
+    ("dns", "10.77.0.2", "dnsmasq, the LAN resolver; forwards `t.cdnsync.example` to 203.0.113.53"),
+    ("mon", "10.77.0.5", "monitoring: pings gw, dns, srv1, db1 and GETs http://10.77.0.10/health every 30 s"),
+    (
+        "srv1",
+        "10.77.0.10",
+        "OpenSSH on 22 and 2222, vsftpd on 21 and 2121, telnetd 23, nginx 80/443/8080 (Basic auth on /admin/), "
+        "Samba 445",
+    ),
+    ("db1", "10.77.0.11", "MariaDB 3306 and 3307 (extra_port), PostgreSQL 5432, OpenSSH 22"),
+    (
+        "ws1-ws6",
+        "10.77.0.21-26",
+        "workstations: web browsing (ws1-ws4), update checks every 60 s +- 20 % (all), NTP (ws1-ws3), OpenSSH; "
+        "ws5 runs a VNC server (Xvnc, 5900)",
+    ),
+    ("admin", "10.77.0.30", "the IT admin's workstation (SSH, scp, Ansible); also polls for updates"),
+    ("attacker", "10.77.0.66 (00:0c:29:4b:66:66)", "the attacker"),
+    (
+        "internet",
+        "198.51.100.10 updates, .20 backup provider, .123 NTP; 203.0.113.10/.11 web, 93.184.216.34 CDN, "
+        "203.0.113.50 and .77 C2, 203.0.113.53 iodined, 185.53.178.10 attacker's file drop",
+        "exist only in the lab's internet namespace",
+    ),
+]
 
 
 MANIFEST_TEMPLATE = """# Lab captures: real tools, real servers, our own namespaces
@@ -111,15 +173,7 @@ Not for tuning: this set is held out for evaluation. Packet counts are read with
 ## The lab
 | host | address | role |
 |---|---|---|
-| gw | 10.77.0.1 (52:54:00:77:00:01) | router to the "internet" (no NAT; routes 10.77.0.0/24) |
-| dns | 10.77.0.2 | dnsmasq, the LAN resolver; forwards `t.cdnsync.example` to 203.0.113.53 |
-| mon | 10.77.0.5 | monitoring: pings gw, dns, srv1, db1 and GETs http://10.77.0.10/health every 30 s |
-| srv1 | 10.77.0.10 | OpenSSH on 22 and 2222, vsftpd on 21 and 2121, telnetd 23, nginx 80/443/8080 (Basic auth on /admin/), Samba 445 |
-| db1 | 10.77.0.11 | MariaDB 3306 and 3307 (extra_port), PostgreSQL 5432, OpenSSH 22 |
-| ws1–ws6 | 10.77.0.21–26 | workstations: web browsing (ws1–ws4), update checks every 60 s ± 20 % (all), NTP (ws1–ws3), OpenSSH; ws5 runs a VNC server (Xvnc, 5900) |
-| admin | 10.77.0.30 | the IT admin's workstation (SSH, scp, Ansible) |
-| attacker | 10.77.0.66 (00:0c:29:4b:66:66) | the attacker |
-| internet | 198.51.100.10 updates, .20 backup provider, .123 NTP; 203.0.113.10/.11 web, 93.184.216.34 CDN, 203.0.113.50 and .77 C2, 203.0.113.53 iodined, 185.53.178.10 attacker's file drop | exist only in the lab's internet namespace |
+{lab}
 
 ## Captures ({count}, {total:.1f} MB)
 | file | packets | size | what is in it | expect |

