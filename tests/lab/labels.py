@@ -70,6 +70,18 @@ def event_span(pcap: Path, display_filter: str) -> dict:
     }
 
 
+def active_hosts(pcap: Path, hosts: list[dict]) -> list[dict]:
+    """The background hosts that sent something during this capture (a 60 s poller may miss a short one)."""
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(pcap), "-Y", "ip", "-T", "fields", "-e", "ip.src"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sources = set(out.stdout.split())
+    return [host for host in hosts if host["ip"] in sources]
+
+
 def tool_versions() -> dict[str, str]:
     versions = {}
     for package in VERSIONED_PACKAGES:
@@ -88,6 +100,8 @@ def tool_versions() -> dict[str, str]:
 def write_outputs(out: Path, results: dict[str, dict]) -> None:
     labels_path = out / "labels.json"
     labels = json.loads(labels_path.read_text()) if labels_path.exists() else {"captures": {}}
+    for capture in results.values():
+        capture["hosts"] = active_hosts(out / capture["file"], capture["hosts"])
     labels["captures"].update(results)
     labels["captures"] = dict(sorted(labels["captures"].items()))
     labels["tool_versions"] = {**labels.get("tool_versions", {}), **tool_versions()}

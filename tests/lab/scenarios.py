@@ -554,8 +554,8 @@ def beacon(name: str, sleep: float, jitter: float, minutes: float, scheme: str, 
             attacker_ip=HOSTS[host].ip,
             attacker_mac=HOSTS[host].mac,
             notes=f"stand-in for an HTTP implant: check-in every {sleep} s shortened by up to {jitter:.0%} (Cobalt "
-            f"Strike jitter), a new TCP connection per check-in, a 4-24 KB task result POSTed after ~15 % of "
-            f"check-ins; the name is resolved through dns each time",
+            f"Strike jitter), a new TCP connection per check-in, an 8-48 KB task result (hex text) POSTed "
+            f"after ~15 % of check-ins; the name is resolved through dns each time",
         )
         rec.run(host, command, event, timeout=minutes * 60 + 60)
 
