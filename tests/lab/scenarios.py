@@ -49,6 +49,7 @@ class Event:
     secondary: bool = False
     start_wall: float = 0.0
     end_wall: float = 0.0
+    checks: dict[str, str] = field(default_factory=dict)  # name -> tshark filter: counted in the capture
 
 
 @dataclass
@@ -233,6 +234,10 @@ class Lab:
                     "tool_started": round(event.start_wall, 3),
                     "tool_ended": round(event.end_wall, 3),
                     **span,
+                    "checks": {
+                        name: {"filter": check, "packets": event_span(pcap, check)["packets"]}
+                        for name, check in event.checks.items()
+                    },
                 }
             )
         return {
@@ -441,7 +446,9 @@ expect eof
 """
 
 
-def arp_spoof(name: str, tool: str, command: list[str], quit_input: str | None, what: str, notes: str) -> Scenario:
+def arp_spoof(
+    name: str, tool: str, command: list[str], quit_input: str | None, what: str, notes: str, sweeps_first: bool = False
+) -> Scenario:
     target, gateway = HOSTS["ws2"], HOSTS["gw"]
 
     def steps(lab: Lab, rec: Recorder) -> None:
@@ -481,11 +488,26 @@ def arp_spoof(name: str, tool: str, command: list[str], quit_input: str | None, 
             notes=notes,
         )
         rec.run_for("attacker", command, 45, event, quit_input)
-        event.outcome = (
-            f"{target.ip} sent its off-subnet traffic to the attacker's MAC {ATTACKER.mac}, which forwarded it "
-            f"to the router (evidence of the interception: eth.dst=={ATTACKER.mac} && ip.src=={target.ip} && "
-            f"!(ip.dst==10.77.0.0/24))"
-        )
+        event.outcome = f"forged ARP for {gateway.ip} and {target.ip}; the attacker forwards what it intercepts"
+        event.checks = {
+            "victim's off-subnet packets sent to the attacker's MAC (the interception)": (
+                f"eth.dst=={ATTACKER.mac} && ip.src=={target.ip} && !(ip.dst==10.77.0.0/24)"
+            ),
+        }
+        if sweeps_first:
+            rec.events.append(
+                Event(
+                    "NETWORK_SWEEP",
+                    [{"ip": "10.77.0.0/24", "port": None, "service": "arp"}],
+                    f"arp.opcode==1 && eth.src=={ATTACKER.mac}",
+                    tool=tool,
+                    command=event.command,
+                    secondary=True,
+                    notes="ettercap ARP-scans the whole /24 to build its host list before it poisons",
+                    start_wall=event.start_wall,
+                    end_wall=event.end_wall,
+                )
+            )
         time.sleep(5)
 
     return Scenario(name, "attack", what, steps, lead_in=12)
@@ -1030,6 +1052,7 @@ SCENARIOS: list[Scenario] = [
         "q",
         "ettercap -M arp:remote poisons ws2 and the gateway for 45 s while ws2 browses",
         "ettercap first ARP-scans the /24 to build its host list, and forwards the victims' packets itself",
+        sweeps_first=True,
     ),
     arp_spoof(
         "arpspoof-bettercap",

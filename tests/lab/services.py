@@ -164,7 +164,7 @@ class Services:
             {listens}
             HostKey {key}
             PidFile {folder}/sshd.pid
-            UsePAM no
+            UsePAM yes
             PasswordAuthentication yes
             KbdInteractiveAuthentication no
             PermitRootLogin prohibit-password
