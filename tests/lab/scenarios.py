@@ -446,9 +446,7 @@ expect eof
 """
 
 
-def arp_spoof(
-    name: str, tool: str, command: list[str], quit_input: str | None, what: str, notes: str, sweeps_first: bool = False
-) -> Scenario:
+def arp_spoof(name: str, tool: str, command: list[str], quit_input: str | None, what: str, notes: str) -> Scenario:
     target, gateway = HOSTS["ws2"], HOSTS["gw"]
 
     def steps(lab: Lab, rec: Recorder) -> None:
@@ -494,20 +492,6 @@ def arp_spoof(
                 f"eth.dst=={ATTACKER.mac} && ip.src=={target.ip} && !(ip.dst==10.77.0.0/24)"
             ),
         }
-        if sweeps_first:
-            rec.events.append(
-                Event(
-                    "NETWORK_SWEEP",
-                    [{"ip": "10.77.0.0/24", "port": None, "service": "arp"}],
-                    f"arp.opcode==1 && eth.src=={ATTACKER.mac}",
-                    tool=tool,
-                    command=event.command,
-                    secondary=True,
-                    notes="ettercap ARP-scans the whole /24 to build its host list before it poisons",
-                    start_wall=event.start_wall,
-                    end_wall=event.end_wall,
-                )
-            )
         time.sleep(5)
 
     return Scenario(name, "attack", what, steps, lead_in=12)
@@ -1051,8 +1035,8 @@ SCENARIOS: list[Scenario] = [
         ["ettercap", "-T", "-q", "-i", "eth0", "-M", "arp:remote", f"/{HOSTS['ws2'].ip}//", f"/{HOSTS['gw'].ip}//"],
         "q",
         "ettercap -M arp:remote poisons ws2 and the gateway for 45 s while ws2 browses",
-        "ettercap first ARP-scans the /24 to build its host list, and forwards the victims' packets itself",
-        sweeps_first=True,
+        "ettercap ARP-resolves its two targets (no sweep when targets are given), re-poisons every 10 s (its "
+        "default arp_poison_delay) and forwards the victims' packets itself",
     ),
     arp_spoof(
         "arpspoof-bettercap",
