@@ -814,6 +814,12 @@ def host_doing(host: str, does: str) -> dict:
     return {"ip": HOSTS[host].ip, "name": host, "does": does}
 
 
+LOCAL_SWEEP = (
+    "on its own subnet nmap must ARP for every address first: 254 ARP requests, and IP probes only to the "
+    "hosts that answered"
+)
+
+
 # --- the list ---------------------------------------------------------------------------------------------
 SCENARIOS: list[Scenario] = [
     brute_force(
@@ -987,8 +993,9 @@ SCENARIOS: list[Scenario] = [
         "NETWORK_SWEEP",
         ["nmap", "-sn", "-n", "--send-ip", "-PE", "10.77.0.0/24"],
         None,
-        "nmap -sn --send-ip -PE: ICMP echo sweep of 10.77.0.0/24 (with the ARP each needs)",
-        evidence=f"icmp.type==8 && ip.src=={ATTACKER.ip}",
+        "nmap -sn --send-ip -PE: ICMP echo sweep of 10.77.0.0/24 (ARP for each address, echo to those that answer)",
+        evidence=f"eth.src=={ATTACKER.mac} && (arp.opcode==1 || icmp.type==8)",
+        notes=LOCAL_SWEEP,
     ),
     scan(
         "sweep-nmap-tcp22",
@@ -996,7 +1003,8 @@ SCENARIOS: list[Scenario] = [
         ["nmap", "-Pn", "-n", "-sS", "-p", "22", "--open", "10.77.0.0/24"],
         None,
         "nmap SYN probe of port 22 on every address of 10.77.0.0/24 (one port, many hosts)",
-        evidence=f"ip.src=={ATTACKER.ip} && tcp.dstport==22 && tcp.flags.syn==1",
+        evidence=f"eth.src=={ATTACKER.mac} && (arp.opcode==1 || (tcp.dstport==22 && tcp.flags.syn==1))",
+        notes=LOCAL_SWEEP,
     ),
     scan(
         "synflood-hping3",
