@@ -129,7 +129,7 @@ def render_manifest(labels: dict) -> str:
     for capture in labels["captures"].values():
         total += capture["bytes"]
         size = f"{capture['bytes'] / 1e6:.1f} MB"
-        snap = f"snaplen {capture['snaplen']}" if capture["snaplen"] else "full packets"
+        snap = f"snaplen {capture['snaplen']}" if capture["snaplen"] else "8 KB cutoff per connection"
         rows.append(
             f"| {capture['file']} | {capture['packets']:,} | {size}, {snap} | {capture['what']} | {_expect(capture)} |"
         )
@@ -183,6 +183,11 @@ side effects of the tool that a detector may fairly raise too (an ARP sweep that
 poisons, the cleartext password inside an FTP brute force).
 
 Not for tuning: this set is held out for evaluation. Packet counts are read with `capinfos`.
+
+Size: every capture keeps the first 8 KB of TCP payload of each connection whole and cuts that connection's
+later packets to 128 bytes, as Zeek's Time Machine and Arkime do (`tests/lab/cutoff.py`); the pcap records
+keep the original packet lengths, so sizes, counts and times are true. ARP, DNS, ICMP, NTP and the DNS tunnel
+are never cut. The two 100 MiB uploads were captured with a 128-byte snap length from the start.
 
 ## The lab
 | host | address | role |

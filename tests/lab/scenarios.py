@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lab import topology
+from tests.lab.cutoff import CUTOFF_NOTE, cut_long_connections
 from tests.lab.labels import event_span, packet_count
 from tests.lab.services import (
     DB_USER,
@@ -169,7 +170,8 @@ class Lab:
                 self.processes.stop(process)
             time.sleep(1)
             self.processes.stop(capture)
-        os.replace(raw, pcap)
+        cut_long_connections(raw, pcap)
+        raw.unlink()
         return self._describe(scenario, pcap, recorder.events)
 
     def _start_background(self) -> list[subprocess.Popen]:
@@ -247,6 +249,7 @@ class Lab:
             "packets": packet_count(pcap),
             "bytes": pcap.stat().st_size,
             "snaplen": scenario.snaplen,
+            "cutoff": CUTOFF_NOTE,
             "events": described,
             "hosts": [*BACKGROUND_HOSTS, *scenario.extra_hosts],
         }
