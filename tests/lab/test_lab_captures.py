@@ -6,6 +6,7 @@ import ipaddress
 import json
 import re
 import socket
+import struct
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -80,3 +81,31 @@ def test_capture_matches_its_label(name):
                 assert address in addresses, f"{address} of {event['rule']} is not in {pcap.name}"
         assert event["packets"] > 0, f"{event['rule']}'s evidence filter matches nothing in {pcap.name}"
         assert first - 1e-5 <= event["first_packet_time"] <= event["last_packet_time"] <= last + 1e-5
+
+
+def _tcp_frame(payload: bytes) -> bytes:
+    tcp = dpkt.tcp.TCP(sport=40000, dport=443, flags=dpkt.tcp.TH_ACK, data=payload)
+    ip = dpkt.ip.IP(src=socket.inet_aton("10.77.0.21"), dst=socket.inet_aton("203.0.113.10"), p=6, data=tcp)
+    ip.len = len(bytes(ip))
+    return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=0x0800, data=ip))
+
+
+def test_cutoff_keeps_the_start_of_a_connection_and_every_original_length(tmp_path):
+    from tests.lab.cutoff import KEEP, SNAP, cut_long_connections
+
+    frames = [_tcp_frame(bytes(1000)) for _ in range(20)]
+    source, cut = tmp_path / "long.pcap", tmp_path / "cut.pcap"
+    with source.open("wb") as handle:
+        writer = dpkt.pcap.Writer(handle)
+        for index, frame in enumerate(frames):
+            writer.writepkt(frame, ts=1_700_000_000 + index)
+    cut_long_connections(source, cut)
+
+    data = cut.read_bytes()
+    offset, records = 24, []
+    while offset < len(data):
+        _, _, incl_len, orig_len = struct.unpack_from("<IIII", data, offset)
+        records.append((incl_len, orig_len))
+        offset += 16 + incl_len
+    whole = -(-KEEP // 1000)  # packets sent before the connection had carried KEEP bytes
+    assert records == [(len(frames[0]), len(frames[0]))] * whole + [(SNAP, len(frames[0]))] * (20 - whole)
