@@ -8,42 +8,6 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-# Debian packages whose versions make a capture reproducible (the tools and servers that produced it).
-VERSIONED_PACKAGES = [
-    "hydra",
-    "medusa",
-    "ncrack",
-    "nmap",
-    "masscan",
-    "hping3",
-    "dsniff",
-    "ettercap-text-only",
-    "bettercap",
-    "iodine",
-    "openssh-server",
-    "openssh-client",
-    "sshpass",
-    "expect",
-    "vsftpd",
-    "mariadb-server",
-    "postgresql",
-    "nginx-light",
-    "inetutils-telnetd",
-    "inetutils-telnet",
-    "openbsd-inetd",
-    "samba",
-    "smbclient",
-    "tigervnc-standalone-server",
-    "dnsmasq",
-    "chrony",
-    "curl",
-    "wget",
-    "lftp",
-    "ansible-core",
-    "iproute2",
-    "tshark",
-]
-
 
 def packet_count(pcap: Path) -> int:
     out = subprocess.run(["capinfos", "-T", "-r", "-c", str(pcap)], capture_output=True, text=True, check=True)
@@ -82,9 +46,9 @@ def active_hosts(pcap: Path, hosts: list[dict]) -> list[dict]:
     return [host for host in hosts if host["ip"] in sources]
 
 
-def tool_versions() -> dict[str, str]:
+def tool_versions(packages: list[str]) -> dict[str, str]:
     versions = {}
-    for package in VERSIONED_PACKAGES:
+    for package in packages:
         out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True)
         if out.returncode == 0:
             versions[package] = out.stdout
@@ -97,14 +61,14 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def write_outputs(out: Path, results: dict[str, dict]) -> None:
+def write_outputs(out: Path, results: dict[str, dict], packages: list[str]) -> None:
     labels_path = out / "labels.json"
     labels = json.loads(labels_path.read_text()) if labels_path.exists() else {"captures": {}}
     for capture in results.values():
         capture["hosts"] = active_hosts(out / capture["file"], capture["hosts"])
     labels["captures"].update(results)
     labels["captures"] = dict(sorted(labels["captures"].items()))
-    labels["tool_versions"] = {**labels.get("tool_versions", {}), **tool_versions()}
+    labels["tool_versions"] = {**labels.get("tool_versions", {}), **tool_versions(packages)}
     labels["about"] = (
         "Captures made by tests/lab/make_captures.py: real Debian tools and servers in network namespaces, "
         "captured on the lab switch (a Linux bridge, promiscuous) as a mirror port sees it. Times are epoch "

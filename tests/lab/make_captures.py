@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(scenario.name)
                 print(f"   FAILED: {error}", flush=True)
                 continue
-            write_outputs(args.out, {scenario.name: results[scenario.name]})  # kept even if a later one fails
+            write_outputs(args.out, {scenario.name: results[scenario.name]}, PACKAGES)  # kept even if a later one fails
             print(f"   {results[scenario.name]['packets']} packets in {time.time() - started:.0f} s", flush=True)
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)

