@@ -58,6 +58,15 @@ class Flow(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     size_max: int = 0
     first_payloads: list[int] = []  # sizes of the first payload-carrying packets: + from orig, - from resp (<= 8)
     end_reason: str = ""  # "fin", "rst", "idle", "active", "evicted", "end"
+    service: str = ""  # application protocol identified from the payload ("ssh", "ftp", "tls"...), "" if unknown
+    auth_attempts: int = 0  # logins tried in this flow (>= failures + successes; unknown outcomes only count here)
+    auth_failures: int = 0
+    auth_successes: int = 0
+    bursts_orig: int = 0  # the originator's bursts of payload after a silence
+    burst_gaps: list[float] = []  # seconds between the last (up to 32) burst starts, oldest first
+    burst_sizes: list[int] = []  # payload bytes of the last (up to 32) bursts
+    src_mac_alt: str = ""  # a second source/destination MAC pair seen on the originator's packets
+    dst_mac_alt: str = ""
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind", gc=False):
