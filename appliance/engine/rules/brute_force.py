@@ -148,9 +148,10 @@ class Detector(Rule):
         attempts.sources.add(flow.src_ip)
 
     def _emit(self, subject: tuple, attempts: _Attempts, source: str) -> list[Detection]:
-        return self.book.update(
-            subject, attempts.failed, attempts.last, lambda incident: self._detection(incident, subject, attempts, source)
-        )
+        def build(incident: str) -> Detection:
+            return self._detection(incident, subject, attempts, source)
+
+        return self.book.update(subject, attempts.failed, attempts.last, build)
 
     def _detection(self, incident: str, subject: tuple, attempts: _Attempts, source: str) -> Detection:
         if source:
