@@ -137,10 +137,24 @@ def office_before_the_attack() -> list:
 
 
 def test_forged_replies_as_the_only_arp_for_the_gateway():
+    """No ARP of the router was ever seen, but it sends traffic of its own (a DHCP answer) and carries the
+    hosts' external traffic: the attacker's MAC answering for its address is the attack."""
+    router_speaks = make_flow(ts_start=T0 + 3, ts_end=T0 + 3.1, proto="UDP", src_ip="192.168.1.1", src_mac=ROUTER,
+                              dst_ip="192.168.1.7", src_port=67, dst_port=68)
     forged = ArpEvent(ts=T0 + 10, op=2, sender_ip="192.168.1.1", sender_mac=ATTACKER, target_ip="192.168.1.7",
                       target_mac=VICTIM)
-    (d,) = run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), forged])
+    (d,) = run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), router_speaks, forged])
     assert (d.source_ip, d.dest_ip, d.evidence["mac"]) == ("192.168.1.66", "192.168.1.1", ATTACKER)
+    assert d.features["is_gateway"] == 1.0
+
+
+def test_a_host_moving_from_a_link_local_to_a_leased_address_is_not_spoofing():
+    link_local = make_flow(src_ip="169.254.195.103", src_mac=OTHER, dst_ip="169.254.255.255", proto="UDP")
+    announce = ArpEvent(ts=T0 + 60, op=1, sender_ip="192.168.199.132", sender_mac=OTHER,
+                        target_ip="192.168.199.132")
+    leased = make_flow(ts_start=T0 + 61, src_ip="192.168.199.132", src_mac=OTHER, dst_ip="203.0.113.9",
+                       dst_mac=ROUTER)
+    assert run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), link_local, announce, leased]) == []
 
 
 def test_off_subnet_traffic_turning_to_another_hosts_mac_mid_connection():

@@ -11,8 +11,10 @@ flop", "changed ethernet address") and ntopng's "IP-MAC association changed" ale
 From the data plane. On a real mirror port the forged replies can be the only ARP for the gateway the sensor
 ever sees, so the rule also learns from IP traffic:
 - which MAC each internal address sends from (a MAC that sources exactly one internal address is that host's
-  own; one that sources several is a router or a NAT, and owns none of them): an ARP claim by a host's MAC
-  for another address (the gateway, another host) is one MAC answering for two addresses;
+  own; one that sources several is a router or a NAT, and owns none of them): it keeps the address's binding
+  alive, so a claim on it by another MAC is a takeover even when no ARP of the owner was ever seen, and an ARP
+  claim by a host's MAC for the router's address is one MAC answering for two addresses (a host announcing a
+  new address of its own, link-local to DHCP, is not);
 - which MAC carries each host's traffic to an external address (its next hop, normally the router): when the
   traffic to the same address turns, between connections or in the middle of one, to the MAC of another
   internal host (one that sends from an address of its own and is nobody's router), that host now sits in
@@ -57,6 +59,7 @@ FEATURES = (
     "intercepted_hosts",
     "forwarded_flows",
 )
+MORE_IS_WORSE = ("claimed_ips", "mac_changes", "intercepted_hosts", "forwarded_flows")
 _NO_ADDRESS = ("", "0.0.0.0")
 _NO_MAC = ("", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
 
@@ -112,9 +115,8 @@ class Detector(Rule):
             return []  # ARP probes (RFC 5227) carry no claim
         spoofer, displaced = self._rebinding(ip, mac, event.ts)
         announces = event.op == 2 or event.target_ip == ip  # a reply, or a gratuitous ARP
-        own = self._sent_from(mac)
-        if spoofer is None and announces and own and own != ip and not self._is_router(mac):
-            spoofer, displaced = mac, ""  # a host's MAC answering for another address
+        if spoofer is None and announces and self._impersonates_router(mac, ip):
+            spoofer, displaced = mac, ""  # a host's MAC answering for the router's address
         if spoofer is None and not announces:
             return []
         claims = window_for(self._claims, spoofer or mac, event.ts, self.incident_idle_s(), _Claims)
@@ -218,6 +220,14 @@ class Detector(Rule):
     def _is_router(self, mac: str) -> bool:
         served = self._served.get(mac)
         return served is not None and len(served) >= ROUTER_HOSTS
+
+    def _impersonates_router(self, mac: str, ip: str) -> bool:
+        """An end host's MAC announcing the router's address (configured, or the one the router sends from).
+        A host announcing some other new address of its own is moving (link-local to DHCP, a new lease)."""
+        own = self._sent_from(mac)
+        if not own or own == ip or self._is_router(mac):
+            return False
+        return ip in self.site.gateways or ip == self._router_address()
 
     def _is_host(self, mac: str, victim: str) -> bool:
         """An end host's MAC: it sends from one internal address of its own, not the victim's."""

@@ -70,6 +70,7 @@ FEATURES = (
     "distinct_sources",
     "standard_port",
 )
+MORE_IS_WORSE = ("failed_attempts", "attempts_per_min")
 
 
 class _Attempts(Window):

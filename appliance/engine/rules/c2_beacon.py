@@ -85,6 +85,7 @@ FEATURES = (
     "median_response_bytes",
     "destination_prevalence",
 )
+MORE_IS_WORSE = ("connections", "score", "duration_s")
 
 
 def skew_score(values: list[float]) -> float:

@@ -14,7 +14,8 @@ Two triggers, per source host:
   host that already administered hosts with this service while learning (the automation server, the
   admins' jump host) counts only the peers it never reached then: its routine fan-out is its job.
 A new-behaviour incident stays open for novel_idle_s (6 h), so one host's unusual sessions to a server over
-an afternoon are one alert, not one per quarter of an hour.
+an afternoon are one alert, not one per quarter of an hour, and a (host, service, peer) already reported is
+not new again for reported_memory_s (30 days): the admin has seen it once.
 Only sessions count (data went both ways): failed attempts on these ports are a NETWORK_SWEEP's business.
 
 Features: distinct_peers, connections, services, new_service (1 when the baseline never saw it),
@@ -43,6 +44,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     new_service_after_learning: bool = True
     common_server_clients: Count = 3
     novel_idle_s: Seconds = 6 * 3600.0
+    reported_memory_s: Seconds = 30 * 86400.0
 
 
 DEFAULTS = Thresholds()
@@ -55,6 +57,7 @@ FEATURES = (
     "mean_payload_orig",
     "duration_s",
 )
+MORE_IS_WORSE = ("distinct_peers", "new_peer_fraction")
 
 
 class _Activity(Window):
@@ -75,6 +78,7 @@ class Detector(Rule):
         super().__init__(*args, **kwargs)
         self._fanout: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
         self._novel: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+        self._reported: BoundedMap[tuple, float] = BoundedMap(self.site.max_tracked_keys)  # (src, service, peer)
 
     def incident_idle_s(self) -> float:
         return max(self.t.window_s, self.t.novel_idle_s)
@@ -95,6 +99,8 @@ class Detector(Rule):
             novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.novel_idle_s, _Activity)
             novel.alerting = True
             self._count(novel, flow, service)
+            self._reported.get_or_add((flow.src_ip, service, flow.dst_ip), float)
+            self._reported[(flow.src_ip, service, flow.dst_ip)] = flow.ts_start
             out += self._emit((flow.src_ip, service), novel, new_service=True)
         return out
 
@@ -106,6 +112,9 @@ class Detector(Rule):
         return fanout.new_peers
 
     def _is_new_behaviour(self, flow: Flow, service: str) -> bool:
+        reported = self._reported.get((flow.src_ip, service, flow.dst_ip))
+        if reported is not None and flow.ts_start - reported < self.t.reported_memory_s:
+            return False
         return (
             self.t.new_service_after_learning
             and not self.baseline.learning(flow.ts_start)
