@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file
 from appliance.cli.store_commands import initialised_data_dir
+from appliance.metrics.api_requests import MULTIPROCESS_ENV
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 
@@ -59,6 +62,15 @@ def granian_command(args, data_dir) -> list[str]:
     return command
 
 
+def fresh_metrics_directory(data_dir) -> Path:
+    """Where Granian's workers keep their request counts for /metrics (tmpfs), emptied: a restart of the API
+    starts its counters at zero, which Prometheus reads as a counter reset."""
+    directory = data_dir.runtime / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700)
+    return directory
+
+
 def run_serve(args) -> int:
     data_dir = initialised_data_dir(args.data_dir)
     if args.http and not is_loopback(args.host):
@@ -74,6 +86,7 @@ def run_serve(args) -> int:
         keys.remember_unsealed_key(data_dir, key)
     data_dir.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.umask(0o077)
-    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root))
+    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root),
+                       **{MULTIPROCESS_ENV: str(fresh_metrics_directory(data_dir))})
     command = granian_command(args, data_dir)
     os.execve(command[0], command, environment)
