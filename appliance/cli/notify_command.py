@@ -49,6 +49,7 @@ def run_notify(args) -> int:
             if store is None:
                 return 0
             notifier = Notifier(store, extra_steps=[ExportStep(store), FirewallStep(store, data_dir.runtime)])
+            logging.getLogger("netsenx.notifier").info("notifier running for %s", data_dir.root)
             try:
                 if args.once:
                     print(notifier.run_once())

@@ -38,13 +38,12 @@ def send_mail(server: SmtpServer, message: EmailMessage, timeout: float = 30.0) 
         client = _connect(server, timeout)
         with client:
             if server.security == "starttls":
-                client.starttls(context=tls_context(server.ca_pem))
-                client.ehlo()
+                _starttls(client, server, where)
             if server.username:
                 client.login(server.username, server.password or "")
             refused = client.send_message(message)
     except smtplib.SMTPNotSupportedError as error:
-        raise DeliveryError(f"{where} does not offer STARTTLS; nothing was sent in clear") from error
+        raise DeliveryError(f"{where}: {error}") from error
     except smtplib.SMTPAuthenticationError as error:
         raise DeliveryError(f"{where} refused the login: {_reply(error)}") from error
     except smtplib.SMTPRecipientsRefused as error:
@@ -60,6 +59,14 @@ def send_mail(server: SmtpServer, message: EmailMessage, timeout: float = 30.0) 
         raise DeliveryError(f"{where}: {error}") from error
     # Some recipients took it: the message is delivered (sending again would repeat it to them).
     return f"{where} refused some recipients: {_refusals(refused)}" if refused else ""
+
+
+def _starttls(client: smtplib.SMTP, server: SmtpServer, where: str) -> None:
+    try:
+        client.starttls(context=tls_context(server.ca_pem))
+    except smtplib.SMTPNotSupportedError as error:
+        raise DeliveryError(f"{where} does not offer STARTTLS; nothing was sent in clear") from error
+    client.ehlo()
 
 
 def _connect(server: SmtpServer, timeout: float) -> smtplib.SMTP:
