@@ -129,8 +129,8 @@ def test_verify_names_no_part_of_a_wrong_token(store):
     owner = store.query_one("SELECT id, username FROM users WHERE username = 'admin'")
     _, plaintext = tokens.issue(store, name="t", kind="personal", role="viewer", owner=owner, lifetime_days=1,
                                 created_by="admin")
-    with pytest.raises(tokens.InvalidApiToken, match="^unknown API token$"):
+    with pytest.raises(tokens.InvalidApiToken, match=r"^unknown API token$"):
         tokens.verify(store, plaintext[:-1] + ("x" if plaintext[-1] != "x" else "y"))
-    with pytest.raises(tokens.InvalidApiToken, match="^unknown API token$"):
+    with pytest.raises(tokens.InvalidApiToken, match=r"^unknown API token$"):
         tokens.verify(store, "nsx_pat_short")
     assert tokens.verify(store, plaintext).role == "viewer"
