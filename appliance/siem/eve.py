@@ -88,7 +88,7 @@ def flow(record: ExportRecord, box_name: str) -> dict:
     proto = item.proto.upper()
     document = {
         "timestamp": catalogue.iso(item.ts_end, suricata=True),
-        "flow_id": catalogue.flow_id(record.agent_id or "", item.uid, repr(item.ts_start)),
+        "flow_id": catalogue.flow_id(record.agent_id or "", item.uid),
         "event_type": "flow",
         "src_ip": item.src_ip,
         "dest_ip": item.dst_ip,

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from appliance.delivery import syslog
 from appliance.delivery.errors import DeliveryError
 from appliance.licensing import box_license
+from appliance.notifications.formats import SYSLOG_INFORMATIONAL, SYSLOG_SEVERITY
 from appliance.notifications.repository import load_settings
 from appliance.siem import repository
-from appliance.siem.catalogue import SURICATA_SEVERITY
 from appliance.siem.cursor import ExportCursor
 from appliance.siem.ecs import ecs
 from appliance.siem.eve import eve
@@ -33,8 +33,6 @@ log = logging.getLogger("netsenx.siem")
 PAGE = 500
 LICENSE_RECHECK_SECONDS = 60
 FIRST_DELAY, MAX_DELAY = 30.0, 1800.0
-SYSLOG_SEVERITY = {1: 2, 2: 4, 3: 5}  # Suricata's 1..3 as RFC 5424 critical, warning, notice
-INFORMATIONAL = 6
 
 
 def document(schema: str, record: ExportRecord, box_name: str, *, evidence: bool) -> dict:
@@ -43,9 +41,9 @@ def document(schema: str, record: ExportRecord, box_name: str, *, evidence: bool
 
 
 def syslog_message(destination: ExportDestination, record: ExportRecord, box_name: str, at: float) -> bytes:
-    severity = INFORMATIONAL
+    severity = SYSLOG_INFORMATIONAL
     if record.kind == "alert":
-        severity = SYSLOG_SEVERITY[SURICATA_SEVERITY.get(record.data.get("severity"), 3)]
+        severity = SYSLOG_SEVERITY.get(record.data.get("severity"), SYSLOG_INFORMATIONAL)
     text = json.dumps(document(destination.schema, record, box_name, evidence=destination.evidence),
                       separators=(",", ":"), ensure_ascii=False)
     return syslog.format_message(facility=destination.facility, severity=severity, at=at, hostname=box_name,

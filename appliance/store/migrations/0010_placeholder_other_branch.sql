@@ -1,0 +1,1 @@
+-- placeholder for another branch's migration 0010 (uncommitted; the lead renumbers on merge)
