@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from appliance.api.security import viewer
@@ -14,15 +14,17 @@ from appliance.metrics.store_collector import StoreCollector
 from appliance.store.database import Store
 
 PATH = "/metrics"
+# The classic text format, which every Prometheus reads (Litestar adds "; charset=utf-8").
+TEXT_FORMAT = "text/plain; version=0.0.4"
 
 
 def metrics_handler(api_metrics: ApiMetrics):
-    @get(PATH, guards=[viewer], sync_to_thread=True, media_type=CONTENT_TYPE_LATEST, tags=["metrics"],
+    @get(PATH, guards=[viewer], sync_to_thread=True, media_type=TEXT_FORMAT, tags=["metrics"],
          summary="Prometheus metrics: sensors, queue, engine lag, alerts, API, outbox, export, licence, disk")
     def metrics(store: NamedDependency[Store]) -> Response[bytes]:
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
         text = generate_latest(registry) + generate_latest(api_metrics.scrape_registry())
-        return Response(text, media_type=CONTENT_TYPE_LATEST)
+        return Response(text, media_type=TEXT_FORMAT)
 
     return metrics
