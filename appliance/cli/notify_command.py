@@ -1,4 +1,4 @@
-"""`appliance notify`: the notifier service; `appliance firewall egress`: its list of destinations into nft."""
+"""`appliance notify`: the notifier service; `appliance firewall-egress`: its list of destinations into nft."""
 
 from __future__ import annotations
 
@@ -23,10 +23,9 @@ def register(subparsers) -> None:
     notify.add_argument("--once", action="store_true", help="do one round (route, digest, deliver), then exit")
     notify.set_defaults(run=run_notify)
 
-    firewall = subparsers.add_parser("firewall", help="the box image's firewall")
-    firewall_commands = firewall.add_subparsers(dest="firewall_command", required=True)
-    egress = firewall_commands.add_parser(
-        "egress", help="open exactly the configured destinations: the notifier's list into the nft egress sets")
+    egress = subparsers.add_parser(
+        "firewall-egress", help="the box image's firewall opens exactly the configured destinations: the "
+        "notifier's list into the nft egress sets (root)")
     egress.add_argument("--from", dest="source", required=True, help="the notifier's egress-firewall.json")
     egress.add_argument("--apply", action="store_true", help="load it with `nft -f -` (root); else print the script")
     egress.set_defaults(run=run_firewall_egress)

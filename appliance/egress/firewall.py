@@ -2,7 +2,7 @@
 
 The notifier (unprivileged) resolves the enabled destinations' hosts and writes what it found to
 `<runtime>/egress-firewall.json`; `netsenx-egress.path` notices the change and `netsenx-egress.service` (root,
-CAP_NET_ADMIN only) runs `appliance firewall egress --apply`, which reads that file strictly (addresses, tcp or
+CAP_NET_ADMIN only) runs `appliance firewall-egress --apply`, which reads that file strictly (addresses, tcp or
 udp, ports: nothing else) and replaces the elements of the nft sets `egress_v4` / `egress_v6` (address .
 protocol . port). The notifier never writes nft syntax, so a compromised notifier cannot add rules.
 
