@@ -19,7 +19,7 @@ def fill(form, name: str, value: str) -> None:
     field.send_keys(value)
 
 
-def test_admin_adds_a_webhook_tests_it_makes_a_token_and_sees_what_leaves(page, browser, tmp_path):
+def test_admin_adds_a_webhook_tests_it_makes_a_token_and_sees_what_leaves(page, browser, tmp_path):  # noqa: F811
     ca = make_ca(tmp_path / "ca")
     with webhook_receiver(ca) as receiver:
         page.open()
