@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -31,6 +32,10 @@ def register(subparsers) -> None:
     egress.set_defaults(run=run_firewall_egress)
 
 
+# Notifications may take a second longer; detection may not: the notifier yields the CPU to the engine.
+NICENESS = 10
+
+
 def run_notify(args) -> int:
     from appliance.egress.firewall import FirewallStep
     from appliance.notifications.notifier import AlreadyRunning, Notifier, single_instance
@@ -40,6 +45,7 @@ def run_notify(args) -> int:
     data_dir = DataDirectory.at(args.data_dir)
     if not data_dir.is_initialised():
         raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
+    os.nice(NICENESS)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

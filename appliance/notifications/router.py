@@ -29,7 +29,7 @@ from appliance.notifications.models import Channel, NotificationSettings
 from appliance.notifications.routing import in_quiet_hours, lets_through, routes
 from appliance.store.database import Store
 
-CHUNK = 200
+CHUNK = 50
 ALERT_OUTCOMES = ("alert_raised", "alert_updated")
 SKIPPED_STATUSES = ("false_positive", "resolved")  # an analyst dealt with it before it could be sent
 
