@@ -13,7 +13,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from appliance.api.errors import BadGateway, Conflict
 from appliance.api.security import admin, viewer
 from appliance.audit.requests import record_request
-from appliance.delivery.errors import DeliveryError
 from appliance.notifications import outbox, repository
 from appliance.notifications.messages import sample_message
 from appliance.notifications.models import (
@@ -30,6 +29,7 @@ from appliance.notifications.models import (
 )
 from appliance.notifications.router import new_message_id
 from appliance.notifications.sending import describe_destination, send
+from appliance.notifications.trial import send_trial
 from appliance.store.database import Store
 
 TEST_TIMEOUT_SECONDS = 15.0
@@ -119,15 +119,8 @@ class NotificationsController(Controller):
     def test_channel(self, channel_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> TestResult:
         channel = existing(store, channel_id, with_secrets=True)
         message = sample_message(channel.content, repository.load_settings(store), new_message_id(), time.time())
-        started = time.perf_counter()
-        try:
-            send(channel.settings, message, TEST_TIMEOUT_SECONDS)
-        except DeliveryError as error:
-            record_request(store, request, action="notification_channel.tested", target=channel_id,
-                           details={"ok": False, "error": str(error)[:300]})
-            raise BadGateway(f"the test message did not arrive: {error}") from error
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-        record_request(store, request, action="notification_channel.tested", target=channel_id, details={"ok": True})
+        elapsed = send_trial(store, request, action="notification_channel.tested", target=channel_id, what="message",
+                             attempt=lambda: send(channel.settings, message, TEST_TIMEOUT_SECONDS))
         return TestResult(detail=f"delivered to {describe_destination(channel.settings)}",
                           message_id=message.message_id, elapsed_ms=elapsed)
 

@@ -20,9 +20,9 @@ from appliance.api.security import admin, viewer
 from appliance.audit.requests import record_request
 from appliance.delivery import destinations
 from appliance.delivery import syslog as syslog_transport
-from appliance.delivery.errors import DeliveryError
 from appliance.licensing import box_license
 from appliance.notifications.repository import load_settings
+from appliance.notifications.trial import send_trial
 from appliance.siem import repository
 from appliance.siem.cursor import CURSOR_PATTERN, START, ExportCursor
 from appliance.siem.events import MAX_PAGE, ExportRecord, read_page
@@ -162,14 +162,9 @@ class ExportController(Controller):
         export_gate(store)
         now = time.time()
         record = ExportRecord(ExportCursor.parse(found.cursor), "alert", sample_alert_record(now), None)
-        try:
-            syslog_transport.send(target(found), [syslog_message(found, record, load_settings(store).box_name, now)],
-                                  timeout=15.0)
-        except DeliveryError as error:
-            record_request(store, request, action="export_destination.tested", target=destination_id,
-                           details={"ok": False, "error": str(error)[:300]})
-            raise BadGateway(f"the test record did not arrive: {error}") from error
-        record_request(store, request, action="export_destination.tested", target=destination_id, details={"ok": True})
+        line = syslog_message(found, record, load_settings(store).box_name, now)
+        send_trial(store, request, action="export_destination.tested", target=destination_id, what="record",
+                   attempt=lambda: syslog_transport.send(target(found), [line], timeout=15.0))
         return {"detail": f"a test record reached {found.host}:{found.port}"}
 
 

@@ -20,6 +20,7 @@ from appliance.notifications.models import ChannelIn, Content, NotificationSetti
 from sensor.records import Batch, CaptureStats, Flow, encode_batch
 from tests.agents.test_agents_api import MSGPACK, agent_headers
 from tests.conftest import free_port
+from tests.notifications.receivers import end_process
 
 
 def batch(agent_id: str, seq: int, packets: int, drops: int) -> bytes:
@@ -125,12 +126,7 @@ def prometheus(directory: Path, box_port: int, token: str):
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end_process(process)
         log.close()
 
 

@@ -286,13 +286,18 @@ def rsyslog_receiver(ca: LoopbackCa, directory: Path):
         _wait_listening(process, [receiver.tcp_port, receiver.tls_port], directory / "rsyslogd.log")
         yield receiver
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end_process(process)
         log.close()
+
+
+def end_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, and SIGKILL if it does not go within `timeout`."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def _wait_listening(process: subprocess.Popen, ports: list[int], log: Path) -> None:
