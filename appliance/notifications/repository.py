@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -40,14 +41,21 @@ def save_settings(store: Store, settings: NotificationSettings) -> None:
     store.set_setting(SETTINGS_KEY, msgspec.to_builtins(settings))
 
 
+def _stored(settings: ChannelSettings) -> tuple[str, str]:
+    """(config, secrets) as stored: the settings with their secrets taken out, and those secrets."""
+    secrets = {name: getattr(settings, name) for name in SECRET_FIELDS if getattr(settings, name, None)}
+    config = msgspec.structs.replace(settings, **dict.fromkeys(secrets))
+    return msgspec.json.encode(config).decode(), json.dumps(secrets)
+
+
 def _channel(row: dict, *, with_secrets: bool) -> Channel:
     settings = _SETTINGS.decode(row["config"])
-    present = [name for name in SECRET_FIELDS if getattr(settings, name, None)]
-    if not with_secrets:
-        settings = msgspec.structs.replace(settings, **dict.fromkeys(present))
+    secrets = json.loads(row["secrets"])
+    if with_secrets:
+        settings = msgspec.structs.replace(settings, **secrets)
     return Channel(
         id=row["id"], name=row["name"], kind=row["kind"], enabled=bool(row["enabled"]), settings=settings,
-        secrets_set=present, routing=_ROUTING.decode(row["routing"]), content=_CONTENT.decode(row["content"]),
+        secrets_set=sorted(secrets), routing=_ROUTING.decode(row["routing"]), content=_CONTENT.decode(row["content"]),
         created_by=row["created_by"], created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
@@ -110,9 +118,9 @@ def create_channel(store: Store, data: ChannelIn, created_by: str, now: float | 
     with store.write_transaction():
         _name_taken(store, data.name, None)
         store.execute(
-            "INSERT INTO notification_channels (id, name, kind, enabled, config, routing, content, created_by, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (channel_id, data.name, _kind(settings), int(data.enabled), msgspec.json.encode(settings).decode(),
+            "INSERT INTO notification_channels (id, name, kind, enabled, config, secrets, routing, content, "
+            "created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (channel_id, data.name, _kind(settings), int(data.enabled), *_stored(settings),
              msgspec.json.encode(data.routing).decode(), msgspec.json.encode(data.content).decode(), created_by,
              now, now),
         )
@@ -130,9 +138,9 @@ def update_channel(store: Store, channel_id: str, data: ChannelIn, now: float | 
         _name_taken(store, data.name, channel_id)
         settings, generated = _with_secrets(data.settings, before.settings)
         store.execute(
-            "UPDATE notification_channels SET name = ?, kind = ?, enabled = ?, config = ?, routing = ?, content = ?, "
-            "updated_at = ? WHERE id = ?",
-            (data.name, _kind(settings), int(data.enabled), msgspec.json.encode(settings).decode(),
+            "UPDATE notification_channels SET name = ?, kind = ?, enabled = ?, config = ?, secrets = ?, routing = ?, "
+            "content = ?, updated_at = ? WHERE id = ?",
+            (data.name, _kind(settings), int(data.enabled), *_stored(settings),
              msgspec.json.encode(data.routing).decode(), msgspec.json.encode(data.content).decode(), now, channel_id),
         )
         # A changed destination deserves a fresh start: the back-off of the old one does not apply.
@@ -150,8 +158,8 @@ def rotate_secret(store: Store, channel_id: str, now: float | None = None) -> Ch
             return channel
         secret = webhook.new_secret()
         settings = msgspec.structs.replace(channel.settings, secret=secret)
-        store.execute("UPDATE notification_channels SET config = ?, updated_at = ? WHERE id = ?",
-                      (msgspec.json.encode(settings).decode(), time.time() if now is None else now, channel_id))
+        store.execute("UPDATE notification_channels SET config = ?, secrets = ?, updated_at = ? WHERE id = ?",
+                      (*_stored(settings), time.time() if now is None else now, channel_id))
     channel = get_channel(store, channel_id)
     channel.generated_secret = secret
     return channel

@@ -183,3 +183,25 @@ def test_a_nested_field_that_fails_its_pattern_is_quoted_as_sent(api, admin_head
     body = {"name": "hook", "settings": {"kind": "webhook", "url": "https://user:pw@hooks.example.org/x"}}
     response = api.post("/notifications/channels", json=body, headers=admin_headers)
     assert response.json()["detail"].startswith("settings.url: 'https://user:pw@hooks.example.org/x' is not")
+
+
+def test_the_gdpr_export_holds_the_channels_but_none_of_their_secrets_nor_any_api_token(api, admin_headers, store):
+    import io
+    import zipfile
+
+    mail = {"name": "mail", "settings": {"kind": "email", "host": "smtp.example.org", "username": "box",
+                                         "password": "smtp-password-only-here", "from_address": "box@example.org",
+                                         "to": ["soc@example.org"]}}
+    hook = api.post("/notifications/channels", headers=admin_headers, json={
+        "name": "hook", "settings": {"kind": "webhook", "url": "https://hooks.example.org/x"}}).json()
+    assert api.post("/notifications/channels", json=mail, headers=admin_headers).status_code == 201
+    token = api.post("/api-tokens", json={"name": "script"}, headers=admin_headers).json()["token"]
+    digest = store.query_one("SELECT secret_sha256 FROM api_tokens")["secret_sha256"]
+    raw = api.get("/tenant/export", headers=admin_headers).content
+    archive = zipfile.ZipFile(io.BytesIO(raw))
+    contents = [raw] + [archive.read(name) for name in archive.namelist()]
+    for secret in ("smtp-password-only-here", hook["generated_secret"], token.rsplit("_", 1)[1], digest):
+        assert not any(secret.encode() in content for content in contents)
+    channels = json.loads(archive.read("tables/notification_channels.json"))
+    assert {json.loads(channel["config"])["kind"] for channel in channels} == {"email", "webhook"}
+    assert "smtp.example.org" in json.dumps(channels)

@@ -2,14 +2,16 @@
 -- Notification channels, the durable outbox the notifier delivers from, SIEM export destinations with their
 -- cursors, long-lived API tokens, and the running totals /metrics reads instead of scanning.
 
--- A channel is the admin's configuration; `config` holds the kind's settings, secrets included (the whole
--- database is encrypted; the API never returns a secret, only that one is set).
+-- A channel is the admin's configuration: `config` holds the kind's settings, `secrets` apart (an SMTP password, a
+-- webhook signing secret), so that the API and the GDPR export, which leave out columns named like secrets,
+-- never hand them out.
 CREATE TABLE notification_channels (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL CHECK (kind IN ('email', 'syslog', 'webhook')),
     enabled INTEGER NOT NULL DEFAULT 1,
-    config TEXT NOT NULL,              -- JSON: the kind's settings
+    config TEXT NOT NULL,              -- JSON: the kind's settings, without its secrets
+    secrets TEXT NOT NULL DEFAULT '{}', -- JSON: {"password": ...} / {"secret": ...}
     routing TEXT NOT NULL,             -- JSON: minimum severity, rules, sensors, quiet hours, digest
     content TEXT NOT NULL,             -- JSON: what the messages carry beyond the default
     created_by TEXT NOT NULL,
