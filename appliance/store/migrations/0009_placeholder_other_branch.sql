@@ -1,1 +1,0 @@
--- placeholder for another branch's migration 0009 (uncommitted; the lead renumbers on merge)

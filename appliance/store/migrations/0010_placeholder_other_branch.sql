@@ -1,1 +1,0 @@
--- placeholder for another branch's migration 0010 (uncommitted; the lead renumbers on merge)
