@@ -231,6 +231,7 @@ class AgentsController(Controller):
                     (len(batch.flows), batch.agent_id, batch.seq),
                 )
                 repository.advance_next_seq(store, batch.agent_id, batch.seq)
+                repository.count_capture(store, batch, time.time())
         return IngestOut(seq=batch.seq, duplicate=not stored)
 
     @get("/", guards=[admin], sync_to_thread=True, summary="Registered sensors")

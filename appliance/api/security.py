@@ -9,6 +9,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from appliance.api.box import Box
+from appliance.api_tokens import tokens as api_tokens
 from appliance.auth import tokens
 from appliance.auth.users import ROLE_RANK
 from appliance.store.database import Store
@@ -27,9 +28,20 @@ PUBLIC_PATHS = (
 class Principal(msgspec.Struct, frozen=True):
     name: str
     role: str
-    kind: str  # "user" or "agent"
-    token_id: str
+    kind: str  # "user", "agent", or "service" (an admin's service API token)
+    token_id: str  # a JWT's jti, or "pat:<id>" for an API token
     expires_at: int
+
+    @property
+    def by_api_token(self) -> bool:
+        return self.token_id.startswith(API_TOKEN_ID_PREFIX)
+
+
+API_TOKEN_ID_PREFIX = "pat:"
+# An API token speaks to the API, not for an interactive session: it cannot log out, enrol a second factor or
+# manage API tokens (a stolen one cannot make itself a successor). A personal one may ask who it is.
+SESSION_ONLY_PATHS = ("/api/v1/auth/", "/api/v1/api-tokens")
+API_TOKEN_ALLOWED = {("user", "/api/v1/auth/me")}
 
 
 def bearer_token(connection: ASGIConnection) -> str:
@@ -74,6 +86,22 @@ def current_role(store: Store, claims: tokens.Claims) -> str:
     return user["role"]
 
 
+def principal_from_api_token(box: Box, token: str, source: str | None) -> Principal:
+    try:
+        identity = api_tokens.verify(box.store(), token, source)
+    except api_tokens.InvalidApiToken as error:
+        raise NotAuthorizedException(str(error)) from error
+    kind = "user" if identity.kind == "personal" else "service"
+    return Principal(name=identity.name, role=identity.role, kind=kind,
+                     token_id=API_TOKEN_ID_PREFIX + identity.token_id, expires_at=identity.expires_at)
+
+
+def refuse_api_token_on_session_paths(principal: Principal, path: str) -> None:
+    if (principal.by_api_token and path.startswith(SESSION_ONLY_PATHS)
+            and (principal.kind, path.rstrip("/")) not in API_TOKEN_ALLOWED):
+        raise PermissionDeniedException("API tokens cannot do this: sign in to the box (a user session) instead")
+
+
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     def __init__(self, app, box: Box, exclude: list[str]) -> None:
         # OPTIONS too (Litestar lets it through by default, for CORS preflights, which this API does not
@@ -82,14 +110,19 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         self.box = box
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        principal = principal_from_token(self.box, bearer_token(connection))
+        token = bearer_token(connection)
+        if api_tokens.is_api_token(token):
+            principal = principal_from_api_token(self.box, token, connection.client.host if connection.client else None)
+            refuse_api_token_on_session_paths(principal, connection.scope["path"])
+        else:
+            principal = principal_from_token(self.box, token)
         return AuthenticationResult(user=principal, auth=principal)
 
 
 def requires_role(minimum: str):
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal: Principal = connection.user
-        if principal.kind != "user":
+        if principal.kind not in ("user", "service"):
             raise PermissionDeniedException("this endpoint is for users, not sensors")
         if ROLE_RANK[principal.role] < ROLE_RANK[minimum]:
             raise PermissionDeniedException(f"this needs the {minimum} role; you are {principal.role}")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file
 from appliance.cli.store_commands import initialised_data_dir
+from appliance.metrics.api_requests import MULTIPROCESS_ENV
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 
@@ -66,6 +69,15 @@ def granian_command(args, data_dir) -> list[str]:
     return command
 
 
+def fresh_metrics_directory(data_dir) -> Path:
+    """Where Granian's workers keep their request counts for /metrics (tmpfs), emptied: a restart of the API
+    starts its counters at zero, which Prometheus reads as a counter reset."""
+    directory = data_dir.runtime / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700)
+    return directory
+
+
 def run_serve(args) -> int:
     data_dir = initialised_data_dir(args.data_dir)
     if args.http and not is_loopback(args.host):
@@ -82,6 +94,10 @@ def run_serve(args) -> int:
     data_dir.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.umask(0o077)
     # The workers bind an unsealed key to this process: it is valid while this server runs, and no longer.
-    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root), **{keys.SERVER_PID_ENV: str(os.getpid())})
+    environment = dict(
+        os.environ,
+        NETSENX_DATA_DIR=str(data_dir.root),
+        **{keys.SERVER_PID_ENV: str(os.getpid()), MULTIPROCESS_ENV: str(fresh_metrics_directory(data_dir))},
+    )
     command = granian_command(args, data_dir)
     os.execve(command[0], command, environment)
