@@ -9,6 +9,7 @@ import msgspec
 from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
 from appliance.cli.errors import CliError
+from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory, write_private_file
 from appliance.store.database import Store
@@ -21,14 +22,17 @@ def register(subparsers) -> None:
     demo.add_argument("--data-dir", default="var/demo")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8443)
-    demo.add_argument("--scenario", default="mixed", help="simulator scenario (`appliance simulate --list`)")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duration", type=float, default=600,
+    demo.add_argument("--scenario", default=DEMO_SCENARIO, help="simulator scenario (`appliance simulate --list`)")
+    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo.add_argument("--duration", type=float, default=DEMO_SEGMENT_S,
                       help="seconds of simulated traffic per segment (each segment is new traffic of the same office)")
-    demo.add_argument("--speed", type=float, default=10, help="replay speed factor")
-    demo.add_argument("--learning", type=float, default=600,
-                      help="seconds of the office's ordinary history replayed first, for the baseline to learn "
-                           "(0: none; NEW_DEVICE, ANOMALOUS_PAYLOAD and new lateral movement then stay quiet)")
+    demo.add_argument("--speed", type=float, default=DEMO_SPEED,
+                      help="replay speed factor of the new traffic (default 1: as recorded; faster compresses "
+                           "time, so a one-minute poll looks like a faster rhythm to the rules)")
+    demo.add_argument("--learning", type=float, default=DEMO_LEARNING_S,
+                      help="seconds of the office's ordinary history the baseline learns from, read before the "
+                           "replay starts (0: none; NEW_DEVICE, ANOMALOUS_PAYLOAD and new lateral movement then "
+                           "stay quiet)")
     demo.add_argument("--loops", type=int, help="stop after this many segments (default: never)")
     demo.set_defaults(run=run_demo)
 
@@ -82,9 +86,9 @@ def run_demo(args) -> int:
         print(f"  web UI   {url}/   (self-signed certificate: {data_dir.certificate})")
         print(f"  API      {url}/api/v1/   OpenAPI: {url}/api/v1/schema")
         print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
-        first = f"{args.learning / args.speed:.0f} s of ordinary office traffic to learn from, then "
+        first = f"the baseline first learns {args.learning / 60:.0f} minutes of ordinary office traffic, then "
         first *= bool(args.learning)
-        print(f"  {first}alerts appear within a minute; Ctrl-C stops the demo", flush=True)
+        print(f"  {first}alerts appear as the attacks happen; Ctrl-C stops the demo", flush=True)
 
     try:
         trust_scenario_indicators(data_dir, box.scenario_indicators(data_dir, args.scenario))

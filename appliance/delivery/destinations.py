@@ -88,7 +88,7 @@ def tls_context(ca_pem: str | None) -> ssl.SSLContext:
 def check_ca_pem(ca_pem: str) -> str:
     try:
         ssl.create_default_context(cadata=ca_pem)
-    except (ssl.SSLError, ValueError) as error:
+    except (ssl.SSLError, ValueError, TypeError) as error:  # TypeError: not ASCII, which PEM always is
         raise ValueError(f"not one or more PEM certificates ({error})") from error
     return ca_pem
 

@@ -158,9 +158,9 @@ def free_port(host: str, port: int) -> bool:
 
 def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str, seed: int, duration: float,
                  speed: float, loops: int | None, learning: float, on_ready) -> int:
-    """Start everything, call `on_ready(url)`, replay `learning` seconds of the office's ordinary history for
-    the baseline to learn, then the office's ever new segments of `duration` seconds until interrupted (or
-    `loops` segments)."""
+    """Start everything, call `on_ready(url)`, ship `learning` seconds of the office's ordinary history (read as
+    a file) for the baseline to learn, then replay the office's ever new segments of `duration` seconds at
+    `speed` until interrupted (or `loops` segments)."""
     if not free_port(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use: pass --port")
     license_key, trusted = install_demo_license(data_dir)
@@ -180,11 +180,11 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
     previous = signal.signal(signal.SIGTERM, request_stop)
     network = DemoNetwork(f"nsx-demo-{os.getpid()}") if can_create_namespaces() else None
     if history:
-        # Live capture stamps packets with the kernel's clock, so the replayed history lasts learning / speed
-        # seconds of packet time; a capture file keeps its timestamps. Learning starts at the first packet the
-        # sensor sees, which may be a little before the replay's (the veth's own): it then ends a little early,
-        # on benign history, rather than late, on the scenario's attacks.
-        set_learning_period(data_dir, learning / speed if network is not None else learning)
+        # The history is read as a file, so it keeps its own timestamps: the baseline learns an hour of the
+        # office in its own time (its rhythms, its scanners, its automation) within seconds. Replayed live it
+        # would have to be either an hour long or compressed, and compressed time is another network: a
+        # 60 s agent poll at 10x is a 6 s beacon.
+        set_learning_period(data_dir, learning)
     count = [] if loops is None else ["--count", str(loops)]
     try:
         processes.start("api", [python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--host", host,
@@ -197,17 +197,18 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
         wait_for_api(url, data_dir.certificate)
         shipping = ["--appliance", url, "--license-key", license_key, "--ca-cert", str(data_dir.certificate),
                     "--agent-id", SENSOR_ID, "--spool-dir", str(data_dir.root / "sensor-spool")]
+        on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
         if network is not None:
+            for path in history:  # before the live sensor starts: one agent ships one sequence at a time
+                _wait(processes.start("history", [python, "-m", "sensor", "read", str(path), *shipping], environment),
+                      processes, stop, logs)
             network.__enter__()
             processes.start("sensor", [python, "-m", "sensor", "capture", "--iface", CAPTURE_END,
                                        "--netns", network.namespace, *shipping], environment)
             time.sleep(2)  # the sensor's ring is open before the first frame is replayed
-        on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
-        if network is not None:
             replay = processes.start("replay", ["ip", "netns", "exec", network.namespace, python, "-m",
-                                                "appliance.simulate.replay", *map(str, history), "--follow",
-                                                str(segments), *count, "--iface", REPLAY_END, "--speed", str(speed)],
-                                     environment)
+                                                "appliance.simulate.replay", "--follow", str(segments), *count,
+                                                "--iface", REPLAY_END, "--speed", str(speed)], environment)
             _wait(replay, processes, stop, logs)
         else:
             _read_files(history, segments, loops, shipping, processes, environment, stop, logs)

@@ -7,10 +7,9 @@ What it reports is what an admin would see on the demo box: alerts on hosts the 
 goal is none), each attack's alert and score, and whether every attack's score ranks above every false
 positive's.
 
-Live, the demo's sensor stamps packets with the kernel's clock, so packet time runs `speed` times faster
-than in the generated traffic (a 60 s poll looks like a 6 s one at 10x); `live=True` rescales timestamps the
-same way before decoding. `live=False` keeps the generated timestamps: the same traffic as a box on a real
-office would see it (and as the demo's sensor sees it when it reads the files, not root).
+The demo reads its history as a file (generated timestamps) and replays the stream as recorded, so the twin
+keeps the generated timestamps throughout: the live sensor's clock only shifts the stream to the present (and
+to the hour of day the demo runs at, which the twin does not model: it keeps the office's afternoon).
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
-
+from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
 from appliance.demo.box import office_history
 from appliance.engine.network import SiteConfig, ThreatIntel, load_threat_intel
 from appliance.engine.scoring import Scorer
@@ -31,14 +29,11 @@ from appliance.engine.scoring.ground_truth import finds, is_attack
 from appliance.simulate import scenarios
 from appliance.simulate.labels import Label, write_indicators
 from appliance.simulate.office import Office, build_office
-from appliance.simulate.pcap import read_pcap, write_pcap
+from appliance.simulate.pcap import write_pcap
 from appliance.simulate.stream import OfficeStream
 from sensor.pipeline import Pipeline
 from sensor.records import Event, Flow
 from sensor.shipping.batching import arrival
-
-# `appliance demo`'s defaults (appliance/cli/demo_command.py).
-DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED, DEMO_LEARNING_S = "mixed", 7, 600.0, 10.0, 600.0
 
 
 def segments_in(minutes: float, segment_s: float, speed: float) -> int:
@@ -71,58 +66,26 @@ class DemoReplay:
         return self.stream.labels
 
 
-class LiveClock:
-    """Packet time as the demo's live sensor sees it: the history at `speed` from its first packet, then the
-    stream at `speed` from the moment the history ended (the replay starts the stream at once)."""
-
-    def __init__(self, speed: float, history: tuple[float, float] | None, stream_start: float) -> None:
-        self.speed, self.history, self.stream_start = speed, history, stream_start
-        self.stream_live_start = history[0] + (history[1] - history[0]) / speed if history else stream_start
-
-    def __call__(self, generated: float) -> float:
-        if self.history is not None and generated < self.stream_start:
-            return self.history[0] + (generated - self.history[0]) / self.speed
-        return self.stream_live_start + (generated - self.stream_start) / self.speed
-
-
-def _retimed(path: Path, clock: LiveClock) -> Path:
-    out = path.with_name(f"live-{path.name}")
-    write_pcap(out, ((round(clock(ts) * 1_000_000), frame) for ts, frame in read_pcap(path)))
-    return out
-
-
-def decode_demo(minutes: float, *, live: bool, scenario: str = DEMO_SCENARIO, seed: int = DEMO_SEED,
-                segment_s: float = DEMO_SEGMENT_S, speed: float = DEMO_SPEED,
+def decode_demo(minutes: float, *, scenario: str = DEMO_SCENARIO, seed: int = DEMO_SEED,
+                segment_s: float = DEMO_SEGMENT_S,
                 learning_s: float = DEMO_LEARNING_S) -> tuple[list[Flow | Event], list[Label], int]:
-    """The demo's first `minutes` through the sensor pipeline, file after file as the replay plays them (flows
-    that span segments go on), each file deleted once read; with the labels, in the same clock; and how many
-    segments that was."""
-    count = segments_in(minutes, segment_s, speed)
-    stream_start = scenarios.SCENARIOS[scenario].default_start
-    history = None
-    if learning_s:
-        history_start = scenarios.history_start(stream_start, learning_s)
-        history = (history_start, history_start + learning_s)
-    clock = LiveClock(speed, history, stream_start) if live else None
+    """The demo's first `minutes` through the sensor pipeline, file after file as the demo plays them (flows
+    that span segments go on), each file deleted once read; with the labels; and how many segments that was."""
+    count = segments_in(minutes, segment_s, DEMO_SPEED)
     pipeline = Pipeline()
     records: list[Flow | Event] = []
     with tempfile.TemporaryDirectory(prefix="netsenx-demo-twin-") as tmp:
         replay = DemoReplay(Path(tmp), scenario=scenario, seed=seed, segment_s=segment_s, learning_s=learning_s,
                             count=count)
         for path in replay.files():
-            seen = _retimed(path, clock) if clock is not None else path
-            pipeline.feed_file(seen)
+            pipeline.feed_file(path)
             drained = pipeline.drain()
             records += [*drained.flows, *drained.events]
-            for file in {path, seen}:
-                file.unlink()
+            path.unlink()
         drained = pipeline.close()
         records += [*drained.flows, *drained.events]
         labels = list(replay.labels)
     records.sort(key=arrival)
-    if clock is not None:
-        labels = [msgspec.structs.replace(label, start_ts=clock(label.start_ts), end_ts=clock(label.end_ts))
-                  for label in labels]
     return records, labels, count
 
 
@@ -142,17 +105,16 @@ def _host(office: Office, ip: str) -> str:
     return ip
 
 
-def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, scenario: str = DEMO_SCENARIO,
-                 seed: int = DEMO_SEED, segment_s: float = DEMO_SEGMENT_S, speed: float = DEMO_SPEED,
-                 learning_s: float = DEMO_LEARNING_S) -> dict:
+def demo_quality(scorer: Scorer, minutes: float = 30.0, *, scenario: str = DEMO_SCENARIO, seed: int = DEMO_SEED,
+                 segment_s: float = DEMO_SEGMENT_S, learning_s: float = DEMO_LEARNING_S) -> dict:
     """The demo's first `minutes` judged against its own labels: false positives, each attack's alert and
     score, and whether the scores separate the two."""
-    records, labels, count = decode_demo(minutes, live=live, scenario=scenario, seed=seed, segment_s=segment_s,
-                                         speed=speed, learning_s=learning_s)
+    records, labels, count = decode_demo(minutes, scenario=scenario, seed=seed, segment_s=segment_s,
+                                         learning_s=learning_s)
     intel = _threat_intel(list(scenarios.SCENARIOS[scenario].indicators))
-    site = SiteConfig(learning_period_s=learning_s / speed if live else learning_s,
-                      **({"threat_intel": intel} if intel else {}))
+    site = SiteConfig(learning_period_s=learning_s, **({"threat_intel": intel} if intel else {}))
     updates = detect(records, site, {})
+    learning_until = min(record.ts_start if isinstance(record, Flow) else record.ts for record in records) + learning_s
     first = {}
     for detection in updates:
         first.setdefault(detection.incident_key, detection)
@@ -180,6 +142,7 @@ def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, sc
             attack_alerts.append(row)
         else:
             row["on_attacked_host"] = detection.source_ip in attacked or detection.dest_ip in attacked
+            row["while_learning"] = detection.first_seen < learning_until
             row["evidence"] = {k: v for k, v in detection.evidence.items() if k not in ("mac", "flows")}
             false_positives.append(row)
     attacks = []
@@ -196,15 +159,15 @@ def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, sc
         })
     attack_scores = [row["score"] for row in attack_alerts]
     fp_scores = [row["score"] for row in false_positives]
+    after_learning = [row for row in false_positives if not row["while_learning"]]
     lowest_attack = min(attack_scores, default=None)
     highest_fp = max(fp_scores, default=None)
     pairs = len(attack_scores) * len(fp_scores)
     return {
-        "mode": "live (packet time compressed by the replay speed)" if live else "packet time (as generated)",
         "scenario": scenario,
         "seed": seed,
         "segment_s": segment_s,
-        "speed": speed,
+        "speed": DEMO_SPEED,
         "learning_s": learning_s,
         "minutes": minutes,
         "segments": count,
@@ -213,6 +176,12 @@ def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, sc
         "false_positives": len(false_positives),
         "false_positives_on_unattacked_hosts": sum(not row["on_attacked_host"] for row in false_positives),
         "false_positives_by_rule": dict(Counter(row["rule"] for row in false_positives).most_common()),
+        # The history is the box's learning period: it keeps detecting meanwhile, and what the site's own tools
+        # do then (its scanners, automation, rhythms) is learned as routine (engine/rules/routines.py).
+        "false_positives_while_learning": len(false_positives) - len(after_learning),
+        "false_positives_after_learning": len(after_learning),
+        "false_positives_after_learning_by_rule": dict(Counter(row["rule"] for row in after_learning).most_common()),
+        "highest_false_positive_score_after_learning": max((row["score"] for row in after_learning), default=None),
         "attack_labels": len(labels),
         "attacks_alerted": sum(row["alerted"] for row in attacks),
         "attacks_missed_by_rule": dict(Counter(row["rule"] for row in attacks if not row["alerted"]).most_common()),
@@ -221,6 +190,8 @@ def demo_quality(scorer: Scorer, minutes: float = 30.0, *, live: bool = True, sc
         "every_attack_above_every_false_positive": (
             lowest_attack is not None and (highest_fp is None or lowest_attack > highest_fp)
         ),
+        "every_attack_above_every_false_positive_after_learning": lowest_attack is not None and all(
+            lowest_attack > row["score"] for row in after_learning),
         "ranked_pairs_fraction": round(sum(a > f for a in attack_scores for f in fp_scores) / pairs, 4) if pairs
         else None,
         "attacks": attacks,

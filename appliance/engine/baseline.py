@@ -3,8 +3,9 @@
 During learning the baseline records the devices seen (MACs and internal IPs), which hosts originate remote
 administration (RDP/SSH/SMB/WinRM/RPC) and to which peers, the protocol and server ports each host calls out
 to, how many internal hosts call each external address (its prevalence on the site: what many hosts call is
-software or a service, not one host's implant), the DHCP servers that answer, a per-host profile of flow
-features, and a reservoir sample of flow feature vectors. When packet time passes the end of learning it
+software or a service, not one host's implant), the DHCP servers that answer, the site's routines (its
+scanners, sweepers, automation and known rhythms: rules/routines.py), a per-host profile of flow features, and
+a reservoir sample of flow feature vectors. When packet time passes the end of learning it
 fits an IsolationForest (scikit-learn, fixed random_state) on the sample.
 
 Persistence: `to_bytes()` is msgpack of a msgspec Struct holding plain lists and the forest's node arrays
@@ -45,6 +46,7 @@ SAMPLE_SIZE = 20_000  # reservoir of training vectors: enough for 100 trees of 2
 MAX_PEERS_PER_SERVICE = 256
 MAX_PORTS_PER_HOST = 128  # past this a host calls out everywhere (a proxy, a scanner): no port is new for it
 MAX_RESOLVERS = 256
+MAX_ROUTINES = 4096  # routine keys (rules/routines.py): a host per rule, a service or a destination each
 MAX_CLIENTS_PER_DESTINATION = 16  # prevalence is counted up to here: past it an address is site-wide
 N_TREES = 100
 TREE_SAMPLES = 256  # IsolationForest max_samples (the paper's default)
@@ -218,6 +220,7 @@ class BaselineState(msgspec.Struct, kw_only=True):
     destinations: dict[str, list[str]] = {}  # external address -> internal hosts that called it (capped)
     dhcp_servers: list[str] = []
     resolvers: list[str] = []
+    routines: list[str] = []  # see rules/routines.py
     profiles: dict[str, HostProfile] = {}
     sample: list[list[float]] = []  # only while learning
     sample_seen: int = 0
@@ -242,6 +245,7 @@ class Baseline:
         self._destinations: dict[str, set[str]] = {}  # external address -> internal callers (capped)
         self._resolvers: set[str] = set()
         self._dhcp_servers: set[str] = set()
+        self._routines: set[str] = set()
         self._profiles: OrderedDict[str, HostProfile] = OrderedDict()
         self._sample: list[list[float]] = []
         self._sample_seen = 0
@@ -288,6 +292,15 @@ class Baseline:
 
     def knows_dhcp_server(self, ip: str) -> bool:
         return ip in self._dhcp_servers
+
+    def knows_routines(self, keys: list[str]) -> bool:
+        """Whether every one of these routine keys (rules/routines.py) was learned."""
+        return all(key in self._routines for key in keys)
+
+    @property
+    def routines(self) -> list[str]:
+        """What the site's hosts routinely did while learning that a recon or rhythm rule fires on."""
+        return sorted(self._routines)
 
     def host_flow_count(self, ip: str) -> int:
         profile = self._profiles.get(ip)
@@ -351,6 +364,10 @@ class Baseline:
             self.learning_until = ts + self.site.learning_period_s
         if not self.finished and ts >= self.learning_until:
             self._finish_learning()
+
+    def learn_routines(self, keys: list[str]) -> None:
+        if len(self._routines) < MAX_ROUTINES:
+            self._routines.update(keys)
 
     def _add_device(self, mac: str, ip: str) -> None:
         if mac and len(self._macs) < self.site.max_tracked_keys:
@@ -448,6 +465,7 @@ class Baseline:
             destinations={dst: sorted(c) for dst, c in self._destinations.items()},
             dhcp_servers=sorted(self._dhcp_servers),
             resolvers=sorted(self._resolvers),
+            routines=sorted(self._routines),
             profiles=dict(self._profiles),
             sample=self._sample,
             sample_seen=self._sample_seen,
@@ -479,6 +497,7 @@ class Baseline:
         baseline._destinations = {dst: set(c) for dst, c in state.destinations.items()}
         baseline._dhcp_servers = set(state.dhcp_servers)
         baseline._resolvers = set(state.resolvers)
+        baseline._routines = set(state.routines)
         for ip, profile in state.profiles.items():
             if len(profile.mean) != len(FLOW_FEATURES) or len(profile.m2) != len(FLOW_FEATURES):
                 raise ValueError(f"baseline state: profile of {ip} has the wrong number of features")

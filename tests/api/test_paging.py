@@ -7,13 +7,19 @@ from appliance.api.paging import MAX_OFFSET
 SQLITE_INTEGER_MAX = 2**63 - 1
 
 
+def _as_list(kind: str | list[str] | None) -> list[str | None]:
+    """An OpenAPI 3.1 type: one name, or a list of them (["integer", "null"] for an optional one)."""
+    return kind if isinstance(kind, list) else [kind]
+
+
 def _integer_query_parameters(api) -> list[tuple[str, str]]:
     """(path, parameter) for every integer query parameter of a GET operation, as the OpenAPI lists them."""
     schema = api.get("/schema/openapi.json").json()
     found = []
     for path, operations in schema["paths"].items():
         for parameter in operations.get("get", {}).get("parameters", []):
-            types = {parameter["schema"].get("type")} | {s.get("type") for s in parameter["schema"].get("oneOf", [])}
+            schemas = [parameter["schema"], *parameter["schema"].get("oneOf", [])]
+            types = [kind for s in schemas for kind in _as_list(s.get("type"))]
             if parameter["in"] == "query" and "integer" in types:
                 found.append((path.removeprefix("/api/v1"), parameter["name"]))
     return found

@@ -23,18 +23,19 @@ from sensor.pipeline import Pipeline
 from sensor.records import Batch
 from sensor.shipping.batching import split_drain
 
-RECORDS_PER_BATCH = 100  # ~120 batches: many points to die at
+RECORDS_PER_BATCH = 150  # ~140 batches: many points to die at
 CHECKPOINT_EVERY = 5  # batches: restarts restore checkpoints and replay the batches after them
 SIGKILLS = 4
 ALERT_FIELDS = "incident_key, rule_name, source_ip, dest_ip, first_seen, last_seen, score, evidence"
 
 
 def queue_mixed_scenario(store: Store, tmp_path: Path) -> int:
-    """Two minutes of the simulated office with every attack family, the baseline learning for the first
-    half minute (so its forest, NEW_DEVICE and ANOMALOUS_PAYLOAD are part of what must survive)."""
+    """Three minutes of the simulated office with every attack family (a beacon's rhythm must last two), the
+    baseline learning for the first half minute (so its forest, NEW_DEVICE and ANOMALOUS_PAYLOAD are part of
+    what must survive)."""
     store.set_setting("engine", {"site": {"learning_period_s": 30}})
     pcap = tmp_path / "mixed.pcap"
-    scenarios.write("mixed", pcap, seed=3, duration=120)
+    scenarios.write("mixed", pcap, seed=3, duration=180)
     pipeline = Pipeline()
     pipeline.feed_file(pcap)
     drained = pipeline.close()

@@ -64,6 +64,7 @@ def test_an_smtp_password_is_never_returned(api, admin_headers):
     ({"kind": "webhook", "url": "https://hooks.example.org/x", "secret": "whsec_c2hvcnQ="}, "settings.secret:"),
     ({"kind": "syslog", "host": "-bad-.example"}, "settings.host:"),
     ({"kind": "syslog", "host": "siem.example.org", "ca_pem": "not a certificate"}, "settings.ca_pem:"),
+    ({"kind": "syslog", "host": "siem.example.org", "ca_pem": "\u0081 not ASCII"}, "settings.ca_pem:"),
     ({"kind": "email", "host": "smtp.example.org", "password": "x", "from_address": "a@example.org",
       "to": ["b@example.org"]}, "settings.password: give the username"),
 ])

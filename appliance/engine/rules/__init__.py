@@ -41,6 +41,7 @@ from appliance.engine.rules import (
     syn_flood,
     threat_intel_match,
 )
+from appliance.engine.rules.routines import outside_routine
 from appliance.engine.rules.rule import Rule
 from sensor import records
 from sensor.records import Event, Flow
@@ -87,7 +88,8 @@ class RuleSet:
     """The enabled rules of one site, in one packet-time stream.
 
     Every record goes to the rules first and to the baseline after, so "never seen before" means before
-    this record. `advance(now)` expires windows; call it as packet time moves (e.g. once per batch).
+    this record. What the site's own hosts routinely do (routines.py) is learned, not raised. `advance(now)`
+    expires windows; call it as packet time moves (e.g. once per batch).
     """
 
     def __init__(
@@ -115,16 +117,17 @@ class RuleSet:
     def on_flow(self, flow: Flow) -> list[Detection]:
         out = [detection for rule in self.rules.values() for detection in rule.on_flow(flow)]
         self.baseline.observe_flow(flow)
-        return out
+        return outside_routine(out, self.baseline)
 
     def on_event(self, event: Event) -> list[Detection]:
         out = [detection for rule in self.rules.values() for detection in rule.on_event(event)]
         self.baseline.observe_event(event)
-        return out
+        return outside_routine(out, self.baseline)
 
     def advance(self, now: float) -> list[Detection]:
         self.baseline.advance(now)
-        return [detection for rule in self.rules.values() for detection in rule.advance(now)]
+        return outside_routine([detection for rule in self.rules.values() for detection in rule.advance(now)],
+                               self.baseline)
 
     # --- checkpoints -----------------------------------------------------------------------------------------
     def fingerprint(self) -> str:

@@ -13,8 +13,11 @@ passwords per SSH connection, so a dozen connections can carry dozens of guesses
 Defaults: Zeek's detect-bruteforcing.zeek (30 failed logins in 30 min) and the Suricata/ET "possible SSH
 brute force" rules (5 new sessions in 2 min) bracket ours: 20 failed attempts in 30 min from one source. A
 distributed guess (many sources, one server) needs distributed_min_sources sources and twice the attempts.
-SMTP without AUTH (relays deliver mail in bursts of short sessions) and LDAP without a bind result (Windows
-clients open short LDAP sessions to the DC all day) only count attempts the sensor saw fail.
+SMTP without AUTH (relays deliver mail in bursts of short sessions), LDAP without a bind result (Windows
+clients open short LDAP sessions to the DC all day) and IMAP or POP3 whose login the sensor could not read (a
+mail client's send/receive every few minutes is a short STARTTLS session: from a whole office, hundreds of
+failed-looking sessions an hour) only count attempts the sensor saw fail. Guessing tools log in in clear text,
+which the sensor reads, or over implicit TLS (993, 995), which is TLS, not a mail login it could count.
 
 Features: failed_attempts, connections, attempts_per_connection, attempts_per_min, successes,
 outcome_known_fraction, mean_duration_s, mean_payload_orig, mean_payload_resp, duration_s, distinct_sources,
@@ -33,15 +36,14 @@ from sensor.records import Flow
 
 NAME = "BRUTE_FORCE"
 DEFAULT_SEVERITY = "HIGH"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 # Services where logging in is the first thing a session does, so a short session is a failed-looking one.
 LOGIN_FIRST_SERVICES = frozenset((
-    "SSH", "FTP", "Telnet", "POP3", "IMAP", "SMB", "MSSQL", "MySQL", "PostgreSQL", "RDP", "VNC", "Oracle",
-    "Redis", "MongoDB",
+    "SSH", "FTP", "Telnet", "SMB", "MSSQL", "MySQL", "PostgreSQL", "RDP", "VNC", "Oracle", "Redis", "MongoDB",
 ))
 # Services that also carry logins, but whose short sessions are routine: only attempts seen failing count.
-LOGIN_SOMETIMES_SERVICES = frozenset(("SMTP", "LDAP", "HTTP", "SIP", "SOCKS"))
+LOGIN_SOMETIMES_SERVICES = frozenset(("SMTP", "LDAP", "HTTP", "SIP", "SOCKS", "IMAP", "POP3"))
 STANDARD_PORTS: dict[str, frozenset[int]] = {}
 for _port, _service in SERVICE_BY_PORT.items():
     STANDARD_PORTS[_service] = STANDARD_PORTS.get(_service, frozenset()) | {_port}

@@ -19,13 +19,14 @@ random (Poisson) times within a day once sizes are constant; with the CV gate 1 
 while 4 in 5 beacons with +-50% uniform jitter are caught at their 10th connection (simulated).
 
 Real offices are full of benign rhythm (update checks, telemetry, AV signature polls, monitoring agents,
-chat keep-alives). Three things say "software, not an implant", and any one of them keeps the rule quiet:
+chat keep-alives). Four things say "software, not an implant", and any one of them keeps the rule quiet:
 - prevalence (RITA's): the same external address is called by common_destination_hosts or more internal
   hosts, in the baseline's learning period or within window_s;
 - the destination's name (DNS answer, TLS SNI or HTTP Host seen for the address) is under one of the site's
   known_software_domains (updates, telemetry, OCSP, AV, push; editable);
 - the check-ins download a lot: a median response above max_median_response_bytes is streaming (video
-  segments every 4 s) or a download, not a check-in.
+  segments every 4 s) or a download, not a check-in; or they upload a lot: a median upload above
+  max_median_upload_bytes is a sync or backup agent (a large upload is DATA_EXFILTRATION's to judge).
 NTP and DNS are left to their own rules: they are periodic by design.
 
 Features: connections, score, interval_skew_score, interval_dispersion_score, size_skew_score,
@@ -50,7 +51,7 @@ from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsClientHel
 
 NAME = "C2_BEACON"
 DEFAULT_SEVERITY = "CRITICAL"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 MAX_CALLS = 256  # per pair and series; the score needs the recent rhythm, not the whole history
 TIGHT_SPREAD = 0.1
 PERIODIC_BY_DESIGN = {("UDP", 123), ("UDP", 53), ("TCP", 53)}
@@ -66,6 +67,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     min_duration_s: Seconds = 120.0  # a rhythm that lasts: a page load or an app's start-up does not
     common_destination_hosts: Count = 4  # internal hosts calling one address: software, not an implant
     max_median_response_bytes: Count = 262_144  # streaming and downloads, not check-ins
+    max_median_upload_bytes: Count = 262_144  # a backup or sync agent's uploads, not check-ins (that is exfiltration)
     window_s: Seconds = 86400.0  # RITA analyses a day of logs
 
 
@@ -259,6 +261,7 @@ class Detector(Rule):
         return (
             features["destination_prevalence"] >= self.t.common_destination_hosts
             or features["median_response_bytes"] > self.t.max_median_response_bytes
+            or features["median_bytes"] > self.t.max_median_upload_bytes
             or (name is not None and self.site.software_domains.match(name) is not None)
         )
 
