@@ -31,6 +31,7 @@ from appliance.cloud_sync.background import CloudSyncRunner
 from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
 from appliance.engine.controller import SetAsideBatchesController
+from appliance.evidence.flows_controller import FlowsController
 from appliance.licensing.controller import LicenseController
 from appliance.reports.controller import ReportsController
 from appliance.store.data_dir import DataDirectory
@@ -51,6 +52,7 @@ CONTROLLERS = [
     WhitelistController,
     AuditController,
     TracesController,
+    FlowsController,
     AgentsController,
     SetAsideBatchesController,
     LicenseController,
