@@ -3,6 +3,10 @@
 The same object serves capture files and live capture: `feed` takes any iterable of (ts, linktype, frame)
 tuples (what sensor.capture.live yields), `feed_batch` takes frame batches (the fast path for files), and
 `drain` hands over whatever finished since the last call, so a shipper can batch it.
+
+The flow table hands the payload packets of the flows the metadata extractor watches to the extractor, one
+by one; what the extractor learns about a flow (its service, login outcomes) goes back into the flow's
+record, and flows it needs no more packets of stop costing Python work (`take_findings`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sensor.decode import layers as L
 from sensor.decode.columns import PacketColumns
 from sensor.decode.packet import PacketDecoder
 from sensor.decode.vectorised import decode_batch
-from sensor.flows.table import FlowTable, address_text
+from sensor.flows.table import FlowTable, Hooked, address_text
 from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
 from sensor.pcap import CaptureFile, Frame, FrameBatch
 from sensor.records import CaptureStats, Event, Flow
@@ -60,12 +64,15 @@ _DEFAULT = object()
 class Pipeline:
     def __init__(self, extractor=_DEFAULT, timeouts: FlowTimeouts = DEFAULT_TIMEOUTS, max_flows: int = 1_000_000,
                  vectorised: bool = True) -> None:
-        """`extractor`: any object with interested(proto, src_port, dst_port) and on_payload(ctx, payload);
+        """`extractor`: any object with interested(proto, src_port, dst_port) and on_payload(ctx, payload),
+        optionally take_findings() -> sensor.protocols.extractor.Findings and flow_continued(old_uid, new_uid);
         by default sensor.protocols.MetadataExtractor. `vectorised=False` decodes every frame one by one
         (the reference the fast path is tested against)."""
         self.stats = CaptureStats()
         self.extractor = default_extractor() if extractor is _DEFAULT else extractor
         self.extractor_errors = 0
+        self._take_findings = getattr(self.extractor, "take_findings", None)
+        self._flow_continued = getattr(self.extractor, "flow_continued", None)
         self._context = _packet_context() if self.extractor is not None else None
         self._decoder = PacketDecoder()
         self._vectorised = vectorised
@@ -87,19 +94,29 @@ class Pipeline:
         if not len(batch):
             return
         packets = decode_batch(batch, self._decoder, self.stats, self._events, self._vectorised)
-        positions, uids = self._table.ingest(packets)
-        if len(positions):
-            self._extract_metadata(packets, positions, uids)
+        finished_before = len(self._table.finished)
+        hooked = self._table.ingest(packets)
+        continued = self._table.take_continued()
+        if len(hooked.positions):
+            self._extract_metadata(packets, hooked, continued)
+            if self._take_findings is not None:
+                self._apply_findings(hooked, finished_before)
+        elif continued and self._flow_continued is not None:
+            for old, new in continued:
+                self._flow_continued(old, new)
         now = float(batch.ts.max())
         if now - self._last_sweep >= SWEEP_INTERVAL:
             self._table.expire(now)
             self._last_sweep = now
 
     def feed_file(self, path: str | os.PathLike, batch_size: int = 65536) -> list[str]:
-        """Reads a whole capture file; returns what the reader had to skip (truncation, corruption)."""
+        """Reads a whole capture file; returns what the reader had to skip (truncation, corruption). Packet
+        records the reader skipped count as packets, and malformed ones."""
         capture = CaptureFile(path)
         for batch in capture.batches(batch_size):
             self.feed_batch(batch)
+        self.stats.packets += capture.skipped_packets
+        self.stats.malformed += capture.skipped_packets
         return capture.errors
 
     def advance(self, now: float) -> None:
@@ -119,23 +136,62 @@ class Pipeline:
         self._table.flush()
         return self.drain()
 
-    def _extract_metadata(self, packets: PacketColumns, positions: np.ndarray, uids: np.ndarray) -> None:
-        order = np.argsort(positions, kind="stable")
-        rows, uids = positions[order], uids[order].tolist()
+    def _extract_metadata(self, packets: PacketColumns, hooked: Hooked, continued: list[tuple[str, str]]) -> None:
+        order = np.argsort(hooked.positions, kind="stable")
+        rows, uids = hooked.positions[order], hooked.uids[order].tolist()
         p = packets.take(rows)
         buffer = p.buffer
         context, on_payload = self._context, self.extractor.on_payload
+        # a flow cut at the active timeout hands its extractor state on when its continuation's first packet comes
+        continues = {new: old for old, new in continued} if self._flow_continued is not None else {}
         columns = zip(p.ts.tolist(), p.src_hi.tolist(), p.src_lo.tolist(), p.dst_hi.tolist(), p.dst_lo.tolist(),
                       p.v6.tolist(), p.sport.tolist(), p.dport.tolist(), p.proto.tolist(), p.icmp_code.tolist(),
-                      p.smac_off.tolist(), p.pay_off.tolist(), p.pay_cap.tolist(), uids, strict=True)
-        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid in columns:
+                      p.smac_off.tolist(), p.pay_off.tolist(), p.pay_cap.tolist(), uids,
+                      hooked.from_orig[order].tolist(), np.where(p.proto == L.PROTO_TCP, p.seq, -1).tolist(),
+                      strict=True)
+        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid, from_orig, seq in columns:
             icmp = proto in (L.PROTO_ICMP, L.PROTO_ICMPV6)
+            flow_uid = f"F{uid:x}"
+            if continues and flow_uid in continues:
+                self._flow_continued(continues.pop(flow_uid), flow_uid)
             ctx = context(ts, address_text(sh, sl, v6), address_text(dh, dl, v6), sport, code if icmp else dport,
                           L.PROTO_NAMES.get(proto, str(proto)),
-                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", f"F{uid:x}")
+                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", flow_uid, from_orig, seq)
             try:
                 self._events.extend(on_payload(ctx, bytes(buffer[off : off + cap])))
             except Exception:  # one extractor bug must not stop the capture
                 self.extractor_errors += 1
                 if self.extractor_errors == 1:
                     log.exception("metadata extractor failed on a %s packet of flow %s", ctx.proto, ctx.flow_uid)
+        for new, old in continues.items():  # continuations without a watched packet in this batch
+            self._flow_continued(old, new)
+
+    def _apply_findings(self, hooked: Hooked, finished_before: int) -> None:
+        """Writes what the extractor learnt into the flows' records and lets go of the flows it is done with.
+        A flow that ended within this batch already has its record: that record is updated instead."""
+        findings = self._take_findings()
+        if not findings.learnt and not findings.released:
+            return
+        by_uid = np.argsort(hooked.uids, kind="stable")
+        sorted_uids = hooked.uids[by_uid]
+
+        def slots_of(flow_uids):
+            wanted = np.array([int(uid[1:], 16) for uid in flow_uids], dtype=np.int64)
+            at = np.minimum(np.searchsorted(sorted_uids, wanted), len(sorted_uids) - 1)
+            return hooked.slots[by_uid[at]], wanted
+
+        if findings.learnt:
+            slots, wanted = slots_of(findings.learnt)
+            ended: dict[str, Flow] | None = None
+            for (flow_uid, learnt), slot, uid in zip(findings.learnt.items(), slots.tolist(), wanted.tolist(),
+                                                     strict=True):
+                if self._table.annotate(slot, uid, learnt.service, learnt.auth):
+                    continue
+                if ended is None:
+                    ended = {flow.uid: flow for flow in self._table.finished[finished_before:]}
+                flow = ended.get(flow_uid)
+                if flow is not None:
+                    learnt.apply(flow)
+        if findings.released:
+            slots, wanted = slots_of(findings.released)
+            self._table.unwatch(slots, wanted)

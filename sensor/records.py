@@ -83,6 +83,27 @@ class Flow(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False, forbid_un
     # sizes of the first payload-carrying packets: + from orig, - from resp (<= 8)
     first_payloads: Annotated[list[Signed], Meta(max_length=64)] = []
     end_reason: Short = ""  # "fin", "rst", "idle", "active", "evicted", "end"
+    # The application protocol the payload speaks (sensor.protocols.services: "ssh", "ftp", "tls", "smb" ...),
+    # identified from the first bytes of either side whatever the port; "" when nothing matched. Ports are
+    # never the reason (UDP services excepted, which are checked on ports where their content also matches).
+    service: Short = ""
+    # Logins seen in this flow (this segment of it, after an "active" cut): every attempt, and those whose
+    # outcome the server's answer showed. attempts >= failures + successes; the rest had no visible outcome.
+    auth_attempts: Count = 0
+    auth_failures: Count = 0
+    auth_successes: Count = 0
+    # The originator's rhythm: a burst starts when it sends payload after at least BURST_GAP_S seconds
+    # (sensor.flows.bursts) without any. bursts_orig counts them; for flows with at least 4 bursts,
+    # burst_gaps holds the last (<= 32) gaps between burst starts in seconds and burst_sizes the payload
+    # bytes of the last (<= 32) bursts, oldest first (both empty for flows with fewer bursts).
+    bursts_orig: Count = 0
+    burst_gaps: Annotated[list[Amount], Meta(max_length=64)] = []
+    burst_sizes: Annotated[list[Count], Meta(max_length=64)] = []
+    # A second source / destination MAC pair that the originator's packets carried after the first pair
+    # (src_mac, dst_mac); "" when every originator packet carried the first pair. Off-subnet traffic whose
+    # next hop changes MAC mid-flow is what ARP poisoning looks like from the data plane.
+    src_mac_alt: Short = ""
+    dst_mac_alt: Short = ""
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind", gc=False, forbid_unknown_fields=True):

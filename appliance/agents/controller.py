@@ -38,7 +38,7 @@ from appliance.agents.models import (
 )
 from appliance.agents.versions import is_newer
 from appliance.api.box import Box
-from appliance.api.errors import Locked
+from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import admin, requires_agent
 from appliance.audit import log as audit
 from appliance.audit.requests import record_request
@@ -152,6 +152,7 @@ class AgentsController(Controller):
         sync_to_thread=True,
         raises=[NotAuthorizedException, PermissionDeniedException],
         summary="Exchange the license key for a sensor token",
+        cache_control=NO_STORE,
     )
     def auth(
         self, data: JSONBody[AgentAuthIn], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
@@ -230,6 +231,7 @@ class AgentsController(Controller):
                     (len(batch.flows), batch.agent_id, batch.seq),
                 )
                 repository.advance_next_seq(store, batch.agent_id, batch.seq)
+                repository.count_capture(store, batch, time.time())
         return IngestOut(seq=batch.seq, duplicate=not stored)
 
     @get("/", guards=[admin], sync_to_thread=True, summary="Registered sensors")

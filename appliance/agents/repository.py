@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from appliance.agents.models import Agent, AgentAuthIn
 from appliance.store.database import Store
+from sensor.records import Batch
 
 IDENTITY_FIELDS = ("hostname", "os_type", "agent_version")
 
@@ -61,6 +62,20 @@ def revoke(store: Store, agent_id: str) -> Agent | None:
 
 def advance_next_seq(store: Store, agent_id: str, seq: int) -> None:
     store.execute("UPDATE agents SET next_seq = max(next_seq, ?) WHERE agent_id = ?", (seq + 1, agent_id))
+
+
+def count_capture(store: Store, batch: Batch, now: float) -> None:
+    """Add a stored batch's capture counters (deltas since the sensor's previous batch) to the sensor's running
+    totals (migration 0010), which /metrics serves as counters."""
+    stats = batch.stats
+    store.execute(
+        "INSERT INTO capture_totals (agent_id, batches, flows, packets, bytes, kernel_drops, malformed, updated_at) "
+        "VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET batches = batches + 1, "
+        "flows = flows + excluded.flows, packets = packets + excluded.packets, bytes = bytes + excluded.bytes, "
+        "kernel_drops = kernel_drops + excluded.kernel_drops, malformed = malformed + excluded.malformed, "
+        "updated_at = excluded.updated_at",
+        (batch.agent_id, len(batch.flows), stats.packets, stats.bytes, stats.kernel_drops, stats.malformed, now),
+    )
 
 
 def _agent(row: dict) -> Agent:

@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from appliance.alerts import repository
 from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUpdateBody, Severity
+from appliance.api.paging import Offset
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.store.database import Store
@@ -26,7 +27,7 @@ class AlertsController(Controller):
         status: FromQuery[AlertStatus | None] = None,
         rule: str | None = Parameter(default=None, max_length=64),
         limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
     ) -> AlertList:
         alerts, total = repository.list_alerts(
             store.connection(),

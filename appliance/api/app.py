@@ -22,6 +22,8 @@ from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLi
 from appliance.api.request_bodies import decode_json_body_strictly
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
 from appliance.api.system import SystemController
+from appliance.api.tls import add_strict_transport_security
+from appliance.api_tokens.controller import ApiTokensController
 from appliance.audit.controller import AuditController
 from appliance.audit.log import ChainVerifier
 from appliance.auth.controller import AuthController
@@ -30,10 +32,15 @@ from appliance.billing.controller import BillingController
 from appliance.cloud_sync.background import CloudSyncRunner
 from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
+from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
 from appliance.licensing.controller import LicenseController
+from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
+from appliance.metrics.controller import metrics_handler
+from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
+from appliance.siem.controller import ExportController
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from appliance.tenant.controller import TenantController
@@ -62,6 +69,10 @@ CONTROLLERS = [
     ComplianceController,
     ReportsController,
     TenantController,
+    NotificationsController,
+    ExportController,
+    ApiTokensController,
+    EgressController,
 ]
 
 
@@ -70,6 +81,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     limiter = RateLimiter(data_dir.runtime / "ratelimit.sqlite", {**DEFAULT_LIMITS, **(limits or {})})
     cloud_sync = CloudSyncRunner(box, data_dir.runtime / "cloud_sync.lock")
     audit_chain = ChainVerifier()
+    api_metrics = ApiMetrics()
 
     def provide_box() -> Box:
         return box
@@ -82,7 +94,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
 
     api = Router(path=API_PREFIX, route_handlers=CONTROLLERS, before_request=decode_json_body_strictly)
     return Litestar(
-        route_handlers=[api, webui_router()],
+        route_handlers=[api, webui_router(), metrics_handler(api_metrics)],
         dependencies={
             "box": Provide(provide_box, sync_to_thread=False),
             "store": Provide(provide_store, sync_to_thread=False),
@@ -90,23 +102,25 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
         },
         middleware=[
             DefineMiddleware(ErasedBoxGuard, watch=ErasureWatch(box)),  # first: an erased box serves nothing
+            DefineMiddleware(RequestMetricsMiddleware, metrics=api_metrics),
             DefineMiddleware(RateLimitMiddleware, limiter=limiter, box=box),
             DefineMiddleware(BearerAuthentication, box=box,
                              exclude=[f"^{path}" for path in PUBLIC_PATHS] + list(UI_PUBLIC_PATTERNS)),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[header_hook(limiter, box)],
+        before_send=[header_hook(limiter, box), add_strict_transport_security],
         openapi_config=OpenAPIConfig(
             title="NetSenX Appliance API",
             version=__version__,
             path=f"{API_PREFIX}/schema",
             components=Components(
-                security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+                security_schemes={BEARER: SecurityScheme(
+                    type="http", scheme="bearer", bearer_format="JWT, or an API token nsx_pat_...")}
             ),
             render_plugins=[DescribedSchema()],
         ),
         on_startup=[cloud_sync.start],
-        on_shutdown=[cloud_sync.stop, box.close],
+        on_shutdown=[cloud_sync.stop, box.close, box.seal],
         debug=False,
     )
 

@@ -47,3 +47,9 @@ class Box:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def seal(self) -> None:
+        """The server is stopping (or reloading its workers): wipe the shared unsealed key, so whatever starts
+        next is sealed. A crashed worker never gets here; its respawned successor finds the key of its
+        still-running server."""
+        keys.forget_unsealed_key(self.data_dir)

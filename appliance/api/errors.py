@@ -6,6 +6,7 @@ import logging
 
 import msgspec
 from litestar import MediaType, Request, Response
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
     HTTP_409_CONFLICT,
@@ -63,6 +64,10 @@ class UnsupportedMediaType(HTTPException):
 
 class BadGateway(HTTPException):
     status_code = HTTP_502_BAD_GATEWAY
+
+
+# On every response that carries a token or a secret: no browser or proxy cache may keep a copy.
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 def detail_response(status_code: int, detail: str, headers: dict | None = None) -> Response:

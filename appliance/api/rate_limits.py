@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.api.box import Box
 from appliance.api.errors import detail_response
+from appliance.api_tokens import tokens as api_tokens
 from appliance.auth import tokens
 from appliance.store.database import SchemaMismatch
 from appliance.store.keys import SealedError
@@ -97,7 +98,12 @@ def client_identity(box: Box, scope: Scope) -> str:
     """Whom to count against: the token's subject when it verifies, otherwise the client address."""
     headers = dict(scope.get("headers") or [])
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and token:
+    if scheme.lower() == "bearer" and api_tokens.is_api_token(token.strip()):
+        try:
+            return f"pat:{api_tokens.verify(box.store(), token.strip()).token_id}"
+        except (api_tokens.InvalidApiToken, SealedError, OSError, SchemaMismatch):
+            pass
+    elif scheme.lower() == "bearer" and token:
         try:
             claims = tokens.decode(box.token_secret(), token.strip())
             return f"{claims.typ}:{claims.sub}"

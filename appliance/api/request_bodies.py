@@ -25,11 +25,19 @@ def _described(body_type: type, name: str) -> str | None:
 
 
 def _value_at(raw: bytes, name: str) -> object:
+    """The value msgspec's path names, nested ones too ("settings.url", "to[1]")."""
     try:
-        document = msgspec.json.decode(raw)
+        value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return None
-    return document.get(name) if isinstance(document, dict) else None
+    for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", name):
+        if key and isinstance(value, dict):
+            value = value.get(key)
+        elif index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return None
+    return value
 
 
 def field_path(error: msgspec.ValidationError) -> tuple[str, str]:

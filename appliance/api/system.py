@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.params import JSONBody
 
 from appliance import __version__
@@ -15,6 +15,7 @@ from appliance.audit import log as audit
 from appliance.auth.controller import client_address
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError
+from appliance.store.unseal_backoff import TooSoon, UnsealBackoff
 
 
 class Health(msgspec.Struct):
@@ -40,17 +41,27 @@ class SystemController(Controller):
         "/system/unseal",
         sync_to_thread=True,
         status_code=200,
-        raises=[NotAuthorizedException, Conflict],
-        summary="Give the database passphrase after a restart",
+        raises=[NotAuthorizedException, Conflict, TooManyRequestsException],
+        summary="Give the database passphrase after a restart (each wrong one doubles the wait before the next)",
     )
     def unseal(self, data: JSONBody[UnsealRequest], request: Request, box: NamedDependency[Box]) -> Health:
         if keys.key_mode(box.data_dir) != "passphrase":
             raise Conflict("this box uses a key file, not a passphrase: nothing to unseal")
         if not box.is_sealed():
             return Health(status="ok", version=__version__, sealed=False)
+        backoff = UnsealBackoff(box.data_dir.unseal_failures)
+        try:
+            wait = backoff.admit()
+        except TooSoon as too_soon:
+            raise TooManyRequestsException(
+                str(too_soon), headers={"Retry-After": str(too_soon.retry_after)}
+            ) from too_soon
         try:
             box.unseal(data.passphrase)
         except (WrongKeyError, ValueError) as error:
-            raise NotAuthorizedException("wrong passphrase") from error
+            raise NotAuthorizedException(
+                f"wrong passphrase; the next attempt is allowed in {wait} s", headers={"Retry-After": str(wait)}
+            ) from error
+        backoff.succeeded()
         audit.record(box.store(), username="-", source_ip=client_address(request), action="box.unsealed")
         return Health(status="ok", version=__version__, sealed=False)

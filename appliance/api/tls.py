@@ -1,4 +1,4 @@
-"""The self-signed certificate the box serves HTTPS with until the admin installs their own."""
+"""HTTPS: the self-signed certificate the box serves until the admin installs their own, and HSTS."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from litestar.types import Message, Scope
 
 from appliance.store.data_dir import DataDirectory, write_private_file
 
 VALID_DAYS = 825  # the longest validity browsers accept for a server certificate
+# A browser that reached the box over HTTPS never tries plain HTTP to it for a year (RFC 6797).
+STRICT_TRANSPORT_SECURITY = (b"strict-transport-security", b"max-age=31536000")
+
+
+async def add_strict_transport_security(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: HSTS on every response sent over HTTPS (never over plain HTTP, where it means
+    nothing and the loopback-only --http mode would only be confused by it)."""
+    if message["type"] == "http.response.start" and scope.get("scheme") == "https":
+        message["headers"] = [*message.get("headers", []), STRICT_TRANSPORT_SECURITY]
 
 
 def create_self_signed_certificate(data_dir: DataDirectory, now: datetime.datetime | None = None) -> None:

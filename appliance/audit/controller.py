@@ -7,6 +7,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
+from appliance.api.paging import Offset
 from appliance.api.security import admin
 from appliance.audit.log import AuditEntry, ChainVerifier, page
 from appliance.store.database import Store
@@ -30,7 +31,7 @@ class AuditController(Controller):
         store: NamedDependency[Store],
         audit_chain: NamedDependency[ChainVerifier],
         limit: int = Parameter(default=30, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
     ) -> AuditPage:
         entries, total = page(store, limit, offset)
         intact, broken, _ = audit_chain.verify(store)

@@ -11,7 +11,7 @@ from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.params import JSONBody
 
 from appliance.api.box import Box
-from appliance.api.errors import Locked
+from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import Principal, viewer
 from appliance.audit import log as audit
 from appliance.auth import tokens, totp, users
@@ -59,6 +59,7 @@ class AuthController(Controller):
         status_code=200,
         raises=[NotAuthorizedException, Locked],
         summary="Log in: returns a bearer token",
+        cache_control=NO_STORE,
     )
     def login(
         self, data: JSONBody[LoginRequest], request: Request, store: NamedDependency[Store], box: NamedDependency[Box]
@@ -72,7 +73,13 @@ class AuthController(Controller):
         except users.LoginRejected as rejected:
             audit.record(store, username=data.username[:64], source_ip=source, action="login.failed")
             raise NotAuthorizedException(str(rejected)) from rejected
-        token, _ = tokens.issue(box.token_secret(), user.username, user.role, "user", tokens.USER_TOKEN_SECONDS)
+        generation = users.token_generation(store, user.id)
+        if generation is None:  # deleted between the password check and now
+            raise NotAuthorizedException(users.REJECTED)
+        token, _ = tokens.issue(
+            box.token_secret(), user.username, user.role, "user", tokens.USER_TOKEN_SECONDS,
+            account=(user.id, generation),
+        )
         audit.record(store, username=user.username, source_ip=source, action="login.succeeded")
         return TokenResponse(access_token=token, token_type="bearer", expires_in=tokens.USER_TOKEN_SECONDS)
 
@@ -98,6 +105,7 @@ class AuthController(Controller):
         status_code=200,
         raises=[ValidationException],
         summary="Start TOTP enrolment: returns the secret",
+        cache_control=NO_STORE,
     )
     async def enroll_totp(self, request: Request, store: NamedDependency[Store]) -> TotpEnrolment:
         user = users.get_user(store, request.user.name)
@@ -107,10 +115,16 @@ class AuthController(Controller):
         audit.record(store, username=user.username, source_ip=client_address(request), action="totp.enrolment_started")
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, user.username))
 
-    @post("/totp/confirm", guards=[viewer], status_code=200, summary="Finish TOTP enrolment with a current code")
+    @post(
+        "/totp/confirm",
+        guards=[viewer],
+        status_code=200,
+        summary="Finish TOTP enrolment with a current code (each code is accepted once)",
+        raises=[ValidationException],
+    )
     async def confirm_totp(self, data: JSONBody[TotpConfirm], request: Request, store: NamedDependency[Store]) -> Me:
         if not users.confirm_totp_enrolment(store, request.user.name, data.code):
-            raise ValidationException("code: not a current one-time code for the enrolled secret")
+            raise ValidationException("code: not a current one-time code for the enrolled secret, or one already used")
         audit.record(store, username=request.user.name, source_ip=client_address(request), action="totp.enabled")
         user = users.get_user(store, request.user.name)
         return Me(username=user.username, role=user.role, totp_enabled=user.totp_enabled)

@@ -29,19 +29,23 @@ def code_at(secret: str, when: float) -> str:
     return _totp(secret).generate(int(when)).decode()
 
 
-def verify(secret: str, code: str, now: float | None = None) -> bool:
-    """Accept the current code and the ones either side of it (clock drift of one step)."""
+def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step whose code `code` is: the current one or either neighbour (clock drift of one step).
+
+    The caller accepts a code only for a step later than the last one it accepted (`users.consume_totp_step`),
+    so each code works once."""
     if not code or not code.isdigit() or len(code) != DIGITS:
-        return False
+        return None
     now = time.time() if now is None else now
     totp = _totp(secret)
     for drift in (0, -STEP, STEP):
+        moment = int(now + drift)
         try:
-            totp.verify(code.encode(), int(now + drift))
-            return True
+            totp.verify(code.encode(), moment)
         except InvalidToken:
             continue
-    return False
+        return moment // STEP
+    return None
 
 
 def provisioning_uri(secret: str, username: str) -> str:

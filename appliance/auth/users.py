@@ -26,8 +26,11 @@ class User(msgspec.Struct, frozen=True):
     created_at: float
 
 
+REJECTED = "invalid username, password or one-time code"
+
+
 class LoginRejected(Exception):
-    """Wrong name, password or code. The message never says which."""
+    """Wrong name, password or code, or a disabled account. The message never says which."""
 
 
 class AccountLocked(Exception):
@@ -56,20 +59,26 @@ def validate_username(username: str) -> None:
         raise UserError("username: 1-64 letters, digits or . _ - @")
 
 
+def checked_password(password: str, username: str) -> str:
+    """The password's scrypt hash, or UserError saying why the policy refuses it."""
+    try:
+        passwords.check_strength(password, username)
+    except passwords.WeakPassword as error:
+        raise UserError(f"password: {error}") from error
+    return passwords.hash_password(password)
+
+
 def create_user(store: Store, username: str, password: str, role: str) -> User:
     validate_username(username)
     if role not in ROLES:
         raise UserError(f"role: must be one of {', '.join(ROLES)}")
-    try:
-        passwords.check_strength(password)
-    except passwords.WeakPassword as error:
-        raise UserError(f"password: {error}") from error
+    password_hash = checked_password(password, username)
     with store.write_transaction():
         if store.query_one("SELECT 1 FROM users WHERE username = ?", (username,)):
             raise UserError(f"username: {username!r} already exists")
         store.execute(
             "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            (username, passwords.hash_password(password), role, time.time()),
+            (username, password_hash, role, time.time()),
         )
     return get_user(store, username)
 
@@ -79,6 +88,12 @@ def get_user(store: Store, username: str) -> User | None:
     return None if row is None else _user(row)
 
 
+def token_generation(store: Store, user_id: int) -> int | None:
+    """The generation a token of this account must carry; None once the account is gone."""
+    row = store.query_one("SELECT token_generation FROM users WHERE id = ?", (user_id,))
+    return None if row is None else row["token_generation"]
+
+
 def list_users(store: Store) -> list[User]:
     return [_user(row) for row in store.query("SELECT * FROM users ORDER BY username")]
 
@@ -86,24 +101,26 @@ def list_users(store: Store) -> list[User]:
 def update_user(
     store: Store, username: str, *, role: str | None = None, disabled: bool | None = None, password: str | None = None
 ) -> User:
+    """Change an account. A new password, role or disabled flag bumps its token generation: every token
+    issued before stops working."""
     if role is not None and role not in ROLES:
         raise UserError(f"role: must be one of {', '.join(ROLES)}")
-    if password is not None:
-        try:
-            passwords.check_strength(password)
-        except passwords.WeakPassword as error:
-            raise UserError(f"password: {error}") from error
+    password_hash = None if password is None else checked_password(password, username)
     with store.write_transaction():
-        if get_user(store, username) is None:
+        current = get_user(store, username)
+        if current is None:
             raise LookupError(username)
-        if role is not None:
-            store.execute("UPDATE users SET role = ? WHERE username = ?", (role, username))
-        if disabled is not None:
-            store.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
-        if password is not None:
+        role = current.role if role is None else role
+        disabled = current.disabled if disabled is None else disabled
+        changed = role != current.role or disabled != current.disabled or password_hash is not None
+        store.execute(
+            "UPDATE users SET role = ?, disabled = ?, token_generation = token_generation + ? WHERE id = ?",
+            (role, int(disabled), int(changed), current.id),
+        )
+        if password_hash is not None:
             store.execute(
-                "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0 WHERE username = ?",
-                (passwords.hash_password(password), username),
+                "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0 WHERE id = ?",
+                (password_hash, current.id),
             )
         remaining_admins = store.query_one("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0")["n"]
         if remaining_admins == 0:
@@ -112,6 +129,7 @@ def update_user(
 
 
 def delete_user(store: Store, username: str) -> None:
+    """Ids are never reused (AUTOINCREMENT), so the tokens of a deleted account never fit another one."""
     with store.write_transaction():
         if store.execute("DELETE FROM users WHERE username = ?", (username,)) == 0:
             raise LookupError(username)
@@ -125,29 +143,58 @@ def lock_seconds(failures: int) -> int:
     return min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS))
 
 
-def authenticate(store: Store, username: str, password: str, code: str | None, now: float | None = None) -> User:
-    """Check a login. Raises LoginRejected or AccountLocked; records failures for the back-off."""
-    now = time.time() if now is None else now
-    row = store.query_one("SELECT * FROM users WHERE username = ?", (username,))
-    if row is None:
-        passwords.verify_password(password, passwords.DUMMY_HASH)
-        raise LoginRejected("invalid username, password or one-time code")
-    if row["locked_until"] > now:
-        raise AccountLocked(int(row["locked_until"] - now) + 1)
-    password_ok = passwords.verify_password(password, row["password_hash"])
-    code_ok = not row["totp_enabled"] or (code is not None and totp.verify(row["totp_secret"], code, now))
-    if password_ok and code_ok and not row["disabled"]:
-        store.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (row["id"],))
-        return _user(row)
+def count_attempt(store: Store, username: str, now: float) -> dict | None:
+    """Count a login attempt as failed BEFORE its password is checked, in one write transaction: a parallel
+    burst of guesses then gets FREE_ATTEMPTS checks and no more. A successful login clears the count.
+    Returns the account's row (None for an unknown name); raises AccountLocked while the back-off runs."""
     with store.write_transaction():
-        failures = store.query_one("SELECT failed_logins FROM users WHERE id = ?", (row["id"],))["failed_logins"] + 1
+        row = store.query_one("SELECT * FROM users WHERE username = ?", (username,))
+        if row is None:
+            return None
+        if row["locked_until"] > now:
+            raise AccountLocked(int(row["locked_until"] - now) + 1)
+        failures = row["failed_logins"] + 1
+        lock = lock_seconds(failures)
         store.execute(
             "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
-            (failures, now + lock_seconds(failures) if lock_seconds(failures) else 0, row["id"]),
+            (failures, now + lock if lock else 0, row["id"]),
         )
-    if password_ok and not row["disabled"] and row["totp_enabled"] and not code:
-        raise LoginRejected("a one-time code (totp) is required for this account")
-    raise LoginRejected("invalid username, password or one-time code")
+    return row
+
+
+def consume_totp_step(store: Store, user_id: int, step: int) -> bool:
+    """Accept a one-time code's time step once: only if it is later than the last step accepted for this
+    account. One compare-and-set statement, so two requests with the same code cannot both pass."""
+    return (
+        store.execute(
+            "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", (step, user_id, step)
+        )
+        == 1
+    )
+
+
+def second_factor_passes(store: Store, row: dict, code: str | None, now: float) -> bool:
+    if not row["totp_enabled"]:
+        return True
+    step = totp.matching_step(row["totp_secret"], code or "", now)
+    return step is not None and consume_totp_step(store, row["id"], step)
+
+
+def authenticate(store: Store, username: str, password: str, code: str | None, now: float | None = None) -> User:
+    """Check a login. Raises LoginRejected or AccountLocked.
+
+    Every rejection is the same LoginRejected, whichever of name, password, account state or one-time code
+    was wrong: a right password without its code must not tell a guesser that the password was right."""
+    now = time.time() if now is None else now
+    row = count_attempt(store, username, now)
+    if row is None:
+        passwords.verify_password(password, passwords.DUMMY_HASH)  # as long as for a real account
+        raise LoginRejected(REJECTED)
+    password_ok = passwords.verify_password(password, row["password_hash"])
+    if password_ok and not row["disabled"] and second_factor_passes(store, row, code, now):
+        store.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (row["id"],))
+        return _user(row)
+    raise LoginRejected(REJECTED)
 
 
 def start_totp_enrolment(store: Store, username: str) -> str:
@@ -157,10 +204,14 @@ def start_totp_enrolment(store: Store, username: str) -> str:
 
 
 def confirm_totp_enrolment(store: Store, username: str, code: str, now: float | None = None) -> bool:
-    row = store.query_one("SELECT totp_secret FROM users WHERE username = ?", (username,))
-    if row is None or not row["totp_secret"] or not totp.verify(row["totp_secret"], code, now):
+    """Enable TOTP once a current code proves the authenticator holds the secret. That code is then used up."""
+    row = store.query_one("SELECT id, totp_secret FROM users WHERE username = ?", (username,))
+    if row is None or not row["totp_secret"]:
         return False
-    store.execute("UPDATE users SET totp_enabled = 1 WHERE username = ?", (username,))
+    step = totp.matching_step(row["totp_secret"], code, now)
+    if step is None or not consume_totp_step(store, row["id"], step):
+        return False
+    store.execute("UPDATE users SET totp_enabled = 1 WHERE id = ?", (row["id"],))
     return True
 
 

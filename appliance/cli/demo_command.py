@@ -23,12 +23,13 @@ def register(subparsers) -> None:
     demo.add_argument("--port", type=int, default=8443)
     demo.add_argument("--scenario", default="mixed", help="simulator scenario (`appliance simulate --list`)")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duration", type=float, default=600, help="seconds of simulated traffic per replay")
+    demo.add_argument("--duration", type=float, default=600,
+                      help="seconds of simulated traffic per segment (each segment is new traffic of the same office)")
     demo.add_argument("--speed", type=float, default=10, help="replay speed factor")
     demo.add_argument("--learning", type=float, default=600,
                       help="seconds of the office's ordinary history replayed first, for the baseline to learn "
                            "(0: none; NEW_DEVICE, ANOMALOUS_PAYLOAD and new lateral movement then stay quiet)")
-    demo.add_argument("--loops", type=int, help="stop replaying after this many replays (default: forever)")
+    demo.add_argument("--loops", type=int, help="stop after this many segments (default: never)")
     demo.set_defaults(run=run_demo)
 
 
@@ -49,15 +50,13 @@ def initialise_demo(data_dir: DataDirectory) -> str:
     return password
 
 
-def trust_scenario_indicators(data_dir: DataDirectory, capture) -> None:
-    """The simulator writes the indicator list its threat-intel attack uses; import it, as an admin would."""
+def trust_scenario_indicators(data_dir: DataDirectory, indicators) -> None:
+    """Import the indicator list the scenario's threat-intel attack matches, as an admin would."""
     from appliance.engine.network import load_threat_intel
     from appliance.engine.process import load_settings
-    from appliance.simulate.labels import indicators_path
     from appliance.store import keys
 
-    indicators = indicators_path(capture)
-    if not indicators.exists():
+    if indicators is None:
         return
     store = Store(data_dir, keys.load_key(data_dir))
     try:
@@ -71,12 +70,15 @@ def trust_scenario_indicators(data_dir: DataDirectory, capture) -> None:
 def run_demo(args) -> int:
     from appliance.demo import box
     from appliance.demo.network import DemoNetworkError
+    from appliance.simulate.scenarios import SCENARIOS
 
+    if args.scenario not in SCENARIOS:
+        raise CliError(f"unknown scenario {args.scenario!r}; `appliance simulate --list` names them")
     data_dir = DataDirectory.at(args.data_dir)
     password = initialise_demo(data_dir)
 
     def announce(url: str, how: str) -> None:
-        print(f"NetSenX demo box is up ({how}, scenario {args.scenario!r} replayed at {args.speed:g}x):")
+        print(f"NetSenX demo box is up ({how}, scenario {args.scenario!r}, new traffic replayed at {args.speed:g}x):")
         print(f"  web UI   {url}/   (self-signed certificate: {data_dir.certificate})")
         print(f"  API      {url}/api/v1/   OpenAPI: {url}/api/v1/schema")
         print(f"  log in as {DEMO_ADMIN!r} with password {password!r} (also in {data_dir.root}/admin-password.txt)")
@@ -85,8 +87,7 @@ def run_demo(args) -> int:
         print(f"  {first}alerts appear within a minute; Ctrl-C stops the demo", flush=True)
 
     try:
-        capture = box.demo_capture(data_dir, args.scenario, args.seed, args.duration)
-        trust_scenario_indicators(data_dir, capture)
+        trust_scenario_indicators(data_dir, box.scenario_indicators(data_dir, args.scenario))
         return box.run_demo_box(data_dir, host=args.host, port=args.port, scenario=args.scenario, seed=args.seed,
                                 duration=args.duration, speed=args.speed, loops=args.loops, learning=args.learning,
                                 on_ready=announce)

@@ -103,12 +103,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_captures(paths: list[str]) -> None:
+    """Every file must be a capture we can read before a store is made for it; what the reader will skip
+    in one (a truncated end, corrupt blocks) is said up front, as `sensor read` says it."""
+    from sensor.pcap import CaptureFile, CaptureFormatError
+
+    for path in paths:
+        if not Path(path).is_file():
+            raise CliError(f"no such capture file: {path}")
+        try:
+            capture = CaptureFile(path)
+        except CaptureFormatError as error:
+            raise CliError(str(error)) from error
+        for _ in capture.batches():  # reading only: the reader's problems show once it has walked the file
+            pass
+        for problem in capture.errors:
+            print(f"appliance analyze: warning: {path}: {problem}", file=sys.stderr)
+
+
 def run_analyze(args) -> int:
     from appliance.engine.local_sensor import queue_capture_files
 
-    for path in args.pcaps:
-        if not Path(path).is_file():
-            raise CliError(f"no such capture file: {path}")
+    check_captures(args.pcaps)
     with tempfile.TemporaryDirectory(prefix="netsenx-analyze-") as scratch:
         if args.data_dir:
             data_dir = DataDirectory.at(args.data_dir)
@@ -160,9 +176,7 @@ def run_engine(args) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish the batch in hand, save the rules' state, exit
         signal.signal(signum, lambda *_: stopping.set())
-    engine = build_engine(
-        store, checkpoint_batches=args.checkpoint_batches, checkpoint_seconds=args.checkpoint_seconds
-    )
+    engine = build_engine(store, checkpoint_batches=args.checkpoint_batches, checkpoint_seconds=args.checkpoint_seconds)
     try:
         while not stopping.is_set():
             processed = engine.process_pending(stop=stopping)

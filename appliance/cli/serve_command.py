@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file
 from appliance.cli.store_commands import initialised_data_dir
+from appliance.metrics.api_requests import MULTIPROCESS_ENV
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 
@@ -34,11 +37,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# A worker that does not stop within this after SIGTERM (a long request, a stuck start-up) is killed, so the
+# service always stops within systemd's stop timeout (90 s by default).
+WORKERS_KILL_TIMEOUT_SECONDS = 15
+
+
 def granian_command(args, data_dir) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "granian",
+        "appliance.api.granian_main",
         "--interface",
         "asgi",
         "--factory",
@@ -50,6 +58,8 @@ def granian_command(args, data_dir) -> list[str]:
         "--workers",
         str(args.workers),
         "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(WORKERS_KILL_TIMEOUT_SECONDS),
         "--pid-file",
         str(data_dir.runtime / "granian.pid"),
         "--access-log" if args.access_log else "--no-access-log",
@@ -57,6 +67,15 @@ def granian_command(args, data_dir) -> list[str]:
     if not args.http:
         command += ["--ssl-certificate", str(data_dir.certificate), "--ssl-keyfile", str(data_dir.certificate_key)]
     return command
+
+
+def fresh_metrics_directory(data_dir) -> Path:
+    """Where Granian's workers keep their request counts for /metrics (tmpfs), emptied: a restart of the API
+    starts its counters at zero, which Prometheus reads as a counter reset."""
+    directory = data_dir.runtime / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700)
+    return directory
 
 
 def run_serve(args) -> int:
@@ -71,9 +90,14 @@ def run_serve(args) -> int:
             open_encrypted(data_dir.database, key, readonly=True).close()
         except WrongKeyError as error:
             raise CliError("wrong passphrase") from error
-        keys.remember_unsealed_key(data_dir, key)
+        keys.remember_unsealed_key(data_dir, key, holder_pid=os.getpid())  # Granian's main process, after exec
     data_dir.runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.umask(0o077)
-    environment = dict(os.environ, NETSENX_DATA_DIR=str(data_dir.root))
+    # The workers bind an unsealed key to this process: it is valid while this server runs, and no longer.
+    environment = dict(
+        os.environ,
+        NETSENX_DATA_DIR=str(data_dir.root),
+        **{keys.SERVER_PID_ENV: str(os.getpid()), MULTIPROCESS_ENV: str(fresh_metrics_directory(data_dir))},
+    )
     command = granian_command(args, data_dir)
     os.execve(command[0], command, environment)

@@ -53,6 +53,12 @@ def register(subparsers) -> None:
     restore.add_argument("--backup-passphrase-file", help="the passphrase the backup was made with, if different")
     restore.set_defaults(run=run_restore)
 
+    seal = subparsers.add_parser(
+        "seal", help="wipe the shared unsealed key: what starts next waits for the passphrase (run when the API stops)"
+    )
+    seal.add_argument("--data-dir", required=True)
+    seal.set_defaults(run=run_seal)
+
 
 def add_key_arguments(parser) -> None:
     parser.add_argument("--data-dir", required=True)
@@ -72,10 +78,8 @@ def current_key(data_dir: DataDirectory, passphrase_file: str | None) -> bytes:
         return keys.read_key_file(data_dir.key_file)
     if passphrase_file:
         key = keys.key_from_passphrase(data_dir, read_secret_file(passphrase_file, "passphrase"))
-    elif data_dir.unsealed_key_file.exists():
-        key = keys.read_key_file(data_dir.unsealed_key_file)
     else:
-        key = keys.key_from_passphrase(data_dir, secret(None, "passphrase"))
+        key = keys.unsealed_key(data_dir) or keys.key_from_passphrase(data_dir, secret(None, "passphrase"))
     try:
         open_encrypted(data_dir.database, key, readonly=True).close()
     except WrongKeyError as error:
@@ -103,7 +107,7 @@ def run_init(args) -> int:
         users.validate_username(args.admin)
         from appliance.auth.passwords import check_strength
 
-        check_strength(password)
+        check_strength(password, args.admin)
     except ValueError as error:
         raise CliError(str(error)) from error
     passphrase = read_secret_file(args.passphrase_file, "passphrase") if args.passphrase_file else None
@@ -167,4 +171,14 @@ def run_restore(args) -> int:
         source_key = lifecycle.backup_key(header, None, live_key)
     version = lifecycle.restore(data_dir, live_key, Path(args.source), source_key)
     print(f"restored {args.source} (schema version {version})")
+    return 0
+
+
+def run_seal(args) -> int:
+    """The API unit's ExecStopPost: also after a crash or a kill, which leave the server no time to wipe it."""
+    data_dir = DataDirectory.at(args.data_dir)
+    if keys.forget_unsealed_key(data_dir):
+        print(f"sealed {data_dir.root}: the unsealed key is wiped; a restarted API or engine needs the passphrase")
+    else:
+        print(f"{data_dir.root}: no unsealed key to wipe")
     return 0

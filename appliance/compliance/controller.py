@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody, Parameter
 
+from appliance.api.paging import Offset
 from appliance.api.security import admin, analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.compliance import breaches, incidents, settings
@@ -63,7 +64,7 @@ class ComplianceController(Controller):
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
     ) -> IncidentList:
         return incidents.list_page(store, regime_for(store, "nis2"), limit, offset)
 
@@ -118,7 +119,7 @@ class ComplianceController(Controller):
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
     ) -> BreachList:
         return breaches.list_page(store, regime_for(store, "gdpr"), limit, offset)
 

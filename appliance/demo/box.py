@@ -1,11 +1,17 @@
 """Run the demo: the API (Granian), the engine, a sensor and the simulator's office network, as separate
-processes wired exactly like a real installation (the sensor ships to the API as an agent)."""
+processes wired exactly like a real installation (the sensor ships to the API as an agent).
+
+The office is not a recording played in a loop (a loop turns every visit into a perfectly periodic beacon):
+a stream process keeps generating the same office's next segments (appliance/simulate/stream.py), with the
+scenario's attacks on a schedule, and the replay plays them one after another on one timeline, after the
+office's ordinary history that the baseline learns from."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -21,6 +27,8 @@ from appliance.demo.license import demo_license, demo_vendor_key, trusted_key_te
 from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
 from appliance.licensing import box_license
 from appliance.simulate import scenarios
+from appliance.simulate.labels import labels_path, write_indicators
+from appliance.simulate.replay import segment_path
 from appliance.store import keys
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
@@ -68,6 +76,9 @@ class DemoProcesses:
     def exited(self) -> list[str]:
         return [name for name, process in self.running if process.poll() is not None]
 
+    def failed(self) -> list[str]:
+        return [name for name, process in self.running if process.poll() not in (None, 0)]
+
 
 def install_demo_license(data_dir: DataDirectory) -> tuple[str, str]:
     """(license key, trusted vendor key text); installed on the box once."""
@@ -85,18 +96,31 @@ def install_demo_license(data_dir: DataDirectory) -> tuple[str, str]:
         store.close()
 
 
-def demo_capture(data_dir: DataDirectory, scenario: str, seed: int, duration: float,
-                 start: float | None = None) -> Path:
-    path = data_dir.root / f"{scenario}-{seed}-{int(duration)}s{'' if start is None else f'-at-{int(start)}'}.pcap"
+def office_history(directory: Path, scenario: str, seed: int, seconds: float) -> Path:
+    """The same office's ordinary afternoon before the scenario: what the baseline learns the site from."""
+    start = scenarios.history_start(scenarios.SCENARIOS[scenario].default_start, seconds)
+    path = directory / f"history-{seed}-{int(seconds)}s-at-{int(start)}.pcap"
     if not path.exists():
-        scenarios.write(scenario, path, seed=seed, duration=duration, start=start)
+        scenarios.write("benign-office", path, seed=seed, duration=seconds, start=start)
     return path
 
 
-def office_history(data_dir: DataDirectory, scenario: str, seed: int, seconds: float) -> Path:
-    """The same office's ordinary afternoon before the scenario: what the baseline learns the site from."""
-    start = scenarios.history_start(scenarios.SCENARIOS[scenario].default_start, seconds)
-    return demo_capture(data_dir, "benign-office", seed, seconds, start=start)
+def scenario_indicators(data_dir: DataDirectory, scenario: str) -> Path | None:
+    """The indicator list the scenario's threat-intel attack matches (None when it has none)."""
+    indicators = scenarios.SCENARIOS[scenario].indicators
+    if not indicators:
+        return None
+    path = data_dir.root / "indicators.txt"
+    write_indicators(path, indicators)
+    return path
+
+
+def stream_directory(data_dir: DataDirectory) -> Path:
+    """Where the stream writes segments and the replay consumes them; emptied of an earlier run's leftovers."""
+    directory = data_dir.root / "stream"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700)
+    return directory
 
 
 def set_learning_period(data_dir: DataDirectory, seconds: float) -> None:
@@ -135,12 +159,13 @@ def free_port(host: str, port: int) -> bool:
 def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str, seed: int, duration: float,
                  speed: float, loops: int | None, learning: float, on_ready) -> int:
     """Start everything, call `on_ready(url)`, replay `learning` seconds of the office's ordinary history for
-    the baseline to learn, then keep replaying the scenario until interrupted (or `loops` replays)."""
+    the baseline to learn, then the office's ever new segments of `duration` seconds until interrupted (or
+    `loops` segments)."""
     if not free_port(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use: pass --port")
     license_key, trusted = install_demo_license(data_dir)
-    capture = demo_capture(data_dir, scenario, seed, duration)
-    history = office_history(data_dir, scenario, seed, learning) if learning else None
+    history = [office_history(data_dir.root, scenario, seed, learning)] if learning else []
+    segments = stream_directory(data_dir)
     environment = dict(os.environ, **{box_license.VENDOR_KEYS_ENV: trusted})
     url = f"https://{host}:{port}"
     python = sys.executable
@@ -154,16 +179,20 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
 
     previous = signal.signal(signal.SIGTERM, request_stop)
     network = DemoNetwork(f"nsx-demo-{os.getpid()}") if can_create_namespaces() else None
-    if history is not None:
+    if history:
         # Live capture stamps packets with the kernel's clock, so the replayed history lasts learning / speed
         # seconds of packet time; a capture file keeps its timestamps. Learning starts at the first packet the
         # sensor sees, which may be a little before the replay's (the veth's own): it then ends a little early,
         # on benign history, rather than late, on the scenario's attacks.
         set_learning_period(data_dir, learning / speed if network is not None else learning)
+    count = [] if loops is None else ["--count", str(loops)]
     try:
         processes.start("api", [python, "-m", "appliance", "serve", "--data-dir", str(data_dir.root), "--host", host,
                                 "--port", str(port), "--workers", "2"], environment)
         processes.start("engine", [python, "-m", "appliance", "engine", "--data-dir", str(data_dir.root)],
+                        environment)
+        processes.start("stream", [python, "-m", "appliance.simulate.stream", "--scenario", scenario, "--seed",
+                                   str(seed), "--segment", str(duration), "--out-dir", str(segments), *count],
                         environment)
         wait_for_api(url, data_dir.certificate)
         shipping = ["--appliance", url, "--license-key", license_key, "--ca-cert", str(data_dir.certificate),
@@ -174,22 +203,16 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
                                        "--netns", network.namespace, *shipping], environment)
             time.sleep(2)  # the sensor's ring is open before the first frame is replayed
         on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
-        replays = 0
-        plays = [("history", history)] if history is not None else []
-        while not stop["requested"] and (loops is None or replays < loops):
-            name, played = plays.pop(0) if plays else (f"replay-{replays}", capture)
-            if network is not None:
-                command = ["ip", "netns", "exec", network.namespace, python, "-m", "appliance.simulate.replay",
-                           str(played), "--iface", REPLAY_END, "--speed", str(speed)]
-            else:
-                command = [python, "-m", "sensor", "read", str(played), *shipping]
-            replay = processes.start(name, command, environment)
-            while replay.poll() is None and not stop["requested"]:
-                time.sleep(0.5)
-            replays += played is capture
-            if processes.exited() and set(processes.exited()) & {"api", "engine", "sensor"}:
-                raise RuntimeError(f"demo process(es) stopped: {processes.exited()}; see {logs}")
+        if network is not None:
+            replay = processes.start("replay", ["ip", "netns", "exec", network.namespace, python, "-m",
+                                                "appliance.simulate.replay", *map(str, history), "--follow",
+                                                str(segments), *count, "--iface", REPLAY_END, "--speed", str(speed)],
+                                     environment)
+            _wait(replay, processes, stop, logs)
+        else:
+            _read_files(history, segments, loops, shipping, processes, environment, stop, logs)
         while loops is not None and not stop["requested"]:
+            _check(processes, logs)
             time.sleep(0.5)  # the replays are done; the box keeps serving until stopped
         return 0
     except KeyboardInterrupt:
@@ -199,3 +222,41 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
         processes.stop()
         if network is not None:
             network.remove()
+
+
+def _check(processes: DemoProcesses, logs: Path) -> None:
+    """The box's processes run until the demo stops; the stream may end, but only when its segments are done."""
+    stopped = set(processes.exited()) & {"api", "engine", "sensor"}
+    stopped |= {name for name in processes.failed() if name == "stream"}
+    if stopped:
+        raise RuntimeError(f"demo process(es) stopped: {sorted(stopped)}; see {logs}")
+
+
+def _wait(child: subprocess.Popen, processes: DemoProcesses, stop: dict, logs: Path) -> None:
+    while child.poll() is None and not stop["requested"]:
+        _check(processes, logs)
+        time.sleep(0.5)
+
+
+def _read_files(history: list[Path], segments: Path, loops: int | None, shipping: list[str],
+                processes: DemoProcesses, environment: dict[str, str], stop: dict, logs: Path) -> None:
+    """Without a veth pair the sensor reads the files themselves: the history, then each segment as the
+    stream writes it (removed once read)."""
+    python = sys.executable
+    index = 0
+    plays = [("history", path) for path in history]
+    while not stop["requested"] and (loops is None or index < loops):
+        if plays:
+            name, path = plays.pop(0)
+        else:
+            name, path = f"segment-{index}", segment_path(segments, index)
+            if not path.exists():
+                _check(processes, logs)
+                time.sleep(0.2)
+                continue
+            index += 1
+        _wait(processes.start(name, [python, "-m", "sensor", "read", str(path), *shipping], environment), processes,
+              stop, logs)
+        if name != "history":
+            path.unlink(missing_ok=True)
+            labels_path(path).unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 During learning the baseline records the devices seen (MACs and internal IPs), which hosts originate remote
 administration (RDP/SSH/SMB/WinRM/RPC) and to which peers, the protocol and server ports each host calls out
-to, the DHCP servers that answer, a per-host profile of flow features, and a reservoir sample of flow feature
-vectors. When packet time passes the end of learning it
+to, how many internal hosts call each external address (its prevalence on the site: what many hosts call is
+software or a service, not one host's implant), the DHCP servers that answer, a per-host profile of flow
+features, and a reservoir sample of flow feature vectors. When packet time passes the end of learning it
 fits an IsolationForest (scikit-learn, fixed random_state) on the sample.
 
 Persistence: `to_bytes()` is msgpack of a msgspec Struct holding plain lists and the forest's node arrays
@@ -23,7 +24,7 @@ from collections import OrderedDict
 import msgspec
 import numpy as np
 
-from appliance.engine.flow_traits import ADMIN_SERVICES, duration
+from appliance.engine.flow_traits import admin_service, duration
 from appliance.engine.network import SiteConfig
 from sensor.records import ArpEvent, DhcpEvent, DnsEvent, Event, Flow
 
@@ -44,6 +45,7 @@ SAMPLE_SIZE = 20_000  # reservoir of training vectors: enough for 100 trees of 2
 MAX_PEERS_PER_SERVICE = 256
 MAX_PORTS_PER_HOST = 128  # past this a host calls out everywhere (a proxy, a scanner): no port is new for it
 MAX_RESOLVERS = 256
+MAX_CLIENTS_PER_DESTINATION = 16  # prevalence is counted up to here: past it an address is site-wide
 N_TREES = 100
 TREE_SAMPLES = 256  # IsolationForest max_samples (the paper's default)
 QUANTILES = 1001  # training-score quantiles kept, so a contamination override needs no refit
@@ -213,6 +215,7 @@ class BaselineState(msgspec.Struct, kw_only=True):
     ports: dict[str, list[str]] = {}  # src ip -> "PROTO/port" it called out to
     peers: dict[str, list[str]] = {}  # "src|service" -> peers it reached
     server_clients: dict[str, int] = {}  # "service|server" -> distinct clients
+    destinations: dict[str, list[str]] = {}  # external address -> internal hosts that called it (capped)
     dhcp_servers: list[str] = []
     resolvers: list[str] = []
     profiles: dict[str, HostProfile] = {}
@@ -236,6 +239,7 @@ class Baseline:
         self._ports: dict[str, set[str]] = {}
         self._peers: dict[str, set[str]] = {}
         self._server_clients: dict[str, int] = {}  # "service|server" -> distinct clients seen using it
+        self._destinations: dict[str, set[str]] = {}  # external address -> internal callers (capped)
         self._resolvers: set[str] = set()
         self._dhcp_servers: set[str] = set()
         self._profiles: OrderedDict[str, HostProfile] = OrderedDict()
@@ -274,6 +278,10 @@ class Baseline:
         """How many hosts used `dst` for `service` while learning: the file server and the DC have many."""
         return self._server_clients.get(f"{service}|{dst}", 0)
 
+    def destination_clients(self, dst: str) -> int:
+        """How many internal hosts called the external address `dst` while learning (counted up to 16)."""
+        return len(self._destinations.get(dst, ()))
+
     def is_resolver(self, ip: str) -> bool:
         """An internal host other internal hosts send DNS queries to: its own queries are forwarded ones."""
         return ip in self._resolvers
@@ -311,10 +319,11 @@ class Baseline:
             self._add_device("", flow.dst_ip)
         if not self.learning(flow.ts_start):
             return
-        service = ADMIN_SERVICES.get(flow.dst_port) if flow.proto == "TCP" else None
+        service = admin_service(flow)
         if service and self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip):
             self._learn_admin(flow.src_ip, service, flow.dst_ip)
         self._learn_port(flow)
+        self._learn_destination(flow)
         values = flow_features(flow)  # finite whatever the flow says: the stored baseline never holds a non-number
         self._profile(flow.src_ip, values)
         if not self.finished:  # the forest is fitted once, when the period ends; later arrivals miss the sample
@@ -374,6 +383,17 @@ class Baseline:
         if len(ports) < MAX_PORTS_PER_HOST:
             ports.add(_port_key(flow))
 
+    def _learn_destination(self, flow: Flow) -> None:
+        if not self.site.is_internal(flow.src_ip) or self.site.is_internal(flow.dst_ip):
+            return
+        clients = self._destinations.get(flow.dst_ip)
+        if clients is None:
+            if len(self._destinations) >= self.site.max_tracked_keys:
+                return
+            clients = self._destinations[flow.dst_ip] = set()
+        if len(clients) < MAX_CLIENTS_PER_DESTINATION:
+            clients.add(flow.src_ip)
+
     def _profile(self, src: str, values: list[float]) -> None:
         profile = self._profiles.get(src)
         if profile is None:
@@ -425,6 +445,7 @@ class Baseline:
             ports={src: sorted(p) for src, p in self._ports.items()},
             peers={key: sorted(p) for key, p in self._peers.items()},
             server_clients=dict(self._server_clients),
+            destinations={dst: sorted(c) for dst, c in self._destinations.items()},
             dhcp_servers=sorted(self._dhcp_servers),
             resolvers=sorted(self._resolvers),
             profiles=dict(self._profiles),
@@ -455,6 +476,7 @@ class Baseline:
         baseline._ports = {src: set(p) for src, p in state.ports.items()}
         baseline._peers = {key: set(p) for key, p in state.peers.items()}
         baseline._server_clients = dict(state.server_clients)
+        baseline._destinations = {dst: set(c) for dst, c in state.destinations.items()}
         baseline._dhcp_servers = set(state.dhcp_servers)
         baseline._resolvers = set(state.resolvers)
         for ip, profile in state.profiles.items():

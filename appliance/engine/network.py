@@ -159,9 +159,17 @@ def _is_network(value: str) -> bool:
     return True
 
 
-def default_ai_service_domains() -> list[str]:
-    data = resources.files("appliance.engine.rules").joinpath("ai_service_domains.json").read_text("utf-8")
+def _shipped_domains(file_name: str) -> list[str]:
+    data = resources.files("appliance.engine.rules").joinpath(file_name).read_text("utf-8")
     return list(json.loads(data)["domains"])
+
+
+def default_ai_service_domains() -> list[str]:
+    return _shipped_domains("ai_service_domains.json")
+
+
+def default_known_software_domains() -> list[str]:
+    return _shipped_domains("known_software_domains.json")
 
 
 class BusinessHours(msgspec.Struct, kw_only=True, dict=True):
@@ -196,6 +204,8 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
     allowed_ot_writers: list[str] = []  # addresses or CIDRs allowed to send Modbus/DNP3/BACnet writes
     gateway_ips: list[str] = []  # ARP_SPOOFING treats a claim on these as the worst case
     ai_service_domains: list[str] = msgspec.field(default_factory=default_ai_service_domains)
+    # software that calls home on a schedule by design (updates, telemetry, OCSP, AV, push): never a beacon
+    known_software_domains: list[str] = msgspec.field(default_factory=default_known_software_domains)
     threat_intel: ThreatIntel = msgspec.field(default_factory=ThreatIntel)
     learning_period_s: float = 24 * 3600.0  # packet time from the first record
     max_tracked_keys: int = 20_000  # per rule table (sources, pairs, ...): the memory bound on a busy network
@@ -225,6 +235,10 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
     @cached_property
     def ai_domains(self) -> DomainSet:
         return DomainSet(self.ai_service_domains)
+
+    @cached_property
+    def software_domains(self) -> DomainSet:
+        return DomainSet(self.known_software_domains)
 
     @cached_property
     def dhcp_servers(self) -> frozenset[str]:

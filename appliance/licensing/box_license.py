@@ -158,3 +158,11 @@ def report_gate(store: Store, now: float | None = None) -> None:
     if seen is None:
         raise Locked(f"generating reports is locked: {NO_LICENSE_HINT}")
     raise_unless_allowed(state.can_generate_report(seen))
+
+
+def siem_export_gate(store: Store, now: float | None = None) -> state.Gate:
+    """Whether the SIEM export may run now: the plan's `siem_export` feature and a license not locked."""
+    seen = current_state(store, trusted_keys(), now)
+    if seen is None:
+        return state.Gate(False, "license_locked", f"the SIEM export is locked: {NO_LICENSE_HINT}")
+    return state.can_export_siem(seen)

@@ -23,7 +23,7 @@ from typing import Literal
 import msgspec
 
 from appliance.licensing.keys import License
-from appliance.licensing.plans import OT_DETECTIONS, REPORTS
+from appliance.licensing.plans import OT_DETECTIONS, REPORTS, SIEM_EXPORT
 
 DAY = 86_400
 DEFAULT_GRACE_DAYS = 14
@@ -102,6 +102,17 @@ def can_generate_report(state: LicenseState) -> Gate:
         return _locked_gate(state, "generating reports")
     if not has_feature(state.license, REPORTS):
         return Gate(False, "feature_missing", f"the {state.license.plan} plan does not include reports")
+    return _OK
+
+
+def can_export_siem(state: LicenseState) -> Gate:
+    """The SIEM export (pull API and syslog streams), like reports: the plan's feature, locked after grace.
+    Detection and the alerts themselves never depend on it; a stream that stops resumes from its cursor."""
+    if state.status == "locked":
+        return _locked_gate(state, "the SIEM export")
+    if not has_feature(state.license, SIEM_EXPORT):
+        return Gate(False, "feature_missing", f"the {state.license.plan} plan does not include the SIEM export "
+                                              f"({SIEM_EXPORT})")
     return _OK
 
 

@@ -9,7 +9,7 @@ from appliance.simulate import frames
 from appliance.simulate.capture import BROADCAST, Host
 from appliance.simulate.internet import NTP_POOL, UPSTREAM_DNS
 from appliance.simulate.office import DOMAIN, NETBIOS_DOMAIN, REALM
-from appliance.simulate.protocols import dhcp, dns, http, kerberos, ldap, ntp, smb, ssh, tls
+from appliance.simulate.protocols import dhcp, dns, http, kerberos, ldap, ntp, quic, smb, ssh, tls
 from appliance.simulate.site import Site
 
 INTERNAL_DNS_TTL = 1200
@@ -52,6 +52,12 @@ def dns_lookup(
     return answer_at + 0.0002
 
 
+def both_families(site: Site, rng: random.Random, ts: float, client: Host, name: str) -> float:
+    """Windows asks for both address families at once (the office has no IPv6: AAAA comes back empty)."""
+    dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
+    return dns_lookup(site, rng, ts + 0.00005, client, name)
+
+
 def https_visit(
     site: Site,
     rng: random.Random,
@@ -63,11 +69,21 @@ def https_visit(
     lookup: bool = True,
     server: Host | None = None,
 ) -> float:
-    """DNS lookup, TLS handshake with SNI `name`, encrypted exchanges, FIN. Returns the end time."""
-    if lookup:  # Windows asks for both address families at once
-        dns_lookup(site, rng, ts, client, name, qtype=dns.TYPE_AAAA, rdatas=[])
-        ts = dns_lookup(site, rng, ts + 0.00005, client, name)
-    conv = site.tcp(rng, client, server or site.host_for(name), 443, ts).open()
+    """DNS lookup, then TLS with SNI `name` and the encrypted exchanges: over TCP (ending with a FIN), or as
+    HTTP/3 over QUIC on UDP 443 when the profile is a QUIC client's (what Chrome uses once a site advertised
+    it). Returns the end time."""
+    if lookup:
+        ts = both_families(site, rng, ts, client, name)
+    server = server or site.host_for(name)
+    if tls.EXT_QUIC_TRANSPORT_PARAMETERS in profile.extensions:
+        ts = site.office.resolve(site.capture, ts, client, server)
+        connection = quic.QuicConnection(site.capture, rng, client, server, client.ephemeral_port(rng), ts,
+                                         site.rtt(client, server)).handshake(name, profile)
+        for upload, download in exchanges:
+            connection.exchange(upload, download, think=0.03)
+        connection.close()
+        return connection.ts
+    conv = site.tcp(rng, client, server, 443, ts).open()
     tls.handshake_and_exchange(conv, rng, name, profile, exchanges)
     conv.close(by_client=rng.random() < 0.7)
     return conv.ts
@@ -247,17 +263,20 @@ def ssh_session(
     client: Host,
     server: Host,
     keystrokes: int,
-    banner: bytes = ssh.CLIENT_BANNERS[0],
+    implementation: ssh.Implementation = ssh.WINDOWS_CLIENT,
+    user: str = "admin",
+    password: str | None = None,
 ) -> float:
-    """An interactive session: handshake, authentication, then one small packet each way per keystroke."""
-    conv = site.tcp(rng, client, server, 22, ts)
-    ssh.handshake(conv, rng, banner)
-    offset = rng.getrandbits(16)
-    conv.client_sends(ssh.encrypted_packets(conv, [68, 116], offset))  # service request, userauth (publickey)
-    conv.server_sends(ssh.encrypted_packets(conv, [68, 52], offset + 3))
-    for key in range(keystrokes):
-        conv.client_sends(ssh.encrypted_packets(conv, [36], offset + key), think=rng.expovariate(4.0))
-        echo = 36 if rng.random() < 0.85 else rng.randint(100, 1400)
-        conv.server_sends(ssh.encrypted_packets(conv, [echo], offset + 2 * key))
-    conv.close(by_client=True)
+    """An interactive session: handshake, a login that succeeds (the key, or `password`), a shell, one
+    small packet each way per keystroke, then the logout."""
+    conv = site.tcp(rng, client, server, site.office.ssh_port(server), ts)
+    session = ssh.SshSession(conv, rng, implementation).handshake()
+    session.ask_methods(user)
+    if password is None:
+        session.publickey(user)
+    else:
+        session.password(user, password, accepted=True, think=rng.uniform(1.5, 4.0))
+    session.open_session()
+    session.keystrokes(keystrokes)
+    session.close_session()
     return conv.ts

@@ -66,12 +66,19 @@ AI_SERVICE_DOMAINS = (
     "chat.deepseek.com",
     "huggingface.co",
 )
+# Sites that advertise HTTP/3: Chrome reaches them over QUIC (UDP 443) once it has seen them.
+QUIC_DOMAINS = ("www.google.com", "www.youtube.com", "fonts.googleapis.com")
 WINDOWS_UPDATE_HOSTS = ("download.windowsupdate.com", "dl.delivery.mp.microsoft.com")
 LINUX_UPDATE_HOSTS = ("deb.debian.org", "security.debian.org")
 UPSTREAM_DNS = ("dns.quad9.net", "9.9.9.9")
 NTP_POOL = "0.pool.ntp.org"
 
 _BENIGN_NETWORKS = ("198.51.100.", "203.0.113.")
+# Content delivery networks answer for countless names from a few edge addresses; so do ours.
+CDN_EDGES = {
+    ".cloudfront.net": tuple(f"203.0.113.{last}" for last in range(240, 248)),
+    ".akamaiedge.net": tuple(f"198.51.100.{last}" for last in range(240, 248)),
+}
 
 
 class Internet:
@@ -87,6 +94,13 @@ class Internet:
             self._by_name[name] = self._make(name, self._address_for(name))
         return self._by_name[name]
 
+    def cdn_edge(self, name: str) -> str | None:
+        """The CDN edge address a name resolves to, if it is a CDN's name."""
+        for suffix, edges in CDN_EDGES.items():
+            if name.endswith(suffix):
+                return edges[hashlib.sha256(name.encode()).digest()[0] % len(edges)]
+        return None
+
     def at(self, name: str, ip: str) -> Host:
         """A host at a chosen address: public resolvers, or attack infrastructure the indicator list names."""
         if name not in self._by_name:
@@ -99,11 +113,18 @@ class Internet:
         return Host(name, ip, self.gateway_mac, ttl=52 - distance, os="linux", role="external")
 
     def _address_for(self, name: str) -> str:
+        """A free address of the benign ranges (below the CDN edges), or a shared one once they are full,
+        as on the real internet, where many names share an address."""
+        edge = self.cdn_edge(name)
+        if edge is not None:
+            return edge
         digest = hashlib.sha256(name.encode()).digest()
         network = _BENIGN_NETWORKS[digest[0] & 1]
-        last = digest[2] % 250 + 2
+        first = last = digest[2] % 230 + 2
         while network + str(last) in self._used_ips:
-            last = last % 253 + 1
+            last = last % 231 + 2
+            if last == first:
+                break
         return network + str(last)
 
     @staticmethod

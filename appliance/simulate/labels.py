@@ -34,3 +34,8 @@ def write_labels(path: Path, labels: list[Label]) -> None:
 
 def read_labels(path: Path) -> list[Label]:
     return msgspec.json.decode(path.read_bytes(), type=list[Label])
+
+
+def write_indicators(path: Path, indicators: list[str] | tuple[str, ...]) -> None:
+    """The indicator list an attack matches, in the format `load_threat_intel` reads."""
+    path.write_text("# indicators of compromise, one IP or domain per line\n" + "".join(f"{v}\n" for v in indicators))

@@ -4,7 +4,6 @@ and everything at once. Same scenario, seed, duration and start => byte-identica
 from __future__ import annotations
 
 import calendar
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +14,13 @@ import msgspec
 from appliance.simulate import benign
 from appliance.simulate.attacks import (
     anomalous_payload,
+    arp_poisoning,
     arp_spoofing,
     brute_force,
     c2_beacon,
+    c2_channels,
+    c2_fast,
+    c2_slow,
     cleartext_credentials,
     dns_tunnel,
     exfiltration,
@@ -25,14 +28,18 @@ from appliance.simulate.attacks import (
     lateral,
     new_device,
     ot_writes,
+    password_guessing,
     reconnaissance,
     rogue_dhcp,
     shadow_ai,
+    slow_exfiltration,
+    ssh_guessing,
+    stealth_scans,
     syn_flood,
     threat_intel,
 )
 from appliance.simulate.capture import Capture
-from appliance.simulate.labels import indicators_path, labels_path, write_labels
+from appliance.simulate.labels import indicators_path, labels_path, write_indicators, write_labels
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import write_pcap
 from appliance.simulate.site import Site
@@ -55,6 +62,11 @@ class Scenario:
     default_start: float = MONDAY_MORNING
     # The shortest capture in which every variant reaches its rule's default thresholds (see FULL_LENGTH_S).
     full_length_s: float = 0.0
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """The indicator list its threat-intel attack matches, known before any traffic is generated."""
+        return threat_intel.INDICATORS if threat_intel.inject in self.attacks else ()
 
 
 _PER_RULE: tuple[tuple[str, str, Injector], ...] = (
@@ -93,12 +105,77 @@ _PER_RULE: tuple[tuple[str, str, Injector], ...] = (
     ("new-device", "NEW_DEVICE: a laptop (DHCP) and a static-address device appear late", new_device.inject),
 )
 
-# A trickle of about a megabyte a minute, starting within the capture's first 10%, passes DATA_EXFILTRATION's
-# 50 MB an hour only after the better part of an hour.
-FULL_LENGTH_S = {"data-exfiltration": 4200.0, "data-exfiltration-night": 4200.0}
+# The variants real attackers use where the per-rule scenarios' classic forms are easy: other ports, several
+# guesses per connection, beacons too fast, too slow or inside one connection, poisoning seen only in the
+# data plane, exfiltration spread thin, patient scans, AES-only roasting. (name, description, injector).
+_EVASIVE: tuple[tuple[str, str, Injector], ...] = (
+    (
+        "brute-force-ssh-variants",
+        "BRUTE_FORCE on SSH: Hydra/Patator/Medusa with 3-6 guesses per connection on ports 2222, 22222 and 22, "
+        "one guess every 20-60 s, and dozens of internet sources against the published SFTP server",
+        ssh_guessing.inject,
+    ),
+    (
+        "brute-force-other-services",
+        "BRUTE_FORCE on FTP 2121, telnet 2323, POP3 10110, IMAP 10143, SMB 4455, RDP 3390, MariaDB 3307, "
+        "PostgreSQL 5433 and VNC 5901, each refused as the real server refuses",
+        password_guessing.inject,
+    ),
+    (
+        "c2-beacon-fast",
+        "C2_BEACON every 1-5 s for minutes: Meterpreter reverse_https, a Sliver beacon, Cobalt Strike sleep 3 50",
+        c2_fast.inject,
+    ),
+    (
+        "c2-beacon-one-connection",
+        "C2_BEACON inside one long-lived connection: Mythic WebSocket, Merlin HTTP/2, Merlin HTTP/3 over QUIC",
+        c2_channels.inject,
+    ),
+    (
+        "c2-beacon-slow",
+        "C2_BEACON every 1-5 min and every 15 min with jitter, domain-fronted through a CDN edge",
+        c2_slow.inject,
+    ),
+    (
+        "arp-spoofing-data-plane",
+        "ARP_SPOOFING where the forged replies are the only ARP for the gateway: arpspoof and bettercap "
+        "full-duplex, victims' frames rerouted mid-session, the attacker's forwarded copies",
+        arp_poisoning.inject,
+    ),
+    (
+        "data-exfiltration-slow",
+        "DATA_EXFILTRATION over HTTPS every 5-15 min and DNS_TUNNELING exfiltration at one query every 30-90 s",
+        slow_exfiltration.inject,
+    ),
+    (
+        "port-scan-stealth",
+        "PORT_SCAN at 10 s and 15 s per probe (nmap --scan-delay, -T1), and TCP connect scans (-sT)",
+        stealth_scans.inject,
+    ),
+    ("kerberoasting-aes", "KERBEROASTING with AES-only tickets in a burst (Rubeus /aes)", kerberoasting.inject_aes),
+)
+
+# The shortest capture in which every variant has unfolded: a trickle of about a megabyte a minute passes
+# DATA_EXFILTRATION's 50 MB an hour only after the better part of an hour; slow beacons, scans and guessing
+# need many minutes to show their rhythm at all.
+FULL_LENGTH_S = {
+    "data-exfiltration": 4200.0,
+    "data-exfiltration-night": 4200.0,
+    "brute-force-ssh-variants": 1200.0,
+    "c2-beacon-fast": 900.0,
+    "c2-beacon-one-connection": 900.0,
+    "c2-beacon-slow": 3600.0,
+    "arp-spoofing-data-plane": 900.0,
+    "data-exfiltration-slow": 3600.0,
+    "port-scan-stealth": 1200.0,
+}
 
 SCENARIOS: dict[str, Scenario] = {
-    "benign-office": Scenario("benign-office", "an ordinary office morning, no attacks", ()),
+    "benign-office": Scenario(
+        "benign-office",
+        "an ordinary office morning with its look-alikes (polling software, IT's scans and fan-outs), no attacks",
+        (),
+    ),
     **{
         name: Scenario(name, description, (injector,), full_length_s=FULL_LENGTH_S.get(name, 0.0))
         for name, description, injector in _PER_RULE
@@ -110,12 +187,23 @@ SCENARIOS: dict[str, Scenario] = {
         default_start=TUESDAY_NIGHT,
         full_length_s=FULL_LENGTH_S["data-exfiltration-night"],
     ),
+    **{
+        name: Scenario(name, description, (injector,), full_length_s=FULL_LENGTH_S.get(name, 0.0))
+        for name, description, injector in _EVASIVE
+    },
     "mixed": Scenario(
         "mixed",
-        "every attack family over the same office morning (the demo)",
-        tuple(injector for _, _, injector in _PER_RULE),
+        "every attack family and variant over the same office morning (the demo's attacks)",
+        tuple(injector for _, _, injector in (*_PER_RULE, *_EVASIVE)),
     ),
 }
+
+
+def episode_length(injector: Injector, segment_s: float) -> float:
+    """How long one run of an attack family lasts in the demo's stream: a segment, or as long as the family's
+    own scenario needs to unfold (the low-and-slow exfiltration needs the better part of an hour)."""
+    own = next((scenario.full_length_s for scenario in SCENARIOS.values() if scenario.attacks == (injector,)), 0.0)
+    return max(segment_s, own)
 
 
 HISTORY_STARTS_AT_HOUR = 14  # UTC: an afternoon, when every workstation is busy
@@ -157,7 +245,7 @@ def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start
     if not 0 <= start <= LATEST_START:
         raise ValueError("start must be a time between 1970 and 2106")
     capture = Capture(start=start, end=start + duration, seed=seed)
-    site = Site(capture=capture, office=build_office(random.Random(f"{seed}:office")), seed=seed)
+    site = Site(capture=capture, office=build_office(seed), seed=seed)
     benign.generate(site)
     for inject in scenario.attacks:
         inject(site)
@@ -170,15 +258,12 @@ def write(
 ) -> GenerationSummary:
     """Generate and write FILE.pcap, FILE.labels.json and, when the scenario has any, FILE.indicators.txt."""
     capture = generate(name, seed, duration, start)
-    packets = write_pcap(out, capture.sorted_records())
+    packets = write_pcap(out, capture.take(capture.end))
     write_labels(labels_path(out), capture.labels)
     indicators = None
     if capture.indicators:
         indicators = indicators_path(out)
-        indicators.write_text(
-            "# indicators of compromise, one IP or domain per line\n"
-            + "".join(f"{value}\n" for value in capture.indicators)
-        )
+        write_indicators(indicators, capture.indicators)
     return GenerationSummary(
         scenario=name,
         seed=seed,

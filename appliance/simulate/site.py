@@ -16,7 +16,7 @@ from appliance.simulate.tcp import TcpConversation
 class Site:
     capture: Capture
     office: Office
-    seed: int
+    seed: int | str  # the office's seed; an attack episode in the demo's stream adds its own tag
     dns_cache: dict[str, float] = field(default_factory=dict)  # name -> when the DC's cached answer expires
 
     def rng(self, purpose: str) -> random.Random:

@@ -37,6 +37,11 @@ class DataDirectory:
         return self.keys / "sealing.json"
 
     @property
+    def unseal_failures(self) -> Path:
+        """The count of wrong passphrases in a row (not a secret; the store itself is sealed)."""
+        return self.root / "unseal-failures.db"
+
+    @property
     def tls(self) -> Path:
         return self.root / "tls"
 

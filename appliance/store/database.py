@@ -20,6 +20,19 @@ class SchemaMismatch(Exception):
     pass
 
 
+@contextlib.contextmanager
+def immediate_transaction(connection: apsw.Connection) -> Iterator[apsw.Connection]:
+    """BEGIN IMMEDIATE: the write lock up front, so no other process writes between this one's read and write.
+    Committed at the end, rolled back on any exception."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 class Store:
     """Thread-local connections to the encrypted database.
 
@@ -86,13 +99,8 @@ class Store:
             with connection:
                 yield connection
             return
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(connection):
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     def get_setting(self, key: str, default=None):
         row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))

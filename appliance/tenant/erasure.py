@@ -105,12 +105,13 @@ def erase(data_dir: DataDirectory) -> ErasureReceipt:
         truncate_and_unlink(path)
         destroyed.append(path)
     remove_empty_directories(data_dir.root)
-    if data_dir.runtime.is_dir():  # rate-limit counters: who called, from where
+    if data_dir.runtime.is_dir():  # rate-limit counters (who called, from where), the API's request metrics
         for path in remaining_files(data_dir.runtime, keep=is_runtime_bookkeeping):
             # Only unlinked: running workers keep counting in it until they restart (tmpfs frees it then),
             # and a truncated SQLite file would turn their requests into errors.
             path.unlink()
             destroyed.append(path)
+        remove_empty_directories(data_dir.runtime)
     return ErasureReceipt(
         status="erased",
         erased_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -44,6 +44,7 @@ SAFE_NAMES = {
     "key": "the name column of key/value tables (settings, engine_state); the values are checked separately",
     "public_key": "the box's Ed25519 public key in trace checkpoints: published so auditors can verify them",
     "incident_key": "the engine's grouping key of an incident (rule and hosts), not key material",
+    "token_generation": "a counter an account's password, role or status change bumps: no credential",
 }
 
 

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 
+from appliance.api.paging import Offset
 from appliance.api.security import viewer
 from appliance.box_identity import public_key_hex, signing_key
 from appliance.store.database import Store
@@ -68,7 +69,7 @@ class TracesController(Controller):
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=20, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
         search: str | None = Parameter(default=None, max_length=200),
     ) -> TraceList:
         match = fts_query(search) if search else None

@@ -174,7 +174,8 @@ stage_files() {
 
 install_units() {
     local unit
-    for unit in "$images_dir"/systemd/*.service "$images_dir"/systemd/*.timer "$images_dir"/systemd/*.slice; do
+    for unit in "$images_dir"/systemd/*.service "$images_dir"/systemd/*.timer "$images_dir"/systemd/*.slice \
+        "$images_dir"/systemd/*.path; do
         run install -D -m 0644 "$unit" "$rootfs/usr/lib/systemd/system/$(basename "$unit")"
     done
     run install -D -m 0644 "$images_dir/systemd/netsenx-.service.d/10-hardening.conf" \
@@ -276,6 +277,7 @@ stage_enable() {
     local units=(
         systemd-networkd.service systemd-resolved.service systemd-timesyncd.service nftables.service
         ssh.service netsenx-firstboot.service netsenx-api.service netsenx-engine.service netsenx-backup.timer
+        netsenx-notify.service netsenx-egress.path
     )
     local iface
     for iface in "${mirror_ifaces[@]}"; do

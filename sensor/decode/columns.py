@@ -26,6 +26,7 @@ DECODED_FIELDS = (
     "dmac_off",
     "pay_off",  # where the captured payload starts in the batch buffer
     "pay_cap",  # how much of the payload was captured
+    "seq",  # TCP sequence number of a segment that carries payload (0 for other packets)
 )
 
 
@@ -51,6 +52,7 @@ class PacketColumns:
     dmac_off: np.ndarray
     pay_off: np.ndarray
     pay_cap: np.ndarray
+    seq: np.ndarray
 
     def __len__(self) -> int:
         return len(self.index)

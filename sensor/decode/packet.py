@@ -62,10 +62,11 @@ class PacketDecoder:
         stats.decoded += 1
         if packet is None:
             return None
-        src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto, v6, iplen, paylen, flags, code, pay_off, pay_end = packet
+        (src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto, v6, iplen, paylen, flags, code, pay_off, pay_end,
+         seq) = packet
         pay_cap = max(0, min(pay_end, end) - pay_off)
         return (src_hi, src_lo, dst_hi, dst_lo, sport, dport, proto, v6, vlan, iplen, paylen, flags, code,
-                smac, dmac, pay_off, pay_cap)
+                smac, dmac, pay_off, pay_cap, seq)
 
     def _link_layer(self, buffer, start, end, linktype):
         """(ethertype, L3 offset, outer VLAN id, src MAC offset, dst MAC offset), None for an unknown link."""
@@ -170,7 +171,7 @@ class PacketDecoder:
         return packet
 
     def _transport(self, buffer, l4, l4len, end, proto, v6, addresses, iplen):
-        sport = dport = flags = code = 0
+        sport = dport = flags = code = seq = 0
         header = 0
         if proto == L.PROTO_TCP:
             _need(l4 + L.TCP_HEADER, end)
@@ -179,6 +180,7 @@ class PacketDecoder:
                 raise Malformed
             sport, dport = _be16(buffer, l4)[0], _be16(buffer, l4 + 2)[0]
             flags = buffer[l4 + 13]
+            seq = int.from_bytes(buffer[l4 + 4 : l4 + 8], "big") if l4len > header else 0
         elif proto == L.PROTO_UDP:
             _need(l4 + L.UDP_HEADER, end)
             if l4len < L.UDP_HEADER:
@@ -192,7 +194,8 @@ class PacketDecoder:
             header = min(L.ICMP_PAYLOAD_START, l4len)
             code = buffer[l4 + 1]
             sport, dport = L.icmp_key_ports(buffer[l4], code, v6)
-        return (*addresses, sport, dport, proto, v6, iplen, l4len - header, flags, code, l4 + header, l4 + l4len)
+        return (*addresses, sport, dport, proto, v6, iplen, l4len - header, flags, code, l4 + header, l4 + l4len,
+                seq)
 
     def _remember_fragment(self, key: tuple, packet: tuple) -> None:
         self._fragment_ports[key] = (packet[4], packet[5], packet[11])
@@ -205,7 +208,7 @@ class PacketDecoder:
         if ports is None:
             return None
         sport, dport, code = ports
-        return (*addresses, sport, dport, proto, v6, iplen, l4len, 0, code, l4, l4 + l4len)
+        return (*addresses, sport, dport, proto, v6, iplen, l4len, 0, code, l4, l4 + l4len, 0)
 
     def _arp(self, buffer, l3, end, ts, link_src_mac_at, events):
         _need(l3 + 8, end)

@@ -193,8 +193,17 @@ def _decode_common(batch: FrameBatch, stats: CaptureStats) -> tuple[PacketColumn
         dmac_off=dmac_off[rows],
         pay_off=pay_off,
         pay_cap=np.maximum(0, np.minimum(l4_at + l4len, at + caplen[rows]) - pay_off),
+        seq=_sequence_numbers(data, l4_at, tcp & (l4len > header)),
     )
     return columns, slow_index
+
+
+def _sequence_numbers(data: _Bytes, l4_at: np.ndarray, carries: np.ndarray) -> np.ndarray:
+    """TCP sequence numbers of the segments that carry payload (the only ones they are read for)."""
+    seq = np.zeros(len(l4_at), dtype=np.int64)
+    rows = np.flatnonzero(carries)
+    seq[rows] = data.be32(l4_at[rows] + 4)
+    return seq
 
 
 def _addresses(data: _Bytes, ip_at: np.ndarray, v6: np.ndarray):

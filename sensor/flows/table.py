@@ -18,12 +18,14 @@ import gc
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
 from sensor.decode import layers as L
 from sensor.decode.columns import PacketColumns
 from sensor.flows import tcp_state as T
+from sensor.flows.bursts import MIN_BURSTS_FOR_LISTS, BurstColumns
 from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
 from sensor.records import CaptureStats, Flow
 
@@ -37,6 +39,21 @@ END_REASONS = ("idle", "fin", "rst", "active", "evicted", "end")
 IDLE, FIN, RST, ACTIVE, EVICTED, END = range(len(END_REASONS))
 
 Interest = Callable[[str, int, int], bool]
+
+
+class Hooked(NamedTuple):
+    """The payload packets of flows the metadata extractor watches, as `ingest` hands them over."""
+
+    positions: np.ndarray  # in the batch's packets
+    uids: np.ndarray
+    slots: np.ndarray  # where each packet's flow lives, for `annotate` and `unwatch`
+    from_orig: np.ndarray  # the packet came from the flow's originator
+
+
+_NOTHING_HOOKED = Hooked(*(np.zeros(0, dtype=np.int64) for _ in range(3)), np.zeros(0, dtype=bool))
+
+
+_TEXT_COLUMNS = ("history", "service")
 
 
 class _Slots:
@@ -65,12 +82,16 @@ class _Slots:
         self.size_range = np.zeros((capacity, 2), dtype=np.int64)  # min, max
         self.first_payloads = np.zeros((capacity, FIRST_PAYLOADS), dtype=np.int64)
         self.first_payload_count = np.zeros(capacity, dtype=np.int64)
+        self.macs_alt = np.full((capacity, 2), -1, dtype=np.int64)  # a second orig src / dst MAC pair
+        self.has_macs_alt = np.zeros(capacity, dtype=bool)
+        self.service = np.full(capacity, "", dtype=object)  # what the protocol extractors identified
+        self.auth = np.zeros((capacity, 3), dtype=np.int64)  # login attempts, failures, successes
 
     def grow(self, capacity: int) -> None:
         for name, column in vars(self).items():
             extra = np.zeros((capacity - len(column), *column.shape[1:]), dtype=column.dtype)
             if column.dtype == object:
-                extra[...] = "" if name == "history" else None
+                extra[...] = "" if name in _TEXT_COLUMNS else None
             setattr(self, name, np.concatenate([column, extra]))
 
     def __len__(self) -> int:
@@ -92,20 +113,24 @@ class FlowTable:
         self._free = np.arange(len(self._s))[::-1].copy()  # a stack: the top is the end
         self._free_count = len(self._s)
         self._next_uid = 1
+        self._bursts = BurstColumns(len(self._s))
         self.finished: list[Flow] = []
+        # (old uid, new uid) of flows cut at the active timeout since the last take_continued()
+        self._continued: list[tuple[int, int]] = []
 
     def __len__(self) -> int:
         return len(self._s) - self._free_count
 
     # ---- ingesting packets -------------------------------------------------------------------------
 
-    def ingest(self, packets: PacketColumns) -> tuple[np.ndarray, np.ndarray]:
-        """Adds packets (in time order) to their flows. Returns, for the packets of flows the metadata
-        extractor wants that carry payload, their positions in `packets` and their flow uids."""
+    def ingest(self, packets: PacketColumns) -> Hooked:
+        """Adds packets (in time order) to their flows. Returns the packets of flows the metadata extractor
+        watches that carry payload."""
         if not len(packets):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return _NOTHING_HOOKED
         g = _Grouping(packets)
         slots = np.fromiter((self._index.get(k, -1) for k in g.keys), dtype=np.int64, count=g.count)
+        g.not_before(np.where(slots >= 0, self._s.ts_last[np.maximum(slots, 0)], -np.inf))
         plan = _Plan(self, g, slots)
         if plan.deferred.any():  # settle everything before the first tangle of each flow, then the rest
             later = np.zeros(len(packets), dtype=bool)
@@ -116,17 +141,39 @@ class FlowTable:
             return self._ingest_parts(packets, [np.arange(half), np.arange(half, len(packets))])
         return self._commit(g, slots, plan)
 
-    def _ingest_parts(self, packets: PacketColumns, parts: list[np.ndarray]):
-        positions, uids = [], []
-        for part in parts:
-            p, u = self.ingest(packets.take(part))
-            positions.append(part[p])
-            uids.append(u)
-        return np.concatenate(positions), np.concatenate(uids)
+    def _ingest_parts(self, packets: PacketColumns, parts: list[np.ndarray]) -> Hooked:
+        hooked = [self.ingest(packets.take(part)) for part in parts]
+        return Hooked(np.concatenate([part[h.positions] for part, h in zip(parts, hooked, strict=True)]),
+                      *(np.concatenate([h[i] for h in hooked]) for i in range(1, len(Hooked._fields))))
+
+    def take_continued(self) -> list[tuple[str, str]]:
+        """(old uid, new uid) of the flows cut at the active timeout since the last call: the new flow goes on
+        with the same conversation."""
+        continued, self._continued = self._continued, []
+        return [(f"F{old:x}", f"F{new:x}") for old, new in continued]
+
+    def annotate(self, slot: int, uid: int, service: str, auth: tuple[int, int, int]) -> bool:
+        """What the protocol extractors learnt about a live flow: its service (kept once set) and login counts
+        to add. False when the flow is no longer in the table (it ended in this batch)."""
+        s = self._s
+        if not (s.live[slot] and s.uid[slot] == uid):
+            return False
+        if service and not s.service[slot]:
+            s.service[slot] = service
+        s.auth[slot] += auth
+        return True
+
+    def unwatch(self, slots: np.ndarray, uids: np.ndarray) -> None:
+        """The metadata extractor needs no more packets of these flows (checked by uid: a slot may be reused)."""
+        s = self._s
+        same = s.live[slots] & (s.uid[slots] == uids)
+        s.interested[slots[same]] = False
 
     def _commit(self, g: _Grouping, slots: np.ndarray, plan: _Plan):
         s = self._s
         ending = np.flatnonzero(plan.ends_old >= 0)
+        cut = ending[plan.ends_old[ending] == ACTIVE]
+        carried = (s.uid[slots[cut]], s.service[slots[cut]], s.interested[slots[cut]])
         if len(ending):
             self._finish(slots[ending], plan.ends_old[ending])
         continues, inner_gap = plan.continues, plan.inner_gap
@@ -147,12 +194,22 @@ class FlowTable:
         seg_slot[new] = self._allocate(len(new), protect=slots[continues])
         self._open(g, seg_slot[new], seg_starts[new], registered=last_of_group[new],
                    keys=[g.keys[i] for i in seg_group[new].tolist()])
+        if len(cut):
+            self._continue(seg_slot[np.searchsorted(seg_starts, g.starts[cut])], *carried)
         cross_gap = np.where(seg_continues, g.ts[seg_starts] - s.ts_last[np.maximum(seg_slot, 0)], np.nan)
         hook = self._accumulate(g, seg_slot, seg_starts, seg_ends, seg_flag, inner_gap, cross_gap)
         done_early = new[~last_of_group[new]]  # flows that an idle gap inside this batch already ended
         if len(done_early):
             self._finish(seg_slot[done_early], np.full(len(done_early), IDLE))
         return hook
+
+    def _continue(self, new_slots: np.ndarray, old_uids, service, interested) -> None:
+        """A flow cut at the active timeout goes on in `new_slots`: same service, and a flow the extractor had
+        let go of stays let go of."""
+        s = self._s
+        s.service[new_slots] = service
+        s.interested[new_slots] &= interested
+        self._continued.extend(zip(old_uids.tolist(), s.uid[new_slots].tolist(), strict=True))
 
     def _allocate(self, count: int, protect: np.ndarray) -> np.ndarray:
         if count > self._free_count and len(self._s) < self._max_flows:
@@ -166,6 +223,7 @@ class FlowTable:
     def _grow(self, capacity: int) -> None:
         old = len(self._s)
         self._s.grow(capacity)
+        self._bursts.grow(capacity)
         free = np.empty(capacity, dtype=np.int64)  # room for every slot to be free at once
         free[: self._free_count] = self._free[: self._free_count]
         free[self._free_count : self._free_count + capacity - old] = np.arange(old, capacity)[::-1]
@@ -218,6 +276,10 @@ class FlowTable:
         s.size_range[new_slots] = (np.iinfo(np.int64).max, 0)
         s.first_payload_count[new_slots] = 0
         s.interested[new_slots] = self._interested(proto, s.ports[new_slots])
+        s.has_macs_alt[new_slots] = False
+        s.service[new_slots] = ""
+        s.auth[new_slots] = 0
+        self._bursts.reset(new_slots)
 
     def _interested(self, proto: np.ndarray, ports: np.ndarray) -> np.ndarray:
         if self._interest is None or not len(proto):
@@ -246,6 +308,11 @@ class FlowTable:
         s.flags_orig[seg_slot] |= np.bitwise_or.reduceat(flags * orig, seg_starts)
         self._add_history(g, seg_slot, seg_starts, resp)
         self._add_first_payloads(seg_slot, seg_starts, slot_of_packet, paylen, orig)
+        talks = np.flatnonzero(from_orig & (paylen > 0))
+        self._bursts.add(slot_of_packet[talks], g.ts[talks], paylen[talks])
+        opening = np.zeros(len(g.ts), dtype=bool)  # a flow's first packet carries its first MAC pair
+        opening[seg_starts[np.isnan(cross_gap)]] = True
+        self._add_macs_alt(g, slot_of_packet, from_orig & ~opening)
 
         sizes = iplen.astype(np.float64)
         s.size_sq[seg_slot] += np.add.reduceat(sizes * sizes, seg_starts)
@@ -266,7 +333,24 @@ class FlowTable:
         s.ts_last[seg_slot] = g.ts[seg_ends - 1]
 
         hook = s.interested[slot_of_packet] & (paylen > 0) & (g.packets.pay_cap[g.order] > 0)
-        return g.order[hook], s.uid[slot_of_packet[hook]]
+        hooked_slots = slot_of_packet[hook]
+        return Hooked(g.order[hook], s.uid[hooked_slots], hooked_slots, from_orig[hook])
+
+    def _add_macs_alt(self, g: _Grouping, slot_of_packet, candidates) -> None:
+        """The first originator packet (of `candidates`) whose MAC pair differs from the flow's first pair."""
+        s = self._s
+        rows = np.flatnonzero(candidates & ~s.has_macs_alt[slot_of_packet])
+        if not len(rows):
+            return
+        p, at = g.packets, g.order[rows]
+        slots = slot_of_packet[rows]
+        pairs = np.stack([_macs(p.buffer, p.smac_off[at]), _macs(p.buffer, p.dmac_off[at])], axis=1)
+        differs = np.flatnonzero((pairs != s.macs[slots]).any(axis=1))
+        if not len(differs):
+            return
+        first_slots, first = np.unique(slots[differs], return_index=True)  # packets are in time order per flow
+        s.macs_alt[first_slots] = pairs[differs[first]]
+        s.has_macs_alt[first_slots] = True
 
     def _add_history(self, g: _Grouping, seg_slot, seg_starts, resp) -> None:
         s = self._s
@@ -332,7 +416,8 @@ class FlowTable:
             return
         s = self._s
         with _collector_paused():
-            self.finished.extend(_flows(s, slots, reasons))
+            self.finished.extend(_flows(s, self._bursts, slots, reasons))
+        self._bursts.release(slots)
         index = self._index
         for key, slot in zip(s.key[slots].tolist(), slots.tolist(), strict=True):
             if index.get(key) == slot:
@@ -414,7 +499,7 @@ class _Grouping:
         self.starts = starts
         self.ends = np.append(starts[1:], len(order))
         self.count = len(starts)
-        self.ts = p.ts[order]
+        self.ts = _monotonic_within(p.ts[order], starts)
         self.src_is_a = src_is_a[order]
         self.flags = p.flags[order]
         self.paylen = p.paylen[order]
@@ -422,6 +507,29 @@ class _Grouping:
         self.proto = p.proto[order]
         first = order[starts]
         self.keys = np.ascontiguousarray(np.stack([c[first] for c in columns], axis=1)).view(_KEY).ravel().tolist()
+
+
+    def not_before(self, floor: np.ndarray) -> None:
+        """A flow's packets stamped before the last one it already has (the clock stepped back) count as
+        arriving at that time: no negative gaps, no flow ending before it starts."""
+        if (floor > self.ts[self.starts]).any():  # each group's times are non-decreasing: its first is its least
+            self.ts = np.maximum(self.ts, np.repeat(floor, self.ends - self.starts))
+
+
+def _monotonic_within(ts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each group's times made non-decreasing in packet order (see _Grouping.not_before); rare, so only the
+    groups where time steps back are walked."""
+    inside = np.ones(len(ts), dtype=bool)
+    inside[starts] = False
+    falls = np.flatnonzero((ts[1:] < ts[:-1]) & inside[1:]) + 1
+    if not len(falls):
+        return ts
+    ts = ts.copy()
+    ends = np.append(starts[1:], len(ts))
+    for group in np.unique(np.searchsorted(starts, falls, side="right") - 1).tolist():
+        run = ts[starts[group] : ends[group]]
+        np.maximum.accumulate(run, out=run)
+    return ts
 
 
 def _boundaries(columns, order) -> np.ndarray:
@@ -454,9 +562,9 @@ def _macs(buffer, offsets: np.ndarray) -> np.ndarray:
     if not known.any():
         return np.full(len(offsets), -1, dtype=np.int64)
     view = np.frombuffer(buffer, dtype=np.uint8)
-    raw = view[np.where(known, offsets, 0)[:, None] + np.arange(6)].astype(np.int64)
-    value = (raw << (8 * np.arange(5, -1, -1))).sum(axis=1)
-    return np.where(known, value, -1)
+    padded = np.zeros((len(offsets), 8), dtype=np.uint8)  # two zero bytes, then the MAC: a big-endian integer
+    padded[:, 2:] = view[np.where(known, offsets, 0)[:, None] + np.arange(6)]
+    return np.where(known, padded.view(">u8").ravel().astype(np.int64), -1)
 
 
 @contextmanager
@@ -472,7 +580,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _flows(s: _Slots, slots: np.ndarray, reasons: np.ndarray) -> list[Flow]:
+def _flows(s: _Slots, bursts: BurstColumns, slots: np.ndarray, reasons: np.ndarray) -> list[Flow]:
     """Flow records for the given slots, built column by column (one Struct construction per flow)."""
     c = s.counters[slots]
     packets = c[:, 0] + c[:, 1]
@@ -489,7 +597,7 @@ def _flows(s: _Slots, slots: np.ndarray, reasons: np.ndarray) -> list[Flow]:
     addr, v6 = s.addr[slots], s.v6[slots]
     first_payloads = [row[:count] for row, count in zip(s.first_payloads[slots].tolist(),
                                                          s.first_payload_count[slots].tolist(), strict=True)]
-    return list(map(
+    flows = list(map(
         _flow,
         [f"F{uid:x}" for uid in s.uid[slots].tolist()],
         s.ts_start[slots].tolist(), s.ts_last[slots].tolist(), _PROTO_NAMES[proto].tolist(),
@@ -503,6 +611,24 @@ def _flows(s: _Slots, slots: np.ndarray, reasons: np.ndarray) -> list[Flow]:
         s.size_range[slots, 0].tolist(), s.size_range[slots, 1].tolist(), first_payloads,
         _END_REASON_NAMES[reasons].tolist(),
     ))
+    _add_findings(flows, s, bursts, slots)
+    return flows
+
+
+def _add_findings(flows: list[Flow], s: _Slots, bursts: BurstColumns, slots: np.ndarray) -> None:
+    """Service, logins, bursts and a second MAC pair, set only where they differ from the defaults: most flows
+    of a flood have none of them."""
+    service, auth, count = s.service[slots], s.auth[slots], bursts.count[slots]
+    for i in np.flatnonzero(service != "").tolist():
+        flows[i].service = service[i]
+    for i in np.flatnonzero(auth[:, 0] | auth[:, 1] | auth[:, 2]).tolist():
+        flows[i].auth_attempts, flows[i].auth_failures, flows[i].auth_successes = auth[i].tolist()
+    for i, bursts_orig in zip(np.flatnonzero(count).tolist(), count[count > 0].tolist(), strict=True):
+        flows[i].bursts_orig = bursts_orig
+        if bursts_orig >= MIN_BURSTS_FOR_LISTS:
+            flows[i].burst_gaps, flows[i].burst_sizes = bursts.lists(int(slots[i]))
+    for i in np.flatnonzero(s.has_macs_alt[slots]).tolist():
+        flows[i].src_mac_alt, flows[i].dst_mac_alt = (_mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
 
 
 def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_mac, dst_mac, vlan,

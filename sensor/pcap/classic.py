@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sensor.pcap.batch import FrameBatch
+from sensor.pcap.problems import ReadProblems
 from sensor.pcap.record_chain import (
     CHAIN_CORRUPT_HEADER,
     CHAIN_TRUNCATED_HEADER,
@@ -39,7 +40,7 @@ class ClassicPcap:
         if len(buffer) < FILE_HEADER:
             raise ValueError("pcap file header is truncated")
         self._linktype = struct.unpack_from(self._endian + "I", buffer, 20)[0] & 0xFFFF
-        self.errors: list[str] = []
+        self.problems = ReadProblems()
 
     def batches(self, max_packets: int) -> Iterator[FrameBatch]:
         position = FILE_HEADER
@@ -57,13 +58,13 @@ class ClassicPcap:
         fields = fields[:, :count]
         end = len(self._buffer)
         if status == CHAIN_CORRUPT_HEADER:
-            self.errors.append(f"corrupt record header at byte {position} (caplen over {MAX_RECORD})")
+            self.problems.add(f"corrupt record header (caplen over {MAX_RECORD})", position)
             return fields, end
         if status == CHAIN_TRUNCATED_RECORD:  # only the last record can run past the end of the file
-            self.errors.append(f"truncated record at byte {int(fields[0, -1])}")
+            self.problems.add("truncated record", int(fields[0, -1]))
             return fields[:, :-1], end
         if status == CHAIN_TRUNCATED_HEADER:
-            self.errors.append(f"truncated record header at byte {position}")
+            self.problems.add("truncated record header", position)
             return fields, end
         return fields, position
 

@@ -20,7 +20,8 @@ class CaptureFormatError(ValueError):
 
 
 class CaptureFile:
-    """A pcap or pcapng file mapped into memory. `errors` lists what was skipped (truncation, corruption)."""
+    """A pcap or pcapng file mapped into memory. `errors` lists what was skipped (truncation, corruption),
+    one line per kind of problem."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
@@ -35,18 +36,24 @@ class CaptureFile:
         view = np.frombuffer(self._map, dtype=np.uint8)
         magic = self._map[:4]
         if magic in MAGICS:
-            try:
-                self._format: ClassicPcap | Pcapng = ClassicPcap(self._map, view)
-            except ValueError as error:
-                raise CaptureFormatError(f"{self.path}: {error}") from error
+            kind = ClassicPcap
         elif len(magic) == 4 and int.from_bytes(magic, "little") == SECTION_HEADER:
-            self._format = Pcapng(self._map, view)
+            kind = Pcapng
         else:
             raise CaptureFormatError(f"{self.path}: not a pcap or pcapng file")
+        try:
+            self._format: ClassicPcap | Pcapng = kind(self._map, view)
+        except ValueError as error:
+            raise CaptureFormatError(f"{self.path}: {error}") from error
 
     @property
     def errors(self) -> list[str]:
-        return self._format.errors
+        return self._format.problems.lines()
+
+    @property
+    def skipped_packets(self) -> int:
+        """Complete packet records the reader could not use (corrupt fields): malformed packets."""
+        return self._format.problems.skipped_packets
 
     def batches(self, max_packets: int = DEFAULT_BATCH) -> Iterator[FrameBatch]:
         return self._format.batches(max_packets)

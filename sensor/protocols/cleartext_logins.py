@@ -1,20 +1,26 @@
-"""Logins whose credentials cross the wire in clear: FTP, Telnet, POP3, IMAP and SMTP AUTH.
+"""Logins whose credentials cross the wire in clear: FTP, Telnet, POP3, IMAP and SMTP AUTH, and their outcome.
 
 Only the user name is kept. Passwords are recognised by position (the PASS argument, the line typed
 after a Telnet "Password:" prompt, the third field of SASL PLAIN, the second SASL LOGIN answer) and are
 never copied into state, events or logs.
+
+Each login is an attempt; the server's answer decides it: FTP 230 / 530, POP3 +OK / -ERR, IMAP tagged OK / NO,
+SMTP 235 / 535, Telnet "Login incorrect" or the login prompt again against a shell prompt or "Last login".
+Challenge-response SASL mechanisms (CRAM-MD5, SCRAM ...) hide the password but not the attempt or its outcome.
 """
 
 from __future__ import annotations
 
 import binascii
 
+from sensor.protocols.auth_ledger import AuthLedger
 from sensor.protocols.extractor import PacketContext, PortBasedExtractor
 from sensor.protocols.flow_state import BoundedFlowState
 from sensor.protocols.text import printable
 from sensor.records import CleartextLoginEvent, Event
 
 SERVER_PORTS = {21: "ftp", 23: "telnet", 110: "pop3", 143: "imap", 25: "smtp", 587: "smtp"}
+PROTOCOLS = frozenset(SERVER_PORTS.values())
 MAX_USERNAME = 128
 MAX_LINES_PER_SEGMENT = 32
 MAX_SESSIONS = 4096
@@ -31,17 +37,37 @@ TELNET_IAC = 0xFF
 TELNET_SB, TELNET_SE = 0xFA, 0xF0
 TELNET_LOGIN_PROMPTS = (b"login:", b"username:", b"user name:")
 TELNET_ERASE = (0x08, 0x7F)
+TELNET_FAILURE_WORDS = (b"incorrect", b"failed", b"denied", b"invalid")
+TELNET_SHELL_PROMPTS = (b"$", b"#", b">", b"%")
+TELNET_REPLIES_CONSIDERED = 4  # server outputs after a password that may still tell its outcome
+
+FTP_SUCCESS, FTP_FAILURE = (b"230", b"202"), (b"530",)
+SMTP_SUCCESS, SMTP_FAILURE = (b"235",), (b"535",)
+# Client commands after which a session has no login to show: TLS from there on; an SMTP mail transaction
+# (AUTH comes before MAIL FROM).
+ENDS_LOGINS = {"ftp": (b"AUTH",), "pop3": (b"STLS",), "imap": (b"STARTTLS",), "smtp": (b"STARTTLS", b"MAIL")}
+
+# What a server line says about a pending login: nothing yet, settled without telling how, failed, succeeded.
+NOT_YET, SETTLED, FAILED, SUCCEEDED = range(4)
 
 
 class _Session:
     """How far one connection's login got. Holds the user name, never the password."""
 
-    __slots__ = ("awaiting", "typed", "username")
+    __slots__ = ("awaiting", "finished", "flow_uid", "pending", "replies", "succeeded", "tag", "telnet", "typed",
+                 "username")
 
-    def __init__(self) -> None:
+    def __init__(self, flow_uid: str) -> None:
+        self.flow_uid = flow_uid
         self.username = ""
         self.awaiting = AWAIT_NOTHING
         self.typed = bytearray()
+        self.pending = False  # an attempt awaits its answer
+        self.tag = b""  # IMAP: the tag the answer to the login will carry
+        self.replies = 0  # Telnet: server outputs since the password
+        self.succeeded = False
+        self.telnet = False
+        self.finished = False  # no login can follow: binary data where commands should be, TLS, mail transactions
 
 
 def _b64(text: bytes) -> bytes | None:
@@ -102,24 +128,69 @@ def strip_telnet_commands(data: bytes) -> bytes:
     return bytes(out)
 
 
+def _role(ctx: PacketContext) -> tuple[str, bool] | None:
+    """(protocol, sent by the client): from the identified service, else from the well-known port."""
+    if ctx.service in PROTOCOLS and ctx.from_client is not None:
+        return ctx.service, ctx.from_client
+    protocol = SERVER_PORTS.get(ctx.dst_port)
+    if protocol is not None:
+        return protocol, True
+    protocol = SERVER_PORTS.get(ctx.src_port)
+    return (protocol, False) if protocol is not None else None
+
+
+def _reply_code(line: bytes) -> bytes | None:
+    """The code of a final FTP / SMTP reply line ("530 ..."; "530-..." continues a multi-line reply)."""
+    return line[:3] if line[:3].isdigit() and line[3:4] in (b" ", b"") else None
+
+
+def _outcome(protocol: str, line: bytes, tag: bytes) -> int:
+    """What a server line says about the pending login (NOT_YET, SETTLED, FAILED or SUCCEEDED)."""
+    if protocol in ("ftp", "smtp"):
+        code = _reply_code(line)
+        success, failure = (FTP_SUCCESS, FTP_FAILURE) if protocol == "ftp" else (SMTP_SUCCESS, SMTP_FAILURE)
+        if code is None or code in (b"331", b"332", b"334"):  # need password / account, SASL challenge
+            return NOT_YET
+        if code in success:
+            return SUCCEEDED
+        return FAILED if code in failure else SETTLED if code >= b"400" else NOT_YET
+    if protocol == "pop3":
+        return SUCCEEDED if line.startswith(b"+OK") else FAILED if line.startswith(b"-ERR") else NOT_YET
+    if protocol == "imap" and tag and line.startswith(tag + b" "):
+        status = line[len(tag) + 1 :].split(b" ", 1)[0].upper()
+        return SUCCEEDED if status == b"OK" else FAILED if status == b"NO" else SETTLED
+    return NOT_YET
+
+
 class CleartextLoginExtractor(PortBasedExtractor):
     tcp_ports = frozenset(SERVER_PORTS)
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: AuthLedger | None = None) -> None:
+        self.ledger = ledger or AuthLedger()
         self._sessions: BoundedFlowState[_Session] = BoundedFlowState(MAX_SESSIONS)
 
+    def follows(self, flow_uid: str) -> bool:
+        """Until a login succeeded: what follows is the session's own business. Except on Telnet, where the
+        passwords typed later (su, sudo, a router's enable) cross in clear as well."""
+        session = self._sessions.get(flow_uid)
+        if session is None:
+            return True
+        return not session.finished and (not session.succeeded or session.telnet)
+
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
-        protocol = SERVER_PORTS.get(ctx.dst_port)
-        from_client = protocol is not None
-        if protocol is None:
-            protocol = SERVER_PORTS.get(ctx.src_port)
-            if protocol is None:
-                return []
+        role = _role(ctx)
+        if role is None:
+            return []
+        protocol, from_client = role
         if protocol == "telnet":
             return self._telnet(ctx, payload, from_client)
         if not from_client:
+            self._answers(protocol, ctx.flow_uid, payload)
             return []
         events: list[Event] = []
+        if payload and not 0x09 <= payload[0] <= 0x7E:  # commands are text: binary data means no login comes
+            self._session(ctx.flow_uid).finished = True
+            return events
         for raw_line in payload.split(b"\n", MAX_LINES_PER_SEGMENT)[:MAX_LINES_PER_SEGMENT]:
             line = raw_line.rstrip(b"\r")
             if not line:
@@ -127,6 +198,8 @@ class CleartextLoginExtractor(PortBasedExtractor):
             session = self._session(ctx.flow_uid)
             login = self._command_login(protocol, session, line)
             if login is not None:
+                if login[1]:
+                    self._attempt(session)
                 events.append(
                     ctx.event(
                         CleartextLoginEvent, protocol=protocol, username=login[0], password_seen=login[1]
@@ -137,18 +210,46 @@ class CleartextLoginExtractor(PortBasedExtractor):
     def _session(self, flow_uid: str) -> _Session:
         session = self._sessions.get(flow_uid)
         if session is None:
-            session = _Session()
+            session = _Session(flow_uid)
             self._sessions.put(flow_uid, session)
         return session
+
+    def _attempt(self, session: _Session) -> None:
+        self.ledger.attempt(session.flow_uid)
+        session.pending = True
+        session.replies = 0
+
+    def _settle(self, session: _Session, outcome: int) -> None:
+        session.pending = False
+        if outcome in (FAILED, SUCCEEDED):
+            self.ledger.outcome(session.flow_uid, success=outcome == SUCCEEDED)
+            session.succeeded |= outcome == SUCCEEDED
+
+    def _answers(self, protocol: str, flow_uid: str, payload: bytes) -> None:
+        session = self._sessions.get(flow_uid)
+        if session is None or not session.pending:
+            return
+        for raw_line in payload.split(b"\n", MAX_LINES_PER_SEGMENT)[:MAX_LINES_PER_SEGMENT]:
+            outcome = _outcome(protocol, raw_line.rstrip(b"\r"), session.tag)
+            if outcome != NOT_YET:
+                self._settle(session, outcome)
+                return
 
     def _command_login(self, protocol: str, session: _Session, line: bytes) -> tuple[str, bool] | None:
         """(user name, password seen) once a client line completes a login, else None."""
         if session.awaiting != AWAIT_NOTHING:
             return self._sasl_answer(session, line)
+        tag = b""
         if protocol == "imap":
-            _tag, _, line = line.partition(b" ")  # IMAP commands carry a tag first
+            tag, _, line = line.partition(b" ")  # IMAP commands carry a tag first
         verb, _, argument = line.partition(b" ")
         verb = verb.upper()
+        if verb in (b"LOGIN", b"AUTHENTICATE"):
+            session.tag = tag
+        elif verb in ENDS_LOGINS.get(protocol, ()) and not session.pending:
+            session.finished = True
+        if protocol == "pop3" and verb == b"AUTH" and argument.strip():  # RFC 5034 SASL ("AUTH" alone lists them)
+            return self._sasl_start(session, argument)
         if protocol in ("ftp", "pop3"):
             if verb == b"USER":
                 session.username = _name(argument)
@@ -172,8 +273,10 @@ class CleartextLoginExtractor(PortBasedExtractor):
             session.awaiting = AWAIT_SASL_PLAIN
         elif mechanism == b"LOGIN":
             session.awaiting = AWAIT_SASL_LOGIN_USER
-        else:
-            return None  # challenge-response mechanisms (CRAM-MD5, SCRAM, GSSAPI) do not expose a password
+        else:  # challenge-response mechanisms (CRAM-MD5, SCRAM, GSSAPI) do not expose a password, only the attempt
+            if mechanism:
+                self._attempt(session)
+            return None
         if initial_response and initial_response != b"=":
             return self._sasl_answer(session, initial_response)
         return None
@@ -204,9 +307,13 @@ class CleartextLoginExtractor(PortBasedExtractor):
     def _telnet(self, ctx: PacketContext, payload: bytes, from_client: bool) -> list[Event]:
         """Best effort: follow the server's prompts and the characters the client types after them."""
         data = strip_telnet_commands(payload)
+        self._session(ctx.flow_uid).telnet = True
         if not from_client:
             # a prompt ends the server's output; "Last login: ..." in a banner is not one
             tail = data.rstrip().lower()
+            session = self._sessions.get(ctx.flow_uid)
+            if session is not None and session.pending and tail:
+                self._telnet_outcome(session, tail)
             if tail.endswith(TELNET_LOGIN_PROMPTS):
                 session = self._session(ctx.flow_uid)
                 session.awaiting = AWAIT_TELNET_USER
@@ -221,12 +328,24 @@ class CleartextLoginExtractor(PortBasedExtractor):
             self._type_username(session, data)
         elif session.awaiting == AWAIT_TELNET_PASSWORD and (b"\r" in data or b"\n" in data):
             session.awaiting = AWAIT_NOTHING
+            self._attempt(session)
             return [
                 ctx.event(
                     CleartextLoginEvent, protocol="telnet", username=session.username, password_seen=True
                 )
             ]
         return []
+
+    def _telnet_outcome(self, session: _Session, output: bytes) -> None:
+        """The server's output after a password: a complaint or the login prompt again, or a shell."""
+        if any(word in output for word in TELNET_FAILURE_WORDS) or output.endswith(TELNET_LOGIN_PROMPTS):
+            self._settle(session, FAILED)
+        elif b"last login" in output or output.endswith(TELNET_SHELL_PROMPTS):
+            self._settle(session, SUCCEEDED)
+        else:
+            session.replies += 1
+            if session.replies >= TELNET_REPLIES_CONSIDERED:
+                self._settle(session, SETTLED)
 
     @staticmethod
     def _type_username(session: _Session, data: bytes) -> None:

@@ -124,8 +124,11 @@ def parse_message(ctx: PacketContext, msg: bytes) -> DnsEvent | None:
     )
 
 
-def _tcp_message_length(data: bytes, start: int) -> int:
-    return 2 + ((data[start] << 8) | data[start + 1]) if start + 2 <= len(data) else 2
+def _tcp_message_length(data: bytes, start: int) -> int | None:
+    if start + 2 > len(data):
+        return 2
+    length = (data[start] << 8) | data[start + 1]
+    return 2 + length if length >= _HEADER.size else None  # shorter than a DNS header: not a message
 
 
 class DnsExtractor(PortBasedExtractor):

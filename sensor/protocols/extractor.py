@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol, TypeVar
 
-from sensor.records import Event
+from sensor.records import Event, Flow
 
 E = TypeVar("E", bound=Event)
 
@@ -20,6 +20,12 @@ class PacketContext(NamedTuple):
     proto: str  # "TCP" / "UDP"
     src_mac: str
     flow_uid: str
+    from_orig: bool = True  # sent by the flow's originator (the side of its first packet)
+    seq: int = -1  # TCP sequence number of the payload's first byte; -1 for other protocols
+    # Once the flow's service is identified (sensor.protocols.services): which, and whether this packet comes
+    # from its client. Extractors chosen by port see "" and None here and go by the port.
+    service: str = ""
+    from_client: bool | None = None
 
     def event(self, kind: type[E], **fields: object) -> E:
         """An event of `kind` stamped with this packet's addresses and flow."""
@@ -51,3 +57,23 @@ class PortBasedExtractor:
     def interested(self, proto: str, src_port: int, dst_port: int) -> bool:
         ports = self.tcp_ports if proto == "TCP" else self.udp_ports if proto == "UDP" else ()
         return src_port in ports or dst_port in ports
+
+
+class Learnt(NamedTuple):
+    """What the extractors learnt about one flow since the last Findings: its service and logins to add."""
+
+    service: str = ""
+    auth: tuple[int, int, int] = (0, 0, 0)  # attempts, failures, successes
+
+    def apply(self, flow: Flow) -> None:
+        """Onto a flow record that is already built (the flow ended before its last payloads were looked at)."""
+        if self.service and not flow.service:
+            flow.service = self.service
+        flow.auth_attempts += self.auth[0]
+        flow.auth_failures += self.auth[1]
+        flow.auth_successes += self.auth[2]
+
+
+class Findings(NamedTuple):
+    learnt: dict[str, Learnt]  # by flow uid
+    released: list[str]  # flows whose packets the extractors need no more

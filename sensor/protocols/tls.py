@@ -13,6 +13,7 @@ import struct
 from typing import NamedTuple
 
 from sensor.protocols.extractor import PacketContext, PortBasedExtractor
+from sensor.protocols.flow_state import BoundedFlowState
 from sensor.protocols.reassembly import SegmentedMessages
 from sensor.protocols.text import printable
 from sensor.records import Event, TlsClientHelloEvent
@@ -20,6 +21,8 @@ from sensor.records import Event, TlsClientHelloEvent
 CONTENT_HANDSHAKE = 0x16
 HANDSHAKE_CLIENT_HELLO = 0x01
 MAX_RECORD = 5 + 16384 + 2048  # TLSPlaintext limit plus slack for lenient stacks
+HELLO_PAYLOADS = 4  # a flow's ClientHello is within its first payloads (both sides), or there is none
+MAX_FLOWS = 65536
 
 EXT_SERVER_NAME = 0x0000
 EXT_SUPPORTED_GROUPS = 0x000A
@@ -216,21 +219,16 @@ class TlsExtractor(PortBasedExtractor):
 
     def __init__(self) -> None:
         self._segments = SegmentedMessages(_client_hello_record_length, max_message=MAX_RECORD)
+        self._looked: BoundedFlowState[int] = BoundedFlowState(MAX_FLOWS)
 
-    @staticmethod
-    def sniff(payload: bytes) -> bool:
-        """A handshake record of TLS 1.0-1.3 carrying a ClientHello."""
-        return (
-            len(payload) > 5
-            and payload[0] == CONTENT_HANDSHAKE
-            and payload[1] == 3
-            and payload[2] <= 4
-            and payload[5] == HANDSHAKE_CLIENT_HELLO
-        )
+    def follows(self, flow_uid: str) -> bool:
+        """Until the ClientHello: the rest of the flow is encrypted."""
+        return (self._looked.get(flow_uid) or 0) < HELLO_PAYLOADS
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
         records = self._segments.feed((ctx.flow_uid, ctx.src_ip, ctx.src_port), payload)
         hello = parse_client_hello(records[0]) if records else None
+        self._looked.put(ctx.flow_uid, HELLO_PAYLOADS if hello else (self._looked.get(ctx.flow_uid) or 0) + 1)
         if hello is None:
             return []
         ja3 = ja3_string(hello)

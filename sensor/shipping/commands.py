@@ -36,6 +36,10 @@ def add_shipping_arguments(parser: argparse.ArgumentParser, drain_timeout: float
         "--spool-dir",
         help="on-disk queue for batches not delivered yet (default: ~/.local/state/netsenx-sensor/<agent-id>)",
     )
+    group.add_argument(
+        "--spool-key-file",
+        help="key file the spool is encrypted with (created on first use, mode 0600; default: spool.key in the spool)",
+    )
     group.add_argument("--spool-max-mb", type=int, default=256, help="spool cap; the oldest batches go first")
     group.add_argument("--ca-cert", metavar="FILE", help="trust only this certificate / CA for the appliance")
     group.add_argument("--insecure", action="store_true", help="do not verify the appliance's TLS certificate")
@@ -66,6 +70,7 @@ def open_shipper(args: argparse.Namespace) -> Shipper | None:
             ca_file=args.ca_cert,
             insecure=args.insecure,
             max_spool_bytes=args.spool_max_mb * 1024 * 1024,
+            spool_key_file=args.spool_key_file,
             max_records=args.batch_records,
         )
     except (SpoolError, OSError, ValueError) as error:

@@ -57,6 +57,7 @@ class Shipper:
         ca_file: str | None = None,
         insecure: bool = False,
         max_spool_bytes: int = DEFAULT_MAX_BYTES,
+        spool_key_file: str | Path | None = None,
         max_records: int = 5000,
         heartbeat_seconds: float = 60.0,
         config_seconds: float = 300.0,
@@ -66,7 +67,7 @@ class Shipper:
         identity = AgentIdentity(
             agent_id=agent_id, license_key=license_key, **({"hostname": hostname} if hostname else {})
         )
-        self.spool = Spool(Path(spool_dir), agent_id, max_spool_bytes)
+        self.spool = Spool(Path(spool_dir), agent_id, max_spool_bytes, Path(spool_key_file) if spool_key_file else None)
         self.client = ApplianceClient(appliance_url, identity, tls_verification(ca_file, insecure), timeout)
         self.max_records = max_records
         self.heartbeat_seconds = heartbeat_seconds

@@ -65,6 +65,7 @@ def audit_actions(store) -> list[str]:
 def test_license_key_buys_a_token_and_registers_the_sensor(api, store, license_key, admin_headers):
     response = api.post("/agents/auth", json=auth_body(license_key))
     assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"  # it carries a token: no cache may keep it
     body = response.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600 and body["access_token"]
     agents = api.get("/agents", headers=admin_headers).json()

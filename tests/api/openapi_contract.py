@@ -6,7 +6,9 @@ tests/benchmarks/bench_api_contract.py (longer). The box is a real data director
 
 The box must never send traffic anywhere but loopback, and schemathesis can switch the cloud link on with
 any URL it likes (PUT /settings/cloud): the server runs with every HTTP proxy variable pointing at a closed
-loopback port, so each call to the vendor cloud fails there (502) whatever its URL.
+loopback port, so each call to the vendor cloud fails there (502) whatever its URL. Notification channels and
+export destinations can name any host too: the server runs under the egress policy NETSENX_EGRESS_ONLY
+(loopback only, no host name resolved), so a "send a test" to anything else fails before any packet (502).
 """
 
 from __future__ import annotations
@@ -22,17 +24,33 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemathesis.engine import Status, events
 
 from appliance.alerts.repository import insert_alert
+from appliance.api_tokens import tokens as api_tokens
 from appliance.auth import users
 from appliance.compliance import breaches, incidents
+from appliance.delivery.destinations import EGRESS_ONLY_ENV
 from appliance.licensing import box_license
 from appliance.licensing.keys import License, encode_license, key_id, public_key_text
 from appliance.licensing.plans import PLAN_FEATURES
+from appliance.notifications import outbox
+from appliance.notifications import repository as notification_channels
+from appliance.notifications.messages import sample_message
+from appliance.notifications.models import (
+    ChannelIn,
+    Content,
+    EmailSettings,
+    NotificationSettings,
+    SyslogSettings,
+    WebhookSettings,
+)
+from appliance.siem import repository as export_destinations
+from appliance.siem.models import ExportDestinationIn
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from appliance.traces import chain
 from appliance.whitelist.models import WhitelistIn
 from appliance.whitelist.repository import add_entry
+from tests.conftest import free_port
 
 ADMIN_PASSWORD = "correct horse battery staple"
 SENSOR_ID = "contract-sensor-1"
@@ -83,6 +101,17 @@ NOT_MEANINGFUL = [
     # These relay the vendor licensing service, and answer 502 when it fails: here it always does, since the
     # box's egress goes to a closed port. 502 is documented; status_code_conformance still checks it.
     {"include-path-regex": r"^/api/v1/(billing/|settings/cloud/sync)", **RELAYS_THE_CLOUD},
+    # "Send a test" reaches out to the channel's or destination's receiver and answers 502 when it fails: here
+    # it always does (closed loopback ports, and the egress policy refuses every other address).
+    {"include-path-regex": r"^/api/v1/(notifications/channels|export/destinations)/[^/]+/test$",
+     **RELAYS_THE_CLOUD},
+    # A channel's or destination's host must also be a real host name or address and its CA certificate must
+    # parse; a webhook URL is HTTPS (plain HTTP only to loopback): a schema pattern cannot say all of that.
+    {"include-path-regex": r"^/api/v1/(notifications/channels|export/destinations)(/[^/]+)?$",
+     "include-method-regex": "^(POST|PUT)$", **NO_POSITIVE_CHECK},
+    # Only a dead letter can be sent again or discarded (409 otherwise): which messages are dead is the box's
+    # state, not the schema's.
+    {"include-path-regex": r"^/api/v1/notifications/outbox/[^/]+(/retry)?$", **NO_POSITIVE_CHECK},
     # Once erased, the box answers every request, valid or not, with 410 Gone (documented on every operation).
     {"include-path-regex": ERASURE, "checks": {
         "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 406, 409, 410, 415, 422, 428,
@@ -142,6 +171,7 @@ def seed_box(data_dir: DataDirectory, now: float | None = None) -> SeededBox:
             title="Mailbox exposed", aware_at=now - 3600, incident_id=incident_id,
             not_notified_reason="no personal data left the network"), "admin", now)
         entry, _ = add_entry(store, WhitelistIn(cidr="192.0.2.0/24", comment="lab"), "admin")
+        notifications = seed_notifications(store, now)
     finally:
         store.close()
     return SeededBox(
@@ -151,8 +181,34 @@ def seed_box(data_dir: DataDirectory, now: float | None = None) -> SeededBox:
         ids={
             "alert_id": alert_ids, "trace_id": [trace_id], "incident_id": [incident_id],
             "breach_id": [breach_id], "entry_id": [entry.id], "agent_id": [SENSOR_ID], "username": ["admin"],
+            **notifications,
         },
     )
+
+
+def seed_notifications(store: Store, now: float) -> dict[str, list[str]]:
+    """A channel of each kind, an export destination (all at a closed loopback port), a dead letter, an API token."""
+    closed = free_port()
+    channels = [notification_channels.create_channel(store, ChannelIn(name=name, settings=settings), "admin", now)
+                for name, settings in (
+                    ("mail", EmailSettings(host="127.0.0.1", port=closed, from_address="box@example.org",
+                                           to=["soc@example.org"])),
+                    ("syslog", SyslogSettings(host="127.0.0.1", port=closed, transport="tcp")),
+                    ("hook", WebhookSettings(url=f"https://127.0.0.1:{closed}/hook")),
+                )]
+    with store.write_transaction() as connection:
+        message = sample_message(Content(), NotificationSettings(), "nsx-contract", now)
+        message.kind = "alert"
+        dead = outbox.queue(connection, channels[0].id, message, now)
+        connection.execute("UPDATE notification_outbox SET status = 'dead', last_error = 'refused' WHERE id = ?",
+                           (dead,))
+    destination = export_destinations.create(store, ExportDestinationIn(name="siem", host="127.0.0.1", port=closed,
+                                                                        transport="tcp"), "admin", now)
+    owner = store.query_one("SELECT id, username FROM users WHERE username = 'admin'")
+    token, _ = api_tokens.issue(store, name="script", kind="personal", role="viewer", owner=owner, lifetime_days=30,
+                                created_by="admin", now=now)
+    return {"channel_id": [channel.id for channel in channels], "destination_id": [destination.id],
+            "outbox_id": [str(dead)], "token_id": [token.id]}
 
 
 def server_environment(box: SeededBox, dead_proxy_port: int) -> dict[str, str]:
@@ -160,6 +216,7 @@ def server_environment(box: SeededBox, dead_proxy_port: int) -> dict[str, str]:
     return {
         box_license.VENDOR_KEYS_ENV: box.vendor_public_key,
         "NETSENX_RATE_LIMITS": json.dumps(GENEROUS_LIMITS),
+        EGRESS_ONLY_ENV: "127.0.0.0/8,::1/128",
         "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "ALL_PROXY": proxy, "NO_PROXY": "",
         "http_proxy": proxy, "https_proxy": proxy, "all_proxy": proxy, "no_proxy": "",
     }

@@ -1,11 +1,12 @@
 """Memory of the whole box under traffic (PRODUCT.md: "the whole box (sensor + engine + API) under 1 GB RSS").
 
 `appliance demo` runs the box exactly as installed: the API (Granian, 2 workers), the engine and a live sensor
-on a veth pair, fed the office's ordinary history and then the `mixed` scenario (every attack family). Every
-SAMPLE_EVERY_S we sum the memory of the box's processes (the demo launcher and the replay, which stand in for
-the outside world, are left out): RSS, which counts pages shared between processes (the Python libraries the
-workers share) once per process, and PSS, which divides shared pages among their sharers, so the PSS sum is
-what the box really takes. The peer in the same run is the same box idle, before the first packet.
+on a veth pair, fed the office's ordinary history and then the first segment of the continuous `mixed` stream.
+Every SAMPLE_EVERY_S we sum the memory of the box's processes (the demo launcher, the stream and the replay,
+which stand in for the outside world, are left out): RSS, which counts pages shared between processes (the
+Python libraries the workers share) once per process, and PSS, which divides shared pages among their sharers,
+so the PSS sum is what the box really takes. The peer in the same run is the same box idle, before the first
+packet.
 Needs root (network namespaces); writes tests/benchmarks/results/box_memory.json.
 
     python tests/benchmarks/bench_box_memory.py
@@ -33,7 +34,7 @@ TARGET_MB = 1024
 SAMPLE_EVERY_S = 0.5
 LEARNING_S, DURATION_S, SPEED = 300, 600, 10  # 30 s of history, then 60 s of attacks, replayed at 10x
 SETTLE_S = 30  # after the replay: flows time out, the engine drains the queue
-NOT_THE_BOX = ("appliance.simulate.replay", " demo ", "ip netns exec")
+NOT_THE_BOX = ("appliance.simulate.replay", "appliance.simulate.stream", " demo ", "ip netns exec")
 
 
 def children() -> dict[int, list[int]]:
@@ -122,8 +123,8 @@ def main() -> int:
             os.killpg(demo.pid, signal.SIGTERM)
             demo.wait(timeout=60)
     result = {
-        "workload": f"appliance demo: {LEARNING_S} s of office history then the {DURATION_S} s mixed scenario, "
-                    f"replayed at {SPEED}x onto a veth pair the sensor captures live",
+        "workload": f"appliance demo: {LEARNING_S} s of office history then the first {DURATION_S} s segment of "
+                    f"the continuous mixed stream, replayed at {SPEED}x onto a veth pair the sensor captures live",
         "target_mb": TARGET_MB,
         "idle_box": idle,
         "peak_under_traffic": peak,

@@ -5,7 +5,9 @@ Measures, in one run on this machine, with real records (the public captures dec
   the encrypted ingest queue; records/s and batches/s;
 - peer 1, the same batches POSTed straight from memory by one HTTP client (no spool): what the spool costs;
 - peer 2, the same batches put straight into the encrypted store (no HTTP): what the API costs;
-- the spool alone (append with fsync, no network).
+- the spool alone (append: AES-256-GCM, write, fsync, rename, fsync of the directory; no network), against
+  peer 3, the same files written the same durable way in plaintext (the spool before it was encrypted),
+  alternated three times each, medians: what the encryption costs.
 Writes tests/benchmarks/results/shipping.json.
 """
 
@@ -36,7 +38,8 @@ from sensor.records import Batch, CaptureStats, encode_batch
 from sensor.shipping import Shipper
 from sensor.shipping.batching import split_drain
 from sensor.shipping.client import AgentIdentity, ApplianceClient
-from sensor.shipping.spool import Spool
+from sensor.shipping.spool import Spool, sync_directory, write_durably
+from sensor.shipping.spool_cipher import SpoolCipher
 from tests.conftest import RunningServer
 
 PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
@@ -144,13 +147,53 @@ def measure_store(data_dir: DataDirectory, payloads: list[bytes]) -> dict:
     return {"batches_per_s": round(len(payloads) / seconds, 1), "seconds": round(seconds, 2)}
 
 
-def measure_spool(payloads: list[bytes], scratch: Path) -> dict:
-    spool = Spool(scratch / "spool-alone", "bench-spool")
+def measure_spool(payloads: list[bytes], directory: Path) -> float:
+    """Seconds to append every payload to a new (encrypted) spool."""
+    spool = Spool(directory, "bench-spool")
     started = time.perf_counter()
     for payload in payloads:
         spool.append(lambda seq, p=payload: p)
+    return time.perf_counter() - started
+
+
+def measure_plaintext_spool_writes(payloads: list[bytes], directory: Path) -> float:
+    """Seconds to write the same files as the spool did before it was encrypted: same fsyncs, no cipher."""
+    directory.mkdir()
+    started = time.perf_counter()
+    for seq, payload in enumerate(payloads):
+        temporary = directory / f"{seq:020d}.tmp"
+        write_durably(temporary, payload)
+        os.replace(temporary, directory / f"{seq:020d}.batch")
+        sync_directory(directory)
+    return time.perf_counter() - started
+
+
+def measure_sealing_only(payloads: list[bytes]) -> dict:
+    """The cipher alone, in memory: its CPU cost per batch, whatever the disk does."""
+    cipher = SpoolCipher(bytes(32), "bench-spool")
+    started = time.perf_counter()
+    for seq, payload in enumerate(payloads):
+        cipher.seal(seq, payload)
     seconds = time.perf_counter() - started
-    return {"batches_per_s": round(len(payloads) / seconds, 1), "seconds": round(seconds, 2)}
+    return {
+        "batches_per_s": round(len(payloads) / seconds, 1),
+        "microseconds_per_batch": round(seconds / len(payloads) * 1e6, 1),
+        "megabytes_per_s": round(sum(map(len, payloads)) / seconds / 1e6, 1),
+    }
+
+
+def compare_spool_encryption(payloads: list[bytes], scratch: Path, rounds: int = 3) -> tuple[dict, dict]:
+    """Encrypted spool and plaintext writes alternated, so both see the same disk and the same neighbours."""
+    encrypted, plaintext = [], []
+    for round_number in range(rounds):
+        encrypted.append(measure_spool(payloads, scratch / f"spool-alone-{round_number}"))
+        plaintext.append(measure_plaintext_spool_writes(payloads, scratch / f"spool-plaintext-{round_number}"))
+
+    def summary(seconds: list[float]) -> dict:
+        median = sorted(seconds)[len(seconds) // 2]
+        return {"batches_per_s": round(len(payloads) / median, 1), "seconds": round(median, 2), "rounds": rounds}
+
+    return summary(encrypted), summary(plaintext)
 
 
 def main() -> None:
@@ -166,7 +209,7 @@ def main() -> None:
         finally:
             server.stop()
         store_floor = measure_store(data_dir, payloads)
-        spool = measure_spool(payloads, scratch)
+        spool, plaintext_spool = compare_spool_encryption(payloads, scratch)
     results = {
         "records_per_batch": RECORDS_PER_BATCH,
         "mean_batch_bytes": round(sum(map(len, payloads)) / len(payloads)),
@@ -174,6 +217,9 @@ def main() -> None:
         "peer_direct_post_no_spool": direct,
         "peer_store_enqueue_no_http": store_floor,
         "spool_append_fsync_only": spool,
+        "peer_plaintext_spool_writes": plaintext_spool,
+        "spool_sealing_only": measure_sealing_only(payloads),
+        "encrypted_spool_vs_plaintext": round(spool["batches_per_s"] / plaintext_spool["batches_per_s"], 2),
         "shipper_vs_direct_post": round(shipper["batches_per_s"] / direct["batches_per_s"], 2),
         "direct_post_vs_store": round(direct["batches_per_s"] / store_floor["batches_per_s"], 2),
         "ingest_rate_limit_batches_per_s": 1200 / 60,

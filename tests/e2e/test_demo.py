@@ -1,7 +1,9 @@
-"""The README's first command: `appliance demo` brings up a real box that raises real alerts, and stops cleanly."""
+"""The README's first command: `appliance demo` brings up a real box that raises real alerts from an office
+that keeps producing new traffic (never the same capture twice), and stops cleanly."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import ssl
@@ -10,6 +12,7 @@ import sys
 import time
 
 import httpx
+import msgspec
 import pytest
 
 from appliance.engine.baseline import Baseline
@@ -20,6 +23,7 @@ from appliance.store.database import Store
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+SEGMENTS = 10  # every attack family of the schedule starts within the first ten segments
 
 
 def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
@@ -27,7 +31,7 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "appliance", "demo", "--data-dir", str(data), "--port", str(port), "--duration", "60",
-         "--speed", "20", "--loops", "1", "--learning", "200"],
+         "--speed", "20", "--loops", str(SEGMENTS), "--learning", "200"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
@@ -64,6 +68,16 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
         baseline = Baseline.from_bytes(saved, SiteConfig())
         assert baseline.finished
         assert all(map(baseline.knows_ip, ["10.20.1.10", "10.20.1.20", "10.20.1.30", "10.20.20.10"]))
+        # Each segment was new traffic continuing the last one's timeline; played ones were removed, so at most
+        # the two the stream keeps ready are left.
+        manifest = (data / "stream" / "segments.jsonl").read_bytes().splitlines()
+        segments = [msgspec.json.decode(line) for line in manifest]
+        assert len(segments) >= 2
+        assert [segment["index"] for segment in segments] == list(range(len(segments)))
+        for earlier, later in itertools.pairwise(segments):
+            assert later["start"] == earlier["end"]
+            assert later["sha256"] != earlier["sha256"]
+        assert len(list((data / "stream").glob("segment-*.pcap"))) <= 2
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)

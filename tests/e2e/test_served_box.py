@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import ssl
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -27,7 +31,11 @@ def test_https_with_the_init_certificate(store, serve, data_dir):
     create_self_signed_certificate(data_dir)
     server = serve(data_dir, https=True, workers=1)
     with server.client() as client:
-        assert client.get("/health").json()["status"] == "ok"
+        health = client.get("/health")
+        login_answer = client.post("/auth/login", json={"username": "admin", "password": "a wrong password"})
+    assert health.json()["status"] == "ok"
+    for response in (health, login_answer):  # errors too: every response over HTTPS
+        assert response.headers["strict-transport-security"] == "max-age=31536000"
     with pytest.raises(httpx.ConnectError), httpx.Client(verify=ssl.create_default_context()) as strict:
         strict.get(server.url + "/health")
 
@@ -118,22 +126,78 @@ def test_rate_limit_is_shared_by_workers_and_survives_a_restart(store, serve, da
     assert limited.headers["x-ratelimit-remaining"] == "0" and int(limited.headers["retry-after"]) > 0
 
 
-def test_sealed_box_answers_423_until_unsealed_in_any_worker(tmp_path, serve, data_dir):
+def sealed_box(data_dir) -> None:
     key = lifecycle.create_database(data_dir, passphrase="box passphrase 2026")
     opened = Store(data_dir, key)
     users.create_user(opened, "admin", ADMIN_PASSWORD, "admin")
     opened.close()
+
+
+def test_sealed_box_answers_423_until_unsealed_in_any_worker(tmp_path, serve, data_dir):
+    sealed_box(data_dir)
     server = serve(data_dir, workers=2)
     with server.client() as client:
         assert client.get("/health").json() == {"status": "sealed", "version": "0.1.0", "sealed": True}
         sealed = client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert sealed.status_code == 423 and "unseal" in sealed.json()["detail"]
-        assert client.post("/system/unseal", json={"passphrase": "wrong"}).status_code == 401
+        wrong = client.post("/system/unseal", json={"passphrase": "wrong"})
+        assert wrong.status_code == 401 and wrong.headers["retry-after"] == "1"
+        time.sleep(1.1)  # the back-off after one wrong passphrase
         assert client.post("/system/unseal", json={"passphrase": "box passphrase 2026"}).status_code == 200
     for _ in range(6):  # new connections land on both workers; all are unsealed now
         with server.client() as fresh:
-            assert fresh.get("/health").json()["sealed"] is False
+            health = fresh.get("/health")
+            assert health.json()["sealed"] is False
             assert fresh.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+    assert "strict-transport-security" not in health.headers  # plain HTTP (loopback only)
+
+
+def unseal_and_sign_in(server) -> None:
+    with server.client() as client:
+        assert client.post("/system/unseal", json={"passphrase": "box passphrase 2026"}).status_code == 200
+        assert login(client)
+
+
+def assert_sealed(server) -> None:
+    with server.client() as client:
+        assert client.get("/health").json()["sealed"] is True
+        assert client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 423
+
+
+def appliance(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "appliance", *arguments], capture_output=True, text=True, timeout=120)
+
+
+def test_a_sealed_box_is_sealed_again_after_any_restart(serve, data_dir, tmp_path):
+    sealed_box(data_dir)
+    server = serve(data_dir, workers=2)
+    unseal_and_sign_in(server)
+    # Bound to Granian's main process (the server), not to the worker that took the passphrase.
+    assert json.loads(data_dir.unsealed_key_file.read_bytes())["holder"]["pid"] == server.process.pid
+    server.stop()  # a clean stop (systemctl stop / restart): the server wipes the key itself
+    assert not data_dir.unsealed_key_file.exists()
+    restarted = serve(data_dir, workers=2)
+    assert_sealed(restarted)
+    restarted.stop()
+
+    killed = serve(data_dir, workers=2)
+    unseal_and_sign_in(killed)
+    os.killpg(killed.process.pid, signal.SIGKILL)  # kill -9, an OOM kill: no time to wipe anything
+    killed.process.wait()
+    left_behind = tmp_path / "left-behind.key"
+    shutil.copy2(data_dir.unsealed_key_file, left_behind)
+    # The API unit's ExecStopPost: wipes what a killed server left.
+    sealing = appliance("seal", "--data-dir", str(data_dir.root))
+    assert sealing.returncode == 0 and sealing.stdout.startswith("sealed")
+    assert not data_dir.unsealed_key_file.exists()
+    # Without it (no systemd), the key of a dead server is refused by whoever finds it: the engine ...
+    shutil.copy2(left_behind, data_dir.unsealed_key_file)
+    engine = appliance("engine", "--once", "--data-dir", str(data_dir.root))
+    assert engine.returncode == 1 and "sealed" in engine.stderr
+    assert not data_dir.unsealed_key_file.exists()
+    # ... and a restarted API.
+    shutil.copy2(left_behind, data_dir.unsealed_key_file)
+    assert_sealed(serve(data_dir, workers=2))
 
 
 def test_openapi_is_served(store, serve, data_dir):

@@ -5,26 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PCAPS
+from tests.real_traffic.captures import SHARED_EXPECTED
 
-EXPECTED = {
-    "dns-tunnel-txt.pcap": {("DNS_TUNNELING", "10.30.28.90")},
-    # The manifest names 10.0.0.3, but that is the PLC answering on port 502: the write requests come
-    # from 10.0.0.9 (10.0.0.9:3082 -> 10.0.0.3:502), so the unauthorised writer is 10.0.0.9.
-    "modbus.pcap": {("OT_UNAUTHORIZED_WRITE", "10.0.0.9")},
-    "dnp3-write.pcap": {("OT_UNAUTHORIZED_WRITE", "130.126.142.250")},
-    "arp-scan.pcap": {("NETWORK_SWEEP", "192.168.1.247")},
-    "icmp-portscan.pcap": {("NETWORK_SWEEP", "192.168.1.109")},
-    "dhcp-request-flood.pcap": {("ROGUE_DHCP", "0.0.0.0")},
-    "kerberoast.pcap": {("KERBEROASTING", "10.0.0.2")},
-    "ftp-cleartext-login.pcap": {("CLEARTEXT_CREDENTIALS", "172.23.0.3")},
-    "arp-single.pcap": set(),
-    "tls-handshake.pcap": set(),
-    "quic.pcap": set(),
-    "rdp-session.pcap": set(),
-    "smb1-session.pcap": set(),
-    "http-post-file.pcap": set(),
-    "icmp-and-ssh.pcap": set(),
-}
+EXPECTED = {name: {(rule, source) for rule, source, _ in alerts} for name, alerts in SHARED_EXPECTED.items()}
 
 
 @pytest.mark.parametrize("capture", sorted(EXPECTED))

@@ -8,6 +8,7 @@ import msgspec
 
 from appliance.engine.network import BusinessHours, SiteConfig
 from appliance.engine.rules import RuleSet, c2_beacon
+from sensor.records import TlsClientHelloEvent
 from tests.engine_rules.conftest import T0, make_flow, only, probe, run
 
 EXTERNAL = "203.0.113.50"
@@ -81,6 +82,57 @@ def test_cobalt_strike_style_uniform_jitter_is_still_a_beacon():
     assert run(RuleSet(only("C2_BEACON")), beacon(40, 60, 0.6, 800, 400, seed=3))
 
 
+def test_an_interactive_implant_calling_home_every_2_seconds_for_minutes():
+    assert run(RuleSet(only("C2_BEACON")), beacon(200, 2, 0.2, 300, 30))  # Meterpreter-style, 6.7 minutes
+    assert run(RuleSet(only("C2_BEACON")), beacon(40, 2, 0.2, 300, 30)) == []  # 80 s: not yet sustained
+
+
+def _from(flows, src_ip):
+    return [make_flow(**{**_fields(f), "src_ip": src_ip, "uid": f"{f.uid}-{src_ip}"}) for f in flows]
+
+
+def test_the_same_rhythm_from_many_hosts_is_software():
+    poll = beacon(30, 60, 0.05, 800, 10)
+    hosts = [_from(poll, f"10.0.0.{20 + i}") for i in range(4)]
+    merged = sorted((f for flows in hosts for f in flows), key=lambda f: f.ts_start)
+    assert run(RuleSet(only("C2_BEACON")), merged) == []
+    assert run(RuleSet(only("C2_BEACON")), sorted(hosts[0] + hosts[1], key=lambda f: f.ts_start))
+
+
+def test_a_rhythm_to_known_update_software_is_not_a_beacon():
+    hello = TlsClientHelloEvent(ts=T0 - 1, src_ip="10.0.0.5", dst_ip=EXTERNAL, dst_port=443, proto="TCP",
+                                sni="settings-win.data.microsoft.com")
+    assert run(RuleSet(only("C2_BEACON")), [hello, *beacon(30, 60, 0.05, 800, 10)]) == []
+    other = msgspec.structs.replace(hello, sni="cdn.update-check.example")
+    assert run(RuleSet(only("C2_BEACON")), [other, *beacon(30, 60, 0.05, 800, 10)])
+
+
+def test_streaming_segments_are_not_check_ins():
+    video = [msgspec.structs.replace(f, bytes_resp=1_500_000) for f in beacon(100, 4, 0.05, 600, 10)]
+    assert run(RuleSet(only("C2_BEACON")), video) == []
+
+
+def long_connection(bursts: int, gap: float, size: int, *, service: str = "tls", seed: int = 5, **fields):
+    """One long-lived connection whose originator sends a burst every `gap` seconds (+-10%)."""
+    rng = random.Random(seed)
+    gaps = [gap * (1 + rng.uniform(-0.1, 0.1)) for _ in range(bursts - 1)]
+    return make_flow(ts_start=T0, ts_end=T0 + sum(gaps) + 0.2, dst_ip=EXTERNAL, service=service,
+                     bursts_orig=bursts, burst_gaps=gaps[-32:], burst_sizes=[size + rng.randrange(-8, 9)
+                                                                             for _ in range(min(bursts, 32))],
+                     bytes_resp=300 * bursts, **fields)
+
+
+def test_check_ins_inside_one_long_lived_connection():
+    detections = run(RuleSet(only("C2_BEACON")), [long_connection(33, 5.0, 420)])
+    assert len(detections) == 1 and detections[0].evidence["in_one_connection"] is True
+    assert detections[0].features["in_one_connection"] == 1.0
+
+
+def test_an_idle_ssh_session_keeping_alive_is_not_a_beacon():
+    keepalive = long_connection(33, 15.0, 36, service="ssh", dst_port=22)
+    assert run(RuleSet(only("C2_BEACON")), [keepalive]) == []
+
+
 def _fields(flow):
     return msgspec.structs.asdict(flow)
 
@@ -147,7 +199,7 @@ def test_admin_traffic_to_the_internet_or_on_other_ports_is_not_lateral():
 
 
 # --- BRUTE_FORCE -------------------------------------------------------------------------------------------
-def failed_login(ts: float, port: int = 22):
+def failed_login(ts: float, port: int = 22, **fields):
     return make_flow(
         ts_start=ts,
         ts_end=ts + 2.5,
@@ -157,6 +209,7 @@ def failed_login(ts: float, port: int = 22):
         payload_resp=2600,
         pkts_orig=14,
         pkts_resp=12,
+        **fields,
     )
 
 
@@ -177,9 +230,44 @@ def test_long_sessions_and_scans_are_not_brute_force():
 
 
 def test_brute_force_window_override():
-    flows = [failed_login(T0 + i * 60, port=3389) for i in range(20)]  # 20 tries over 19 minutes
+    flows = [failed_login(T0 + i * 120, port=3389) for i in range(20)]  # 20 tries over 38 minutes
     assert run(RuleSet(only("BRUTE_FORCE")), flows) == []
-    assert run(RuleSet(only("BRUTE_FORCE", window_s=1800.0)), flows)
+    assert run(RuleSet(only("BRUTE_FORCE", window_s=3600.0)), flows)
+
+
+def ssh_connection(ts: float, *, port: int = 2222, failures: int = 3, successes: int = 0, src: str = "10.0.0.5"):
+    """One SSH connection in which the sensor saw `failures` rejected and `successes` accepted passwords."""
+    return failed_login(ts, port=port, src_ip=src, service="ssh", auth_attempts=failures + successes,
+                        auth_failures=failures, auth_successes=successes)
+
+
+def test_ssh_guesses_on_a_non_standard_port_count_attempts_not_sessions():
+    seven = [ssh_connection(T0 + i * 10) for i in range(7)]  # 21 guesses in 7 connections
+    detections = run(RuleSet(only("BRUTE_FORCE")), seven)
+    assert len(detections) == 1
+    d = detections[0]
+    assert (d.port, d.evidence["service"], d.evidence["failed_attempts"], d.evidence["connections"]) == (
+        2222, "SSH", 21, 7)
+    assert d.features["standard_port"] == 0.0 and d.features["attempts_per_connection"] == 3.0
+    assert run(RuleSet(only("BRUTE_FORCE")), seven[:6]) == []
+
+
+def test_a_port_is_only_a_fallback_for_the_service():
+    not_ssh = [failed_login(T0 + i * 5, port=22, service="http") for i in range(40)]
+    assert run(RuleSet(only("BRUTE_FORCE")), not_ssh) == []
+
+
+def test_successful_logins_never_count():
+    app_pool = [failed_login(T0 + i * 2, port=3306, service="mysql", auth_attempts=1, auth_successes=1)
+                for i in range(200)]
+    assert run(RuleSet(only("BRUTE_FORCE")), app_pool) == []
+
+
+def test_many_sources_guessing_one_server_is_one_distributed_incident():
+    flows = [ssh_connection(T0 + i * 10, port=22, failures=2, src=f"10.0.1.{i % 8}") for i in range(24)]
+    detections = run(RuleSet(only("BRUTE_FORCE")), flows)
+    assert {d.incident_key.split("|")[3] for d in detections} == {"distributed"}
+    assert detections[-1].evidence["distinct_sources"] == 8 and detections[-1].evidence["failed_attempts"] == 48
 
 
 def test_short_ldap_and_smtp_relay_sessions_are_not_brute_force():

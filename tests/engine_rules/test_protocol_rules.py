@@ -19,6 +19,7 @@ from sensor.records import (
     DhcpEvent,
     Dnp3Event,
     DnsEvent,
+    Flow,
     HttpRequestEvent,
     KerberosEvent,
     ModbusEvent,
@@ -116,6 +117,71 @@ def test_one_mac_claiming_four_addresses():
     assert run(RuleSet(only("ARP_SPOOFING")), events[:3]) == []
     (d,) = run(RuleSet(only("ARP_SPOOFING")), events)
     assert d.evidence["mac"] == "02:66:66:66:66:66" and d.features["claimed_ips"] == 4
+
+
+ROUTER, ATTACKER, VICTIM, OTHER = "02:00:00:00:00:01", "02:66:66:66:66:66", "02:00:00:00:00:07", "02:00:00:00:00:05"
+
+
+def browsing(ts: float, src_ip: str, src_mac: str, next_hop: str, dst_ip: str = "203.0.113.9", **fields) -> Flow:
+    return make_flow(ts_start=ts, ts_end=ts + 1, src_ip=src_ip, src_mac=src_mac, dst_mac=next_hop,
+                     dst_ip=dst_ip, **fields)
+
+
+def office_before_the_attack() -> list:
+    """Two hosts browse out through the router; the attacker host sends traffic of its own."""
+    return [
+        browsing(T0, "192.168.1.5", OTHER, ROUTER),
+        browsing(T0 + 1, "192.168.1.7", VICTIM, ROUTER),
+        browsing(T0 + 2, "192.168.1.66", ATTACKER, ROUTER, dst_ip="198.51.100.3"),
+    ]
+
+
+def test_forged_replies_as_the_only_arp_for_the_gateway():
+    """No ARP of the router was ever seen, but it sends traffic of its own (a DHCP answer) and carries the
+    hosts' external traffic: the attacker's MAC answering for its address is the attack."""
+    router_speaks = make_flow(ts_start=T0 + 3, ts_end=T0 + 3.1, proto="UDP", src_ip="192.168.1.1", src_mac=ROUTER,
+                              dst_ip="192.168.1.7", src_port=67, dst_port=68)
+    forged = ArpEvent(ts=T0 + 10, op=2, sender_ip="192.168.1.1", sender_mac=ATTACKER, target_ip="192.168.1.7",
+                      target_mac=VICTIM)
+    (d,) = run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), router_speaks, forged])
+    assert (d.source_ip, d.dest_ip, d.evidence["mac"]) == ("192.168.1.66", "192.168.1.1", ATTACKER)
+    assert d.features["is_gateway"] == 1.0
+
+
+def test_a_host_moving_from_a_link_local_to_a_leased_address_is_not_spoofing():
+    link_local = make_flow(src_ip="169.254.195.103", src_mac=OTHER, dst_ip="169.254.255.255", proto="UDP")
+    announce = ArpEvent(ts=T0 + 60, op=1, sender_ip="192.168.199.132", sender_mac=OTHER,
+                        target_ip="192.168.199.132")
+    leased = make_flow(ts_start=T0 + 61, src_ip="192.168.199.132", src_mac=OTHER, dst_ip="203.0.113.9",
+                       dst_mac=ROUTER)
+    assert run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), link_local, announce, leased]) == []
+
+
+def test_off_subnet_traffic_turning_to_another_hosts_mac_mid_connection():
+    switched = browsing(T0 + 10, "192.168.1.7", VICTIM, ROUTER, src_mac_alt=VICTIM, dst_mac_alt=ATTACKER)
+    (d,) = run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), switched])
+    assert d.evidence["intercepted_hosts"] == ["192.168.1.7"] and d.source_ip == "192.168.1.66"
+    assert d.evidence["router_mac"] == ROUTER and d.features["forwarded_flows"] == 0
+
+
+def test_the_middle_hosts_forwarded_copy():
+    copied = browsing(T0 + 10, "192.168.1.7", VICTIM, ATTACKER, src_mac_alt=ATTACKER, dst_mac_alt=ROUTER)
+    (d,) = run(RuleSet(only("ARP_SPOOFING")), [*office_before_the_attack(), copied])
+    assert d.features["forwarded_flows"] == 1 and d.features["intercepted_hosts"] == 1
+
+
+def test_routes_through_a_vpn_box_and_a_second_router_are_not_spoofing():
+    vpn_box, second_router = "02:00:00:00:00:09", "02:00:00:00:00:02"
+    flows = [
+        *office_before_the_attack(),
+        browsing(T0 + 3, "192.168.1.9", vpn_box, ROUTER, dst_ip="198.51.100.200"),  # the box's own traffic
+        *(browsing(T0 + 10 + i, "192.168.1.7", VICTIM, vpn_box, dst_ip="198.51.100.77") for i in range(5)),
+        *(browsing(T0 + 20 + i, src, mac, second_router, dst_ip="198.51.100.50")
+          for i, (src, mac) in enumerate([("192.168.1.5", OTHER), ("192.168.1.7", VICTIM)])),
+        # the second router, then the first, for the same destination: a failover between routers
+        browsing(T0 + 30, "192.168.1.7", VICTIM, ROUTER, dst_ip="198.51.100.50"),
+    ]
+    assert run(RuleSet(only("ARP_SPOOFING")), flows) == []
 
 
 def test_arp_probes_carry_no_claim():

@@ -3,36 +3,15 @@ malicious capture (MANIFEST.md), nothing on the benign ones."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from appliance.engine.rules import RuleSet
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
+from tests.real_traffic.captures import SHARED as PCAPS
+from tests.real_traffic.captures import SHARED_EXPECTED
 
-PCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
-
-# file -> {(rule, source, destination)}; "" = any / many destinations
-EXPECTED = {
-    "dns-tunnel-txt.pcap": {("DNS_TUNNELING", "10.30.28.90", "")},
-    # MANIFEST says "from 10.0.0.3"; the write requests go 10.0.0.9:3082 -> 10.0.0.3:502, so 10.0.0.3 is the
-    # PLC being written to (it only echoes the function codes in its responses) and 10.0.0.9 is the writer.
-    "modbus.pcap": {("OT_UNAUTHORIZED_WRITE", "10.0.0.9", "10.0.0.3")},
-    "dnp3-write.pcap": {("OT_UNAUTHORIZED_WRITE", "130.126.142.250", "130.126.140.229")},
-    "arp-scan.pcap": {("NETWORK_SWEEP", "192.168.1.247", "")},
-    "icmp-portscan.pcap": {("NETWORK_SWEEP", "192.168.1.109", "")},
-    "dhcp-request-flood.pcap": {("ROGUE_DHCP", "0.0.0.0", "")},
-    "kerberoast.pcap": {("KERBEROASTING", "10.0.0.2", "10.0.0.6")},
-    "ftp-cleartext-login.pcap": {("CLEARTEXT_CREDENTIALS", "172.23.0.3", "172.23.0.2")},
-    "tls-handshake.pcap": set(),
-    "quic.pcap": set(),
-    "rdp-session.pcap": set(),
-    "smb1-session.pcap": set(),
-    "http-post-file.pcap": set(),
-    "icmp-and-ssh.pcap": set(),
-    "arp-single.pcap": set(),
-}
+EXPECTED = SHARED_EXPECTED
 
 
 def records_of(name: str) -> tuple[list, list]:

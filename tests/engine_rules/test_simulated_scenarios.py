@@ -18,7 +18,9 @@ from appliance.simulate.scenarios import SCENARIOS
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
 
-DURATION = "120"  # seconds of simulated office: enough for 10 beacons, short enough for a test
+DURATION = "120"  # seconds of simulated office: short enough for a test
+# A beacon is a rhythm that lasts (C2_BEACON's min_duration_s, 2 minutes): its scenarios run longer.
+DURATION_OF = {"c2-beacon": "300", "mixed": "300"}
 # Rules that compare with a learned baseline need the learning period over before the attack: NEW_DEVICE gets
 # a learning period that ends just before the devices appear, ANOMALOUS_PAYLOAD the office's own history
 # first (both have their own tests below).
@@ -81,7 +83,7 @@ PER_RULE = sorted(name for name in SCENARIOS if name not in {"benign-office", "m
 
 @pytest.mark.parametrize("name", [*PER_RULE, "benign-office", "mixed"])
 def test_scenario_raises_its_rules_and_nothing_else(tmp_path, name):
-    pcap = simulate(tmp_path, name)
+    pcap = simulate(tmp_path, name, DURATION_OF.get(name, DURATION))
     labels = [
         label
         for label in read_labels(labels_path(pcap))

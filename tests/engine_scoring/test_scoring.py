@@ -13,7 +13,7 @@ import pytest
 
 from appliance.engine.scoring import Score, Scorer
 from appliance.engine.scoring.artefact import MANIFEST_FILE, MODEL_FILE, ROWS_FILE, ModelError, read_manifest
-from appliance.engine.scoring.features import row_from_detection, to_matrix
+from appliance.engine.scoring.features import GENERIC_FEATURES, row_from_detection, to_matrix
 from appliance.engine.scoring.ground_truth import is_attack
 
 
@@ -21,17 +21,41 @@ def _all_detections(outcome):
     return [d for detections in outcome.detections.values() for d in detections]
 
 
+def _calibrated_probability(scorer, detection) -> float:
+    """What the rule's own classifier says, through its Platt calibration, computed without SHAP."""
+    model = scorer.artefact.rule_models()[detection.rule_name]
+    if model.classifier is None:
+        return 1 / (1 + math.exp(-model.constant_logit))
+    margin = model.classifier.decision_function(to_matrix([row_from_detection(detection)], model.features))[0]
+    return 1 / (1 + math.exp(-(model.slope * margin + model.intercept)))
+
+
 def test_score_and_explanation_add_up_to_the_model_output(small_scorer, unseen_outcome):
     detections = _all_detections(unseen_outcome)
     scores = small_scorer.score_many(detections)
-    matrix = to_matrix([row_from_detection(d) for d in detections], small_scorer.feature_names)
-    probabilities = small_scorer.model.predict_proba(matrix)[:, 1]
-    for score, probability in zip(scores, probabilities, strict=True):
+    assert {d.rule_name for d in detections} >= {"PORT_SCAN"}
+    for detection, score in zip(detections, scores, strict=True):
         assert isinstance(score, Score) and 0.0 <= score.score <= 1.0
-        assert score.shap["space"] == "log-odds"
+        assert score.shap["space"] == "log-odds" and score.shap["rule"] == detection.rule_name
         margin = score.shap["base_value"] + sum(score.shap["features"].values())
         assert 1 / (1 + math.exp(-margin)) == pytest.approx(score.score, abs=1e-9)
-        assert score.score == pytest.approx(probability, abs=1e-9)
+        assert score.score == pytest.approx(_calibrated_probability(small_scorer, detection), abs=1e-9)
+
+
+def test_each_rule_is_explained_by_its_own_features_only(small_scorer, unseen_outcome):
+    """A port scan's score is never explained by a feature the port-scan rule does not measure."""
+    manifest = small_scorer.artefact.manifest
+    for detection, score in zip(_all_detections(unseen_outcome), small_scorer.score_many(_all_detections(
+            unseen_outcome)), strict=True):
+        assert set(score.shap["features"]) <= set(manifest.rules[detection.rule_name].features)
+        assert set(manifest.rules[detection.rule_name].features) <= set(detection.features) | set(GENERIC_FEATURES)
+
+
+def test_a_rule_the_model_never_saw_scores_the_prior(small_scorer, unseen_outcome):
+    detection = msgspec.structs.replace(unseen_outcome.detections["default"][0], rule_name="NOT_A_RULE")
+    score = small_scorer.score(detection)
+    assert score.shap["features"] == {}
+    assert score.shap["base_value"] == small_scorer.artefact.manifest.prior_logit
 
 
 def test_every_score_names_the_model(small_scorer, small_model_dir, unseen_outcome):
@@ -40,7 +64,7 @@ def test_every_score_names_the_model(small_scorer, small_model_dir, unseen_outco
     score = small_scorer.score(detection)
     assert score.shap["model_version"] == manifest.model_version == small_scorer.model_version
     assert score.shap["model_sha256"] == manifest.model_sha256 == small_scorer.model_sha256
-    assert set(score.shap["features"]) <= set(manifest.feature_names)
+    assert set(score.shap["features"]) <= set(manifest.rules[detection.rule_name].features)
     assert msgspec.json.decode(msgspec.json.encode(score), type=Score) == score  # storable as shap_json
     assert small_scorer.score_many([]) == []
     assert [s.score for s in small_scorer.score_many([detection, detection])] == [score.score, score.score]

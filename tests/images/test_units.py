@@ -20,6 +20,8 @@ SERVICES = [
     "netsenx-sensor@eth1.service",
     "netsenx-backup.service",
     "netsenx-firstboot.service",
+    "netsenx-notify.service",
+    "netsenx-egress.service",
 ]
 VENV_BIN = Path(sys.executable).parent
 PROJECT_COMMANDS = {"/opt/netsenx/venv/bin/appliance", "/opt/netsenx/venv/bin/sensor"}
@@ -80,7 +82,7 @@ def verify_root(files_root, tmp_path_factory) -> Path:
 
 
 def test_systemd_accepts_every_unit_without_a_warning(verify_root):
-    units = [*SERVICES, "netsenx-backup.timer", "netsenx.slice"]
+    units = [*SERVICES, "netsenx-backup.timer", "netsenx.slice", "netsenx-egress.path"]
     result = subprocess.run(
         [require_tool("systemd-analyze"), "verify", f"--root={verify_root}", *units],
         capture_output=True,
@@ -129,7 +131,10 @@ def test_every_service_is_well_sandboxed(verify_root, service):
 
 @pytest.mark.parametrize("service", [name.replace("@eth1", "@") for name in SERVICES])
 def test_project_commands_use_only_options_the_real_command_has(service):
-    commands = [expand_specifiers(command) for command in read_unit(service)["Service"].get("ExecStart", [])]
+    settings = read_unit(service)["Service"]
+    commands = [
+        expand_specifiers(command) for key in ("ExecStart", "ExecStopPost") for command in settings.get(key, [])
+    ]
     assert commands
     for command in commands:
         program, *arguments = shlex.split(command)
@@ -141,6 +146,13 @@ def test_project_commands_use_only_options_the_real_command_has(service):
         used = {argument for argument in arguments if argument.startswith("--")}
         assert used <= known, f"{service}: {used - known} not in `{Path(program).name} {subcommand} --help`"
         assert required <= used, f"{service}: misses {required - used}"
+
+
+def test_the_api_seals_the_box_whenever_it_stops():
+    """However the API stopped (crash, kill, restart), the unsealed key it shared is wiped after it."""
+    api = read_unit("netsenx-api.service")["Service"]
+    assert api["ExecStopPost"] == ["/opt/netsenx/venv/bin/appliance seal --data-dir /var/lib/netsenx"]
+    assert "seal" in help_text("appliance", "seal")
 
 
 def test_sensor_keeps_its_license_key_off_the_command_line():
@@ -162,12 +174,16 @@ def test_privileges_are_the_ones_each_service_needs():
         "netsenx-engine.service": "",
         "netsenx-sensor@.service": "CAP_NET_RAW CAP_NET_ADMIN",
         "netsenx-backup.service": "",
+        "netsenx-notify.service": "",
     }
     for service, capabilities in expected.items():
         settings = read_unit(service)["Service"]
         assert settings["CapabilityBoundingSet"] == [capabilities]
         assert settings.get("AmbientCapabilities", [""]) == [capabilities]
         assert settings["User"] != ["root"]
+    # The one root unit: it changes the firewall's egress sets and nothing else.
+    egress = read_unit("netsenx-egress.service")["Service"]
+    assert egress["CapabilityBoundingSet"] == ["CAP_NET_ADMIN"] and "User" not in egress
 
 
 def test_shared_sandbox_sets_the_runtime_dir_and_the_memory_budget():
@@ -179,7 +195,8 @@ def test_shared_sandbox_sets_the_runtime_dir_and_the_memory_budget():
     assert drop_in["ProtectSystem"] == ["strict"]
     assert read_unit("netsenx.slice")["Slice"]["MemoryMax"] == ["1G"]
     # Units that share /run/netsenx keep it when one of them stops (the backup ends every night).
-    for service in ("netsenx-api.service", "netsenx-engine.service", "netsenx-backup.service"):
+    for service in ("netsenx-api.service", "netsenx-engine.service", "netsenx-backup.service",
+                    "netsenx-notify.service"):
         settings = read_unit(service)["Service"]
         assert settings["RuntimeDirectory"] == ["netsenx"]
         assert settings["RuntimeDirectoryPreserve"] == ["yes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -10,6 +11,9 @@ from scapy.layers.l2 import Ether
 
 from sensor.pcap import CaptureFile, CaptureFormatError
 from tests.sensor_core.conftest import PCAPS, manifest_counts, run_file
+from tests.sensor_core.mutations import capture_paths
+from tests.sensor_core.pcapng_blocks import epb, idb, shb, spb
+from tests.sensor_core.wiretap import DAMAGED_TRACES, WIRETAP_DIFFERS, capinfos_count, sensor_count
 
 
 @pytest.mark.parametrize("name,count", sorted(manifest_counts().items()))
@@ -71,23 +75,6 @@ def test_nanosecond_timestamps_keep_sub_microsecond_digits(write_pcap):
     assert round((ts % 1) * 1e9) % 1000 != 0  # not rounded to microseconds
 
 
-def _block(block_type: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    length = 12 + len(body)
-    return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
-
-
-def _idb(linktype: int, tsresol: int | None = None) -> bytes:
-    options = b""
-    if tsresol is not None:
-        options = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HH", 0, 0)
-    return _block(1, struct.pack("<HHI", linktype, 0, 0) + options)
-
-
-def _epb(interface: int, ticks: int, frame: bytes) -> bytes:
-    return _block(6, struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame)
-
-
 def test_pcapng_with_two_interfaces_of_different_link_types_and_resolutions(tmp_path):
     ether = bytes(
         Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
@@ -95,14 +82,13 @@ def test_pcapng_with_two_interfaces_of_different_link_types_and_resolutions(tmp_
         / TCP(sport=1, dport=2, flags="S")
     )
     raw = bytes(IP(src="10.0.0.3", dst="10.0.0.4") / UDP(sport=3, dport=4) / b"hello")
-    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     data = (
-        shb
-        + _idb(1)
-        + _idb(101, tsresol=9)
-        + _epb(0, 1_700_000_000_250_000, ether)  # microseconds
-        + _epb(1, 1_700_000_000_500_000_001, raw)  # nanoseconds
-        + _block(3, struct.pack("<I", len(ether)) + ether)
+        shb()
+        + idb(1)
+        + idb(101, tsresol=9)
+        + epb(0, 1_700_000_000_250_000, ether)  # microseconds
+        + epb(1, 1_700_000_000_500_000_001, raw)  # nanoseconds
+        + spb(ether)
     )  # simple packet block: interface 0, no time
     path = tmp_path / "two.pcapng"
     path.write_bytes(data)
@@ -145,16 +131,36 @@ def test_truncated_pcap_counts_an_error_and_keeps_the_complete_records(write_pca
 
 def test_truncated_pcapng_counts_an_error(tmp_path):
     frame = bytes(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP() / UDP())
-    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     path = tmp_path / "cut.pcapng"
-    path.write_bytes((shb + _idb(1) + _epb(0, 1, frame) + _epb(0, 2, frame))[:-6])
+    path.write_bytes((shb() + idb(1) + epb(0, 1, frame) + epb(0, 2, frame))[:-6])
     drained, errors = run_file(path)
     assert len(errors) == 1 and drained.stats.packets == 1
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world, not a capture", b"\xd4\xc3\xb2\xa1\x02\x00"])
+@pytest.mark.parametrize("content", [
+    b"",
+    b"hello world, not a capture",
+    b"\xd4\xc3\xb2\xa1\x02\x00",  # a classic magic, then the file ends
+    b"\x0a\x0d\x0d\x0a",  # a pcapng magic alone
+    b"\x0a\x0d\x0d\x0a" + bytes(40),  # a pcapng section header without its byte-order magic
+])
 def test_files_that_are_not_captures_raise_a_clear_error(tmp_path, content):
     path = tmp_path / "bad.pcap"
     path.write_bytes(content)
     with pytest.raises(CaptureFormatError, match=r"bad\.pcap"):
         CaptureFile(path)
+
+
+def test_packet_counts_agree_with_wiretap_on_a_sample_of_the_test_traces():
+    """Every pcapng trace, every trace wiretap calls damaged, and a fresh sample of the rest (the whole set
+    is compared by tests/benchmarks/bench_fuzz_decoders.py)."""
+    paths = [p for p in capture_paths() if p.parent != PCAPS]
+    odd = [p for p in paths if p.suffix != ".pcap" or str(p.relative_to(PCAPS)) in DAMAGED_TRACES]
+    sample = odd + random.sample([p for p in paths if p not in odd], 40)
+    differ = {}
+    for path in sample:
+        ours, problems = sensor_count(path)
+        theirs, complaint = capinfos_count(path)
+        if ours != theirs and str(path.relative_to(PCAPS)) not in WIRETAP_DIFFERS:
+            differ[str(path)] = (ours, problems, theirs, complaint)
+    assert len(sample) > 80 and differ == {}

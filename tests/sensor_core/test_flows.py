@@ -196,3 +196,17 @@ def test_a_failing_extractor_is_counted_not_fatal():
     pipeline = Pipeline(extractor=Broken())
     pipeline.feed([(1.0, 1, bytes(_tcp(A, B, 1, 80, "PA", b"x")))])
     assert len(pipeline.close().flows) == 1 and pipeline.extractor_errors == 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 100])
+def test_a_clock_stepping_back_never_makes_negative_gaps_or_a_flow_ending_before_it_starts(batch_size):
+    def udp(ts, sport=5000, dport=53):
+        return ts, 1, bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src=A, dst=B) / UDP(sport=sport, dport=dport) / b"x")
+
+    # the clock steps back 10 s after the second packet (ntpd on the capture host), then runs on
+    frames = [udp(100.0), udp(101.0), udp(91.0), udp(91.5), udp(102.0)]
+    pipeline = Pipeline(extractor=None)
+    pipeline.feed(frames, batch_size=batch_size)
+    (flow,) = pipeline.close().flows
+    assert flow.pkts_orig == 5 and (flow.ts_start, flow.ts_end) == (100.0, 102.0)
+    assert flow.iat_min == 0.0 and flow.iat_max == 1.0 and flow.iat_mean == pytest.approx(0.5)

@@ -43,12 +43,18 @@ def context_and_payload(packet: Packet, ts: float = 0.0) -> tuple[PacketContext,
 
 
 def capture_payloads(name: str) -> list[tuple[PacketContext, bytes]]:
-    """(context, payload) of every TCP/UDP packet of a capture that carries a payload."""
+    """(context, payload) of every TCP/UDP packet of a capture that carries a payload; a flow's originator is the
+    sender of its first packet, as in the flow table."""
     out = []
+    originators: dict[str, tuple[str, int]] = {}
     for packet in rdpcap(str(PCAPS / name)):
         found = context_and_payload(packet, float(packet.time))
-        if found and found[1]:
-            out.append(found)
+        if found is None:
+            continue
+        ctx, payload = found
+        originator = originators.setdefault(ctx.flow_uid, (ctx.src_ip, ctx.src_port))
+        if payload:
+            out.append((ctx._replace(from_orig=originator == (ctx.src_ip, ctx.src_port)), payload))
     return out
 
 
@@ -77,8 +83,18 @@ def crafted(packet: Packet) -> tuple[PacketContext, bytes]:
     return found
 
 
+def with_originators(pairs: list[tuple[PacketContext, bytes]]) -> list[tuple[PacketContext, bytes]]:
+    """The pairs with from_orig set: each flow's first packet came from its originator."""
+    originators: dict[str, tuple[str, int]] = {}
+    out = []
+    for ctx, payload in pairs:
+        originator = originators.setdefault(ctx.flow_uid, (ctx.src_ip, ctx.src_port))
+        out.append((ctx._replace(from_orig=originator == (ctx.src_ip, ctx.src_port)), payload))
+    return out
+
+
 def run_crafted(*packets: Packet) -> list:
-    return run_packets([crafted(packet) for packet in packets])
+    return run_packets(with_originators([crafted(packet) for packet in packets]))
 
 
 def wire_bytes(events: list[Event]) -> bytes:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance.simulate import SCENARIOS
+from appliance.simulate import SCENARIOS, write
 from appliance.simulate.labels import indicators_path
-from tests.simulate.conftest import TEST_DURATION
-from tests.simulate.decoded_frames import Frame, message_starts
+from appliance.simulate.office import build_office
+from appliance.simulate.pcap import read_pcap
+from tests.simulate.conftest import TEST_DURATION, TEST_SEED
+from tests.simulate.decoded_frames import Frame, decode, message_starts
 
 PRODUCT = Path("/work/shared/PRODUCT.md")
 PER_RULE_SCENARIOS = [name for name in SCENARIOS if name not in ("benign-office", "mixed")]
@@ -73,7 +75,12 @@ def benign(generated) -> list[Frame]:
     return generated["benign-office"].frames
 
 
-def test_benign_has_no_scans_floods_or_half_open_connections(benign):
+IT_SCANNER, MONITOR = "10.20.1.80", "10.20.1.50"  # the office's inventory scanner and monitoring server
+
+
+def test_benign_scan_shapes_come_only_from_it_machines(benign):
+    """No FIN/NULL/XMAS probe anywhere; unanswered SYNs and ports refused, and ICMP, only in the inventory
+    scanner's and the monitoring server's conversations (the look-alikes a detector must tell apart)."""
     syns = defaultdict(int)
     for frame in benign:
         if frame.proto == 6:
@@ -82,15 +89,15 @@ def test_benign_has_no_scans_floods_or_half_open_connections(benign):
                 syns[(frame.src, frame.dst, frame.sport, frame.dport)] += 1
             elif frame.tcp_flags & 0x12 == 0x12:
                 syns[(frame.dst, frame.src, frame.dport, frame.sport)] -= 1
-            assert not (
-                frame.tcp_flags & 0x04
-                and frame.tcp_flags & 0x10
-                and not frame.payload
-                and frame.sport < 1024
-                and syns.get((frame.dst, frame.src, frame.dport, frame.sport)) == 1
-            )
-        assert frame.proto != 1, "no ICMP in the benign office"
-    assert all(count == 0 for count in syns.values()), "every SYN in benign traffic is answered"
+            refused = frame.tcp_flags & 0x14 == 0x14 and not frame.payload and frame.sport < 1024 and syns.get(
+                (frame.dst, frame.src, frame.dport, frame.sport)) == 1
+            assert not refused or frame.dst == IT_SCANNER
+        if frame.proto == 1:
+            assert {frame.src, frame.dst} & {IT_SCANNER, MONITOR}, (frame.src, frame.dst)
+            assert frame.payload[0] in (0, 8), "only echo requests and replies"
+    unanswered = {key for key, count in syns.items() if count > 0}
+    assert {client for client, *_ in unanswered} <= {IT_SCANNER}
+    assert any(frame.proto == 1 and frame.src == MONITOR for frame in benign)
 
 
 def test_benign_has_no_attack_infrastructure_or_sensitive_destinations(benign):
@@ -99,7 +106,8 @@ def test_benign_has_no_attack_infrastructure_or_sensitive_destinations(benign):
         assert not frame.dst.startswith("192.0.2.") and not frame.src.startswith("192.0.2.")
         if frame.dport in (53, 443):
             assert not any(name in frame.payload for name in ai)
-        assert frame.dport not in (21, 23, 110, 502 if frame.src != "10.20.30.5" else -1)
+        if frame.src != IT_SCANNER:  # the inventory knocks on every port it knows, and says nothing
+            assert frame.dport not in (21, 23, 110, 502 if frame.src != "10.20.30.5" else -1)
 
 
 def test_benign_has_no_cleartext_credentials(benign):
@@ -107,6 +115,21 @@ def test_benign_has_no_cleartext_credentials(benign):
         payload = frame.payload
         assert b"Authorization: Basic" not in payload
         assert not payload.startswith((b"USER ", b"PASS ")) and b" LOGIN " not in payload
+
+
+def test_every_mac_speaks_for_one_address(tmp_path):
+    """The gateway asks for the LAN hosts that internet traffic goes to (inbound mail) in its own name, never
+    in the internet sender's: otherwise the gateway's MAC would claim outside addresses, an ARP spoofing
+    look-alike made by the simulator itself. Two minutes hold inbound mail."""
+    pcap = tmp_path / "office.pcap"
+    write("benign-office", pcap, seed=TEST_SEED, duration=120)
+    ips_of: dict[str, set[str]] = defaultdict(set)
+    for ts, raw in read_pcap(pcap):
+        frame = decode(ts, raw)
+        if frame.arp and frame.arp[2] != "0.0.0.0":
+            ips_of[frame.arp[1]].add(frame.arp[2])
+    assert ips_of
+    assert all(len(ips) == 1 for ips in ips_of.values()), {mac: ips for mac, ips in ips_of.items() if len(ips) > 1}
 
 
 def test_benign_arp_and_dhcp_are_consistent(benign):
@@ -135,18 +158,39 @@ def test_benign_dns_names_are_short_and_ot_is_read_only(benign):
 
 
 def test_benign_workstations_make_no_lateral_fanout(benign):
+    """Ordinary workstations reach few peers on admin ports (a look into the Network folder: four), never
+    over RDP or WinRM; admins reach servers only. Fan-out belongs to IT's machines (Ansible, the inventory)."""
+    office = build_office(TEST_SEED)
+    servers = {host.ip for host in office.internal_hosts() if host.role == "server"}
+    admins = {host.ip for host in office.admins}
     peers = defaultdict(set)
     for frame in benign:
-        if frame.proto == 6 and frame.tcp_flags == 0x02 and frame.dport in (22, 445, 3389, 5985):
-            peers[frame.src].add(frame.dst)
-    assert max(len(targets) for targets in peers.values()) <= 3
+        if frame.proto == 6 and frame.tcp_flags == 0x02 and frame.dport in (22, 445, 2222, 3389, 5985, 22222):
+            peers[frame.src].add((frame.dst, frame.dport))
+    workstations = {host.ip for host in office.workstations}
+    for source, reached in peers.items():
+        if source in admins:
+            assert {dst for dst, _ in reached} <= servers
+        elif source in workstations:
+            assert len({dst for dst, _ in reached}) <= 4
+            assert not {port for _, port in reached} & {3389, 5985}
+    assert len({dst for dst, _ in peers["10.20.1.60"]}) >= 10  # Ansible's fan-out is there to be told apart
 
 
 @pytest.mark.parametrize("scenario", ["c2-beacon", "arp-spoofing", "mixed"])
 def test_attack_scenarios_add_to_the_same_background(generated, scenario):
     """Attacks draw from their own random streams and come after the background, so a scenario is the
-    benign office of the same seed plus the attack's frames: nothing of the background changes."""
-    background = Counter(frame.raw for frame in generated["benign-office"].frames)
-    with_attack = Counter(frame.raw for frame in generated[scenario].frames)
+    benign office of the same seed plus the attack's frames: nothing of the background changes, except what
+    ARP poisoning changes by design (mixed has it): the victims' frames carry the impostor's MAC, and the
+    gateway's own ARP was never seen by the mirror port."""
+    gateway = build_office(TEST_SEED).gateway.ip
+
+    def comparable(frames: list[Frame]) -> Counter:
+        if scenario != "mixed":
+            return Counter(frame.raw for frame in frames)
+        return Counter(frame.raw[12:] for frame in frames if not (frame.arp and gateway in frame.arp[2::2]))
+
+    background = comparable(generated["benign-office"].frames)
+    with_attack = comparable(generated[scenario].frames)
     assert not background - with_attack
     assert sum(with_attack.values()) > sum(background.values())

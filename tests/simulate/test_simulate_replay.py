@@ -16,6 +16,7 @@ import pytest
 
 from appliance.simulate import write
 from appliance.simulate.pcap import read_pcap
+from appliance.simulate.replay import _anchor_for
 
 pytestmark = pytest.mark.netns
 
@@ -132,3 +133,57 @@ def test_replay_refuses_an_interface_that_does_not_exist(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "replay: cannot use interface 'nosuch9': No such device"
+
+
+def test_follow_plays_a_history_then_the_stream_segments_and_removes_them(tmp_path):
+    """The demo's replay: the history first, then each segment as the stream writes it, every frame in
+    order; each segment is removed once played, so the disk never holds more than a few."""
+    history = tmp_path / "history.pcap"
+    write("benign-office", history, seed=2, duration=20)
+    segments = tmp_path / "segments"
+    segments.mkdir()
+    subprocess.run([sys.executable, "-m", "appliance.simulate.stream", "--scenario", "benign-office", "--seed", "2",
+                    "--segment", "20", "--out-dir", str(segments), "--count", "2"], check=True, capture_output=True)
+    frames = [frame for path in (history, segments / "segment-00000.pcap", segments / "segment-00001.pcap")
+              for _, frame in read_pcap(path)]
+    with veth_namespace() as (namespace, sender, receiver):
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, "-c", RECEIVER, receiver, str(len(frames)), "30"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert listener.stdout.readline().strip() == "ready"
+            replayed = subprocess.run(
+                ["ip", "netns", "exec", namespace, sys.executable, "-m", "appliance.simulate.replay", str(history),
+                 "--follow", str(segments), "--count", "2", "--iface", sender, "--fast"],
+                capture_output=True, text=True, timeout=60,
+            )
+            assert replayed.returncode == 0, replayed.stderr
+            count, digest = listener.communicate(timeout=40)[0].split()
+        finally:
+            listener.kill()
+            listener.wait()
+    assert int(count) == len(frames)
+    assert digest == hashlib.sha256(b"".join(frames)).hexdigest()
+    assert not list(segments.glob("segment-*"))
+    assert history.exists()  # only the stream's segments are consumed
+
+
+def test_replay_needs_something_to_play():
+    result = subprocess.run([sys.executable, "-m", "appliance.simulate.replay", "--iface", "lo"], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert "give a PCAP to replay, or --follow DIR" in result.stderr
+
+
+def test_a_capture_that_continues_the_last_keeps_its_timeline_and_another_starts_at_once():
+    """Pacing across files: the next segment (on time) keeps the anchor, so the timeline stays continuous; a
+    capture from another time (the history before the stream) or one that could only start late re-anchors."""
+    now = time.monotonic()
+    anchor = (1000.0, now)
+    assert _anchor_for(anchor, 1599.9, 1600.0, speed=10.0) == anchor
+    assert _anchor_for(anchor, 1599.9, 90_000.0, speed=10.0)[0] == 90_000.0
+    assert _anchor_for(anchor, 1599.9, 500.0, speed=10.0)[0] == 500.0
+    late = (1000.0, now - 100.0)  # 100 s of wall time for 60 s of packets at 10x: far behind
+    assert _anchor_for(late, 1599.9, 1600.0, speed=10.0)[0] == 1600.0
+    assert _anchor_for(None, None, 42.0, speed=10.0)[0] == 42.0

@@ -14,6 +14,8 @@ SAMPLE_ROWS = {
         "INSERT INTO whitelist (id, cidr, comment, created_by, created_at) VALUES ('w', '10.0.0.0/8', 'c', 'a', 1)",
         "INSERT INTO alerts (id, severity, rule_name, source_ip, score, timestamp, created_at, updated_at)"
         " VALUES ('a', 'HIGH', 'PORT_SCAN', '10.0.0.1', 0.5, 1, 0, 0)",
+        "INSERT INTO users (id, username, password_hash, role, totp_secret, totp_enabled, created_at)"
+        " VALUES (7, 'vera', 'scrypt$h', 'viewer', 'SEED', 1, 5)",
     ],
     2: [
         "INSERT INTO agents (agent_id, name, hostname, os_type, agent_version, created_at, last_seen)"
@@ -51,7 +53,21 @@ def test_upgrade_from_every_earlier_version_keeps_data(tmp_path, start):
     if start >= 1:
         # the totals table (migration 3) was backfilled from the alerts already there
         assert connection.execute("SELECT sum(n) FROM alert_counts").fetchall() == [(1,)]
+    if start >= 1:
+        # users were rebuilt (migration 9) with every account and its second factor kept
+        assert connection.execute(
+            "SELECT id, username, password_hash, role, totp_secret, totp_enabled, token_generation FROM users"
+        ).fetchall() == [(7, "vera", "scrypt$h", "viewer", "SEED", 1, 0)]
     assert migrate(connection) == []  # idempotent
+
+
+def test_a_deleted_accounts_id_is_never_given_to_a_new_account(tmp_path):
+    connection = open_encrypted(tmp_path / "box.db", keys.generate_key())
+    migrate(connection)
+    insert = "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, 'h', 'viewer', 0) RETURNING id"
+    first = connection.execute(insert, ("vic",)).fetchall()[0][0]
+    connection.execute("DELETE FROM users WHERE id = ?", (first,))
+    assert connection.execute(insert, ("vic",)).fetchall()[0][0] == first + 1
 
 
 def test_every_shipped_migration_has_sample_rows_here():

@@ -1,5 +1,9 @@
 """The stateful rule layer: every rule, and the RuleSet that feeds records to the enabled ones.
 
+A rule module declares NAME, DEFAULT_SEVERITY, VERSION, DEFAULTS (its Thresholds), FEATURES (what its
+Detections measure, the input of its scoring model) and MORE_IS_WORSE (the features that only grow as an
+attack goes on: the model is monotone in them, so a growing incident never loses score for having more).
+
 Pure Python, no I/O: records and packet time in, Detections out. The engine checkpoints `RuleSet.baseline`
 (`Baseline.to_bytes`) and the rules' state (`RuleSet.saved_state`, see saved_state.py) and restores both on
 restart, so a restart changes no decision.

@@ -50,6 +50,7 @@ FEATURES = (
     "max_abs_z",
     *FLOW_FEATURES,
 )
+MORE_IS_WORSE = ("anomaly_score",)
 
 
 class _Anomalies(Window):

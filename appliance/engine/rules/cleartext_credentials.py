@@ -29,6 +29,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("logins", "distinct_users", "password_seen", "duration_s")
+MORE_IS_WORSE = ("logins",)
 
 
 class _Logins(Window):

@@ -40,6 +40,7 @@ FEATURES = (
     "off_hours",
     "upload_mbit_per_s",
 )
+MORE_IS_WORSE = ("upload_bytes",)
 
 
 class _Transfer(Window):

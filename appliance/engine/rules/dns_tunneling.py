@@ -54,6 +54,7 @@ FEATURES = (
     "txt_null_fraction",
     "queries_per_min",
 )
+MORE_IS_WORSE = ("suspicious_subdomains", "unique_subdomains")
 
 
 def registered_domain(name: str) -> tuple[str, str]:

@@ -37,6 +37,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("tgs_requests", "distinct_services", "weak_tickets", "aes_offered", "duration_s")
+MORE_IS_WORSE = ("weak_tickets", "distinct_services")
 
 
 class _Tickets(Window):

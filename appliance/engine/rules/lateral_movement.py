@@ -1,4 +1,7 @@
-"""LATERAL_MOVEMENT: internal -> internal remote administration (RDP, SSH, SMB, WinRM, RPC) that is unusual.
+"""LATERAL_MOVEMENT: internal -> internal remote administration (RDP, SSH, SMB, WinRM, RPC, VNC) that is unusual.
+
+The service is what the flow speaks (the sensor identifies it from its bytes), with the server port only as a
+fallback: SSH on port 2222 is SSH, and HTTP on port 22 is not.
 
 Two triggers, per source host:
 - new behaviour (only after the baseline period): the host opens a service it never originated while the
@@ -7,7 +10,12 @@ Two triggers, per source host:
   incident per (source, service); the peers reached are the evidence.
 - fan-out (at any time): the host reaches fanout_hosts distinct internal hosts on these services within
   window_s: worm-like or admin-tool spreading (PsExec, WMI, SSH loops). Defaults follow the common
-  SIEM "one account/host to many hosts" correlations (10 hosts in 10 min).
+  SIEM "one account/host to many hosts" correlations (10 hosts in 10 min). After the baseline period, a
+  host that already administered hosts with this service while learning (the automation server, the
+  admins' jump host) counts only the peers it never reached then: its routine fan-out is its job.
+A new-behaviour incident stays open for novel_idle_s (6 h), so one host's unusual sessions to a server over
+an afternoon are one alert, not one per quarter of an hour, and a (host, service, peer) already reported is
+not new again for reported_memory_s (30 days): the admin has seen it once.
 Only sessions count (data went both ways): failed attempts on these ports are a NETWORK_SWEEP's business.
 
 Features: distinct_peers, connections, services, new_service (1 when the baseline never saw it),
@@ -20,14 +28,14 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.flow_traits import ADMIN_SERVICES
+from appliance.engine.flow_traits import admin_service
 from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
 NAME = "LATERAL_MOVEMENT"
 DEFAULT_SEVERITY = "HIGH"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +43,8 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     window_s: Seconds = 600.0
     new_service_after_learning: bool = True
     common_server_clients: Count = 3
+    novel_idle_s: Seconds = 6 * 3600.0
+    reported_memory_s: Seconds = 30 * 86400.0
 
 
 DEFAULTS = Thresholds()
@@ -47,6 +57,7 @@ FEATURES = (
     "mean_payload_orig",
     "duration_s",
 )
+MORE_IS_WORSE = ("distinct_peers", "new_peer_fraction")
 
 
 class _Activity(Window):
@@ -67,9 +78,13 @@ class Detector(Rule):
         super().__init__(*args, **kwargs)
         self._fanout: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
         self._novel: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+        self._reported: BoundedMap[tuple, float] = BoundedMap(self.site.max_tracked_keys)  # (src, service, peer)
+
+    def incident_idle_s(self) -> float:
+        return max(self.t.window_s, self.t.novel_idle_s)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
-        service = ADMIN_SERVICES.get(flow.dst_port) if flow.proto == "TCP" else None
+        service = admin_service(flow)
         if service is None or flow.src_ip == flow.dst_ip or not (flow.payload_orig and flow.payload_resp):
             return []
         if not (self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip)):
@@ -77,17 +92,29 @@ class Detector(Rule):
         out = []
         fanout = window_for(self._fanout, (flow.src_ip, "fan-out"), flow.ts_start, self.t.window_s, _Activity)
         self._count(fanout, flow, service)
-        if fanout.alerting or len(fanout.peers) >= self.t.fanout_hosts:
+        if fanout.alerting or self._fanout_peers(fanout, flow, service) >= self.t.fanout_hosts:
             fanout.alerting = True
             out += self._emit((flow.src_ip, "fan-out"), fanout, new_service=False)
         if self._is_new_behaviour(flow, service):
-            novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.window_s, _Activity)
+            novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.novel_idle_s, _Activity)
             novel.alerting = True
             self._count(novel, flow, service)
+            self._reported.get_or_add((flow.src_ip, service, flow.dst_ip), float)
+            self._reported[(flow.src_ip, service, flow.dst_ip)] = flow.ts_start
             out += self._emit((flow.src_ip, service), novel, new_service=True)
         return out
 
+    def _fanout_peers(self, fanout: _Activity, flow: Flow, service: str) -> int:
+        """Peers that count toward fan-out: all of them, but for a host that administered with this service
+        while the (finished) baseline learned, only the ones it never reached then."""
+        if self.baseline.learning(flow.ts_start) or not self.baseline.originated_service(flow.src_ip, service):
+            return len(fanout.peers)
+        return fanout.new_peers
+
     def _is_new_behaviour(self, flow: Flow, service: str) -> bool:
+        reported = self._reported.get((flow.src_ip, service, flow.dst_ip))
+        if reported is not None and flow.ts_start - reported < self.t.reported_memory_s:
+            return False
         return (
             self.t.new_service_after_learning
             and not self.baseline.learning(flow.ts_start)
@@ -136,6 +163,6 @@ class Detector(Rule):
         return self.book.update(subject, len(activity.peers), activity.last, build)
 
     def advance(self, now: float) -> list[Detection]:
-        for table in (self._fanout, self._novel):
-            table.drop_stale(lambda activity: activity.expired(now, self.t.window_s))
+        self._fanout.drop_stale(lambda activity: activity.expired(now, self.t.window_s))
+        self._novel.drop_stale(lambda activity: activity.expired(now, self.t.novel_idle_s))
         return super().advance(now)

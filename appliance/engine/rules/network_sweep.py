@@ -55,6 +55,7 @@ FEATURES = (
     "arp",
     "tcp",
 )
+MORE_IS_WORSE = ("distinct_hosts", "attempts")
 
 
 class _Sweep(Window):

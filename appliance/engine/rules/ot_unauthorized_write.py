@@ -43,6 +43,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("writes", "distinct_function_codes", "distinct_units", "duration_s", "modbus", "dnp3", "bacnet")
+MORE_IS_WORSE = ("writes", "distinct_function_codes", "distinct_units")
 
 
 def write_of(event: Event) -> tuple[str, str, int] | None:

@@ -42,6 +42,7 @@ FEATURES = (
     "low_port_fraction",
     "tcp",
 )
+MORE_IS_WORSE = ("distinct_ports", "probes")
 
 
 class _Scan(Window):

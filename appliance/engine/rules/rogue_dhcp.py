@@ -4,9 +4,10 @@
   SiteConfig.known_dhcp_servers. With none configured, the servers that answered during the baseline
   period are the known ones; before that, the first server heard is taken as the site's and any other
   server answering is the alarm (the evidence names every server heard).
-- starvation: one client MAC sending flood_per_mac DISCOVER/REQUESTs within flood_window_s (a client
-  retries a few times a minute), or flood_distinct_macs different MACs doing so (random-MAC tools such as
-  Yersinia/dhcpstarv). ntopng and Suricata's dhcp-request-flood test describe the same pattern.
+- flood (starvation): one client MAC sending flood_per_mac DISCOVER/REQUEST/INFORMs within flood_window_s (a
+  client retries a few times a minute; Windows sends an INFORM now and then), or flood_distinct_macs
+  different MACs doing so (random-MAC tools such as Yersinia/dhcpstarv). An INFORM flood takes no lease but
+  loads the server the same way. ntopng and Suricata's dhcp-request-flood test describe the same pattern.
 
 Features: messages, distinct_clients, distinct_servers, offers, is_starvation, duration_s.
 """
@@ -22,8 +23,8 @@ from sensor.records import DhcpEvent, Event
 
 NAME = "ROGUE_DHCP"
 DEFAULT_SEVERITY = "MEDIUM"
-VERSION = "1.0.0"
-DISCOVER, OFFER, REQUEST, ACK = 1, 2, 3, 5
+VERSION = "1.1.0"
+DISCOVER, OFFER, REQUEST, ACK, INFORM = 1, 2, 3, 5, 8
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,13 +36,15 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("messages", "distinct_clients", "distinct_servers", "offers", "is_starvation", "duration_s")
+MORE_IS_WORSE = ("messages",)
 
 
 class _Dhcp(Window):
-    __slots__ = ("clients", "messages", "offers", "servers")
+    __slots__ = ("clients", "messages", "offers", "servers", "source")
 
     def __init__(self, ts: float):
         super().__init__(ts)
+        self.source = ""  # the address the first message came from: an incident keeps one source
         self.messages = self.offers = 0
         self.clients = CappedSet()
         self.servers = CappedSet()
@@ -63,7 +66,7 @@ class Detector(Rule):
             return []
         if event.msg_type in (OFFER, ACK):
             return self._answer(event)
-        if event.msg_type in (DISCOVER, REQUEST):
+        if event.msg_type in (DISCOVER, REQUEST, INFORM):
             return self._request(event)
         return []
 
@@ -101,6 +104,7 @@ class Detector(Rule):
         per_mac = window_for(self._requests, mac, event.ts, self.t.flood_window_s, _Dhcp)
         every = window_for(self._all_requests, "all", event.ts, self.t.flood_window_s, _Dhcp)
         for window in (per_mac, every):
+            window.source = window.source or event.src_ip
             window.note(event.ts, event.flow_uid)
             window.messages += 1
             window.clients.add(mac)
@@ -114,7 +118,7 @@ class Detector(Rule):
 
     def _flood(self, subject: tuple, mac: str, window: _Dhcp, event: DhcpEvent) -> list[Detection]:
         def build(incident: str) -> Detection:
-            return self._detection(incident, event.src_ip, mac, window, starvation=True)
+            return self._detection(incident, window.source, mac, window, starvation=True)
 
         return self.book.update(subject, window.messages, event.ts, build)
 

@@ -29,6 +29,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("lookups", "dns_lookups", "tls_connections", "http_requests", "duration_s")
+MORE_IS_WORSE = ("lookups",)
 
 
 class _Use(Window):

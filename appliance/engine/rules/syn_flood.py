@@ -36,6 +36,7 @@ FEATURES = (
     "rejected_fraction",
     "duration_s",
 )
+MORE_IS_WORSE = ("syn_packets", "half_open_flows")
 
 
 def is_half_open(flow: Flow) -> bool:

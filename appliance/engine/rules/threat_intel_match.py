@@ -29,6 +29,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 DEFAULTS = Thresholds()
 FEATURES = ("matches", "ip_match", "domain_match", "ja3_match", "host_is_internal", "duration_s")
+MORE_IS_WORSE = ("matches",)
 
 
 class _Contact(Window):

@@ -38,12 +38,13 @@ ADVANCE_EVERY_S = 10.0  # packet time between RuleSet.advance calls, like the en
 LEARNING_S = 1800.0  # of ordinary office traffic before each scenario: the baseline's learning period
 
 SENSITIVE: dict[str, dict[str, float | int]] = {
-    "C2_BEACON": {"min_connections": 4, "min_score": 0.5, "max_interval_cv": 1.0, "min_median_interval_s": 1.0},
+    "C2_BEACON": {"min_connections": 4, "min_score": 0.5, "max_interval_cv": 1.0, "min_median_interval_s": 0.2,
+                  "min_duration_s": 20.0, "common_destination_hosts": 50},
     "DATA_EXFILTRATION": {"min_upload_bytes": 500_000, "min_upload_ratio": 1.5},
     "PORT_SCAN": {"min_ports": 4},
     "NETWORK_SWEEP": {"min_hosts": 5, "arp_min_hosts": 8, "burst_hosts": 4},
     "LATERAL_MOVEMENT": {"fanout_hosts": 3},
-    "BRUTE_FORCE": {"min_sessions": 5},
+    "BRUTE_FORCE": {"min_failed_attempts": 5},
     "DNS_TUNNELING": {"min_suspicious_subdomains": 5, "long_subdomain_chars": 24, "high_entropy_bits": 3.2,
                       "min_txt_null_queries": 5, "min_unique_subdomains": 4},
     "SYN_FLOOD": {"min_syn_packets": 50},

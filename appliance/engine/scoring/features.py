@@ -1,9 +1,7 @@
-"""The model's fixed input space, and one Detection turned into one row of it.
+"""Each rule's model input space, and one Detection turned into one row of it.
 
-Columns, in order: one indicator per rule ("rule=PORT_SCAN"), then the union of every rule's FEATURES (a
-name several rules share, such as duration_s, is one column), then a few columns every Detection has. A
-rule's detection leaves the other rules' columns missing (NaN); HistGradientBoosting learns where missing
-values go, so "not this rule's feature" costs nothing.
+A rule's columns are its own FEATURES, then a few columns every Detection has (GENERIC_FEATURES). A feature a
+Detection does not report is missing (NaN); HistGradientBoosting learns where missing values go.
 
 A `FeatureRow` is what the model needs from an alert and nothing else, so analyst verdicts and the training
 corpus are stored as rows, not as Detections.
@@ -19,7 +17,6 @@ import numpy as np
 
 from appliance.engine.detection import Detection
 
-RULE_PREFIX = "rule="
 INFINITY_STAND_IN = 1e18
 
 # Present on every Detection whatever the rule: how long the incident lasted, how much traffic backs it,
@@ -48,17 +45,14 @@ class LabelledRow(msgspec.Struct, kw_only=True, array_like=True):
     origin: str = ""  # "scenario:seed:mode" for the simulator's, "verdict" for an analyst's
 
 
-def current_feature_names() -> list[str]:
-    """The feature space of the rules as they are in this code base (a trained model keeps its own list)."""
+def rule_feature_names() -> dict[str, list[str]]:
+    """Per rule, the features of its model as the rules are in this code base (a trained model keeps its own)."""
     from appliance.engine.rules import RULE_MODULES
 
-    rule_columns = [RULE_PREFIX + name for name in RULE_MODULES]
-    union: dict[str, None] = {}
-    for module in RULE_MODULES.values():
-        union.update(dict.fromkeys(module.FEATURES))
-    for name in GENERIC_FEATURES:
-        union.pop(name, None)
-    return rule_columns + list(union) + list(GENERIC_FEATURES)
+    return {
+        name: [feature for feature in module.FEATURES if feature not in GENERIC_FEATURES] + list(GENERIC_FEATURES)
+        for name, module in RULE_MODULES.items()
+    }
 
 
 def _is_private(ip: str) -> float:
@@ -94,13 +88,9 @@ def to_matrix(rows: list[FeatureRow], feature_names: list[str]) -> np.ndarray:
     """Rows as a float64 matrix over `feature_names`; unknown names are dropped, absent ones are NaN."""
     column = {name: index for index, name in enumerate(feature_names)}
     matrix = np.full((len(rows), len(feature_names)), np.nan)
-    matrix[:, [j for name, j in column.items() if name.startswith(RULE_PREFIX)]] = 0.0
     for i, row in enumerate(rows):
         for name, value in row.values.items():
             j = column.get(name)
-            if j is not None and not name.startswith(RULE_PREFIX):
+            if j is not None:
                 matrix[i, j] = value
-        rule_column = column.get(RULE_PREFIX + row.rule_name)
-        if rule_column is not None:
-            matrix[i, rule_column] = 1.0
     return matrix

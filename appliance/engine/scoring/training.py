@@ -5,8 +5,10 @@ Detections, and fits the model. Everything is seeded, so the same spec gives the
 bytes and the same sha256. `appliance train-model` is `train_main`.
 
 Analysts' verdicts (an alert closed as false_positive, or resolved as a real attack) are added to the
-simulator's rows with a high weight: the analyst knows this site, the simulator only knows an office. After
-`retrain`, alerts that look like ones marked false_positive score lower.
+simulator's rows with a high weight: the analyst knows this site, the simulator only knows an office. A verdict
+speaks for its near twins too (the site's own scanner never produces the same counts twice), so each one is
+added as VERDICT_TWINS rows whose values lie within +-VERDICT_SPREAD of the marked alert's. After `retrain`,
+alerts that look like ones marked false_positive score lower.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import sys
 import time
 from collections import defaultdict
@@ -27,7 +30,7 @@ from appliance.engine.scoring import SHIPPED_MODEL_DIR, Scorer
 from appliance.engine.scoring import artefact as artefacts
 from appliance.engine.scoring.artefact import Artefact, ModelError, TrainingSpec
 from appliance.engine.scoring.corpus import LEARNING_S, scenario_rows
-from appliance.engine.scoring.features import FeatureRow, LabelledRow, current_feature_names, row_from_detection
+from appliance.engine.scoring.features import FeatureRow, LabelledRow, row_from_detection, rule_feature_names
 from appliance.simulate.scenarios import MAX_DURATION, MIN_DURATION, SCENARIOS, UnknownScenario
 
 TRAINING_SEEDS = (11, 12, 13)  # the benchmark uses other seeds
@@ -35,6 +38,8 @@ BENIGN_SEEDS = (21, 22, 23, 24, 25, 26)
 DEFAULT_DURATION_S = 300.0
 MAX_ROWS_PER_GROUP = 40  # per (run, rule, label): a DHCP starvation's 1,500 NEW_DEVICE rows must not drown the rest
 VERDICT_WEIGHT = 10.0
+VERDICT_TWINS = 8  # rows per verdict: the alert itself and its near twins, sharing VERDICT_WEIGHT
+VERDICT_SPREAD = 0.1
 VERDICT_LABELS = {"false_positive": 0, "resolved": 1}
 
 
@@ -84,7 +89,7 @@ def build_corpus(spec: TrainingSpec, workers: int = 1) -> list[LabelledRow]:
 
 
 def train(spec: TrainingSpec, workers: int = 1) -> Artefact:
-    return artefacts.build(build_corpus(spec, workers), current_feature_names(), training=spec)
+    return artefacts.build(build_corpus(spec, workers), rule_feature_names(), training=spec)
 
 
 class Verdict(msgspec.Struct, kw_only=True):
@@ -99,26 +104,39 @@ class Verdict(msgspec.Struct, kw_only=True):
         return cls(row=row, label=VERDICT_LABELS[status])
 
 
+def near_twins(row: FeatureRow) -> list[FeatureRow]:
+    """The row and VERDICT_TWINS - 1 copies with every value scaled by up to +-VERDICT_SPREAD, drawn from a
+    generator seeded by the row itself (the same verdict always gives the same twins)."""
+    rng = random.Random(msgspec.json.encode(row))
+    twins = [row]
+    for _ in range(VERDICT_TWINS - 1):
+        spread = (1 - VERDICT_SPREAD, 1 + VERDICT_SPREAD)
+        values = {name: value * rng.uniform(*spread) for name, value in row.values.items()}
+        twins.append(FeatureRow(rule_name=row.rule_name, values=values))
+    return twins
+
+
 def simulator_rows(artefact: Artefact) -> list[LabelledRow]:
     """The artefact's rows without earlier verdicts: the base that every retraining starts from."""
     return [row for row in artefact.rows() if row.origin != "verdict"]
 
 
-def retrain(base_rows: list[LabelledRow], verdicts: list[Verdict], feature_names: list[str] | None = None,
+def retrain(base_rows: list[LabelledRow], verdicts: list[Verdict], rule_features: dict[str, list[str]] | None = None,
             training: TrainingSpec | None = None) -> Scorer:
-    """A new model from the base rows plus the verdicts (weighted VERDICT_WEIGHT each). Deterministic."""
+    """New models from the base rows plus the verdicts (weighted VERDICT_WEIGHT each). Deterministic."""
     rows = base_rows + [
-        LabelledRow(row=verdict.row, label=verdict.label, weight=VERDICT_WEIGHT, origin="verdict")
+        LabelledRow(row=row, label=verdict.label, weight=VERDICT_WEIGHT / VERDICT_TWINS, origin="verdict")
         for verdict in verdicts
+        for row in near_twins(verdict.row)
     ]
-    artefact = artefacts.build(rows, feature_names or current_feature_names(), training=training,
+    artefact = artefacts.build(rows, rule_features or rule_feature_names(), training=training,
                                feedback_verdicts=len(verdicts))
     return Scorer(artefact)
 
 
 def with_feedback(scorer: Scorer, verdicts: list[Verdict]) -> Scorer:
     """`scorer`'s model retrained on its simulator rows and all of the site's verdicts so far."""
-    return retrain(simulator_rows(scorer.artefact), verdicts, scorer.feature_names, scorer.artefact.manifest.training)
+    return retrain(simulator_rows(scorer.artefact), verdicts, rule_feature_names(), scorer.artefact.manifest.training)
 
 
 def _seeds(text: str) -> list[int]:

@@ -5,26 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from appliance.simulate.attacks import attack_start, attacker_workstation, record
+from appliance.simulate.attacks import attack_start, attacker_workstation, password_guessing, record
+from appliance.simulate.attacks.password_guessing import PASSWORDS
 from appliance.simulate.capture import Host
-from appliance.simulate.protocols import mail, ssh, tls
+from appliance.simulate.protocols import ssh
 from appliance.simulate.site import Site
 
 RULE = "BRUTE_FORCE"
-PASSWORDS = (
-    "123456",
-    "password",
-    "Winter2026!",
-    "admin",
-    "Passw0rd",
-    "qwertz",
-    "letmein",
-    "Sommer2025",
-    "root",
-    "changeme",
-    "Firma123",
-    "welcome1",
-)
 Attempt = Callable[[Site, random.Random, float, Host, Host, str], float]  # returns when the try ended
 
 
@@ -49,52 +36,24 @@ def _attempts(site: Site, variant: str, target: Host, port: int, attempt: Attemp
 
 
 def _ssh_attempt(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, password: str) -> float:
-    """Key exchange, three password tries, then sshd drops the connection (or the tool resets it)."""
+    """Key exchange, three password tries answered by USERAUTH_FAILURE, then the tool drops the connection."""
     conv = site.tcp(rng, attacker, target, 22, ts)
-    ssh.handshake(conv, rng, rng.choice(ssh.ATTACK_BANNERS))
-    offset = rng.getrandbits(16)
-    conv.client_sends(ssh.encrypted_packets(conv, [68], offset))
-    conv.server_sends(ssh.encrypted_packets(conv, [68], offset + 1))
+    session = ssh.SshSession(conv, rng, ssh.client_for(rng.choice(ssh.ATTACK_BANNERS))).handshake()
+    session.ask_methods("root")
     for attempt in range(3):
-        conv.client_sends(ssh.encrypted_packets(conv, [132], offset + attempt), think=0.01)
-        conv.server_sends(ssh.encrypted_packets(conv, [52], offset + attempt + 5), processing=rng.uniform(1.5, 2.5))
+        guess = PASSWORDS[(PASSWORDS.index(password) + attempt) % len(PASSWORDS)]
+        session.password("root", guess, accepted=False, think=0.01)
     if rng.random() < 0.7:
-        conv.close(by_client=False)
+        conv.close(by_client=True)
     else:
         conv.reset(by_client=True)
     return conv.ts
 
 
 def _rdp_attempt(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, password: str) -> float:
-    """NLA: the credentials go inside CredSSP in TLS; a wrong password ends the connection at once."""
-    conv = site.tcp(rng, attacker, target, 3389, ts).open()
-    request = b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"
-    conv.client_sends(request)
-    conv.server_sends(b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x1f\x08\x00\x02\x00\x00\x00")
-    tls.handshake_and_exchange(
-        conv,
-        rng,
-        target.name,
-        tls.PYTHON_REQUESTS,
-        [(rng.randint(300, 420), 60), (rng.randint(600, 700), 90)],
-        think=0.005,
-    )
-    conv.reset(by_client=False)
-    return conv.ts
+    return password_guessing.rdp_connection(site, rng, ts, attacker, target, 3389, [("administrator", password)])
 
 
 def _ftp_attempt(site: Site, rng: random.Random, ts: float, attacker: Host, target: Host, password: str) -> float:
-    conv = site.tcp(rng, attacker, target, 21, ts).open()
-    mail.dialogue(
-        conv,
-        [
-            (False, "220 Printer FTP server ready."),
-            (True, "USER admin"),
-            (False, "331 Password required for admin."),
-            (True, f"PASS {password}"),
-            (False, "530 Login incorrect."),
-        ],
-        think=0.003,
-    )
-    conv.close(by_client=rng.random() < 0.5)
-    return conv.ts
+    return password_guessing.ftp_connection(site, rng, ts, attacker, target, 21, [("admin", password)],
+                                            banner=b"220 Printer FTP server ready.\r\n")

@@ -38,7 +38,7 @@ def _https_beacon(site: Site) -> None:
             ts,
             host,
             name,
-            tls.GO_IMPLANT,
+            tls.GO_CRYPTO_TLS,
             [(rng.randint(180, 196), rng.randint(90, 98))],
             lookup=False,
             server=server,

@@ -1,4 +1,9 @@
-"""KERBEROASTING: service tickets requested to crack offline, RC4 preferred since it cracks fastest."""
+"""KERBEROASTING: service tickets requested to crack offline, RC4 preferred since it cracks fastest; and the
+variant that asks for AES only, so that no weak ticket ever shows.
+
+The AES variant reproduces Rubeus' `kerberoast /aes` (GhostPack/Rubeus README, "Kerberoasting"): every
+SPN account's service ticket requested within seconds with AES etypes only, the tickets AES256 (hashcat
+mode 19700 cracks them, slower than RC4, and no RC4 ever crosses the wire)."""
 
 from __future__ import annotations
 
@@ -26,6 +31,20 @@ SERVICE_ACCOUNTS_SPNS = (
     f"jenkins/ci01.{DOMAIN}",
     f"postgres/db01.{DOMAIN}",
 )
+
+
+def inject_aes(site: Site) -> None:
+    """Rubeus /aes: the whole SPN list, AES256/AES128 offered, AES256 tickets back, in a burst."""
+    rng = site.rng("attack:kerberoast-aes")
+    roaster = attacker_workstation(site, rng)
+    user = "u." + roaster.name.replace("-", "")
+    start = ts = attack_start(site, rng)
+    for spn in SERVICE_ACCOUNTS_SPNS:
+        ts = talk.service_ticket(
+            site, rng, ts, roaster, user, spn, requested_etypes=(kerberos.AES256, kerberos.AES128),
+            ticket_etype=kerberos.AES256,
+        ) + rng.uniform(0.02, 0.2)
+    record(site, RULE, "aes-only-spn-burst", roaster, site.office.dc, 88, start, ts)
 
 
 def inject(site: Site) -> None:

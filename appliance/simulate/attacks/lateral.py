@@ -44,7 +44,8 @@ def inject(site: Site) -> None:
     start = ts = attack_start(site, rng, 0.2, 0.4)
     for target in office.linux_servers:
         ts = talk.ssh_session(
-            site, rng, ts, mover, target, keystrokes=rng.randint(3, 12), banner=ssh.ATTACK_BANNERS[2]
+            site, rng, ts, mover, target, keystrokes=rng.randint(3, 12), implementation=ssh.PARAMIKO_CLIENT,
+            user="root", password="Winter2026!",  # harvested from the foothold: every login succeeds
         ) + rng.uniform(0.5, 2)
     record(site, RULE, "ssh-from-workstation", mover, None, 22, start, ts)
 

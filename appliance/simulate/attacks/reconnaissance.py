@@ -138,21 +138,6 @@ UDP_PORTS = (
 BRANCH_NETWORK = "10.21.0."  # a branch office behind the gateway (site-to-site VPN)
 
 
-def listening_ports(site: Site, host: Host) -> set[int]:
-    office = site.office
-    if host is office.dc:
-        return {53, 88, 135, 139, 389, 445, 464, 636, 3268, 3389, 5985}
-    if host is office.fileserver:
-        return {135, 139, 445, 3389, 5985}
-    if host is office.mail:
-        return {22, 25, 110, 143, 587, 993}
-    if host in (office.intranet, office.database):
-        return {22, 80, 443, 5432}
-    if host.role == "printer":
-        return {21, 23, 80, 443, 515, 631, 9100}
-    return {135, 139, 445}
-
-
 def inject_port_scans(site: Site) -> None:
     office = site.office
     rng = site.rng("attack:portscan")
@@ -174,7 +159,7 @@ def _tcp_scan(
     """One probe per port. SYN scans: open -> SYN/ACK (nmap answers RST), closed -> RST/ACK.
     FIN/NULL/XMAS (RFC 793 trick): closed -> RST/ACK, open -> silence."""
     scanner = attacker_workstation(site, rng)
-    open_ports = listening_ports(site, target)
+    open_ports = site.office.listening_ports(target)
     start = ts = site.office.resolve(site.capture, attack_start(site, rng, 0.2, 0.5), scanner, target)
     sport = rng.randint(40000, 65000)
     for port in ports:

@@ -11,10 +11,11 @@ RULE = "THREAT_INTEL_MATCH"
 BAD_IP = "192.0.2.66"
 BAD_DOMAIN = "invoice-portal-secure.example"
 BAD_DOMAIN_IP = "192.0.2.67"
+INDICATORS = (BAD_IP, BAD_DOMAIN)  # what the admin imports before the attack (the demo does so at start)
 
 
 def inject(site: Site) -> None:
-    site.capture.indicators.extend([BAD_IP, BAD_DOMAIN])
+    site.capture.indicators.extend(INDICATORS)
     rng = site.rng("attack:intel")
 
     host = attacker_workstation(site, rng)
@@ -22,7 +23,7 @@ def inject(site: Site) -> None:
     start = attack_start(site, rng)
     conv = site.tcp(rng, host, server, 8443, start).open()
     # The implant dials the bare address, so its ClientHello has no SNI; only the IP can match.
-    tls.handshake_and_exchange(conv, rng, "", tls.GO_IMPLANT, [(rng.randint(500, 2000), rng.randint(2000, 9000))])
+    tls.handshake_and_exchange(conv, rng, "", tls.GO_CRYPTO_TLS, [(rng.randint(500, 2000), rng.randint(2000, 9000))])
     conv.close()
     record(site, RULE, "ip-match", host, server, 8443, start, conv.ts)
 

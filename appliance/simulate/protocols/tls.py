@@ -28,6 +28,7 @@ EXT_SESSION_TICKET = 35
 EXT_SUPPORTED_VERSIONS = 43
 EXT_PSK_MODES = 45
 EXT_KEY_SHARE = 51
+EXT_QUIC_TRANSPORT_PARAMETERS = 57
 EXT_RENEGOTIATION_INFO = 0xFF01
 
 X25519, SECP256R1, SECP384R1 = 0x001D, 0x0017, 0x0018
@@ -173,8 +174,9 @@ PYTHON_REQUESTS = ClientProfile(
     grease=False,
     tls13=True,
 )
-# A Go-written implant: short cipher list, no ALPN. C2 frameworks often betray themselves this way.
-GO_IMPLANT = ClientProfile(
+# Go's crypto/tls: short cipher list, no ALPN. Implants written in Go (Sliver, Merlin) and ordinary Go tools
+# (restic, rclone, Docker) share it, so the fingerprint alone proves nothing.
+GO_CRYPTO_TLS = ClientProfile(
     "go",
     (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x1301, 0x1302, 0x1303),
     (
@@ -193,6 +195,40 @@ GO_IMPLANT = ClientProfile(
     grease=False,
     tls13=True,
 )
+
+
+# Chrome over QUIC (RFC 9001): TLS 1.3 only, ALPN h3, and the QUIC transport parameters in the ClientHello.
+CHROME_QUIC = ClientProfile(
+    "chrome-quic",
+    _TLS13_SUITES,
+    (
+        EXT_SERVER_NAME,
+        EXT_SUPPORTED_GROUPS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_ALPN,
+        EXT_KEY_SHARE,
+        EXT_PSK_MODES,
+        EXT_SUPPORTED_VERSIONS,
+        EXT_QUIC_TRANSPORT_PARAMETERS,
+    ),
+    (X25519, SECP256R1, SECP384R1),
+    ("h3",),
+    grease=True,
+    tls13=True,
+)
+# Go's quic-go (Merlin's HTTP/3 transport, and ordinary Go tools): no GREASE, h3 only.
+QUIC_GO = ClientProfile(
+    "quic-go",
+    _TLS13_SUITES,
+    (EXT_SERVER_NAME, EXT_SUPPORTED_GROUPS, EXT_SIGNATURE_ALGORITHMS, EXT_ALPN, EXT_KEY_SHARE, EXT_PSK_MODES,
+     EXT_SUPPORTED_VERSIONS, EXT_QUIC_TRANSPORT_PARAMETERS),
+    (X25519, SECP256R1, SECP384R1),
+    ("h3",),
+    grease=False,
+    tls13=True,
+)
+# initial_max_data, initial_max_stream_data_bidi_local, initial_max_streams_bidi, max_idle_timeout (varints)
+_QUIC_TRANSPORT_PARAMETERS = bytes.fromhex("04048096000005048006000008024064010480007530")
 
 
 def _vector(data: bytes, length_bytes: int) -> bytes:
@@ -238,11 +274,18 @@ def _client_extension(ext_type: int, profile: ClientProfile, sni: str, rng: rand
         return _extension(ext_type, _vector(share, 2))
     if ext_type == EXT_PADDING:
         return _extension(ext_type, bytes(rng.randint(8, 200)))
+    if ext_type == EXT_QUIC_TRANSPORT_PARAMETERS:
+        return _extension(ext_type, _QUIC_TRANSPORT_PARAMETERS + bytes((0x0F, 8)) + rng.randbytes(8))
     return _extension(ext_type, b"")  # extended master secret, session ticket, SCT: empty in a ClientHello
 
 
 def client_hello(rng: random.Random, sni: str, profile: ClientProfile) -> bytes:
     """A whole TLS record carrying one ClientHello."""
+    return _record(CONTENT_HANDSHAKE, client_hello_message(rng, sni, profile), version=0x0301)
+
+
+def client_hello_message(rng: random.Random, sni: str, profile: ClientProfile) -> bytes:
+    """The ClientHello handshake message alone (QUIC carries it in CRYPTO frames, without a record)."""
     grease = rng.choice(GREASE_VALUES)
     ciphers = ((grease,) if profile.grease else ()) + profile.ciphers
     extension_types = list(profile.extensions)
@@ -259,24 +302,27 @@ def client_hello(rng: random.Random, sni: str, profile: ClientProfile) -> bytes:
         + b"\x01\x00"
         + _vector(extensions, 2)
     )
-    return _record(CONTENT_HANDSHAKE, b"\x01" + _vector(body, 3), version=0x0301)
+    return b"\x01" + _vector(body, 3)
+
+
+def server_hello_message(rng: random.Random) -> bytes:
+    """A TLS 1.3 ServerHello (x25519 key share, TLS_AES_128_GCM_SHA256)."""
+    extensions = _extension(EXT_SUPPORTED_VERSIONS, b"\x03\x04") + _extension(
+        EXT_KEY_SHARE, struct.pack("!HH", X25519, 32) + rng.randbytes(32)
+    )
+    body = b"\x03\x03" + rng.randbytes(32) + _vector(rng.randbytes(32), 1) + struct.pack("!HB", 0x1301, 0)
+    return b"\x02" + _vector(body + _vector(extensions, 2), 3)
 
 
 def server_flight(rng: random.Random, capture: Capture, tls13: bool, server_name: str) -> bytes:
     """ServerHello and the rest of the server's first flight. For TLS 1.3 everything after ServerHello is
     encrypted; for TLS 1.2 the certificate (Ed25519, ECDHE-ECDSA suite) and key exchange are in clear."""
     if tls13:
-        extensions = _extension(EXT_SUPPORTED_VERSIONS, b"\x03\x04") + _extension(
-            EXT_KEY_SHARE, struct.pack("!HH", X25519, 32) + rng.randbytes(32)
-        )
-        suite = 0x1301
-    else:
-        extensions = _extension(EXT_RENEGOTIATION_INFO, b"\x00") + _extension(EXT_EC_POINT_FORMATS, b"\x01\x00")
-        suite = 0xC02C
-    body = b"\x03\x03" + rng.randbytes(32) + _vector(rng.randbytes(32), 1) + struct.pack("!HB", suite, 0)
-    hello = _record(CONTENT_HANDSHAKE, b"\x02" + _vector(body + _vector(extensions, 2), 3))
-    if tls13:
+        hello = _record(CONTENT_HANDSHAKE, server_hello_message(rng))
         return hello + _record(CONTENT_CCS, b"\x01") + application_data(capture, rng.randint(2800, 4600), rng)
+    extensions = _extension(EXT_RENEGOTIATION_INFO, b"\x00") + _extension(EXT_EC_POINT_FORMATS, b"\x01\x00")
+    body = b"\x03\x03" + rng.randbytes(32) + _vector(rng.randbytes(32), 1) + struct.pack("!HB", 0xC02C, 0)
+    hello = _record(CONTENT_HANDSHAKE, b"\x02" + _vector(body + _vector(extensions, 2), 3))
     certificate = b"\x0b" + _vector(_vector(_vector(x509.server_certificate(server_name or "localhost"), 3), 3), 3)
     key_exchange = b"\x0c" + _vector(
         b"\x03"

@@ -5,8 +5,13 @@ import { alertDetail, alertList } from "./alerts.js";
 import { auditPage } from "./audit.js";
 import { boxPage, hasBoxPages } from "./box.js";
 import { compliancePage } from "./compliance.js";
+import { egressPage } from "./egress.js";
 import { describeError, errorNotice, h } from "./elements.js";
+import { exportPage } from "./export.js";
+import { notificationsPage } from "./notifications.js";
+import { outboxPage } from "./outbox.js";
 import { overviewPage } from "./overview.js";
+import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
 import { whitelistPage } from "./whitelist.js";
 
@@ -21,6 +26,11 @@ const PAGES = [
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
   { name: "audit", label: "Audit log", shown: (c) => c.user.role === "admin", draw: auditPage },
+  { name: "notifications", label: "Notifications", shown: (c) => c.paths.has("/notifications/channels"), draw: notificationsPage },
+  { name: "outbox", label: "Outbox", shown: (c) => c.paths.has("/notifications/outbox"), draw: outboxPage },
+  { name: "export", label: "SIEM export", shown: (c) => c.paths.has("/export/destinations"), draw: exportPage },
+  { name: "tokens", label: "API tokens", shown: (c) => c.paths.has("/api-tokens"), draw: tokensPage },
+  { name: "egress", label: "What leaves the box", shown: (c) => c.paths.has("/egress"), draw: egressPage },
 ];
 
 function navigate(name, query = {}) {
@@ -105,21 +115,18 @@ async function signIn(event) {
   button.disabled = true;
   try {
     const body = { username: username.trim(), password };
-    if (!$("totp-field").hidden && totp.trim()) body.totp = totp.trim();
+    // Always offered: the box answers a missing code like a wrong password, so it cannot ask for one.
+    if (totp.trim()) body.totp = totp.trim();
     const token = await api.post("/auth/login", body);
     session.start(token.access_token);
     form.reset();
-    $("totp-field").hidden = true;
     await openSession();
   } catch (error) {
     if (error instanceof ApiError && error.status === 423 && await isSealed()) {
       showGate("unseal", null);
       return;
     }
-    const needsCode = error instanceof ApiError && /one-time code.*required/i.test(error.detail);
-    if (needsCode) $("totp-field").hidden = false;
     showGate("login", describeError(error));
-    if (needsCode) form.elements.totp.focus();
   } finally {
     button.disabled = false;
   }

@@ -1,0 +1,1 @@
+"""Long-lived API tokens (`nsx_pat_...`): personal or service, with a role and an expiry, stored hashed."""
