@@ -5,7 +5,7 @@ is logged exactly once; a batch the engine set aside keeps its records in the qu
 admin retries it. Reading is for everyone on the box: the /flows API, the UI's conversations, exports and
 other code (a retro-hunt over past traffic calls flows_touching / events_naming).
 
-Addresses are matched on either side of a flow through flow_log_addresses (migration 0012), a port is the
+Addresses are matched on either side of a flow through flow_log_addresses (migration 0011), a port is the
 responder's port (the service's: 443 for every HTTPS flow, not the client's ephemeral one), times are packet
 times in seconds since the epoch, and pages come newest first.
 """
@@ -148,9 +148,9 @@ def record_batch(connection, batch_id: int, batch: Batch) -> None:
 
 
 def _insert_flow(connection, batch_id: int, agent_id: str, flow: Flow, event_service_name: str) -> int:
-    # The sensor names a flow's service itself once it identifies protocols by content (Flow.service); until then
-    # the protocol events seen on the flow name it.
-    service = getattr(flow, "service", "") or event_service_name
+    # The sensor names a flow's service from its content (Flow.service); a flow it could not name may still carry
+    # a protocol event that does (a DNS query on an unusual port, a Kerberos request).
+    service = flow.service or event_service_name
     connection.execute(
         "INSERT INTO flow_log (batch_id, agent_id, uid, ts_start, ts_end, proto, service, src_ip, src_port, dst_ip, "
         "dst_port, pkts_orig, pkts_resp, bytes_orig, bytes_resp, conn_state, end_reason) "

@@ -1,7 +1,7 @@
 """Flow log benchmark (issue 12): which index makes a week of a busy link searchable.
 
 A week of flows of a busy 1 GbE site is stored three ways, in the same run, in encrypted stores:
-- `address_table` (what migration 0012 ships): indexes on time and on (responder port, time), and a
+- `address_table` (what migration 0011 ships): indexes on time and on (responder port, time), and a
   WITHOUT ROWID table of (address, time, flow) holding each flow once per address;
 - `index_per_side`: indexes on time, (port, time), (src_ip, time) and (dst_ip, time), an address searched
   as `src_ip = ? OR dst_ip = ?` (SQLite unions the two index ranges, then sorts);

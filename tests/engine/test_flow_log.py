@@ -8,11 +8,12 @@ import io
 
 import pytest
 
+from appliance.auth import users
 from appliance.engine.process import Engine
 from appliance.evidence import flow_log
 from appliance.evidence.flow_log import EventQuery, FlowQuery
 from sensor.pipeline import Pipeline
-from tests.conftest import PCAPS
+from tests.conftest import ADMIN_PASSWORD, PCAPS, login
 
 CAPTURES = ["tls-handshake.pcap", "dns-tunnel-txt.pcap", "icmp-and-ssh.pcap", "smb1-session.pcap"]
 
@@ -84,20 +85,46 @@ def test_a_restart_logs_nothing_twice(store, scorer, logged):
     assert store.query_one("SELECT count(*) AS n FROM flow_log")["n"] == before
 
 
-def test_flows_api_searches_pages_and_exports(api, admin_headers, logged):
-    server = "10.30.28.94"
-    page = api.get("/flows/", params={"ip": server, "limit": 1}, headers=admin_headers)
-    assert page.status_code == 200, page.text
-    body = page.json()
-    assert body["total"] == 1 and body["total_exact"] is True and len(body["flows"]) == 1
-    assert body["flows"][0]["dst_ip"] == server and body["flows"][0]["service"] == "dns"
-    events = api.get("/flows/events", params={"name": "tunnel.com", "limit": 5}, headers=admin_headers).json()
-    assert events["total"] == len(logged["dns-tunnel-txt.pcap"].events) and len(events["events"]) == 5
-    export = api.get("/flows/export", params={"protocol": "udp"}, headers=admin_headers)
-    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(export.text)))
-    udp = [flow for drained in logged.values() for flow in drained.flows if flow.proto == "UDP"]
-    assert len(rows) == len(udp) and {row["proto"] for row in rows} == {"UDP"}
+@pytest.mark.e2e
+def test_flows_served_search_page_export_and_roles(store, data_dir, serve, logged):
+    """Through the real server (Granian): a viewer searches and pages, only an analyst exports, and the export
+    is in the audit log."""
+    users.create_user(store, "watcher", ADMIN_PASSWORD, "viewer")
+    users.create_user(store, "hunter", ADMIN_PASSWORD, "analyst")
+    server = serve(data_dir, workers=1)
+    udp = sorted((flow for drained in logged.values() for flow in drained.flows if flow.proto == "UDP"),
+                 key=lambda flow: flow.ts_start)
+    with server.client() as client:
+        assert client.get("/flows/").status_code == 401
+        viewer = login(client, "watcher")
+        server_ip = "10.30.28.94"
+        page = client.get("/flows", params={"ip": server_ip, "limit": 1}, headers=viewer)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["total"] == 1 and body["total_exact"] is True and len(body["flows"]) == 1
+        assert body["flows"][0]["dst_ip"] == server_ip and body["flows"][0]["service"] == "dns"
+        pages = [client.get("/flows", params={"protocol": "udp", "limit": 2, "offset": offset}, headers=viewer).json()
+                 for offset in range(0, len(udp), 2)]
+        assert {page["total"] for page in pages} == {len(udp)}
+        paged = [flow["uid"] for page in pages for flow in page["flows"]]
+        assert paged == [flow.uid for flow in reversed(udp)]  # newest first, every flow once
+        events = client.get("/flows/events", params={"name": "tunnel.com", "limit": 5}, headers=viewer).json()
+        assert events["total"] == len(logged["dns-tunnel-txt.pcap"].events) and len(events["events"]) == 5
+
+        refused = client.get("/flows/export", params={"protocol": "udp"}, headers=viewer)
+        assert refused.status_code == 403 and refused.json()["detail"]
+        analyst = login(client, "hunter")
+        export = client.get("/flows/export", params={"protocol": "udp"}, headers=analyst)
+        assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+        assert "attachment" in export.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert [row["uid"] for row in rows] == [flow.uid for flow in udp]  # oldest first
+        assert {row["proto"] for row in rows} == {"UDP"}
+        assert int(rows[0]["bytes_orig"]) == udp[0].bytes_orig and rows[0]["src_ip"] == udp[0].src_ip
+        audit = client.get("/settings/audit-log", headers=login(client)).json()["entries"]
+        exported = [entry for entry in audit if entry["action"] == "flows.exported"]
+        assert len(exported) == 1 and exported[0]["username"] == "hunter"
+        assert exported[0]["details"] == {"protocol": "UDP"}
 
 
 @pytest.mark.parametrize("params, field", [({"ip": "10.0.0.300"}, "ip"), ({"port": 70000}, "port"),
