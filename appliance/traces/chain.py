@@ -20,6 +20,8 @@ from appliance.box_identity import public_key_hex
 
 GENESIS = "0" * 64
 PROOF_TRAIL_FORMAT = "netsenx-proof-trail/1"
+# What a NIS2 / GDPR report embeds: the alerts as recorded and, per alert, the proof trails of its decisions.
+REPORT_EVIDENCE_FORMAT = "netsenx-report-evidence/1"
 CHECKPOINT_STATEMENT = "netsenx decision-trace checkpoint"
 
 
