@@ -13,6 +13,7 @@ from pathlib import Path
 
 from appliance.alerts.repository import ALERT_COLUMNS
 from appliance.cli.errors import CliError
+from appliance.evidence.retention import RetentionPruner
 from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
@@ -177,8 +178,10 @@ def run_engine(args) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish the batch in hand, save the rules' state, exit
         signal.signal(signum, lambda *_: stopping.set())
     engine = build_engine(store, checkpoint_batches=args.checkpoint_batches, checkpoint_seconds=args.checkpoint_seconds)
+    pruner = RetentionPruner(store)  # the engine is the store's single writer: it prunes too
     try:
         while not stopping.is_set():
+            pruner.run_if_due()
             processed = engine.process_pending(stop=stopping)
             if args.once and not processed:
                 break

@@ -95,8 +95,14 @@ def checkpoint(connection, key: Ed25519PrivateKey, box_id: str, now: float | Non
     if not head:
         return None
     seq, chain_hash = head[0]
+    return seq if sign_checkpoint(connection, key, box_id, seq, chain_hash, now) else None
+
+
+def sign_checkpoint(connection, key: Ed25519PrivateKey, box_id: str, seq: int, chain_hash: str,
+                    now: float | None = None) -> bool:
+    """Sign "the chain up to seq ends in chain_hash", unless a checkpoint at seq exists. True if signed."""
     if connection.execute("SELECT 1 FROM trace_checkpoints WHERE seq = ?", (seq,)).fetchall():
-        return None
+        return False
     created_at = time.time() if now is None else now
     signature = key.sign(checkpoint_statement(box_id, seq, chain_hash, created_at)).hex()
     connection.execute(
@@ -104,7 +110,7 @@ def checkpoint(connection, key: Ed25519PrivateKey, box_id: str, now: float | Non
         "VALUES (?, ?, ?, ?, ?, ?)",
         (seq, chain_hash, created_at, box_id, public_key_hex(key), signature),
     )
-    return seq
+    return True
 
 
 def proof_trail(connection, trace_id: str) -> dict | None:

@@ -1,3 +1,4 @@
+-- Evidence (issue 12): the flow log and retention.
 -- The flow log: every flow record and protocol event the engine received, searchable by address, port,
 -- protocol, service, name and time (appliance/evidence/flow_log.py). Written by the engine in the
 -- transaction of the batch that carried them.
@@ -54,3 +55,33 @@ CREATE INDEX event_log_by_time ON event_log (ts);
 CREATE INDEX event_log_by_src ON event_log (src_ip, ts);
 CREATE INDEX event_log_by_dst ON event_log (dst_ip, ts);
 CREATE INDEX event_log_by_name ON event_log (name_reversed) WHERE name_reversed != '';
+
+-- Retention (appliance/evidence/retention.py): old entries of a hash chain go oldest first, and each pruning
+-- leaves an anchor, the hash of the last entry removed, which the first entry kept links to: the chain stays
+-- verifiable from the anchor on. Anchors are never changed or removed.
+CREATE TABLE chain_anchors (
+    chain TEXT NOT NULL CHECK (chain IN ('audit_log', 'decision_traces')),
+    through_id INTEGER NOT NULL,        -- the last entry removed: audit_log.id or decision_traces.seq
+    hash TEXT NOT NULL,                 -- that entry's chain hash
+    pruned INTEGER NOT NULL,            -- entries this pruning removed
+    created_at REAL NOT NULL,
+    PRIMARY KEY (chain, through_id)
+) WITHOUT ROWID;
+
+CREATE TRIGGER chain_anchors_append_only_update BEFORE UPDATE ON chain_anchors
+BEGIN
+    SELECT RAISE(ABORT, 'chain anchors are append-only');
+END;
+
+CREATE TRIGGER chain_anchors_append_only_delete BEFORE DELETE ON chain_anchors
+BEGIN
+    SELECT RAISE(ABORT, 'chain anchors are append-only');
+END;
+
+-- The audit log still only grows, except at its old end: an entry an anchor covers may be removed.
+DROP TRIGGER audit_log_append_only_delete;
+CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+WHEN OLD.id > (SELECT coalesce(max(through_id), 0) FROM chain_anchors WHERE chain = 'audit_log')
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: only entries a retention anchor covers may be removed');
+END;
