@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 
+from appliance.api.paging import Offset
 from appliance.api.security import admin
 from appliance.audit.requests import record_request
 from appliance.engine import queue
@@ -36,7 +37,7 @@ class SetAsideBatchesController(Controller):
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
-        offset: int = Parameter(default=0, ge=0),
+        offset: Offset = 0,
     ) -> SetAsideBatches:
         batches, total = queue.set_aside(store, limit, offset)
         return SetAsideBatches(batches=batches, total=total)

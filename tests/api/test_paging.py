@@ -7,13 +7,19 @@ from appliance.api.paging import MAX_OFFSET
 SQLITE_INTEGER_MAX = 2**63 - 1
 
 
+def schema_types(schema: dict) -> set:
+    """The types a schema allows: `type` is one name or a list of them (["null", "string"]), or oneOf's."""
+    named = schema.get("type")
+    return set(named if isinstance(named, list) else [named]) | {s.get("type") for s in schema.get("oneOf", [])}
+
+
 def _integer_query_parameters(api) -> list[tuple[str, str]]:
     """(path, parameter) for every integer query parameter of a GET operation, as the OpenAPI lists them."""
     schema = api.get("/schema/openapi.json").json()
     found = []
     for path, operations in schema["paths"].items():
         for parameter in operations.get("get", {}).get("parameters", []):
-            types = {parameter["schema"].get("type")} | {s.get("type") for s in parameter["schema"].get("oneOf", [])}
+            types = schema_types(parameter["schema"])
             if parameter["in"] == "query" and "integer" in types:
                 found.append((path.removeprefix("/api/v1"), parameter["name"]))
     return found
