@@ -1,1 +1,1 @@
-"""Evidence an investigator and a regulator can use: the flow log (and, later, packets per alert and retention)."""
+"""Evidence an investigator and a regulator can use: the flow log (flow_log.py) and retention (retention.py)."""

@@ -2,8 +2,9 @@
 
 The engine writes a batch's records in the transaction that marks the batch done (record_batch), so a batch
 is logged exactly once; a batch the engine set aside keeps its records in the queue and joins the log when an
-admin retries it. Reading is for everyone on the box: the /flows API, the UI's conversations, exports and
-other code (a retro-hunt over past traffic calls flows_touching / events_naming).
+admin retries it. Readers: the /flows API and its export (flows_controller.py) and other code (a retro-hunt
+over past traffic calls flows_touching / events_naming). Retention (retention.py)
+removes what is older than the admin's flows_days.
 
 Addresses are matched on either side of a flow through flow_log_addresses (migration 0011), a port is the
 responder's port (the service's: 443 for every HTTPS flow, not the client's ephemeral one), times are packet
