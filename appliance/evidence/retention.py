@@ -1,7 +1,11 @@
 """Retention: how long the box keeps each kind of evidence, by age, without breaking its hash chains.
 
 Kinds and what their age is:
-- flows: the flow log and the protocol events (packet time of the flow's start / the event);
+- flows: the flow log and the protocol events (packet time of the flow's start / the event), and the records in
+  the raw ingest batches they came in (when the batch arrived): a pruned batch keeps its row (agent, seq, the
+  processing order, its capture statistics) with its flows and events emptied. Only batches the engine's
+  checkpoint covers are emptied, so a replay after a restart still finds every record it needs; a SIEM export
+  lagging behind retention finds nothing left in them;
 - traces: decision traces (when the decision was taken);
 - audit_log: audit entries (when the entry was written).
 The engine prunes (it is the store's single writer) at most once per PRUNE_INTERVAL_S, in chunks of CHUNK rows
@@ -14,11 +18,12 @@ last entry removed (chain_anchors, migration 0011): verification starts there (a
 decision traces the anchor is also signed like any checkpoint, so a proof trail of a kept trace still ends in
 a checkpoint the box signed.
 
-Not yet pruned here: the raw ingest batches (the engine's replay and the SIEM export read them) and alerts.
+Not pruned yet: alerts (their analytics roll-ups count them) and packets (no packet store yet).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Annotated
@@ -30,6 +35,7 @@ from appliance.box_identity import box_id, signing_key
 from appliance.compliance.incidents import ONGOING
 from appliance.store.database import Store
 from appliance.traces.chain import sign_checkpoint
+from sensor.records import Batch, decode_batch, encode_batch
 
 log = logging.getLogger("netsenx.retention")
 
@@ -37,6 +43,7 @@ DAY = 86400
 PRUNE_INTERVAL_S = 3600
 CHUNK = 10_000
 SETTING = "retention"
+BATCHES_EMPTIED_THROUGH = "retention_batches_emptied_through"  # processing order (ingest_batches.processed_seq)
 AUDIT_USER = "system:retention"
 
 Days = Annotated[int, msgspec.Meta(ge=1, le=36500, description="days an entry is kept")]
@@ -55,11 +62,12 @@ class Pruned(msgspec.Struct, kw_only=True):
 
     flows: int = 0
     events: int = 0
+    batches: int = 0  # ingest batches whose records were emptied
     traces: int = 0
     audit_log: int = 0
 
     def any(self) -> bool:
-        return bool(self.flows or self.events or self.traces or self.audit_log)
+        return any(msgspec.structs.astuple(self))
 
 
 def load_settings(store: Store) -> RetentionSettings:
@@ -74,7 +82,8 @@ def prune(store: Store, settings: RetentionSettings, now: float | None = None) -
     """Remove what is older than its kind's retention; an audit entry says what went."""
     now = time.time() if now is None else now
     flows, events = _prune_flow_log(store, now - settings.flows_days * DAY)
-    pruned = Pruned(flows=flows, events=events, traces=_prune_traces(store, now - settings.traces_days * DAY),
+    pruned = Pruned(flows=flows, events=events, batches=_empty_batches(store, now - settings.flows_days * DAY),
+                    traces=_prune_traces(store, now - settings.traces_days * DAY),
                     audit_log=_prune_audit_log(store, now - settings.audit_log_days * DAY))
     if pruned.any():
         log.info("retention pruned %s", pruned)
@@ -115,6 +124,41 @@ def _prune_events_chunk(store: Store, before: float) -> int:
             (before, CHUNK),
         )
         return connection.changes()
+
+
+def _empty_batches(store: Store, before: float) -> int:
+    emptied = 0
+    while chunk := _empty_batches_chunk(store, before):
+        emptied += chunk
+    return emptied
+
+
+def _empty_batches_chunk(store: Store, before: float) -> int:
+    """Batches are emptied in processing order; BATCHES_EMPTIED_THROUGH remembers how far."""
+    with store.write_transaction() as connection:
+        done_through = store.get_setting(BATCHES_EMPTIED_THROUGH, 0)
+        covered = connection.execute("SELECT coalesce(max(processed_seq), 0) FROM engine_checkpoint").fetchall()[0][0]
+        rows = connection.execute(
+            "SELECT id, processed_seq, received_at, agent_id, seq, payload FROM ingest_batches "
+            "WHERE processed_seq > ? AND processed_seq <= ? ORDER BY processed_seq LIMIT ?",
+            (done_through, covered, CHUNK),
+        ).fetchall()
+        old = list(itertools.takewhile(lambda row: row[2] < before, rows))
+        connection.executemany("UPDATE ingest_batches SET payload = ? WHERE id = ?",
+                               [(_without_records(agent_id, seq, payload), batch_id)
+                                for batch_id, _, _, agent_id, seq, payload in old])
+        if old:
+            store.set_setting(BATCHES_EMPTIED_THROUGH, old[-1][1])
+    return len(old)
+
+
+def _without_records(agent_id: str, seq: int, payload: bytes) -> bytes:
+    """The batch with its flows and events taken out (its capture statistics kept, when it can be read)."""
+    try:
+        batch = decode_batch(payload)
+    except msgspec.MsgspecError:  # records the engine salvaged from long ago: none of them is kept either
+        batch = Batch(agent_id=agent_id, seq=seq, sent_at=0.0)
+    return encode_batch(msgspec.structs.replace(batch, flows=[], events=[]))
 
 
 # --- the hash chains ----------------------------------------------------------------------------------------

@@ -12,11 +12,16 @@ import pytest
 
 from appliance.audit import log as audit
 from appliance.audit.log import ChainVerifier, verify_chain
+from appliance.engine.local_sensor import queue_capture_files
+from appliance.engine.process import Engine
 from appliance.evidence import flow_log, retention
 from appliance.evidence.flow_log import FlowQuery
 from appliance.evidence.retention import DAY, RetentionSettings
+from appliance.siem.cursor import START, ExportCursor
+from appliance.siem.events import MAX_PAGE, read_page
 from appliance.traces.chain import proof_trail
 from appliance.traces.verify import verify_proof_trail
+from sensor.records import decode_batch
 from tests.conftest import PCAPS, tamper_with_audit_log
 
 ALERTING = ["kerberoast.pcap", "dns-tunnel-txt.pcap", "modbus.pcap", "ftp-cleartext-login.pcap"]
@@ -146,3 +151,36 @@ def test_the_engine_service_prunes(store, data_dir):
     assert store.query_one("SELECT pruned FROM chain_anchors WHERE chain = 'audit_log'")["pruned"] >= 1
     assert store.query_one("SELECT count(*) AS n FROM audit_log WHERE action = 'old.thing'")["n"] == 0
     assert verify_chain(store)[0]
+
+
+def test_old_batches_the_checkpoint_covers_lose_their_records(store, analyse, scorer):
+    analyse(PCAPS / "dns-tunnel-txt.pcap", agent_id="sensor-1")
+    analyse(PCAPS / "kerberoast.pcap", agent_id="sensor-2")
+    covered = {row["id"] for row in store.query("SELECT id FROM ingest_batches")}
+    stats = {row["id"]: decode_batch(row["payload"]).stats
+             for row in store.query("SELECT id, payload FROM ingest_batches")}
+    queue_capture_files(store, [PCAPS / "icmp-portscan.pcap"], agent_id="sensor-3")
+    uncheckpointed = Engine(store, scorer, checkpoint_batches=10**6, checkpoint_seconds=10**9)
+    assert uncheckpointed.process_pending() > 0  # done, but after the engine's checkpoint
+    later = {row["id"] for row in store.query("SELECT id FROM ingest_batches")} - covered
+    traces = counts(store)["decision_traces"]
+
+    pruned = retention.prune(store, RetentionSettings(flows_days=1), now=time.time() + 2 * DAY)
+
+    assert pruned.batches == len(covered)
+    for row in store.query("SELECT id, agent_id, seq, payload FROM ingest_batches"):
+        batch = decode_batch(row["payload"])
+        assert (batch.agent_id, batch.seq) == (row["agent_id"], row["seq"])
+        if row["id"] in covered:
+            assert batch.flows == [] and batch.events == [] and batch.stats == stats[row["id"]]
+        else:
+            assert batch.flows  # a restart replays these through the rules: they stay whole
+    Engine(store, scorer).process_all()  # restores the checkpoint and replays what came after it
+    assert counts(store)["decision_traces"] == traces
+    assert store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE failed_at IS NOT NULL")["n"] == 0
+    exported = read_page(store, ExportCursor.parse(START), frozenset({"flows", "protocol_events"}), MAX_PAGE)
+    assert exported.records and {record.agent_id for record in exported.records} == {"sensor-3"}
+    assert {record.cursor.batch_id for record in exported.records} <= later
+    # the restart's checkpoint covers the later batches now: they go too, and nothing is emptied twice
+    assert retention.prune(store, RetentionSettings(flows_days=1), now=time.time() + 2 * DAY).batches == len(later)
+    assert retention.prune(store, RetentionSettings(flows_days=1), now=time.time() + 2 * DAY).batches == 0
