@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
+from sensor.decode.layers import PROTO_NAMES
 from sensor.records import (
     AnyEvent,
     Batch,
@@ -30,6 +31,7 @@ from sensor.records import (
     TlsClientHelloEvent,
 )
 
+PROTOCOL_NAMES = {name.lower(): name for name in PROTO_NAMES.values()}  # other protocols: their number
 COUNT_LIMIT = 10_000  # a page's total is counted up to here: counting a busy address's whole week costs seconds
 EARLIEST, LATEST = -1e308, 1e308
 
@@ -129,6 +131,11 @@ def canonical_ip(text: str) -> str:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def canonical_protocol(text: str) -> str:
+    """The protocol as the sensor names it, whatever the case it was asked in ("icmpv6" is "ICMPv6")."""
+    return PROTOCOL_NAMES.get(text.strip().lower(), text.strip())
 
 
 def domain_reversed(name: str) -> str:

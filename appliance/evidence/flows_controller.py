@@ -56,7 +56,7 @@ def checked_ip(ip: str | None) -> str | None:
 
 
 def flow_query(ip, port, protocol, service, since, until) -> FlowQuery:
-    return FlowQuery(ip=checked_ip(ip), port=port, protocol=protocol.upper() if protocol else None,
+    return FlowQuery(ip=checked_ip(ip), port=port, protocol=flow_log.canonical_protocol(protocol) if protocol else None,
                      service=service.lower() if service else None, since=since, until=until)
 
 

@@ -108,6 +108,9 @@ def test_flows_served_search_page_export_and_roles(store, data_dir, serve, logge
         assert {page["total"] for page in pages} == {len(udp)}
         paged = [flow["uid"] for page in pages for flow in page["flows"]]
         assert paged == [flow.uid for flow in reversed(udp)]  # newest first, every flow once
+        icmp = [flow for drained in logged.values() for flow in drained.flows if flow.proto == "ICMP"]
+        asked = client.get("/flows", params={"protocol": "icmp", "limit": 100}, headers=viewer).json()
+        assert icmp and asked["total"] == len(icmp)  # asked in any case, found as the sensor names it
         events = client.get("/flows/events", params={"name": "tunnel.com", "limit": 5}, headers=viewer).json()
         assert events["total"] == len(logged["dns-tunnel-txt.pcap"].events) and len(events["events"]) == 5
 
