@@ -34,6 +34,8 @@ from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
+from appliance.evidence.flows_controller import FlowsController
+from appliance.evidence.retention_controller import RetentionController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
@@ -58,6 +60,8 @@ CONTROLLERS = [
     WhitelistController,
     AuditController,
     TracesController,
+    FlowsController,
+    RetentionController,
     AgentsController,
     SetAsideBatchesController,
     LicenseController,

@@ -1,7 +1,8 @@
 """Append-only, hash-chained audit entries.
 
 Each entry's hash covers its own fields and the previous entry's hash, so editing, deleting or
-reordering any entry breaks every hash after it; `verify_chain` says where.
+reordering any entry breaks every hash after it; `verify_chain` says where. Retention removes the oldest
+entries only behind an anchor (appliance/evidence/retention.py): the chain is verified from the newest anchor on.
 """
 
 from __future__ import annotations
@@ -76,9 +77,18 @@ def page(store: Store, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
     return [AuditEntry(**(row | {"details": json.loads(row["details"])})) for row in rows], total
 
 
+def chain_start(store: Store) -> tuple[str, int]:
+    """(the hash the first kept entry links to, the id before it): the genesis, or the newest anchor."""
+    anchor = store.query_one(
+        "SELECT through_id, hash FROM chain_anchors WHERE chain = 'audit_log' ORDER BY through_id DESC LIMIT 1"
+    )
+    return (GENESIS, 0) if anchor is None else (anchor["hash"], anchor["through_id"])
+
+
 def verify_chain(store: Store) -> tuple[bool, int | None, int]:
     """(intact, id of the first broken entry or None, entries checked)."""
-    intact, broken, checked, _ = _walk(store, GENESIS, after_id=0)
+    previous, after_id = chain_start(store)
+    intact, broken, checked, _ = _walk(store, previous, after_id=after_id)
     return intact, broken, checked
 
 
@@ -119,7 +129,7 @@ class ChainVerifier:
                 still = store.query_one("SELECT hash FROM audit_log WHERE id = ?", (last_id,))
                 if version != schema or still is None or still["hash"] != last_hash:
                     start = None
-            previous, after_id, before = (GENESIS, 0, 0) if start is None else (start[2], start[1], start[3])
+            previous, after_id, before = (*chain_start(store), 0) if start is None else (start[2], start[1], start[3])
             intact, broken, checked, (last_id, last_hash) = _walk(store, previous, after_id)
             self._verified = (schema, last_id, last_hash, before + checked) if intact else None
             return intact, broken, before + checked

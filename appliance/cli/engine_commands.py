@@ -13,6 +13,7 @@ from pathlib import Path
 
 from appliance.alerts.repository import ALERT_COLUMNS
 from appliance.cli.errors import CliError
+from appliance.evidence.retention import RetentionPruner
 from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
@@ -177,8 +178,10 @@ def run_engine(args) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish the batch in hand, save the rules' state, exit
         signal.signal(signum, lambda *_: stopping.set())
     engine = build_engine(store, checkpoint_batches=args.checkpoint_batches, checkpoint_seconds=args.checkpoint_seconds)
+    pruner = RetentionPruner(store)  # the engine is the store's single writer: it prunes too
     try:
         while not stopping.is_set():
+            pruner.run_if_due()
             processed = engine.process_pending(stop=stopping)
             if args.once and not processed:
                 break
@@ -197,22 +200,29 @@ def run_train(args) -> int:
 
 
 def run_verify(args) -> int:
-    from appliance.traces.verify import verify_proof_trail
+    from appliance.traces.chain import REPORT_EVIDENCE_FORMAT
+    from appliance.traces.verify import report_trails, verify_document
 
     try:
-        trail = json.loads(Path(args.file).read_text())
+        document = json.loads(Path(args.file).read_text())
     except OSError as error:
         raise CliError(f"cannot read {args.file}: {error.strerror}") from error
     except ValueError as error:
         raise CliError(f"{args.file} is not JSON: {error}") from error
-    problems = verify_proof_trail(trail, args.public_key)
+    problems = verify_document(document, args.public_key)
     if problems:
         for problem in problems:
             print(f"FAIL: {problem}", file=sys.stderr)
         return 1
-    checkpoint = trail["checkpoint"]
+    if document.get("format") == REPORT_EVIDENCE_FORMAT:
+        trails = report_trails(document)
+        print(f"OK: report {document['report']['reference']}: {len(trails)} decision trace(s) of "
+              f"{len({alert_id for alert_id, _ in trails})} alert(s), each in a chain signed by box "
+              f"{trails[0][1]['checkpoint']['box_id']}")
+        return 0
+    checkpoint = document["checkpoint"]
     print(
-        f"OK: trace {trail['trace']['content']['trace_id']} (seq {trail['trace']['seq']}) is in the chain signed "
-        f"at seq {checkpoint['seq']} by box {checkpoint['box_id']} (key {checkpoint['public_key'][:16]}…)"
+        f"OK: trace {document['trace']['content']['trace_id']} (seq {document['trace']['seq']}) is in the chain "
+        f"signed at seq {checkpoint['seq']} by box {checkpoint['box_id']} (key {checkpoint['public_key'][:16]}…)"
     )
     return 0

@@ -17,6 +17,8 @@ import msgspec
 LOCAL_RULES_DIRECTORY = "compliance-rules"
 # The reports of NIS2 Art.23(4), as the API names them: a local rules file changes their deadlines, not these.
 Nis2Stage = Literal["early_warning", "notification", "intermediate", "final", "progress"]
+# GDPR Art.33 has one notification (given in phases when need be: each phase is that notification, updated).
+GdprStage = Literal["notification"]
 
 
 class Due(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,8 +2,8 @@
 
 For each pending batch, in arrival order: read it (intake.py), feed its records to the rules in packet-time
 order, score what they detect, decide (alert / suppressed / below threshold), and commit the alerts, the
-traces and the batch's "done" mark, with its place in the processing order, in ONE transaction: a batch is
-either wholly processed or still pending.
+traces, the batch's records into the flow log (appliance/evidence/flow_log.py) and the batch's "done" mark,
+with its place in the processing order, in ONE transaction: a batch is either wholly processed or still pending.
 
 The engine never stops on one batch. Each try is counted first, in a transaction of its own. A batch whose
 processing raises is set aside (failed, with its error and an audit entry; GET /agents/ingest/failed lists it
@@ -50,6 +50,7 @@ from appliance.engine.intake import read_batch
 from appliance.engine.network import SiteConfig
 from appliance.engine.rules import RuleSet
 from appliance.engine.rules.saved_state import StateError
+from appliance.evidence import flow_log
 from appliance.store.database import Store
 from appliance.traces import chain
 from appliance.whitelist.models import WhitelistEntry, entry_matches
@@ -197,6 +198,7 @@ class Engine:
                 alert_id = self._decide(connection, detection, score, whitelist, flows_by_uid, batch)
                 if alert_id:
                     touched.append(alert_id)
+            flow_log.record_batch(connection, batch_id, batch)
             connection.execute(
                 "UPDATE ingest_batches SET done = 1, processed_seq = ? WHERE id = ?", (processed_seq, batch_id)
             )

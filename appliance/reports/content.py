@@ -5,14 +5,18 @@ know is marked `to_complete` with what to write."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Callable
 
 import msgspec
 
 from appliance import __version__
+from appliance.compliance.incidents import ONGOING
 from appliance.compliance.regimes import Item, Stage, stage_deadlines
 from appliance.reports.evidence import AlertRecord, ReportSubject
+from appliance.reports.plain_words import feature_in_words
+from appliance.traces.chain import REPORT_EVIDENCE_FORMAT
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 # Detections that by their nature point at a malicious or unlawful act (Art.23(4)(a)).
@@ -79,32 +83,78 @@ def affected_hosts(alerts: list[AlertRecord]) -> list[str]:
     return sorted({alert.source_ip for alert in alerts} | {alert.dest_ip for alert in alerts if alert.dest_ip})
 
 
-def external_addresses(alerts: list[AlertRecord]) -> list[str]:
-    """Public addresses among the hosts: the hint that an incident may reach beyond the entity (and borders)."""
-    public = set()
-    for host in affected_hosts(alerts):
-        try:
-            if ipaddress.ip_address(host).is_global:
-                public.add(host)
-        except ValueError:
-            continue
-    return sorted(public)
+def external_addresses(subject: ReportSubject) -> list[str]:
+    """Addresses outside the site's configured internal networks: the hint that an incident may reach beyond
+    the entity (and borders)."""
+    return sorted(host for host in affected_hosts(subject.alerts) if not subject.site.is_internal(host))
 
 
-def evidence_indicators(evidence: dict, prefix: str = "") -> list[str]:
-    """Flatten an alert's evidence into `key: value` lines (samples of domains, JA3, ports...)."""
-    lines = []
-    for key, value in evidence.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            lines += evidence_indicators(value, f"{name}.")
-        elif isinstance(value, list):
-            if value:
-                lines.append(f"{name}: {', '.join(str(item) for item in value[:10])}"
-                             + (f" (+{len(value) - 10} more)" if len(value) > 10 else ""))
+def activity_span(alerts: list[AlertRecord]) -> tuple[float, float]:
+    """From the first packet of the earliest alert to the last packet of the latest (alerts the engine raised
+    carry both; others only their timestamp)."""
+    starts = [alert.first_seen if alert.first_seen is not None else alert.timestamp for alert in alerts]
+    ends = [alert.last_seen if alert.last_seen is not None else alert.timestamp for alert in alerts]
+    start = min(starts)
+    return start, max(*ends, start)
+
+
+def duration_in_words(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days} d {hours % 24} h"
+    return f"{hours} h {minutes % 60} min" if hours else f"{minutes} min {seconds % 60} s"
+
+
+def span_in_words(alerts: list[AlertRecord]) -> str:
+    start, end = activity_span(alerts)
+    return f"{when(start)} to {when(end)} ({duration_in_words(end - start)})"
+
+
+# What a CSIRT can search its own logs and feeds for. A rule's evidence also holds counts and the thresholds it
+# applied (effective_min_upload_bytes, off_hours): those explain the detection, they indicate nothing.
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", re.IGNORECASE)
+_HASH = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})$", re.IGNORECASE)
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$", re.IGNORECASE)
+INDICATOR_KINDS = ("addresses", "domains", "ports", "TLS client fingerprints (JA3)", "hashes", "MAC addresses")
+
+
+def indicator_kind(key: str, value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return "ports" if "port" in key and 0 < value <= 65535 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().rstrip(".")
+    try:
+        ipaddress.ip_address(text)
+        return "addresses"
+    except ValueError:
+        pass
+    if _MAC.match(text):
+        return "MAC addresses"
+    if _HASH.match(text):
+        return "TLS client fingerprints (JA3)" if "ja3" in key else "hashes"
+    return "domains" if _DOMAIN.match(text) else None
+
+
+def evidence_indicators(evidence: object, key: str = "") -> dict[str, list[str]]:
+    """The indicators in an alert's evidence, by kind, each once, in the order found."""
+    found: dict[str, list[str]] = {}
+    values = evidence.items() if isinstance(evidence, dict) else ((key, item) for item in evidence)
+    for name, value in values:
+        if isinstance(value, (dict, list)):
+            nested = evidence_indicators(value, name.lower())
         else:
-            lines.append(f"{name}: {value}")
-    return lines
+            kind = indicator_kind(name.lower(), value)
+            nested = {kind: [str(value).strip().rstrip(".")]} if kind else {}
+        for kind, items in nested.items():
+            found.setdefault(kind, [])
+            found[kind] += [item for item in items if item not in found[kind]]
+    return found
 
 
 def indicators_of_compromise(alerts: list[AlertRecord]) -> list[str]:
@@ -112,8 +162,13 @@ def indicators_of_compromise(alerts: list[AlertRecord]) -> list[str]:
     for alert in alerts:
         target = f"{alert.dest_ip or '—'}" + (f":{alert.port}" if alert.port else "") + \
             (f"/{alert.protocol}" if alert.protocol else "")
-        indicators.append(f"{alert.rule_name} {alert.source_ip} → {target} (first seen {when(alert.timestamp)})")
-        indicators += [f"  {line}" for line in evidence_indicators(alert.evidence)]
+        indicators.append(f"{alert.rule_name} {alert.source_ip} → {target}, active {span_in_words([alert])}")
+        found = evidence_indicators(alert.evidence)
+        for kind in INDICATOR_KINDS:
+            values = found.get(kind, [])
+            if values:
+                shown = ", ".join(values[:10]) + (f" (+{len(values) - 10} more)" if len(values) > 10 else "")
+                indicators.append(f"  {kind}: {shown}")
     if len(indicators) > IOCS_SHOWN:
         indicators = [*indicators[:IOCS_SHOWN], f"... {len(indicators) - IOCS_SHOWN} more lines in the attachment"]
     return indicators
@@ -151,9 +206,10 @@ def cross_border(subject: ReportSubject, item: Item) -> Field:
     recorded = yes_no(subject.incident.cross_border if subject.incident else None)
     if recorded is not None:
         return Field(item.label, recorded)
-    external = external_addresses(subject.alerts)
-    hint = (f"Public addresses involved: {', '.join(external[:8])}." if external
-            else "Only internal addresses are involved.")
+    external = external_addresses(subject)
+    hint = (f"Addresses outside the internal networks involved: {', '.join(external[:8])}." if external
+            else f"Only addresses of the internal networks ({', '.join(subject.site.internal_networks)}) are "
+                 "involved.")
     return Field(item.label, hint, to_complete="State whether services in other Member States are or may be "
                                                "affected (record it on the incident: cross_border).")
 
@@ -187,8 +243,7 @@ def status_update(subject: ReportSubject, item: Item) -> Field:
 
 def detailed_description(subject: ReportSubject, item: Item) -> Field:
     description = subject.incident.description if subject.incident else ""
-    times = [alert.timestamp for alert in subject.alerts]
-    facts = (f"Detected {when(min(times))} to {when(max(times))}; {detection_summary(subject.alerts)}; "
+    facts = (f"Activity detected from {span_in_words(subject.alerts)}; {detection_summary(subject.alerts)}; "
              f"highest severity {highest_severity(subject.alerts)}.")
     impact = subject.incident.impact if subject.incident else ""
     text = "\n".join(part for part in (description, facts, f"Impact: {impact}" if impact else "") if part)
@@ -312,7 +367,8 @@ def incident_section(subject: ReportSubject) -> Section:
         Field("Title", incident.title if incident else
               f"{subject.alerts[0].rule_name} on {subject.alerts[0].source_ip}"),
         Field("Status", incident.status if incident else "open"),
-        Field("First activity observed", when(min(alert.timestamp for alert in subject.alerts))),
+        Field("First activity observed", when(activity_span(subject.alerts)[0])),
+        Field("Last activity observed", when(activity_span(subject.alerts)[1])),
         Field("Alert raised by the appliance", when(min(alert.created_at for alert in subject.alerts))),
         Field("Entity became aware", when(subject.aware_at) + ("" if incident else " (assumed: the first detection)")),
         Field("Alerts", f"{subject.alerts_total}: {detection_summary(subject.alerts)}"),
@@ -343,12 +399,13 @@ def detection_section(subject: ReportSubject) -> Section:
              f"{alert.score:.2f}", alert.status.replace("_", " ")] for alert in subject.alerts]
     primary = max(subject.alerts, key=lambda alert: alert.score)
     contributions = shap_contributions(primary.shap)[:SHAP_FEATURES_SHOWN]
-    explanation = ("; ".join(f"{name} {value:+.3f}" for name, value in contributions)
+    explanation = ("; ".join(f"{feature_in_words(name)} {value:+.3f}" for name, value in contributions)
                    if contributions else "no model explanation recorded")
     more = subject.alerts_total - len(subject.alerts)
     return Section("Detection evidence", table=Table(["Time", "Severity", "Rule", "Hosts", "Score", "Status"],
                                                      [22, 13, 22, 27, 8, 12], rows),
-                   fields=[Field(f"Why the model scored {primary.rule_name} {primary.score:.2f} (SHAP contributions)",
+                   fields=[Field(f"Why the model scored {primary.rule_name} {primary.score:.2f} (SHAP: what raised "
+                                 "(+) or lowered (-) the score most)",
                                  explanation, mono=True)],
                    note=f"{more} older alert(s) are listed in the attachment only." if more > 0 else "")
 
@@ -395,6 +452,19 @@ def significance_section(subject: ReportSubject) -> Section:
     ], note=f"Benchmarks: {thresholds['source']}.")
 
 
+def still_ongoing_warning(subject: ReportSubject, stage: Stage) -> str:
+    """A final report describes a handled incident; while it is ongoing, Art.23(4)(e) asks for a progress
+    report in its place."""
+    incident = subject.incident
+    status = incident.status if incident else "open"
+    if stage.id != "final" or status not in ONGOING:
+        return ""
+    progress = subject.regime.stage("progress")
+    instead = f" send the {progress.title.lower()} ({progress.article}) instead" if progress else ""
+    return (f"WARNING: the incident is still {status}. A final report is for a handled incident: mark it resolved "
+            f"first, or{instead or ' wait until it is handled'}.")
+
+
 def nis2_report(subject: ReportSubject, stage: Stage) -> Report:
     items = fill_items(NIS2_PREFILL, subject, stage)
     reference = subject_reference(subject)
@@ -407,7 +477,8 @@ def nis2_report(subject: ReportSubject, stage: Stage) -> Report:
                            subject.settings.csirt_contact or subject.settings.authority_contact, "csirt_contact"),
             incident_section(subject),
             deadlines_section(subject, stage.id),
-            Section(f"What {stage.article} requires in the {stage.title.lower()}", fields=items),
+            Section(f"What {stage.article} requires in the {stage.title.lower()}", fields=items,
+                    note=still_ongoing_warning(subject, stage)),
             significance_section(subject),
             detection_section(subject), proof_section(subject), sign_off_section(),
         ],
@@ -415,8 +486,7 @@ def nis2_report(subject: ReportSubject, stage: Stage) -> Report:
     )
 
 
-def gdpr_report(subject: ReportSubject) -> Report:
-    stage = subject.regime.stage("notification")
+def gdpr_report(subject: ReportSubject, stage: Stage) -> Report:
     items = fill_items(GDPR_PREFILL, subject, stage)
     reference = subject_reference(subject)
     return Report(
@@ -439,7 +509,7 @@ def gdpr_report(subject: ReportSubject) -> Report:
 def attachment(subject: ReportSubject, report: Report) -> dict:
     """The proof-trail JSON embedded in the PDF: the alerts as recorded and every decision's proof trail."""
     return {
-        "format": "netsenx-report-evidence/1",
+        "format": REPORT_EVIDENCE_FORMAT,
         "generated_by": f"NetSenX appliance {__version__}",
         "report": {"kind": report.kind, "title": report.title, "reference": report.reference,
                    "generated_at": report.generated_at},

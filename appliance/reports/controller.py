@@ -14,7 +14,7 @@ from appliance.api.json_schema import exactly_one_of
 from appliance.api.security import analyst
 from appliance.audit.requests import record_request
 from appliance.compliance.controller import regime_for
-from appliance.compliance.regimes import Nis2Stage
+from appliance.compliance.regimes import GdprStage, Nis2Stage, Stage
 from appliance.licensing.box_license import report_gate
 from appliance.reports import content, pdf
 from appliance.reports.evidence import ReportSubject, SubjectNotFound, report_subject
@@ -24,15 +24,40 @@ PDF = "application/pdf"
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    alert_id: str | None = None
+    incident_id: str | None = None
+
+
+class Nis2ReportRequest(ReportRequest, kw_only=True):
     """Give `alert_id` (its incident is used when it has one) or `incident_id`. `stage` is the NIS2 stage:
     early_warning (default), notification, intermediate, final, progress."""
 
-    alert_id: str | None = None
-    incident_id: str | None = None
     stage: Nis2Stage = "early_warning"
 
 
-ReportBody = Annotated[ReportRequest, msgspec.Meta(extra_json_schema=exactly_one_of("alert_id", "incident_id"))]
+class GdprReportRequest(ReportRequest, kw_only=True):
+    """Give `alert_id` (its incident is used when it has one) or `incident_id`. `stage` is the GDPR Art.33
+    stage: notification (the only one; a phased notification is that notification, updated)."""
+
+    stage: GdprStage = "notification"
+
+
+def one_subject(request_type: type) -> type:
+    return Annotated[request_type, msgspec.Meta(extra_json_schema=exactly_one_of("alert_id", "incident_id"))]
+
+
+Nis2Body = one_subject(Nis2ReportRequest)
+GdprBody = one_subject(GdprReportRequest)
+
+
+def regime_stage(store: Store, regime_name: str, stage_id: str) -> Stage:
+    """The stage as the box's regime file has it; a 400 naming the known ones when a local file dropped it."""
+    regime = regime_for(store, regime_name)
+    stage = regime.stage(stage_id)
+    if stage is None:
+        stages = ", ".join(known.id for known in regime.stages)
+        raise ValidationException(f"stage: {stage_id!r} is not a {regime_name.upper()} stage; one of {stages}")
+    return stage
 
 
 def subject_of(store: Store, request: ReportRequest, regime_name: str) -> ReportSubject:
@@ -75,12 +100,8 @@ class ReportsController(Controller):
         raises=[NotFoundException],
         summary="NIS2 Art.23 report (early warning, notification, intermediate, final, progress) as PDF",
     )
-    def nis2(self, data: JSONBody[ReportBody], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
-        regime = regime_for(store, "nis2")
-        stage = regime.stage(data.stage)
-        if stage is None:
-            stages = ", ".join(known.id for known in regime.stages)
-            raise ValidationException(f"stage: {data.stage!r} is not a NIS2 stage; one of {stages}")
+    def nis2(self, data: JSONBody[Nis2Body], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
+        stage = regime_stage(store, "nis2", data.stage)
         report_gate(store)
         subject = subject_of(store, data, "nis2")
         return pdf_response(store, request, content.nis2_report(subject, stage), subject)
@@ -94,7 +115,8 @@ class ReportsController(Controller):
         raises=[NotFoundException],
         summary="GDPR Art.33 personal-data breach notification as PDF",
     )
-    def gdpr(self, data: JSONBody[ReportBody], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
+    def gdpr(self, data: JSONBody[GdprBody], request: Request, store: NamedDependency[Store]) -> Response[bytes]:
+        stage = regime_stage(store, "gdpr", data.stage)
         report_gate(store)
         subject = subject_of(store, data, "gdpr")
-        return pdf_response(store, request, content.gdpr_report(subject), subject)
+        return pdf_response(store, request, content.gdpr_report(subject, stage), subject)

@@ -13,6 +13,8 @@ from appliance.compliance.breaches import BreachIn
 from appliance.compliance.incidents import Incident
 from appliance.compliance.regimes import Regime
 from appliance.compliance.settings import ComplianceSettings
+from appliance.engine.network import SiteConfig
+from appliance.engine.process import load_settings as load_engine_settings
 from appliance.store.database import Store
 from appliance.traces import chain
 
@@ -48,6 +50,7 @@ class ReportSubject(msgspec.Struct):
     breach: BreachIn | None
     proof_trails: list[dict]
     generated_at: float
+    site: SiteConfig                # the internal networks: what is inside the entity and what is not
 
     @property
     def aware_at(self) -> float:
@@ -105,5 +108,5 @@ def report_subject(store: Store, regime_loader, *, regime_name: str, alert_id: s
         nis2=nis2,
         incident=incident, alerts=alerts, alerts_total=len(alert_ids),
         breach=breaches.for_incident(store, incident.id) if incident is not None else None,
-        proof_trails=trails, generated_at=time.time(),
+        proof_trails=trails, generated_at=time.time(), site=load_engine_settings(store).site,
     )

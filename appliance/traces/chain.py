@@ -20,6 +20,8 @@ from appliance.box_identity import public_key_hex
 
 GENESIS = "0" * 64
 PROOF_TRAIL_FORMAT = "netsenx-proof-trail/1"
+# What a NIS2 / GDPR report embeds: the alerts as recorded and, per alert, the proof trails of its decisions.
+REPORT_EVIDENCE_FORMAT = "netsenx-report-evidence/1"
 CHECKPOINT_STATEMENT = "netsenx decision-trace checkpoint"
 
 
@@ -93,8 +95,14 @@ def checkpoint(connection, key: Ed25519PrivateKey, box_id: str, now: float | Non
     if not head:
         return None
     seq, chain_hash = head[0]
+    return seq if sign_checkpoint(connection, key, box_id, seq, chain_hash, now) else None
+
+
+def sign_checkpoint(connection, key: Ed25519PrivateKey, box_id: str, seq: int, chain_hash: str,
+                    now: float | None = None) -> bool:
+    """Sign "the chain up to seq ends in chain_hash", unless a checkpoint at seq exists. True if signed."""
     if connection.execute("SELECT 1 FROM trace_checkpoints WHERE seq = ?", (seq,)).fetchall():
-        return None
+        return False
     created_at = time.time() if now is None else now
     signature = key.sign(checkpoint_statement(box_id, seq, chain_hash, created_at)).hex()
     connection.execute(
@@ -102,7 +110,7 @@ def checkpoint(connection, key: Ed25519PrivateKey, box_id: str, now: float | Non
         "VALUES (?, ?, ?, ?, ?, ?)",
         (seq, chain_hash, created_at, box_id, public_key_hex(key), signature),
     )
-    return seq
+    return True
 
 
 def proof_trail(connection, trace_id: str) -> dict | None:

@@ -1,5 +1,9 @@
 """Offline verification of a proof trail: what an auditor runs, with nothing but the file (and the box's
-public key, obtained separately, to be sure the checkpoint was signed by that box)."""
+public key, obtained separately, to be sure the checkpoint was signed by that box).
+
+`appliance traces verify` takes either one proof trail (GET /traces/{id}/proof-trail) or the evidence a NIS2 /
+GDPR report embeds (proof-trail.json in the PDF): there every nested trail must verify and be about the alert
+it is filed under."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.traces.chain import (
     PROOF_TRAIL_FORMAT,
+    REPORT_EVIDENCE_FORMAT,
     canonical_json,
     checkpoint_statement,
     link_hash,
@@ -23,9 +28,40 @@ def verify_proof_trail(trail: dict, expected_public_key: str | None = None) -> l
         return [f"the proof trail is malformed: {type(error).__name__} {error}"]
 
 
+def verify_document(document: dict, expected_public_key: str | None = None) -> list[str]:
+    """A proof trail or a report's evidence, whichever the document is; an empty list means it verifies."""
+    if isinstance(document, dict) and document.get("format") == REPORT_EVIDENCE_FORMAT:
+        try:
+            return list(_report_problems(document, expected_public_key))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            return [f"the report evidence is malformed: {type(error).__name__} {error}"]
+    return verify_proof_trail(document, expected_public_key)
+
+
+def report_trails(evidence: dict) -> list[tuple[str, dict]]:
+    """(alert id, proof trail) for every trail a report's evidence carries."""
+    return [(group["alert_id"], trail) for group in evidence["proof_trails"] for trail in group["trails"]]
+
+
+def _report_problems(evidence: dict, expected_public_key: str | None):
+    trails = report_trails(evidence)
+    if not trails:
+        yield "the report carries no decision trace: there is nothing to verify"
+    reported = {alert["id"] for alert in evidence["alerts"]}
+    for alert_id, trail in trails:
+        where = f"alert {alert_id}, trace seq {trail.get('trace', {}).get('seq')}"
+        if alert_id not in reported:
+            yield f"{where}: the report lists no such alert"
+        decided = trail.get("trace", {}).get("content", {}).get("alert_id")
+        if decided != alert_id:
+            yield f"{where}: the trace decided about alert {decided}, not this one"
+        yield from (f"{where}: {problem}" for problem in verify_proof_trail(trail, expected_public_key))
+
+
 def _problems(trail: dict, expected_public_key: str | None):
     if trail.get("format") != PROOF_TRAIL_FORMAT:
-        yield f"unknown format {trail.get('format')!r}, expected {PROOF_TRAIL_FORMAT!r}"
+        yield (f"unknown format {trail.get('format')!r}, expected {PROOF_TRAIL_FORMAT!r} (one proof trail) or "
+               f"{REPORT_EVIDENCE_FORMAT!r} (a report's proof-trail.json)")
         return
     trace = trail["trace"]
     digest = sha256_hex(canonical_json(trace["content"]))

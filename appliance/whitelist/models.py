@@ -12,13 +12,15 @@ DIRECTIONS = get_args(Direction)
 RuleName = Literal[tuple(sorted(RULE_NAMES))]
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}(/(3[0-2]|[12]?[0-9]))?"
+_IPV4_ADDRESS = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_IPV4 = rf"{_IPV4_ADDRESS}(/(3[0-2]|[12]?[0-9]))?"
 _H = "[0-9A-Fa-f]{1,4}"
-_IPV6 = (
+_IPV6_ADDRESS = (
     rf"(({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}|({_H}:){{1,4}}(:{_H}){{1,3}}"
     rf"|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:))"
-    r"(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
 )
+_IPV6 = rf"{_IPV6_ADDRESS}(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+IP_ADDRESS_PATTERN = rf"^({_IPV4_ADDRESS}|{_IPV6_ADDRESS})$"  # one address, no network
 # What the schema promises: an IPv4 or IPv6 address or network in the usual notation. `normalise` (the
 # ipaddress module) decides; it also takes forms the pattern leaves out, such as a netmask after the slash.
 Cidr = Annotated[str, msgspec.Meta(pattern=rf"^({_IPV4}|{_IPV6})$", max_length=64,

@@ -7,9 +7,10 @@ from appliance.api.paging import MAX_OFFSET
 SQLITE_INTEGER_MAX = 2**63 - 1
 
 
-def _as_list(kind: str | list[str] | None) -> list[str | None]:
-    """An OpenAPI 3.1 type: one name, or a list of them (["integer", "null"] for an optional one)."""
-    return kind if isinstance(kind, list) else [kind]
+def schema_types(schema: dict) -> set:
+    """The types a schema allows: `type` is one name or a list of them (["null", "string"]), or oneOf's."""
+    named = schema.get("type")
+    return set(named if isinstance(named, list) else [named]) | {s.get("type") for s in schema.get("oneOf", [])}
 
 
 def _integer_query_parameters(api) -> list[tuple[str, str]]:
@@ -18,8 +19,7 @@ def _integer_query_parameters(api) -> list[tuple[str, str]]:
     found = []
     for path, operations in schema["paths"].items():
         for parameter in operations.get("get", {}).get("parameters", []):
-            schemas = [parameter["schema"], *parameter["schema"].get("oneOf", [])]
-            types = [kind for s in schemas for kind in _as_list(s.get("type"))]
+            types = schema_types(parameter["schema"])
             if parameter["in"] == "query" and "integer" in types:
                 found.append((path.removeprefix("/api/v1"), parameter["name"]))
     return found
