@@ -40,6 +40,7 @@ from appliance.metrics.controller import metrics_handler
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
 from appliance.siem.controller import ExportController
+from appliance.site_settings.controller import SiteSettingsController
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from appliance.tenant.controller import TenantController
@@ -56,6 +57,7 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    SiteSettingsController,
     AuditController,
     TracesController,
     AgentsController,
