@@ -124,6 +124,12 @@ def _defined_in(name: str) -> str:
     return Path(module.__file__).relative_to(Path(__file__).parents[2]).as_posix()
 
 
+def _description(name: str) -> str:
+    """The first paragraph of the rule's docstring, without the rule's name that opens it."""
+    paragraph = (RULE_MODULES[name].__doc__ or "").strip().split("\n\n", 1)[0]
+    return " ".join(paragraph.split()).removeprefix(f"{name}: ")
+
+
 def _rule_settings(name: str, override: RuleConfig | None) -> RuleSettings:
     module = RULE_MODULES[name]
     override = override or RuleConfig()
@@ -139,7 +145,7 @@ def _rule_settings(name: str, override: RuleConfig | None) -> RuleSettings:
     ]
     return RuleSettings(
         rule_name=name,
-        description=(module.__doc__ or "").strip().split("\n", 1)[0],
+        description=_description(name),
         version=module.VERSION,
         defined_in=_defined_in(name),
         enabled=setting(override.enabled, True, not override.enabled),

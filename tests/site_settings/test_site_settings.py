@@ -4,6 +4,9 @@ without a restart."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -180,3 +183,40 @@ def test_a_configured_resolver_is_one_from_the_first_packet():
 
     assert not Baseline(SiteConfig()).is_resolver("10.0.0.53")
     assert Baseline(SiteConfig(dns_resolvers=["10.0.0.53"])).is_resolver("10.0.0.53")
+
+
+def wait_for(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"the engine never got to: {what}"
+        time.sleep(0.05)
+
+
+def all_batches_done(store) -> bool:
+    return store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0")["n"] == 0
+
+
+@pytest.mark.e2e
+def test_the_engine_process_follows_a_change_made_through_the_api_while_it_runs(api, admin_headers, store, data_dir,
+                                                                                tmp_path):
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "engine", "--data-dir", str(data_dir.root), "--poll-interval", "0.05"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        queue_capture_files(store, [PCAPS / "arp-scan.pcap"], agent_id="local")
+        wait_for(lambda: alerts(store) == [("NETWORK_SWEEP", "HIGH")], "the sweep's alert")
+        first = store.query_one("SELECT * FROM alerts")
+        disabled = api.put("/settings/rules/NETWORK_SWEEP", json={"enabled": False}, headers=admin_headers)
+        assert disabled.status_code == 200
+        wait_for(lambda: store.query("SELECT 1 FROM audit_log WHERE action = 'engine.settings_applied'"),
+                 "the new settings")
+        queue_capture_files(store, [shifted_capture(PCAPS / "arp-scan.pcap", tmp_path / "later.pcap", 86400)],
+                            agent_id="local")
+        wait_for(lambda: all_batches_done(store), "the next day's batches")
+        assert store.query("SELECT * FROM alerts") == [first]  # the disabled rule said nothing
+        assert engine.poll() is None  # the same process all along, never restarted
+    finally:
+        engine.terminate()
+        _, errors = engine.communicate(timeout=60)
+    assert engine.returncode == 0, errors.decode()

@@ -21,7 +21,7 @@ const sameList = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 function defaultNote(current, defaults, text) {
   const isDefault = JSON.stringify(current) === JSON.stringify(defaults);
-  return h("span", { class: "muted small" }, isDefault ? `Default (${text(defaults)})` : `Set on this box · default: ${text(defaults)}`);
+  return h("span", { class: "muted small" }, isDefault ? `Default: ${text(defaults)}` : `Set on this box · default: ${text(defaults)}`);
 }
 
 function timeZones() {

@@ -10,8 +10,9 @@ export const ROLES = [
   ["admin", "Admin: also users, settings and the box"],
 ];
 
-const roleSelect = (name, selected, label) => h("select", { name, "aria-label": label },
-  ROLES.map(([value, text]) => h("option", { value, selected: value === selected }, text)));
+// In the form each role says what it allows; in the table its name is enough.
+const roleSelect = (name, selected, label, explained = false) => h("select", { name, "aria-label": label },
+  ROLES.map(([value, text]) => h("option", { value, selected: value === selected }, explained ? text : value)));
 
 function newUserForm(reload) {
   const outcome = h("div", { class: "form-outcome", "aria-live": "polite" });
@@ -19,7 +20,7 @@ function newUserForm(reload) {
     h("label", {}, "Username", h("input", { name: "username", required: true, autocomplete: "off", maxlength: 64 })),
     h("label", {}, "First password",
       h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
-    h("label", {}, "Role", roleSelect("role", "viewer")),
+    h("label", {}, "Role", roleSelect("role", "viewer", null, true)),
     h("div", { class: "form-end" }, h("button", { class: "button button-primary", type: "submit" }, "Add user")),
     h("p", { class: "muted small span-all" }, "At least 12 characters, not a common or breached password. "
       + "Give it to the person by a separate way; they can change it under My account."),
