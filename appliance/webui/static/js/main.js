@@ -12,6 +12,7 @@ import { exportPage } from "./export.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
 import { overviewPage } from "./overview.js";
+import { breachesPage, incidentDetail, incidentsPage } from "./registers.js";
 import { sitePage } from "./site.js";
 import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
@@ -26,6 +27,9 @@ const PAGES = [
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
+  { name: "incidents", label: "Incidents", shown: (c) => c.paths.has("/compliance/incidents"), draw: incidentsPage,
+    drawOne: incidentDetail },
+  { name: "breaches", label: "Breaches", shown: (c) => c.paths.has("/compliance/breaches"), draw: breachesPage },
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
   { name: "site", label: "Site settings", shown: (c) => c.paths.has("/settings/site"), draw: sitePage },
