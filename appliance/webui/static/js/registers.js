@@ -26,10 +26,11 @@ function localInputValue(epochSeconds) {
 
 // "due in 5 h 12 min" / "4 h 3 min overdue": the clock a person reads at a glance.
 export function clock(dueAt, at = now()) {
-  const minutes = Math.round(Math.abs(dueAt - at) / 60);
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  const span = days ? `${days} d ${hours} h` : hours ? `${hours} h ${minutes % 60} min` : `${minutes} min`;
+  const minutes = Math.floor(Math.abs(dueAt - at) / 60);
+  const hours = Math.floor(minutes / 60);
+  // Hours up to two days (the 24 h and 72 h clocks read as hours), days beyond.
+  const span = hours >= 48 ? `${Math.floor(hours / 24)} d ${hours % 24} h`
+    : hours ? `${hours} h ${minutes % 60} min` : `${minutes} min`;
   return dueAt >= at ? `due in ${span}` : `${span} overdue`;
 }
 
