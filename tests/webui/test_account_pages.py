@@ -3,6 +3,7 @@ through the API: an admin adds a user and changes settings; a viewer reads them 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -75,6 +76,10 @@ def test_an_admin_adds_a_user_and_changes_site_and_rule_settings_and_a_viewer_ca
     submit(form)
     page.text_appears(".view .notice-success", "without a restart")
     page.text_appears('form[aria-label="Site settings"]', "Set on this box · default: UTC")
+    page.go("Audit log", "audit")  # every time now shows in the site's zone, named
+    shown = page.find(".view tbody td").text
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", shown), shown
+    page.go("Site settings", "site")
 
     scan = page.find('details[data-rule="PORT_SCAN"] summary')
     scan.click()

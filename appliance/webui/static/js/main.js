@@ -7,7 +7,7 @@ import { auditPage } from "./audit.js";
 import { boxPage, hasBoxPages } from "./box.js";
 import { compliancePage } from "./compliance.js";
 import { egressPage } from "./egress.js";
-import { describeError, errorNotice, h } from "./elements.js";
+import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
@@ -101,6 +101,7 @@ function showGate(form, message) {
 
 async function openSession() {
   const [user, paths] = await Promise.all([api.get("/auth/me"), servedPaths()]);
+  if (paths.has("/settings/site")) useTimeZone((await api.get("/settings/site")).current.business_hours.timezone);
   signedIn = { user, paths };
   $("who").textContent = `${user.username} · ${user.role}`;
   $("gate").hidden = true;

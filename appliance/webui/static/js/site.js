@@ -3,7 +3,7 @@
 // default and where it comes from. Everyone reads them; admins change them; the engine follows without restart.
 
 import { api } from "./api.js";
-import { errorNotice, h, pageHeader, panel, successNotice } from "./elements.js";
+import { errorNotice, h, pageHeader, panel, successNotice, useTimeZone } from "./elements.js";
 
 const ADDRESS_LISTS = [
   ["internal_networks", "Internal networks", "Addresses or networks (CIDR) of this site, one per line."],
@@ -69,7 +69,8 @@ function siteForm(view, canEdit, reload) {
       return;
     }
     try {
-      await api.put("/settings/site", change);
+      const saved = await api.put("/settings/site", change);
+      useTimeZone(saved.current.business_hours.timezone); // every time shown from now on
       await reload(successNotice(`Saved (${Object.keys(change).map((name) => name.replaceAll("_", " ")).join(", ")}). `
         + "The engine applies it to the next traffic it reads, without a restart."));
     } catch (error) {
