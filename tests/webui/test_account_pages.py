@@ -18,6 +18,7 @@ from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixt
 pytestmark = pytest.mark.e2e
 
 OLGA_PASSWORD = "copper kettle on the stove 7"
+OLGA_NEW_PASSWORD = "seven herons by the weir"
 NEW_ADMIN_PASSWORD = "lanterns over the harbour 2026"
 WIDTHS = {"wide": (1440, 900), "narrow": (390, 844)}
 
@@ -58,6 +59,14 @@ def test_an_admin_adds_a_user_and_changes_site_and_rule_settings_and_a_viewer_ca
     page.text_appears(".view .notice-success", "Added olga as analyst.")
     Select(page.find('tr[data-username="olga"] select[name="role"]')).select_by_value("viewer")
     page.text_appears(".view .notice-success", "olga is now viewer.")
+    page.find('tr[data-username="olga"] details summary').click()
+    form = page.find('form[aria-label="New password for olga"]')
+    fill(form, "password", "olga2026")
+    submit(form)
+    page.text_appears('form[aria-label="New password for olga"] .notice-error', "password: ")
+    fill(form, "password", OLGA_NEW_PASSWORD)
+    submit(form)
+    page.text_appears(".view .notice-success", "New password set for olga")
     screenshots(page, "users")
     with server.client() as client:
         admin = login(client)
@@ -108,6 +117,8 @@ def test_an_admin_adds_a_user_and_changes_site_and_rule_settings_and_a_viewer_ca
 
     page.click_button("Log out")
     page.sign_in(OLGA_PASSWORD, username="olga")
+    page.text_appears("#login-error", "invalid username, password or one-time code")  # replaced by the admin
+    page.sign_in(OLGA_NEW_PASSWORD, username="olga")
     page.loaded("overview")
     assert "Users" not in page.find("#nav").text
     page.driver.get(f"{page.origin}/#/users")
@@ -116,6 +127,8 @@ def test_an_admin_adds_a_user_and_changes_site_and_rule_settings_and_a_viewer_ca
     page.text_appears(".view", "only an admin can change them")
     assert page.find('form[aria-label="Site settings"] fieldset').get_attribute("disabled") is not None
     assert not page.all('.view button[type="submit"]')
+    page.go("Incidents", "incidents")
+    assert not page.all('form[aria-label="Open an incident"]')  # the registers are an analyst's to fill in
     token = page.driver.execute_script("return sessionStorage.getItem('netsenx.token')")
     with server.client() as client:  # and the box itself refuses the viewer, whatever the page shows
         viewer = {"Authorization": f"Bearer {token}"}

@@ -1,5 +1,5 @@
 // Users (admins): who may sign in, with which role; a new user, a role change, a disabled account, a lost
-// second factor switched off.
+// second factor switched off, a new password for someone who forgot theirs.
 
 import { api } from "./api.js";
 import { confirmingButton, errorNotice, formatTime, h, pageHeader, panel, successNotice } from "./elements.js";
@@ -20,7 +20,7 @@ function newUserForm(reload) {
     h("label", {}, "Username", h("input", { name: "username", required: true, autocomplete: "off", maxlength: 64 })),
     h("label", {}, "First password",
       h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
-    h("label", {}, "Role", roleSelect("role", "viewer", null, true)),
+    h("label", { class: "span-2" }, "Role", roleSelect("role", "viewer", null, true)),
     h("div", { class: "form-end" }, h("button", { class: "button button-primary", type: "submit" }, "Add user")),
     h("p", { class: "muted small span-all" }, "At least 12 characters, not a common or breached password. "
       + "Give it to the person by a separate way; they can change it under My account."),
@@ -57,7 +57,8 @@ function userRow(user, me, reload) {
     h("td", {}, user.disabled ? "disabled" : "active"),
     h("td", {}, user.totp_enabled ? "on" : "off"),
     h("td", { class: "nowrap" }, formatTime(user.created_at)),
-    h("td", { class: "button-row" },
+    h("td", {}, h("div", { class: "button-row" },
+      self ? null : newPasswordForm(user, reload),
       user.disabled
         ? h("button", { class: "button", type: "button", onclick: change({ disabled: false }, `${user.username} can sign in again.`) }, "Enable")
         : confirmingButton("Disable", "Confirm disable", change({ disabled: true }, `${user.username} can no longer sign in.`)),
@@ -70,7 +71,26 @@ function userRow(user, me, reload) {
         } catch (error) {
           await reload(errorNotice(error));
         }
-      })));
+      }))));
+}
+
+// For someone who forgot theirs: the new password ends every session of theirs; they change it under My account.
+function newPasswordForm(user, reload) {
+  const outcome = h("div", { class: "form-outcome", "aria-live": "polite" });
+  const password = h("input", { name: "password", type: "password", autocomplete: "new-password",
+    "aria-label": `New password for ${user.username}` });
+  const form = h("form", { class: "button-row", "aria-label": `New password for ${user.username}`, novalidate: true },
+    password, h("button", { class: "button", type: "submit" }, "Set"), outcome);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api.patch(`/users/${encodeURIComponent(user.username)}`, { password: password.value });
+      await reload(successNotice(`New password set for ${user.username}; their sessions were signed out.`));
+    } catch (error) {
+      outcome.replaceChildren(errorNotice(error));
+    }
+  });
+  return h("details", { class: "inline-details" }, h("summary", {}, "New password"), form);
 }
 
 export async function usersPage(view, context) {
