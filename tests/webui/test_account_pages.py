@@ -14,6 +14,7 @@ from selenium.webdriver.support.ui import Select
 from appliance.auth import totp, users
 from tests.conftest import ADMIN_PASSWORD, login
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
+from tests.webui.test_notification_pages import fill
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +22,6 @@ OLGA_PASSWORD = "copper kettle on the stove 7"
 OLGA_NEW_PASSWORD = "seven herons by the weir"
 NEW_ADMIN_PASSWORD = "lanterns over the harbour 2026"
 WIDTHS = {"wide": (1440, 900), "narrow": (390, 844)}
-
-
-def fill(form, name: str, value: str) -> None:
-    field = form.find_element(By.NAME, name)
-    field.clear()
-    field.send_keys(value)
 
 
 def submit(form) -> None:

@@ -10,8 +10,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.conftest import ADMIN_PASSWORD, login
-from tests.webui.test_account_pages import fill, screenshots, submit
+from tests.webui.test_account_pages import screenshots, submit
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
+from tests.webui.test_notification_pages import fill
 
 pytestmark = pytest.mark.e2e
 
