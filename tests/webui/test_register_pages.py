@@ -4,6 +4,9 @@ each result checked through the API."""
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import pytest
 from pypdf import PdfReader
 from selenium.webdriver.common.by import By
@@ -16,9 +19,16 @@ from tests.webui.test_notification_pages import fill
 
 pytestmark = pytest.mark.e2e
 
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+YESTERDAY_0930_TOKYO = (dt.datetime.now(TOKYO) - dt.timedelta(days=1)).replace(hour=9, minute=30, second=0,
+                                                                               microsecond=0)
+
 
 def test_an_incident_opened_from_an_alert_gets_its_clocks_a_stage_report_and_a_breach(page, box, browser):  # noqa: F811
     server, ids = box
+    with server.client() as client:  # a site far from the browser's UTC: the forms' times are the site's
+        zone = {"business_hours": {"timezone": "Asia/Tokyo"}}
+        assert client.put("/settings/site", json=zone, headers=login(client)).status_code == 200
     page.open()
     page.sign_in(ADMIN_PASSWORD)
     page.loaded("overview")
@@ -53,6 +63,10 @@ def test_an_incident_opened_from_an_alert_gets_its_clocks_a_stage_report_and_a_b
     form = page.find('form[aria-label="Record a breach"]')
     fill(form, "title", "Operator directory exported")
     fill(form, "data_categories", "names, e-mail addresses")
+    page.text_appears('form[aria-label="Record a breach"]', "Aware since (Asia/Tokyo)")
+    aware = form.find_element(By.NAME, "aware_at")
+    wall_time = YESTERDAY_0930_TOKYO.strftime("%Y-%m-%dT%H:%M")
+    page.driver.execute_script("arguments[0].value = arguments[1]", aware, wall_time)
     Select(form.find_element(By.NAME, "incident_id")).select_by_index(1)
     submit(form)
     page.text_appears('form[aria-label="Record a breach"] .notice-error', "not_notified_reason: Art.33(5)")
@@ -74,3 +88,4 @@ def test_an_incident_opened_from_an_alert_gets_its_clocks_a_stage_report_and_a_b
         breach = client.get("/compliance/breaches", headers=admin).json()["breaches"][0]
         assert breach["incident_id"] == incident["id"] and breach["notified"] is True
         assert breach["data_categories"] == ["names", "e-mail addresses"]
+        assert breach["aware_at"] == YESTERDAY_0930_TOKYO.timestamp()

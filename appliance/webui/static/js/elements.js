@@ -40,6 +40,27 @@ export function formatTime(epochSeconds) {
   return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second} ${part.timeZoneName}`;
 }
 
+const wallClock = (epochMs) => {
+  const part = Object.fromEntries(timeFormat.formatToParts(new Date(epochMs)).map(({ type, value }) => [type, value]));
+  return { ...part, asUtc: Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute, part.second) };
+};
+
+export const timeZoneName = () => timeFormat.resolvedOptions().timeZone;
+
+// A date-and-time field's "YYYY-MM-DDTHH:MM" is a wall time in the site's zone, like every time shown.
+export function toTimeField(epochSeconds) {
+  const wall = wallClock(epochSeconds * 1000);
+  return `${wall.year}-${wall.month}-${wall.day}T${wall.hour}:${wall.minute}`;
+}
+
+export function fromTimeField(text) {
+  const [year, month, day, hour, minute] = text.split(/[-T:]/).map(Number);
+  const wanted = Date.UTC(year, month - 1, day, hour, minute);
+  let epochMs = wanted;
+  for (let pass = 0; pass < 2; pass += 1) epochMs += wanted - wallClock(epochMs).asUtc; // twice: across a DST change
+  return Math.floor(epochMs / 1000);
+}
+
 export const STATUS_LABELS = {
   open: "Open",
   reviewed: "Reviewed",

@@ -3,7 +3,9 @@
 // PDF reports generated for the NIS2 stage chosen.
 
 import { api, download } from "./api.js";
-import { errorNotice, formatTime, h, pageHeader, pager, panel, successNotice } from "./elements.js";
+import {
+  errorNotice, formatTime, fromTimeField, h, pageHeader, pager, panel, successNotice, timeZoneName, toTimeField,
+} from "./elements.js";
 
 const PAGE_SIZE = 30;
 const STATUSES = [["open", "Open"], ["contained", "Contained"], ["resolved", "Resolved"], ["closed", "Closed"]];
@@ -15,14 +17,8 @@ const ASSESSMENTS = [["significant", "Significant incident (Art.23(3))"],
   ["suspected_malicious", "Suspected unlawful or malicious"], ["cross_border", "Cross-border impact"]];
 
 const canRecord = (context) => context.user.role !== "viewer";
-const epochOf = (localTime) => Math.floor(new Date(localTime).getTime() / 1000);
 const now = () => Math.floor(Date.now() / 1000);
-
-function localInputValue(epochSeconds) {
-  const date = new Date(epochSeconds * 1000);
-  date.setMinutes(date.getMinutes() - date.getTimezoneOffset());
-  return date.toISOString().slice(0, 16);
-}
+const timeLabel = (text) => `${text} (${timeZoneName()})`;
 
 // "due in 5 h 12 min" / "4 h 3 min overdue": the clock a person reads at a glance.
 export function clock(dueAt, at = now()) {
@@ -70,7 +66,7 @@ function newIncidentForm(context) {
   const alertIds = context.params.getAll("alert").join("\n");
   const form = h("form", { class: "form-grid", "aria-label": "Open an incident", novalidate: true },
     h("label", { class: "span-2" }, "Title", h("input", { name: "title", required: true, maxlength: 200 })),
-    h("label", {}, "Aware since", h("input", { name: "aware_at", type: "datetime-local", value: localInputValue(now()) })),
+    h("label", {}, timeLabel("Aware since"), h("input", { name: "aware_at", type: "datetime-local", value: toTimeField(now()) })),
     h("label", { class: "span-2" }, "Alert IDs (one per line)",
       h("textarea", { name: "alert_ids", rows: 2, class: "mono", spellcheck: "false", value: alertIds })),
     h("label", { class: "span-all" }, "What happened", h("textarea", { name: "description", rows: 3 })),
@@ -81,7 +77,7 @@ function newIncidentForm(context) {
     const incident = await api.post("/compliance/incidents", {
       title: fields.title.trim(), description: fields.description.trim(),
       alert_ids: fields.alert_ids.split(/\s+/).filter(Boolean),
-      aware_at: fields.aware_at ? epochOf(fields.aware_at) : undefined,
+      aware_at: fields.aware_at ? fromTimeField(fields.aware_at) : undefined,
     });
     context.navigate(`incidents/${encodeURIComponent(incident.id)}`);
   }));
@@ -219,7 +215,7 @@ function newBreachForm(context, incidents, reload) {
     h("option", { value: "true" }, "Notified to the supervisory authority"));
   const form = h("form", { class: "form-grid", "aria-label": "Record a breach", novalidate: true },
     h("label", { class: "span-2" }, "Title", h("input", { name: "title", required: true, maxlength: 200 })),
-    h("label", {}, "Aware since", h("input", { name: "aware_at", type: "datetime-local", value: localInputValue(now()) })),
+    h("label", {}, timeLabel("Aware since"), h("input", { name: "aware_at", type: "datetime-local", value: toTimeField(now()) })),
     h("label", {}, "Incident", h("select", { name: "incident_id" }, h("option", { value: "" }, "None"),
       incidents.map((incident) => h("option", { value: incident.id }, `${incident.reference} · ${incident.title}`)))),
     h("label", { class: "span-2" }, "Nature of the breach", h("textarea", { name: "nature", rows: 2 })),
@@ -228,7 +224,7 @@ function newBreachForm(context, incidents, reload) {
     h("label", {}, "Records affected (about)", h("input", { name: "records_approx", inputmode: "numeric" })),
     h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "high_risk" }), "High risk to the people"),
     h("label", {}, "Notification", notified),
-    h("label", {}, "Notified at", h("input", { name: "notified_at", type: "datetime-local" })),
+    h("label", {}, timeLabel("Notified at"), h("input", { name: "notified_at", type: "datetime-local" })),
     h("label", { class: "span-2" }, "Why not notified (required when not notified)",
       h("textarea", { name: "not_notified_reason", rows: 2 })),
     h("label", { class: "span-2" }, "Measures taken", h("textarea", { name: "measures", rows: 2 })),
@@ -238,12 +234,12 @@ function newBreachForm(context, incidents, reload) {
   form.addEventListener("submit", attempt(outcome, async () => {
     const fields = Object.fromEntries(new FormData(form));
     const breach = await api.post("/compliance/breaches", {
-      title: fields.title.trim(), aware_at: fields.aware_at ? epochOf(fields.aware_at) : now(),
+      title: fields.title.trim(), aware_at: fields.aware_at ? fromTimeField(fields.aware_at) : now(),
       incident_id: fields.incident_id || null, nature: fields.nature.trim(),
       data_categories: fields.data_categories.split(",").map((item) => item.trim()).filter(Boolean),
       data_subjects_approx: count(fields.data_subjects_approx), records_approx: count(fields.records_approx),
       high_risk: form.elements.high_risk.checked, notified: fields.notified === "true",
-      notified_at: fields.notified_at ? epochOf(fields.notified_at) : null,
+      notified_at: fields.notified_at ? fromTimeField(fields.notified_at) : null,
       not_notified_reason: fields.not_notified_reason.trim(), measures: fields.measures.trim(),
     });
     await reload(successNotice(`Recorded ${breach.reference}.`));
