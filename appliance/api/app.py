@@ -42,6 +42,7 @@ from appliance.metrics.controller import metrics_handler
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
 from appliance.siem.controller import ExportController
+from appliance.site_settings.controller import SiteSettingsController
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from appliance.tenant.controller import TenantController
@@ -58,6 +59,7 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    SiteSettingsController,
     AuditController,
     TracesController,
     FlowsController,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
 
 import msgspec
@@ -15,6 +18,7 @@ ROLE_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 FREE_ATTEMPTS = 5
 FIRST_LOCK_SECONDS = 30
 MAX_LOCK_SECONDS = 3600
+RECOVERY_CODES = 10  # a set, each used once, for when the authenticator is lost
 
 
 class User(msgspec.Struct, frozen=True):
@@ -173,14 +177,54 @@ def consume_totp_step(store: Store, user_id: int, step: int) -> bool:
     )
 
 
-def second_factor_passes(store: Store, row: dict, code: str | None, now: float) -> bool:
+def _recovery_hash(code: str) -> str:
+    normalised = "".join(code.split()).replace("-", "").lower()
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def new_recovery_codes(store: Store, user_id: int) -> list[str]:
+    """A new set of one-time recovery codes, replacing any earlier set; only their hashes are kept."""
+    codes = [base64.b32encode(secrets.token_bytes(10)).decode().lower() for _ in range(RECOVERY_CODES)]
+    codes = ["-".join(code[i:i + 4] for i in range(0, 16, 4)) for code in codes]
+    with store.write_transaction():
+        store.execute("DELETE FROM totp_recovery_codes WHERE user_id = ?", (user_id,))
+        for code in codes:
+            store.execute("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                          (user_id, _recovery_hash(code)))
+    return codes
+
+
+def use_recovery_code(store: Store, user_id: int, code: str, now: float) -> bool:
+    """Accept a recovery code once: one compare-and-set, so two requests with the same code cannot both pass."""
+    return store.execute(
+        "UPDATE totp_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        (now, user_id, _recovery_hash(code)),
+    ) == 1
+
+
+def recovery_codes_left(store: Store, user_id: int) -> int:
+    return store.query_one(
+        "SELECT count(*) AS n FROM totp_recovery_codes WHERE user_id = ? AND used_at IS NULL", (user_id,)
+    )["n"]
+
+
+def second_factor_passes(store: Store, row: dict, code: str | None, now: float, recovery_code: str | None) -> bool:
     if not row["totp_enabled"]:
         return True
+    if recovery_code:
+        return use_recovery_code(store, row["id"], recovery_code, now)
     step = totp.matching_step(row["totp_secret"], code or "", now)
     return step is not None and consume_totp_step(store, row["id"], step)
 
 
-def authenticate(store: Store, username: str, password: str, code: str | None, now: float | None = None) -> User:
+def authenticate(
+    store: Store,
+    username: str,
+    password: str,
+    code: str | None,
+    now: float | None = None,
+    recovery_code: str | None = None,
+) -> User:
     """Check a login. Raises LoginRejected or AccountLocked.
 
     Every rejection is the same LoginRejected, whichever of name, password, account state or one-time code
@@ -191,10 +235,40 @@ def authenticate(store: Store, username: str, password: str, code: str | None, n
         passwords.verify_password(password, passwords.DUMMY_HASH)  # as long as for a real account
         raise LoginRejected(REJECTED)
     password_ok = passwords.verify_password(password, row["password_hash"])
-    if password_ok and not row["disabled"] and second_factor_passes(store, row, code, now):
+    if password_ok and not row["disabled"] and second_factor_passes(store, row, code, now, recovery_code):
         store.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (row["id"],))
         return _user(row)
     raise LoginRejected(REJECTED)
+
+
+def check_current_password(store: Store, username: str, password: str, now: float | None = None) -> None:
+    """A signed-in user proving it is still them before a sensitive change. Counts as a login attempt
+    (lockout included), so a stolen session cannot be used to guess the password."""
+    now = time.time() if now is None else now
+    row = count_attempt(store, username, now)
+    if row is None or not passwords.verify_password(password, row["password_hash"]):
+        raise LoginRejected("current password: not the password of this account")
+    store.execute("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", (row["id"],))
+
+
+def change_own_password(store: Store, username: str, current: str, new: str, now: float | None = None) -> User:
+    """A signed-in user's new password, given the current one; the change ends every earlier token."""
+    check_current_password(store, username, current, now)
+    if new == current:
+        raise UserError("password: the new password is the current one")
+    return update_user(store, username, password=new)
+
+
+def disable_totp(store: Store, username: str) -> User:
+    """An admin's way back in for a user who lost both the authenticator and the recovery codes."""
+    with store.write_transaction():
+        user = get_user(store, username)
+        if user is None:
+            raise LookupError(username)
+        store.execute("UPDATE users SET totp_enabled = 0, totp_secret = NULL, token_generation = token_generation + 1 "
+                      "WHERE id = ?", (user.id,))
+        store.execute("DELETE FROM totp_recovery_codes WHERE user_id = ?", (user.id,))
+    return get_user(store, username)
 
 
 def start_totp_enrolment(store: Store, username: str) -> str:

@@ -24,6 +24,7 @@ class UserChange(msgspec.Struct, forbid_unknown_fields=True):
     role: str | None = None
     disabled: bool | None = None
     password: str | None = None
+    totp_enabled: bool | None = None  # an admin may switch a lost second factor off; only its user enrols one
 
 
 class UserList(msgspec.Struct):
@@ -60,8 +61,12 @@ class UsersController(Controller):
     def change(
         self, username: FromPath[str], data: JSONBody[UserChange], request: Request, store: NamedDependency[Store]
     ) -> users.User:
+        if data.totp_enabled:
+            raise ValidationException("totp_enabled: only the account's own user can enrol a one-time code app")
         try:
             user = users.update_user(store, username, role=data.role, disabled=data.disabled, password=data.password)
+            if data.totp_enabled is False:
+                user = users.disable_totp(store, username)
         except LookupError as error:
             raise NotFoundException(f"no user {username!r}") from error
         except users.UserError as error:

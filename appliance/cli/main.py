@@ -13,6 +13,7 @@ from appliance.cli import (
     license_commands,
     notify_command,
     serve_command,
+    settings_commands,
     store_commands,
     tenant_commands,
 )
@@ -30,6 +31,7 @@ COMMAND_GROUPS = [
     license_commands,
     simulate_command,
     tenant_commands,
+    settings_commands,
 ]
 # What a user can cause by bad input; anything else is a bug and keeps its traceback.
 USER_ERRORS = (CliError, WrongKeyError, BackupError, FileExistsError, FileNotFoundError, PermissionError, apsw.Error)

@@ -62,6 +62,14 @@ class IncidentUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     add_alert_ids: Annotated[list[str], msgspec.Meta(max_length=MAX_ALERTS_PER_CALL)] | None = None
 
 
+class IncidentReport(msgspec.Struct):
+    kind: str  # nis2, gdpr
+    title: str  # with the NIS2 stage
+    sha256: str  # of the PDF handed out
+    generated_by: str
+    generated_at: float
+
+
 class Incident(msgspec.Struct):
     id: str
     reference: str
@@ -83,6 +91,7 @@ class Incident(msgspec.Struct):
     created_by: str
     created_at: float
     updated_at: float
+    reports: list[IncidentReport] = []  # newest first
 
 
 class IncidentList(msgspec.Struct):
@@ -198,7 +207,21 @@ def _incident(store: Store, row: dict, regime: Regime, now: float) -> Incident:
     for name in ("significant", "suspected_malicious", "cross_border"):
         row[name] = None if row[name] is None else bool(row[name])
     return Incident(**row, submissions=submissions, alert_ids=alert_ids, deadlines=deadlines,
-                    overdue=any(deadline.overdue for deadline in deadlines))
+                    overdue=any(deadline.overdue for deadline in deadlines), reports=reports_of(store, row["id"]))
+
+
+def record_report(store: Store, incident_id: str, report: IncidentReport) -> None:
+    store.execute(
+        "INSERT INTO incident_reports (incident_id, kind, title, sha256, generated_by, generated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (incident_id, report.kind, report.title, report.sha256, report.generated_by, report.generated_at))
+
+
+def reports_of(store: Store, incident_id: str) -> list[IncidentReport]:
+    rows = store.query(
+        "SELECT kind, title, sha256, generated_by, generated_at FROM incident_reports WHERE incident_id = ? "
+        "ORDER BY generated_at DESC, id DESC", (incident_id,))
+    return [IncidentReport(**row) for row in rows]
 
 
 def get(store: Store, incident_id: str, regime: Regime, now: float | None = None) -> Incident | None:

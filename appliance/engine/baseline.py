@@ -287,8 +287,9 @@ class Baseline:
         return len(self._destinations.get(dst, ()))
 
     def is_resolver(self, ip: str) -> bool:
-        """An internal host other internal hosts send DNS queries to: its own queries are forwarded ones."""
-        return ip in self._resolvers
+        """A configured resolver, or an internal host other internal hosts send DNS queries to: its own queries
+        are forwarded ones."""
+        return ip in self._resolvers or ip in self.site.resolvers
 
     def knows_dhcp_server(self, ip: str) -> bool:
         return ip in self._dhcp_servers

@@ -201,6 +201,9 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
     internal_networks: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_INTERNAL_NETWORKS))
     business_hours: BusinessHours = msgspec.field(default_factory=BusinessHours)
     known_dhcp_servers: list[str] = []  # addresses; empty = learn them during the baseline period
+    # the site's own DNS resolvers: their queries are forwarded ones from the first packet on (the baseline
+    # also learns resolvers, but only once clients have been seen asking them)
+    dns_resolvers: list[str] = []
     allowed_ot_writers: list[str] = []  # addresses or CIDRs allowed to send Modbus/DNP3/BACnet writes
     gateway_ips: list[str] = []  # ARP_SPOOFING treats a claim on these as the worst case
     ai_service_domains: list[str] = msgspec.field(default_factory=default_ai_service_domains)
@@ -215,7 +218,7 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
             raise ValueError(f"learning_period_s must be >= 0, got {self.learning_period_s}")
         if self.max_tracked_keys < 1:
             raise ValueError(f"max_tracked_keys must be >= 1, got {self.max_tracked_keys}")
-        for address in self.known_dhcp_servers + self.gateway_ips:
+        for address in self.known_dhcp_servers + self.gateway_ips + self.dns_resolvers:
             if _ip_to_int(address) is None:
                 raise ValueError(f"not an IP address: {address!r}")
         _ = self._internal, self.ot_writers  # parse now: a bad CIDR is a config error, not a runtime one
@@ -243,6 +246,10 @@ class SiteConfig(msgspec.Struct, kw_only=True, dict=True):
     @cached_property
     def dhcp_servers(self) -> frozenset[str]:
         return frozenset(self.known_dhcp_servers)
+
+    @cached_property
+    def resolvers(self) -> frozenset[str]:
+        return frozenset(self.dns_resolvers)
 
     @cached_property
     def gateways(self) -> frozenset[str]:

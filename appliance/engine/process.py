@@ -91,8 +91,17 @@ class EngineSettings(msgspec.Struct, kw_only=True):
     site: SiteConfig = msgspec.field(default_factory=SiteConfig)
 
 
+SETTINGS_KEY = "engine"
+
+
 def load_settings(store: Store) -> EngineSettings:
-    return msgspec.convert(store.get_setting("engine", {}), EngineSettings)
+    return msgspec.convert(store.get_setting(SETTINGS_KEY, {}), EngineSettings)
+
+
+def stored_settings_text(store: Store) -> str:
+    """The stored settings as written, for a cheap "did they change?" between batches."""
+    row = store.query_one("SELECT value FROM settings WHERE key = ?", (SETTINGS_KEY,))
+    return row["value"] if row else ""
 
 
 def detect(rules: RuleSet, batch: Batch) -> Iterable[Detection]:
@@ -120,6 +129,8 @@ class Engine:
     ) -> None:
         self.store = store
         self.scorer = scorer
+        # Settings given by the caller (analyze, tests) are its own; settings read from the store follow it.
+        self._settings_text = stored_settings_text(store) if settings is None else None
         self.settings = settings or load_settings(store)
         self.rule_allowed = rule_allowed
         self.checkpoint_batches = checkpoint_batches
@@ -133,6 +144,7 @@ class Engine:
     def process_pending(self, limit: int = 100, stop: threading.Event | None = None) -> int:
         """Process up to `limit` pending batches, or until `stop` is set (checked between batches). Returns how
         many were taken (processed or set aside); with none pending, checkpoints what is not saved yet."""
+        self.follow_settings()
         pending = self.store.query(
             "SELECT id, attempts FROM ingest_batches WHERE done = 0 AND failed_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
@@ -179,6 +191,40 @@ class Engine:
     def _report(self, action: str, target: str, details: dict) -> None:
         log.warning("%s %s: %s", action, target, details)
         audit.record(self.store, username=AUDIT_USER, source_ip="local", action=action, target=target, details=details)
+
+    # --- settings changed by an admin ----------------------------------------------------------------------
+    def follow_settings(self) -> bool:
+        """Apply settings an admin changed (UI, API or CLI) since the last look, between two batches, without a
+        restart. Returns whether new settings took effect.
+
+        The rules start afresh under the new configuration (as after a restart with it: a checkpoint is only
+        valid for the configuration that made it), on the baseline learnt so far, and are checkpointed at
+        once with the new fingerprint, so a restart right after continues from the same point. Stored
+        settings that cannot be read keep the running ones, reported once."""
+        if self._settings_text is None:
+            return False
+        text = stored_settings_text(self.store)
+        if text == self._settings_text:
+            return False
+        self._settings_text = text
+        try:
+            settings = load_settings(self.store)
+            changed = settings != self.settings
+            if changed:
+                self._apply(settings)
+        except (ValueError, msgspec.ValidationError) as error:
+            self._report("engine.settings_refused", "settings", {"error": str(error)[:ERROR_CHARS]})
+            return False
+        return changed
+
+    def _apply(self, settings: EngineSettings) -> None:
+        rules = RuleSet(settings.rule_overrides, settings.site,
+                        Baseline.from_bytes(self.rules.baseline.to_bytes(), settings.site))
+        self.settings, self.rules, self.fingerprint = settings, rules, rules.fingerprint()
+        with self.store.write_transaction() as connection:
+            baseline = self._write_checkpoint(connection, self._processed_seq)
+            self._report("engine.settings_applied", "settings", {"fingerprint": self.fingerprint})
+        self._saved(baseline)
 
     # --- one batch ---------------------------------------------------------------------------------------
     def process_batch(self, batch_id: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 import msgspec
@@ -13,6 +14,7 @@ from litestar.params import JSONBody
 from appliance.api.json_schema import exactly_one_of
 from appliance.api.security import analyst
 from appliance.audit.requests import record_request
+from appliance.compliance import incidents
 from appliance.compliance.controller import regime_for
 from appliance.compliance.regimes import GdprStage, Nis2Stage, Stage
 from appliance.licensing.box_license import report_gate
@@ -73,6 +75,10 @@ def subject_of(store: Store, request: ReportRequest, regime_name: str) -> Report
 
 def pdf_response(store: Store, request: Request, report: content.Report, subject: ReportSubject) -> Response[bytes]:
     document = pdf.render(report, content.attachment(subject, report))
+    if subject.incident is not None:  # listed with the incident it was made from
+        incidents.record_report(store, subject.incident.id, incidents.IncidentReport(
+            kind=report.kind, title=report.title, sha256=hashlib.sha256(document).hexdigest(),
+            generated_by=request.user.name, generated_at=subject.generated_at))
     record_request(
         store,
         request,

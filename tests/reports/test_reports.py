@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import time
@@ -201,3 +202,18 @@ def test_no_license_or_a_locked_one_answers_423(store, api, admin_headers, vendo
     for kind in ("nis2", "gdpr"):
         response = api.post(f"/reports/{kind}", json={"alert_id": alert}, headers=admin_headers)
         assert response.status_code == 423 and "locked" in response.json()["detail"]
+
+
+def test_the_reports_made_from_an_incident_are_listed_with_it(api, admin_headers, case):
+    incident_path = f"/compliance/incidents/{case.incident['id']}"
+    assert api.get(incident_path, headers=admin_headers).json()["reports"] == []
+    early = api.post("/reports/nis2", json={"alert_id": case.c2}, headers=admin_headers)  # via its alert
+    final = api.post("/reports/nis2", json={"incident_id": case.incident["id"], "stage": "final"},
+                     headers=admin_headers)
+    assert early.status_code == final.status_code == 200
+    listed = api.get(incident_path, headers=admin_headers).json()["reports"]
+    assert [(item["kind"], item["title"]) for item in listed] == [("nis2", "NIS2 Final report"),
+                                                                   ("nis2", "NIS2 Early warning")]
+    assert listed[0]["sha256"] == hashlib.sha256(final.content).hexdigest()
+    assert listed[1]["sha256"] == hashlib.sha256(early.content).hexdigest()
+    assert listed[0]["generated_by"] == "admin"

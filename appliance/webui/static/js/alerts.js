@@ -160,7 +160,11 @@ function reportButtons(alert, context) {
   };
   return panel("Reports", h("div", { class: "button-row" }, kinds.map(([kind, label]) =>
     h("button", { class: "button", type: "button", onclick: (event) => generate(kind, event.currentTarget) },
-      `${label} (PDF)`))), outcome);
+      `${label} (PDF)`))),
+  context.paths.has("/compliance/incidents")
+    ? h("p", {}, h("a", { href: `#/incidents?alert=${encodeURIComponent(alert.id)}` }, "Open an incident with this alert"))
+    : null,
+  outcome);
 }
 
 export async function alertDetail(view, context, alertId) {

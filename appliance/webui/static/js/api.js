@@ -79,6 +79,7 @@ export const api = {
   get: (path, query) => json("GET", path, { query }),
   post: (path, body) => json("POST", path, { body }),
   put: (path, body) => json("PUT", path, { body }),
+  patch: (path, body) => json("PATCH", path, { body }),
   delete: (path) => json("DELETE", path),
 };
 

@@ -18,14 +18,47 @@ export function h(tag, attributes, ...children) {
   return element;
 }
 
-const pad = (number) => String(number).padStart(2, "0");
+// Times show in the site's time zone (its settings), with the zone named, whatever the viewer's computer uses.
+const timeFormatIn = (zone) => new Intl.DateTimeFormat("en-GB", { timeZone: zone, timeZoneName: "short",
+  hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  second: "2-digit" });
+let timeFormat = timeFormatIn(undefined); // the browser's own zone until the site's is known
+
+export function useTimeZone(zone) {
+  try {
+    timeFormat = timeFormatIn(zone);
+  } catch {
+    timeFormat = timeFormatIn(undefined); // a zone this browser does not know: its own, still named
+  }
+}
 
 export function formatTime(epochSeconds) {
   if (epochSeconds === undefined || epochSeconds === null || epochSeconds === "") return "—";
   const date = new Date(Number(epochSeconds) * 1000);
   if (Number.isNaN(date.getTime())) return String(epochSeconds);
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
-    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const part = Object.fromEntries(timeFormat.formatToParts(date).map(({ type, value }) => [type, value]));
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second} ${part.timeZoneName}`;
+}
+
+const wallClock = (epochMs) => {
+  const part = Object.fromEntries(timeFormat.formatToParts(new Date(epochMs)).map(({ type, value }) => [type, value]));
+  return { ...part, asUtc: Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute, part.second) };
+};
+
+export const timeZoneName = () => timeFormat.resolvedOptions().timeZone;
+
+// A date-and-time field's "YYYY-MM-DDTHH:MM" is a wall time in the site's zone, like every time shown.
+export function toTimeField(epochSeconds) {
+  const wall = wallClock(epochSeconds * 1000);
+  return `${wall.year}-${wall.month}-${wall.day}T${wall.hour}:${wall.minute}`;
+}
+
+export function fromTimeField(text) {
+  const [year, month, day, hour, minute] = text.split(/[-T:]/).map(Number);
+  const wanted = Date.UTC(year, month - 1, day, hour, minute);
+  let epochMs = wanted;
+  for (let pass = 0; pass < 2; pass += 1) epochMs += wanted - wallClock(epochMs).asUtc; // twice: across a DST change
+  return Math.floor(epochMs / 1000);
 }
 
 export const STATUS_LABELS = {

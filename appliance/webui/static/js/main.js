@@ -1,18 +1,22 @@
 // The page: signing in (and unsealing a sealed box), the navigation, and which view shows for which #/path.
 
+import { accountPage } from "./account.js";
 import { api, ApiError, servedPaths, session } from "./api.js";
 import { alertDetail, alertList } from "./alerts.js";
 import { auditPage } from "./audit.js";
 import { boxPage, hasBoxPages } from "./box.js";
 import { compliancePage } from "./compliance.js";
 import { egressPage } from "./egress.js";
-import { describeError, errorNotice, h } from "./elements.js";
+import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
 import { overviewPage } from "./overview.js";
+import { breachesPage, incidentDetail, incidentsPage } from "./registers.js";
+import { sitePage } from "./site.js";
 import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
+import { usersPage } from "./users.js";
 import { whitelistPage } from "./whitelist.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,8 +27,14 @@ const PAGES = [
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
+  { name: "incidents", label: "Incidents", shown: (c) => c.paths.has("/compliance/incidents"), draw: incidentsPage,
+    drawOne: incidentDetail },
+  { name: "breaches", label: "Breaches", shown: (c) => c.paths.has("/compliance/breaches"), draw: breachesPage },
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
+  { name: "site", label: "Site settings", shown: (c) => c.paths.has("/settings/site"), draw: sitePage },
+  { name: "users", label: "Users", shown: (c) => c.user.role === "admin", draw: usersPage },
+  { name: "account", label: "My account", shown: () => true, draw: accountPage },
   { name: "audit", label: "Audit log", shown: (c) => c.user.role === "admin", draw: auditPage },
   { name: "notifications", label: "Notifications", shown: (c) => c.paths.has("/notifications/channels"), draw: notificationsPage },
   { name: "outbox", label: "Outbox", shown: (c) => c.paths.has("/notifications/outbox"), draw: outboxPage },
@@ -91,6 +101,7 @@ function showGate(form, message) {
 
 async function openSession() {
   const [user, paths] = await Promise.all([api.get("/auth/me"), servedPaths()]);
+  if (paths.has("/settings/site")) useTimeZone((await api.get("/settings/site")).current.business_hours.timezone);
   signedIn = { user, paths };
   $("who").textContent = `${user.username} · ${user.role}`;
   $("gate").hidden = true;
@@ -116,7 +127,10 @@ async function signIn(event) {
   try {
     const body = { username: username.trim(), password };
     // Always offered: the box answers a missing code like a wrong password, so it cannot ask for one.
-    if (totp.trim()) body.totp = totp.trim();
+    // Digits are an app's one-time code; letters make it one of the account's recovery codes.
+    const code = totp.trim();
+    if (/^\d+$/.test(code)) body.totp = code;
+    else if (code) body.recovery_code = code;
     const token = await api.post("/auth/login", body);
     session.start(token.access_token);
     form.reset();
