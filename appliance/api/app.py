@@ -34,6 +34,7 @@ from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
+from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
@@ -56,6 +57,7 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    ThreatIntelController,
     AuditController,
     TracesController,
     AgentsController,

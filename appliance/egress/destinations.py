@@ -15,6 +15,9 @@ import msgspec
 
 from appliance.cloud_sync import heartbeat
 from appliance.cloud_sync.settings import load_settings as load_cloud_settings
+from appliance.intel import feeds
+from appliance.intel import repository as intel_repository
+from appliance.intel.repository import Source
 from appliance.licensing import box_license, sovereignty
 from appliance.licensing.protocol import LICENSE_KEY_HEADER
 from appliance.notifications import formats
@@ -36,7 +39,7 @@ from appliance.siem.models import ExportDestination
 from appliance.siem.stream import document
 from appliance.store.database import Store
 
-Kind = Literal["cloud", "email", "syslog", "webhook", "siem_export"]
+Kind = Literal["cloud", "email", "syslog", "webhook", "siem_export", "threat_intel_feed"]
 
 NOTIFICATION_FIELDS = [
     "rule name and what the rule means",
@@ -86,6 +89,7 @@ def egress(store: Store, now: float) -> EgressView:
     found = [cloud(store)]
     found += [channel_destination(channel, settings, now) for channel in channels.list_channels(store)]
     found += [export_destination(destination, settings, now) for destination in exports.list_all(store)]
+    found += [feed_destination(source) for source in intel_repository.list_sources(store) if source.kind != "file"]
     return EgressView(destinations=found)
 
 
@@ -171,3 +175,23 @@ def export_destination(destination: ExportDestination, settings: NotificationSet
                            indent=2),
     )
 
+
+
+def feed_destination(source: Source) -> EgressDestination:
+    """A threat-intel feed: the box only asks; the request carries nothing about the site."""
+    parts = urllib.parse.urlsplit(source.url or "")
+    receives = ["nothing about this site: a request for the feed's list, with the headers below"]
+    if source.username:
+        receives.append(f"the user name {source.username!r} and the password set for this feed (HTTP basic auth)")
+    if source.kind == "taxii":
+        receives.append("the collection id and, after the first fetch, the time of the last success (added_after)")
+    headers = "\n".join(f"{name}: {value}" for name, value in feeds.request_headers(source).items())
+    return EgressDestination(
+        kind="threat_intel_feed", id=source.id, name=source.name, enabled=source.enabled,
+        address=f"{feeds.request_line(source)} (HTTPS), every {source.interval_seconds or 0:g} s",
+        encrypted=parts.scheme == "https",
+        endpoints=[Endpoint(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), "tcp")],
+        receives=receives,
+        never=["flows, alerts, IP or MAC addresses, host names, what matched, which indicators this box holds"],
+        example=f"{feeds.request_line(source)}\n{headers}",
+    )

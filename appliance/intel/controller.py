@@ -1,0 +1,232 @@
+"""/threat-intel: sources (file imports and scheduled feeds), indicators, search, the site's allowlist."""
+
+from __future__ import annotations
+
+import functools
+import time
+import urllib.parse
+from typing import Annotated, Literal
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, JSONBody, Parameter
+
+from appliance.api.errors import Conflict
+from appliance.api.security import admin, analyst, viewer
+from appliance.audit.requests import record_request
+from appliance.intel import imports, repository
+from appliance.intel.feeds import MIN_INTERVAL_SECONDS
+from appliance.intel.imports import ImportFailed, ImportResult
+from appliance.intel.indicators import KINDS, NotAnIndicator, address_or_network, normalise_domain
+from appliance.intel.repository import AllowlistEntry, DuplicateSource, Format, Source, SourceIn, StoredIndicator
+from appliance.intel.search import SearchResult, search
+from appliance.store.database import Store
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+Confidence = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class FeedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    kind: Literal["taxii", "https_list"]
+    url: Annotated[str, msgspec.Meta(max_length=2000)]
+    """An HTTPS list's URL, or a TAXII 2.1 API root (https://host/api1/)."""
+    collection: str | None = None
+    """TAXII: the collection id."""
+    format: Format = "list"
+    """What an HTTPS list holds (a TAXII feed is always STIX)."""
+    interval_seconds: Annotated[float, msgspec.Meta(ge=MIN_INTERVAL_SECONDS, le=30 * 86400)] = 3600.0
+    ca_cert: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+    """PEM of a private CA the feed's server certificate chains to (a site's own MISP); else the system's."""
+    username: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    password: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    tls_hashes: bool = True
+    default_confidence: Confidence = 50
+    expiry_days: Annotated[float, msgspec.Meta(gt=0)] | None = 30.0
+    """An indicator the feed gives no expiry stops matching this long after the feed last listed it."""
+
+
+class SourceChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool
+
+
+class Sources(msgspec.Struct):
+    sources: list[Source]
+    total: int
+
+
+class Indicators(msgspec.Struct):
+    indicators: list[StoredIndicator]
+    total: int
+
+
+class AllowlistIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    """An address, a CIDR or a domain (with its subdomains)."""
+    comment: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class Allowlist(msgspec.Struct):
+    entries: list[AllowlistEntry]
+
+
+class FetchQueued(msgspec.Struct):
+    source: Source
+    status: str = "queued"  # the notifier fetches it within a round
+
+
+def check_feed(data: FeedIn) -> SourceIn:
+    parts = urllib.parse.urlsplit(data.url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValidationException(f"url: {data.url!r} is not an https:// URL (feeds are fetched over HTTPS only)")
+    if data.kind == "taxii" and not data.collection:
+        raise ValidationException("collection: a TAXII feed needs the collection id")
+    if data.password and not data.username:
+        raise ValidationException("password: given without a username")
+    fields = msgspec.structs.asdict(data)
+    fields["secret"] = fields.pop("password")
+    if data.kind == "taxii":
+        fields["format"] = "stix"
+    return SourceIn(**fields)
+
+
+def normalised_allow_value(value: str) -> str:
+    found = address_or_network(value)
+    name = normalise_domain(value)
+    if found is None and name is None:
+        raise NotAnIndicator(f"value: {value!r} is not an address, a CIDR or a domain")
+    return found[1] if found else name
+
+
+class ThreatIntelController(Controller):
+    path = "/threat-intel"
+    tags = ["threat-intel"]
+
+    @get("/sources", guards=[viewer], sync_to_thread=True,
+         summary="Feeds and imports: source, indicator count, last update, last result and errors")
+    def sources(self, store: NamedDependency[Store]) -> Sources:
+        found = repository.list_sources(store)
+        return Sources(sources=found, total=len(found))
+
+    @post("/feeds", guards=[admin], sync_to_thread=True, raises=[Conflict],
+          summary="Add a scheduled feed (TAXII 2.1 collection or HTTPS list); the firewall opens it")
+    def add_feed(self, data: JSONBody[FeedIn], request: Request, store: NamedDependency[Store]) -> Source:
+        try:
+            source = repository.create_source(store, check_feed(data), time.time())
+        except DuplicateSource as error:
+            raise Conflict(str(error)) from error
+        record_request(store, request, action="threat_intel.feed_added", target=source.id,
+                       details={"name": source.name, "kind": source.kind, "url": source.url})
+        return source
+
+    @post("/imports", guards=[admin], sync_to_thread=False, status_code=200,
+          summary="Import a file (body: the file; STIX 2.1 bundle, MISP event JSON, CSV or one per line)")
+    async def import_file(
+        self,
+        request: Request,
+        store: NamedDependency[Store],
+        name: str = Parameter(min_length=1, max_length=100, description="the source's name (alerts show it)"),
+        file_format: str | None = Parameter(query="format", default=None, description="stix, misp or list; "
+                                            "default: recognised from the content"),
+        expiry_days: float | None = Parameter(default=None, gt=0),
+        confidence: int = Parameter(default=50, ge=0, le=100),
+    ) -> ImportResult:
+        if file_format not in (None, "stix", "misp", "list"):
+            raise ValidationException(f"format: {file_format!r} is not stix, misp or list")
+        body = await request.body()
+        try:
+            result = await anyio.to_thread.run_sync(functools.partial(
+                imports.import_file, store, name, body, time.time(), file_format, expiry_days=expiry_days,
+                default_confidence=confidence))
+        except ImportFailed as error:
+            raise ValidationException(str(error)) from error
+        record_request(store, request, action="threat_intel.imported", target=result.source.id,
+                       details={"name": name, "received": result.received, "added": result.added,
+                                "refused": result.refused})
+        return result
+
+    @patch("/sources/{source_id:str}", guards=[admin], sync_to_thread=True, summary="Enable or disable a source")
+    def change(self, source_id: FromPath[str], data: JSONBody[SourceChange], request: Request,
+               store: NamedDependency[Store]) -> Source:
+        source = self._source(store, source_id)
+        repository.set_enabled(store, source.id, data.enabled, time.time())
+        record_request(store, request, action="threat_intel.source_changed", target=source.id,
+                       details={"name": source.name, "enabled": data.enabled})
+        return repository.get_source(store, source.id)
+
+    @delete("/sources/{source_id:str}", guards=[admin], status_code=200, sync_to_thread=True,
+            summary="Remove a source and its indicators")
+    def remove(self, source_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
+        source = self._source(store, source_id)
+        repository.delete_source(store, source.id)
+        record_request(store, request, action="threat_intel.source_deleted", target=source.id,
+                       details={"name": source.name, "indicators": source.indicator_count})
+        return {"detail": f"source {source.name} and its {source.indicator_count} indicators removed"}
+
+    @post("/sources/{source_id:str}/fetch", guards=[admin], status_code=202, sync_to_thread=True, raises=[Conflict],
+          summary="Fetch a feed at the notifier's next round")
+    def fetch_now(self, source_id: FromPath[str], store: NamedDependency[Store]) -> FetchQueued:
+        source = self._source(store, source_id)
+        if source.kind == "file":
+            raise Conflict(f"{source.name} is a file import: import the file again to update it")
+        if not source.enabled:
+            raise Conflict(f"{source.name} is disabled: enable it first")
+        repository.fetch_soon(store, source.id)
+        return FetchQueued(source=repository.get_source(store, source.id))
+
+    @get("/indicators", guards=[viewer], sync_to_thread=True,
+         summary="Indicators with source, confidence, first and last seen, expiry")
+    def indicators(
+        self,
+        store: NamedDependency[Store],
+        source: str | None = Parameter(default=None, description="a source id or name"),
+        kind: str | None = Parameter(default=None, description=f"one of {', '.join(KINDS)}"),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> Indicators:
+        if kind is not None and kind not in KINDS:
+            raise ValidationException(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        source_id = self._source(store, source).id if source else None
+        found, total = repository.list_indicators(store, source_id=source_id, kind=kind, limit=limit, offset=offset)
+        return Indicators(indicators=found, total=total)
+
+    @get("/search", guards=[viewer], sync_to_thread=True,
+         summary="Which sources list an indicator, and whether it matches or what overrules the feeds")
+    def search(self, store: NamedDependency[Store],
+               q: str = Parameter(min_length=1, max_length=2000, description="an address, domain, URL, hash")
+               ) -> SearchResult:
+        return search(store, q)
+
+    @get("/allowlist", guards=[viewer], sync_to_thread=True, summary="The site's own allowlist: overrules every feed")
+    def allowlist(self, store: NamedDependency[Store]) -> Allowlist:
+        return Allowlist(entries=repository.allowlist(store))
+
+    @post("/allowlist", guards=[analyst], sync_to_thread=True, summary="Never match this address, network or domain")
+    def allow(self, data: JSONBody[AllowlistIn], request: Request, store: NamedDependency[Store]) -> AllowlistEntry:
+        try:
+            value = normalised_allow_value(data.value)
+        except NotAnIndicator as error:
+            raise ValidationException(str(error)) from error
+        entry = repository.allow(store, value, data.comment, request.user.name, time.time())
+        record_request(store, request, action="threat_intel.allowed", target=value, details={"comment": data.comment})
+        return entry
+
+    @delete("/allowlist", guards=[analyst], status_code=200, sync_to_thread=True,
+            summary="Remove an allowlist entry")
+    def disallow(self, request: Request, store: NamedDependency[Store],
+                 value: str = Parameter(min_length=1, max_length=300, description="the entry, as listed")
+                 ) -> dict[str, str]:
+        if not repository.disallow(store, value):
+            raise NotFoundException(f"no allowlist entry {value!r}")
+        record_request(store, request, action="threat_intel.allow_removed", target=value, details={})
+        return {"detail": f"{value} removed from the allowlist"}
+
+    @staticmethod
+    def _source(store: Store, id_or_name: str) -> Source:
+        source = repository.get_source(store, id_or_name)
+        if source is None:
+            raise NotFoundException(f"no threat-intel source {id_or_name!r}")
+        return source

@@ -1,0 +1,134 @@
+"""Feeds fetched on a schedule: TAXII 2.1 collections (taxii2-client) and plain HTTPS lists (abuse.ch and the like).
+
+A fetch sends nothing about the site: a GET of the configured URL with the headers in `request_headers` (and
+for TAXII, the collection's objects added since the last success), which the "what leaves the box" page shows
+as it is (egress/destinations.py). The notifier service runs `FeedStep` each round: at most one due feed per
+round, so a slow feed never holds notifications back for long. A failure is recorded on the feed (last result,
+error) and the indicators it had stay until the next success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import tempfile
+from collections.abc import Iterator
+
+import httpx
+import requests
+from taxii2client import exceptions as taxii_errors
+from taxii2client.v21 import Collection, as_pages
+
+from appliance.intel import imports, repository, stix
+from appliance.intel.imports import ImportFailed, ImportResult
+from appliance.intel.repository import Source
+from appliance.store.database import Store
+
+log = logging.getLogger("netsenx.intel.feeds")
+
+TIMEOUT_SECONDS = 60.0
+TAXII_PAGE = 1000
+USER_AGENT = "netsenx-threat-intel"
+TAXII_ACCEPT = "application/taxii+json;version=2.1"
+MIN_INTERVAL_SECONDS = 300.0
+# a TAXII server's clock may run behind ours: ask again for what was added shortly before the last success
+TAXII_OVERLAP_SECONDS = 600.0
+
+
+def collection_url(source: Source) -> str:
+    return f"{source.url.rstrip('/')}/collections/{source.collection}/objects/"
+
+
+def request_headers(source: Source) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": TAXII_ACCEPT if source.kind == "taxii" else "*/*"}
+    if source.username:
+        headers["Authorization"] = f"Basic <{source.username} and the feed's password>"
+    return headers
+
+
+def request_line(source: Source) -> str:
+    if source.kind == "taxii":
+        since = " with added_after=<the last success, less 10 minutes>" if source.last_success_at else ""
+        return f"GET {collection_url(source)}{since}, {TAXII_PAGE} objects a page"
+    return f"GET {source.url}"
+
+
+def fetch(store: Store, source: Source, now: float) -> ImportResult:
+    """Fetch the feed now and store what it gave. Raises ImportFailed (recorded on the feed)."""
+    try:
+        if source.kind == "taxii":
+            parsed = stix.parse_objects(list(_taxii_objects(store, source)))
+            if not parsed.indicators and parsed.refused:
+                raise ValueError(f"nothing usable: {parsed.refused} objects refused ({parsed.problems[0]})")
+            return imports.stored(store, source, parsed, now, snapshot=False)
+        data = _https_list(store, source)
+    except (httpx.HTTPError, requests.RequestException, taxii_errors.TAXIIServiceException, ValueError) as error:
+        message = f"{type(error).__name__}: {error}"[:2000]
+        imports.fail(store, source, message, now)
+        raise ImportFailed(message) from error
+    return imports.import_data(store, source, data, now)
+
+
+def _https_list(store: Store, source: Source) -> bytes:
+    with _verify(source) as verify:
+        auth = (source.username, repository.secret_of(store, source.id) or "") if source.username else None
+        client = httpx.Client(verify=verify, timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+        with client, client.stream("GET", source.url, headers=request_headers(source), auth=auth) as response:
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > imports.MAX_FILE_BYTES:
+                    raise ValueError(f"the list is larger than {imports.MAX_FILE_BYTES // 2**20} MiB")
+            return bytes(body)
+
+
+def _taxii_objects(store: Store, source: Source) -> Iterator[dict]:
+    since = {}
+    if source.last_success_at:
+        moment = dt.datetime.fromtimestamp(source.last_success_at - TAXII_OVERLAP_SECONDS, dt.UTC)
+        since["added_after"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with _verify(source) as verify:
+        collection = Collection(
+            f"{source.url.rstrip('/')}/collections/{source.collection}/",
+            user=source.username, password=repository.secret_of(store, source.id) if source.username else None,
+            verify=verify,
+        )
+        collection._conn.session.headers["User-Agent"] = USER_AGENT
+        collection._conn.session.trust_env = False  # no proxy or CA bundle from the environment: what is configured
+        for envelope in as_pages(collection.get_objects, per_request=TAXII_PAGE, **since):
+            yield from envelope.get("objects") or []
+
+
+@contextlib.contextmanager
+def _verify(source: Source) -> Iterator[str | bool]:
+    """The feed's own CA as a file both HTTP clients take, else the system's trust store."""
+    if not source.ca_cert:
+        yield True
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as bundle:
+        bundle.write(source.ca_cert)
+        bundle.flush()
+        yield bundle.name
+
+
+class FeedStep:
+    """A notifier step: fetch the most overdue feed, if one is due."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __call__(self, now: float) -> int:
+        due = repository.due_feeds(self.store, now)
+        if not due:
+            return 0
+        source = due[0]
+        try:
+            result = fetch(self.store, source, now)
+        except ImportFailed as error:
+            log.warning("feed %s failed: %s", source.name, error)
+            return 0
+        log.info("feed %s: %d indicators, %d new, %d refused", source.name, result.received, result.added,
+                 result.refused)
+        return 1

@@ -1,0 +1,90 @@
+"""What overrules a feed, so intel does not flood the admin with false positives.
+
+- Shared infrastructure (shared_infrastructure.json: large CDNs and shared hosting, as the providers publish
+  their ranges): one address serves thousands of unrelated sites, so an address or network there never matches
+  alone. When the feed gave a domain with it, that domain is matched instead (DNS, SNI, HTTP Host).
+- The shipped top sites (top_sites.json) and the site's own allowlist (intel_allowlist: addresses, networks,
+  domains) overrule every feed: an indicator that is, or is under, one of them never matches.
+Expiry is not here: it is checked at match time, against the record's packet time (matching.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from appliance.engine.network import DomainSet, NetworkSet
+from appliance.intel.indicators import address_or_network, normalise_domain
+
+HELD_BACK_SHARED = "shared_infrastructure"
+OVERRULED_TOP_SITE = "top_site"
+OVERRULED_ALLOWLIST = "allowlist"
+
+
+def _shipped(file_name: str) -> dict:
+    return json.loads(resources.files("appliance.intel").joinpath(file_name).read_text("utf-8"))
+
+
+@cache
+def shared_infrastructure() -> dict[str, list[str]]:
+    return _shipped("shared_infrastructure.json")["providers"]
+
+
+@cache
+def top_sites() -> tuple[str, ...]:
+    return tuple(_shipped("top_sites.json")["domains"])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    matches: bool
+    reason: str | None = None  # why it does not match alone
+    detail: str = ""  # the provider, top site or allowlist entry
+
+
+class Overrules:
+    def __init__(self, allowlist: list[str]):
+        networks = [value for value in allowlist if address_or_network(value)]
+        self._allowed_networks = NetworkSet(networks)
+        self._allowed_domains = DomainSet([value for value in allowlist if value not in networks])
+        self._top_sites = DomainSet(list(top_sites()))
+        self._shared = {provider: NetworkSet(ranges) for provider, ranges in shared_infrastructure().items()}
+        self._any_shared = NetworkSet([cidr for ranges in shared_infrastructure().values() for cidr in ranges])
+        self._shared_networks = [(provider, ipaddress.ip_network(cidr))
+                                 for provider, ranges in shared_infrastructure().items() for cidr in ranges]
+
+    def verdict(self, kind: str, value: str, domain: str | None = None) -> Verdict:
+        if kind in ("ip", "cidr"):
+            return self._address_verdict(kind, value, domain)
+        if kind in ("domain", "url"):
+            host = value.split("/", 1)[0].rsplit(":", 1)[0] if kind == "url" else value
+            return self._name_verdict(host)
+        return Verdict(True)
+
+    def _name_verdict(self, host: str) -> Verdict:
+        name = normalise_domain(host) or host
+        if listed := self._allowed_domains.match(name):
+            return Verdict(False, OVERRULED_ALLOWLIST, listed)
+        if listed := self._top_sites.match(name):
+            return Verdict(False, OVERRULED_TOP_SITE, listed)
+        return Verdict(True)
+
+    def _address_verdict(self, kind: str, value: str, domain: str | None) -> Verdict:
+        if kind == "ip" and value in self._allowed_networks:
+            return Verdict(False, OVERRULED_ALLOWLIST, value)
+        provider = self._shared_provider(kind, value)
+        if provider:
+            return Verdict(False, HELD_BACK_SHARED, provider + (f"; its domain {domain} matches" if domain else ""))
+        return Verdict(True)
+
+    def _shared_provider(self, kind: str, value: str) -> str | None:
+        if kind == "ip":
+            if value not in self._any_shared:
+                return None
+            return next((provider for provider, ranges in self._shared.items() if value in ranges), None)
+        network = ipaddress.ip_network(value)
+        return next((provider for provider, shared in self._shared_networks
+                     if shared.version == network.version and shared.overlaps(network)), None)
