@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 from appliance.intel.indicators import Indicator, NotAnIndicator, Parsed, clamp_confidence, classify, typed
 
@@ -23,6 +24,7 @@ INDICATOR_COLUMNS = {
 }
 FIRST_SEEN_COLUMNS = ("first_seen_utc", "first_seen", "dateadded", "listingdate", "date_added")
 LAST_SEEN_COLUMNS = ("last_online", "last_seen", "last_seen_utc")
+_COLUMN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .-]*$")
 DESCRIPTION_COLUMNS = ("malware", "threat", "listingreason", "description", "comment", "tags", "malware_printable")
 
 
@@ -42,7 +44,7 @@ def parse_list(data: bytes | str, tls_hashes: bool = True, default_confidence: i
     columns = [name.strip().lstrip("#").strip().lower() for name in header[1]] if header else None
     parsed = Parsed()
     for number, line in data_lines:
-        cells = next(csv.reader([line.split(" #", 1)[0]], skipinitialspace=True), [])
+        cells = _cells(line.split(" #", 1)[0])
         _take_row(number, cells, columns, tls_hashes, default_confidence, parsed)
     return parsed
 
@@ -56,11 +58,20 @@ def _header(lines: list[str], data_lines: list[tuple[int, str]]) -> tuple[int, l
     comments = [(n, line) for n, line in enumerate(lines[: first_number - 1], start=1) if line.lstrip().startswith("#")]
     if comments:
         candidates.append(comments[-1])
+    width = len(_cells(first))
     for number, line in candidates:
-        names = next(csv.reader([line.lstrip().lstrip("#")], skipinitialspace=True), [])
-        if len(names) > 1 and any(name.strip().lower() in INDICATOR_COLUMNS for name in names):
+        names = _cells(line.lstrip().lstrip("#"))
+        # a comment is a header only when it has the data's columns, each a column name ("# one per line: ip,
+        # domain" is prose)
+        if len(names) > 1 and (number == first_number or len(names) == width) \
+                and all(_COLUMN_NAME.match(name.strip()) for name in names) \
+                and any(name.strip().lower() in INDICATOR_COLUMNS for name in names):
             return number, names
     return None
+
+
+def _cells(line: str) -> list[str]:
+    return next(csv.reader([line], skipinitialspace=True), [])
 
 
 def _take_row(number: int, cells: list[str], columns: list[str] | None, tls_hashes: bool, default_confidence: int,
