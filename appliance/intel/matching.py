@@ -118,9 +118,12 @@ class IndicatorSet:
         if not self._networks:
             return None
         found = self._network_of(ip)
-        if found is not None and (listing := _valid(found[1], ts)):
+        if found is not None and (listing := _valid(found[1], ts)) and not self._allowed_address(ip):
             return Hit("cidr", found[0], listing)
         return None
+
+    def _allowed_address(self, ip: str) -> bool:
+        return self._overrules is not None and self._overrules.allows_address(ip)
 
     def _network_of(self, ip: str) -> tuple[str, tuple[Listing, ...]] | None:
         memo = self._network_memo
@@ -147,7 +150,8 @@ class IndicatorSet:
             candidate = ".".join(labels[start:])
             listings = domains.get(candidate)
             if listings is not None and (listing := _valid(listings, ts)):
-                return Hit("domain", candidate, listing)
+                allowed = start > 0 and self._overrules is not None and self._overrules.allows_name(".".join(labels))
+                return None if allowed else Hit("domain", candidate, listing)
         return None
 
     def url(self, host: str, uri: str, ts: float) -> Hit | None:

@@ -4,7 +4,8 @@
   their ranges): one address serves thousands of unrelated sites, so an address or network there never matches
   alone. When the feed gave a domain with it, that domain is matched instead (DNS, SNI, HTTP Host).
 - The shipped top sites (top_sites.json) and the site's own allowlist (intel_allowlist: addresses, networks,
-  domains) overrule every feed: an indicator that is, or is under, one of them never matches.
+  domains) overrule every feed: an indicator that is, or is under, one of them never matches, and neither does
+  an address or name they hold that a feed lists only through a wider network or a parent domain.
 Expiry is not here: it is checked at match time, against the record's packet time (matching.py).
 """
 
@@ -55,6 +56,14 @@ class Overrules:
         self._any_shared = NetworkSet([cidr for ranges in shared_infrastructure().values() for cidr in ranges])
         self._shared_networks = [(provider, ipaddress.ip_network(cidr))
                                  for provider, ranges in shared_infrastructure().items() for cidr in ranges]
+
+    def allows_address(self, ip: str) -> bool:
+        """An address the allowlist names or holds (a listed network's address may be allowed on its own)."""
+        return ip in self._allowed_networks
+
+    def allows_name(self, name: str) -> bool:
+        """A name the allowlist or the top sites name or hold (a listed domain's subdomain may be allowed)."""
+        return bool(self._allowed_domains.match(name) or self._top_sites.match(name))
 
     def verdict(self, kind: str, value: str, domain: str | None = None) -> Verdict:
         if kind in ("ip", "cidr"):
