@@ -27,8 +27,9 @@ def misp_event(attributes: list[dict], objects: list[list[dict]] = (), *, threat
                info: str = "Phishing campaign") -> bytes:
     """{"Event": {...}} as MISP's event export writes it: strings for numbers, attributes with to_ids."""
     def attribute(number: int, fields: dict) -> dict:
-        return {"id": str(number), "uuid": f"5f1c{number:04d}-0000-4000-8000-000000000000", "category": "Network activity",
-                "timestamp": "1767225600", "comment": "", "deleted": False, "disable_correlation": False,
+        return {"id": str(number), "uuid": f"5f1c{number:04d}-0000-4000-8000-000000000000",
+                "category": "Network activity", "timestamp": "1767225600", "comment": "", "deleted": False,
+                "disable_correlation": False,
                 "object_id": "0", "sharing_group_id": "0", "distribution": "5", **fields}
 
     event = {

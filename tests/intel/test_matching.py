@@ -52,7 +52,8 @@ def test_a_cdn_or_shared_hosting_address_never_matches_alone(store):
 
     found = search(store, "104.16.132.229")
     assert [row.source for row in found.found] == ["list"]
-    assert not found.matches and found.overruled_by == "shared_infrastructure" and "Cloudflare" in found.overruled_detail
+    assert not found.matches and found.overruled_by == "shared_infrastructure"
+    assert "Cloudflare" in found.overruled_detail
 
 
 def test_top_sites_and_the_site_allowlist_overrule_every_feed(store):
