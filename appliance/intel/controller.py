@@ -12,21 +12,30 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from appliance.api.errors import Conflict
+from appliance.api.paging import Offset
 from appliance.api.security import admin, analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.intel import imports, repository
 from appliance.intel.feeds import MIN_INTERVAL_SECONDS
 from appliance.intel.imports import ImportFailed, ImportResult
-from appliance.intel.indicators import KINDS, NotAnIndicator, address_or_network, normalise_domain
+from appliance.intel.indicators import Kind, NotAnIndicator, address_or_network, normalise_domain
 from appliance.intel.repository import AllowlistEntry, DuplicateSource, Format, Source, SourceIn, StoredIndicator
 from appliance.intel.search import SearchResult, search
 from appliance.store.database import Store
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+NAME_PATTERN = r"^[^\x00-\x1f]+$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 Confidence = Annotated[int, msgspec.Meta(ge=0, le=100)]
+SourceName = Annotated[str, Parameter(min_length=1, max_length=100, pattern=NAME_PATTERN,
+                                      description="the source's name (alerts show it as the feed)")]
+FileFormat = Annotated[Format | None, QueryParameter(name="format", description="default: recognised from the content")]
+ExpiryDays = Annotated[float | None, Parameter(ge=0.01, le=3650, description="indicators without their own expiry stop "
+                                               "matching this many days after the file listed them")]
+DefaultConfidence = Annotated[int, Parameter(ge=0, le=100, description="for entries that carry none")]
+SourceFilter = Annotated[str | None, Parameter(description="a source id or name")]
 
 
 class FeedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -111,7 +120,7 @@ class ThreatIntelController(Controller):
         found = repository.list_sources(store)
         return Sources(sources=found, total=len(found))
 
-    @post("/feeds", guards=[admin], sync_to_thread=True, raises=[Conflict],
+    @post("/feeds", guards=[admin], sync_to_thread=True, raises=[ValidationException, Conflict],
           summary="Add a scheduled feed (TAXII 2.1 collection or HTTPS list); the firewall opens it")
     def add_feed(self, data: JSONBody[FeedIn], request: Request, store: NamedDependency[Store]) -> Source:
         try:
@@ -122,20 +131,19 @@ class ThreatIntelController(Controller):
                        details={"name": source.name, "kind": source.kind, "url": source.url})
         return source
 
-    @post("/imports", guards=[admin], sync_to_thread=False, status_code=200,
-          summary="Import a file (body: the file; STIX 2.1 bundle, MISP event JSON, CSV or one per line)")
+    @post("/imports", guards=[admin], status_code=200, raises=[ValidationException],
+          request_max_body_size=imports.MAX_FILE_BYTES,
+          summary="Import a file: the request body is the file itself (a STIX 2.1 bundle, a MISP event export, a CSV "
+                  "or one indicator per line); a later import under the same name replaces that source's list")
     async def import_file(
         self,
         request: Request,
         store: NamedDependency[Store],
-        name: str = Parameter(min_length=1, max_length=100, description="the source's name (alerts show it)"),
-        file_format: str | None = Parameter(query="format", default=None, description="stix, misp or list; "
-                                            "default: recognised from the content"),
-        expiry_days: float | None = Parameter(default=None, gt=0),
-        confidence: int = Parameter(default=50, ge=0, le=100),
+        name: SourceName,
+        file_format: FileFormat = None,
+        expiry_days: ExpiryDays = None,
+        confidence: DefaultConfidence = 50,
     ) -> ImportResult:
-        if file_format not in (None, "stix", "misp", "list"):
-            raise ValidationException(f"format: {file_format!r} is not stix, misp or list")
         body = await request.body()
         try:
             result = await anyio.to_thread.run_sync(functools.partial(
@@ -177,18 +185,16 @@ class ThreatIntelController(Controller):
         repository.fetch_soon(store, source.id)
         return FetchQueued(source=repository.get_source(store, source.id))
 
-    @get("/indicators", guards=[viewer], sync_to_thread=True,
-         summary="Indicators with source, confidence, first and last seen, expiry")
+    @get("/indicators", guards=[viewer], sync_to_thread=True, raises=[NotFoundException],
+         summary="Indicators with source, confidence, first and last seen, expiry; 404 for an unknown source")
     def indicators(
         self,
         store: NamedDependency[Store],
-        source: str | None = Parameter(default=None, description="a source id or name"),
-        kind: str | None = Parameter(default=None, description=f"one of {', '.join(KINDS)}"),
-        limit: int = Parameter(default=100, ge=1, le=1000),
-        offset: int = Parameter(default=0, ge=0),
+        source: SourceFilter = None,
+        kind: Annotated[Kind | None, Parameter(description="the kind of indicator")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        offset: Offset = 0,
     ) -> Indicators:
-        if kind is not None and kind not in KINDS:
-            raise ValidationException(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
         source_id = self._source(store, source).id if source else None
         found, total = repository.list_indicators(store, source_id=source_id, kind=kind, limit=limit, offset=offset)
         return Indicators(indicators=found, total=total)
@@ -204,7 +210,8 @@ class ThreatIntelController(Controller):
     def allowlist(self, store: NamedDependency[Store]) -> Allowlist:
         return Allowlist(entries=repository.allowlist(store))
 
-    @post("/allowlist", guards=[analyst], sync_to_thread=True, summary="Never match this address, network or domain")
+    @post("/allowlist", guards=[analyst], sync_to_thread=True, raises=[ValidationException],
+          summary="Never match this address, network or domain")
     def allow(self, data: JSONBody[AllowlistIn], request: Request, store: NamedDependency[Store]) -> AllowlistEntry:
         try:
             value = normalised_allow_value(data.value)
@@ -214,7 +221,7 @@ class ThreatIntelController(Controller):
         record_request(store, request, action="threat_intel.allowed", target=value, details={"comment": data.comment})
         return entry
 
-    @delete("/allowlist", guards=[analyst], status_code=200, sync_to_thread=True,
+    @delete("/allowlist", guards=[analyst], status_code=200, sync_to_thread=True, raises=[NotFoundException],
             summary="Remove an allowlist entry")
     def disallow(self, request: Request, store: NamedDependency[Store],
                  value: str = Parameter(min_length=1, max_length=300, description="the entry, as listed")
