@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import ssl
 import tempfile
 from collections.abc import Iterator
 
@@ -71,17 +72,18 @@ def fetch(store: Store, source: Source, now: float) -> ImportResult:
 
 
 def _https_list(store: Store, source: Source) -> bytes:
-    with _verify(source) as verify:
-        auth = (source.username, repository.secret_of(store, source.id) or "") if source.username else None
-        client = httpx.Client(verify=verify, timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
-        with client, client.stream("GET", source.url, headers=request_headers(source), auth=auth) as response:
-            response.raise_for_status()
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > imports.MAX_FILE_BYTES:
-                    raise ValueError(f"the list is larger than {imports.MAX_FILE_BYTES // 2**20} MiB")
-            return bytes(body)
+    # the feed's own CA when it has one, else the system's trust store; no proxy or CA bundle from the environment
+    trusted = ssl.create_default_context(cadata=source.ca_cert) if source.ca_cert else ssl.create_default_context()
+    auth = (source.username, repository.secret_of(store, source.id) or "") if source.username else None
+    client = httpx.Client(verify=trusted, timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+    with client, client.stream("GET", source.url, headers=request_headers(source), auth=auth) as response:
+        response.raise_for_status()
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > imports.MAX_FILE_BYTES:
+                raise ValueError(f"the list is larger than {imports.MAX_FILE_BYTES // 2**20} MiB")
+        return bytes(body)
 
 
 def _taxii_objects(store: Store, source: Source) -> Iterator[dict]:
@@ -103,9 +105,9 @@ def _taxii_objects(store: Store, source: Source) -> Iterator[dict]:
 
 @contextlib.contextmanager
 def _verify(source: Source) -> Iterator[str | bool]:
-    """The feed's own CA as a file both HTTP clients take, else the system's trust store."""
+    """The feed's own CA as the file `requests` (under taxii2-client) takes, else the system's trust store."""
     if not source.ca_cert:
-        yield True
+        yield ssl.get_default_verify_paths().cafile or True
         return
     with tempfile.NamedTemporaryFile("w", suffix=".pem") as bundle:
         bundle.write(source.ca_cert)
