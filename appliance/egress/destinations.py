@@ -8,6 +8,7 @@ receives, and an example rendered by the very code that sends (a made-up alert w
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from typing import Literal
 
@@ -78,6 +79,7 @@ class EgressDestination(msgspec.Struct, kw_only=True):
     receives: list[str]
     never: list[str]
     example: str  # exactly what is sent, for a made-up alert (or today's heartbeat)
+    last_result: str | None = None  # a threat-intel feed's last fetch, in words
 
 
 class EgressView(msgspec.Struct):
@@ -176,7 +178,6 @@ def export_destination(destination: ExportDestination, settings: NotificationSet
     )
 
 
-
 def feed_destination(source: Source) -> EgressDestination:
     """A threat-intel feed: the box only asks; the request carries nothing about the site."""
     parts = urllib.parse.urlsplit(source.url or "")
@@ -194,4 +195,15 @@ def feed_destination(source: Source) -> EgressDestination:
         receives=receives,
         never=["flows, alerts, IP or MAC addresses, host names, what matched, which indicators this box holds"],
         example=f"{feeds.request_line(source)}\n{headers}",
+        last_result=feed_result(source),
     )
+
+
+def feed_result(source: Source) -> str:
+    if source.last_attempt_at is None:
+        return "not fetched yet"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(source.last_attempt_at))
+    if source.last_result == "error":
+        return f"failed at {when}: {source.last_error}"
+    refused = f", {source.last_refused} entries refused" if source.last_refused else ""
+    return f"fetched at {when}: {source.indicator_count} indicators{refused}"

@@ -1,4 +1,4 @@
-"""Sources (imports and feeds) and their indicators in the store (migration 0013_threat_intel.sql).
+"""Sources (imports and feeds) and their indicators in the store (migration 0011_threat_intel.sql).
 
 Every change that alters what matches bumps `intel_generation`; the engine compares it between batches and
 reloads its indicator set when it moved.
@@ -119,11 +119,12 @@ def secret_of(store: Store, source_id: str) -> str | None:
 
 
 def due_feeds(store: Store, now: float) -> list[Source]:
-    """Enabled feeds never fetched or last fetched an interval ago, the most overdue first."""
+    """Enabled feeds asked for, never fetched or last fetched an interval ago: those asked for first, then the
+    most overdue."""
     rows = store.query(
         "SELECT id FROM intel_sources WHERE kind != 'file' AND enabled = 1 "
-        "AND (last_attempt_at IS NULL OR last_attempt_at + interval_seconds <= ?) "
-        "ORDER BY coalesce(last_attempt_at + interval_seconds, 0)",
+        "AND (fetch_requested = 1 OR last_attempt_at IS NULL OR last_attempt_at + interval_seconds <= ?) "
+        "ORDER BY fetch_requested DESC, coalesce(last_attempt_at + interval_seconds, 0)",
         (now,),
     )
     return [get_source(store, row["id"]) for row in rows]
@@ -131,7 +132,7 @@ def due_feeds(store: Store, now: float) -> list[Source]:
 
 def fetch_soon(store: Store, source_id: str) -> None:
     """The feed is fetched at the fetcher's next round."""
-    store.execute("UPDATE intel_sources SET last_attempt_at = NULL WHERE id = ?", (source_id,))
+    store.execute("UPDATE intel_sources SET fetch_requested = 1 WHERE id = ?", (source_id,))
 
 
 def get_source(store: Store, id_or_name: str) -> Source | None:
@@ -208,7 +209,8 @@ def _count(store: Store, source_id: str) -> int:
 def record_result(store: Store, source_id: str, now: float, error: str | None, parsed: Parsed | None = None) -> None:
     problems = parsed.problems if parsed else []
     store.execute(
-        "UPDATE intel_sources SET last_attempt_at = :now, last_result = :result, last_error = :error, "
+        "UPDATE intel_sources SET last_attempt_at = :now, fetch_requested = 0, last_result = :result, "
+        "last_error = :error, "
         "last_success_at = CASE WHEN :error IS NULL THEN :now ELSE last_success_at END, "
         "last_refused = :refused, last_problems = :problems WHERE id = :id",
         {"now": now, "result": "error" if error else "ok", "error": error, "id": source_id,

@@ -107,6 +107,9 @@ def test_feeds_show_on_the_egress_page_with_what_they_request(api, admin_headers
     assert feed["name"] == "feodo" and feed["enabled"] and feed["encrypted"]
     assert feed["endpoints"] == [{"host": "feodotracker.example", "port": 443, "protocol": "tcp"}]
     assert "GET https://feodotracker.example/blocklist.csv" in feed["example"] and "s3cret" not in str(feed)
+    assert feed["last_result"] == "not fetched yet"
+    queued = api.post(f"/threat-intel/sources/{added.json()['id']}/fetch", headers=admin_headers)
+    assert queued.status_code == 202 and queued.json()["status"] == "queued"
     api.patch(f"/threat-intel/sources/{added.json()['id']}", json={"enabled": False}, headers=admin_headers)
     feed = next(row for row in api.get("/egress", headers=admin_headers).json()["destinations"]
                 if row["kind"] == "threat_intel_feed")

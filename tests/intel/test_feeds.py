@@ -11,6 +11,7 @@ import time
 import pytest
 from taxii2client.v21 import Collection
 
+from appliance.egress.destinations import egress
 from appliance.egress.firewall import FILE_NAME, FirewallStep, read
 from appliance.intel import repository
 from appliance.intel.feeds import FeedStep
@@ -58,11 +59,15 @@ def test_an_https_list_is_fetched_when_due_and_a_failure_keeps_what_it_had(store
         source = repository.get_source(store, feed.id)
         assert source.last_result == "error" and "500" in source.last_error and source.last_success_at == 1000.0
         assert stored_values(store, feed) == {"198.51.100.23", "203.0.113.80"}
+        shown = next(row for row in egress(store, 0.0).destinations if row.id == feed.id)
+        assert shown.last_result.startswith("failed at ") and "500" in shown.last_result
 
         server.status, server.body = 200, b"198.51.100.23\n"  # the list dropped an entry: so does the box
         repository.fetch_soon(store, feed.id)
         assert step(1000.0 + HOUR + 5) == 1
         assert stored_values(store, feed) == {"198.51.100.23"}
+        shown = next(row for row in egress(store, 0.0).destinations if row.id == feed.id)
+        assert shown.last_result.startswith("fetched at ") and shown.last_result.endswith(": 1 indicators")
 
         untrusted = add_feed(store, 0.0, name="no private CA", kind="https_list", url=f"{server.url}/list.csv")
         repository.set_enabled(store, feed.id, False, 0.0)

@@ -18,6 +18,7 @@ CREATE TABLE intel_sources (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     last_attempt_at REAL,
+    fetch_requested INTEGER NOT NULL DEFAULT 0,  -- an admin asked for a fetch at the fetcher's next round
     last_success_at REAL,
     last_result TEXT,                      -- ok | error
     last_error TEXT,
