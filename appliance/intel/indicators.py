@@ -23,10 +23,8 @@ import msgspec
 
 Kind = Literal["ip", "cidr", "domain", "url", "ja3", "ja4", "cert_sha1", "file_md5", "file_sha1", "file_sha256"]
 KINDS: tuple[str, ...] = Kind.__args__
-MATCHED_KINDS = ("ip", "cidr", "domain", "url", "ja3", "ja4")
 
 DEFAULT_CONFIDENCE = 50
-Confidence = int  # 0..100, as STIX 2.1 defines it
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -122,11 +120,14 @@ def classify(text: str, tls_hashes: bool = True) -> tuple[str, str]:
 
 def address_or_network(value: str) -> tuple[str, str] | None:
     """("ip", address) or ("cidr", network) in their canonical text; a /32 or /128 is an address."""
+    text = value.strip()
     try:
-        network = ipaddress.ip_network(value.strip(), strict=False)
+        if "/" not in text:  # most indicators: parsing an address costs half of parsing a network
+            return "ip", str(ipaddress.ip_address(text))
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
-    if network.num_addresses == 1:
+    if network.prefixlen == network.max_prefixlen:
         return "ip", str(network.network_address)
     return "cidr", str(network)
 

@@ -95,5 +95,10 @@ class Overrules:
                 return None
             return next((provider for provider, ranges in self._shared.items() if value in ranges), None)
         network = ipaddress.ip_network(value)
+        start = str(network.network_address)
+        if start in self._any_shared:  # the network starts inside a shared range (it is one of its parts)
+            return self._shared_provider("ip", start)
+        # else it overlaps one only by holding a whole, smaller shared range: rare, and only those are compared
         return next((provider for provider, shared in self._shared_networks
-                     if shared.version == network.version and shared.overlaps(network)), None)
+                     if shared.version == network.version and shared.prefixlen > network.prefixlen
+                     and shared.subnet_of(network)), None)

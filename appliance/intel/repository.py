@@ -274,15 +274,6 @@ def matchable(store: Store):
     )
 
 
-def added_since(store: Store, since: float) -> list[StoredIndicator]:
-    rows = store.query(
-        f"SELECT {_INDICATOR_COLUMNS} FROM intel_indicators i JOIN intel_sources s ON s.id = i.source_id "
-        "WHERE i.added_at >= ? AND s.enabled = 1",
-        (since,),
-    )
-    return [msgspec.convert(row, StoredIndicator) for row in rows]
-
-
 # --- the site's allowlist --------------------------------------------------------------------------------------
 def allowlist(store: Store) -> list[AllowlistEntry]:
     rows = store.query("SELECT value, comment, created_by, created_at FROM intel_allowlist ORDER BY value")

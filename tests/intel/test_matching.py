@@ -36,19 +36,21 @@ def test_an_indicator_stops_matching_at_its_expiry_in_packet_time(store):
 
 
 def test_a_cdn_or_shared_hosting_address_never_matches_alone(store):
-    import_file(store, "list", b"104.16.132.229\n151.101.0.0/22\n2606:4700::6810:84e5\n198.51.100.7\n", NOW)
+    import_file(store, "list", b"104.16.132.229\n151.101.0.0/22\n151.100.0.0/15\n2606:4700::6810:84e5\n198.51.100.7\n",
+                NOW)
     import_file(store, "misp", b"""{"Event": {"info": "x", "threat_level_id": "2", "Attribute": [
         {"type": "domain|ip", "value": "payload.bad.example|104.18.20.1", "to_ids": true, "timestamp": "1767225600"}
     ]}}""", NOW)
     intel = indicator_set(store)
     assert intel.address("104.16.132.229", NOW) is None  # Cloudflare, no domain given
     assert intel.address("151.101.1.5", NOW) is None  # a Fastly network
+    assert intel.address("151.100.0.1", NOW) is None  # a network holding a whole Fastly range
     assert intel.address("2606:4700::6810:84e5", NOW) is None
     assert intel.address("104.18.20.1", NOW) is None  # Cloudflare with a domain: the domain matches instead
     hit = intel.name("payload.bad.example", NOW)
     assert hit.indicator == "payload.bad.example" and hit.listing.source == "misp"
     assert intel.address("198.51.100.7", NOW).indicator == "198.51.100.7"
-    assert intel.held_back["shared_infrastructure"] == 4
+    assert intel.held_back["shared_infrastructure"] == 5
 
     found = search(store, "104.16.132.229")
     assert [row.source for row in found.found] == ["list"]
