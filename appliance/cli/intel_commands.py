@@ -127,10 +127,8 @@ def run_import(args) -> int:
 
 
 def run_add_feed(args) -> int:
-    from litestar.exceptions import ValidationException
-
     from appliance.intel import repository
-    from appliance.intel.controller import FeedIn, check_feed
+    from appliance.intel.feeds import FeedIn, InvalidFeed, check_feed
 
     try:
         fields = {"name": args.name, "kind": args.kind, "url": args.url, "collection": args.collection,
@@ -141,8 +139,8 @@ def run_add_feed(args) -> int:
         source_in = check_feed(msgspec.convert(fields, FeedIn))
     except OSError as error:
         raise CliError(f"cannot read {error.filename}: {error.strerror}") from error
-    except (msgspec.ValidationError, ValidationException) as error:
-        raise CliError(str(getattr(error, "detail", error))) from error
+    except (msgspec.ValidationError, InvalidFeed) as error:
+        raise CliError(str(error)) from error
     store = _store(args)
     try:
         source = repository.create_source(store, source_in, time.time())
@@ -242,11 +240,11 @@ def run_search(args) -> int:
 
 def run_allow(args) -> int:
     from appliance.intel import repository
-    from appliance.intel.controller import normalised_allow_value
     from appliance.intel.indicators import NotAnIndicator
+    from appliance.intel.overrules import allowlist_value
 
     try:
-        value = normalised_allow_value(args.value)
+        value = allowlist_value(args.value)
     except NotAnIndicator as error:
         raise CliError(str(error)) from error
     store = _store(args)

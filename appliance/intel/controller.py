@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-import urllib.parse
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio.to_thread
 import msgspec
@@ -19,16 +18,14 @@ from appliance.api.paging import Offset
 from appliance.api.security import admin, analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.intel import imports, repository
-from appliance.intel.feeds import MIN_INTERVAL_SECONDS
+from appliance.intel.feeds import NAME_PATTERN, FeedIn, InvalidFeed, check_feed
 from appliance.intel.imports import ImportFailed, ImportResult
-from appliance.intel.indicators import Kind, NotAnIndicator, address_or_network, normalise_domain
-from appliance.intel.repository import AllowlistEntry, DuplicateSource, Format, Source, SourceIn, StoredIndicator
+from appliance.intel.indicators import Kind, NotAnIndicator
+from appliance.intel.overrules import allowlist_value
+from appliance.intel.repository import AllowlistEntry, DuplicateSource, Format, Source, StoredIndicator
 from appliance.intel.search import SearchResult, search
 from appliance.store.database import Store
 
-NAME_PATTERN = r"^[^\x00-\x1f]+$"
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NAME_PATTERN)]
-Confidence = Annotated[int, msgspec.Meta(ge=0, le=100)]
 SourceName = Annotated[str, Parameter(min_length=1, max_length=100, pattern=NAME_PATTERN,
                                       description="the source's name (alerts show it as the feed)")]
 FileFormat = Annotated[Format | None, QueryParameter(name="format", description="default: recognised from the content")]
@@ -36,26 +33,6 @@ ExpiryDays = Annotated[float | None, Parameter(ge=0.01, le=3650, description="in
                                                "matching this many days after the file listed them")]
 DefaultConfidence = Annotated[int, Parameter(ge=0, le=100, description="for entries that carry none")]
 SourceFilter = Annotated[str | None, Parameter(description="a source id or name")]
-
-
-class FeedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Name
-    kind: Literal["taxii", "https_list"]
-    url: Annotated[str, msgspec.Meta(max_length=2000)]
-    """An HTTPS list's URL, or a TAXII 2.1 API root (https://host/api1/)."""
-    collection: str | None = None
-    """TAXII: the collection id."""
-    format: Format = "list"
-    """What an HTTPS list holds (a TAXII feed is always STIX)."""
-    interval_seconds: Annotated[float, msgspec.Meta(ge=MIN_INTERVAL_SECONDS, le=30 * 86400)] = 3600.0
-    ca_cert: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
-    """PEM of a private CA the feed's server certificate chains to (a site's own MISP); else the system's."""
-    username: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    password: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
-    tls_hashes: bool = True
-    default_confidence: Confidence = 50
-    expiry_days: Annotated[float, msgspec.Meta(gt=0)] | None = 30.0
-    """An indicator the feed gives no expiry stops matching this long after the feed last listed it."""
 
 
 class SourceChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -87,29 +64,6 @@ class FetchQueued(msgspec.Struct):
     status: str = "queued"  # the notifier fetches it within a round
 
 
-def check_feed(data: FeedIn) -> SourceIn:
-    parts = urllib.parse.urlsplit(data.url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValidationException(f"url: {data.url!r} is not an https:// URL (feeds are fetched over HTTPS only)")
-    if data.kind == "taxii" and not data.collection:
-        raise ValidationException("collection: a TAXII feed needs the collection id")
-    if data.password and not data.username:
-        raise ValidationException("password: given without a username")
-    fields = msgspec.structs.asdict(data)
-    fields["secret"] = fields.pop("password")
-    if data.kind == "taxii":
-        fields["format"] = "stix"
-    return SourceIn(**fields)
-
-
-def normalised_allow_value(value: str) -> str:
-    found = address_or_network(value)
-    name = normalise_domain(value)
-    if found is None and name is None:
-        raise NotAnIndicator(f"value: {value!r} is not an address, a CIDR or a domain")
-    return found[1] if found else name
-
-
 class ThreatIntelController(Controller):
     path = "/threat-intel"
     tags = ["threat-intel"]
@@ -125,6 +79,8 @@ class ThreatIntelController(Controller):
     def add_feed(self, data: JSONBody[FeedIn], request: Request, store: NamedDependency[Store]) -> Source:
         try:
             source = repository.create_source(store, check_feed(data), time.time())
+        except InvalidFeed as error:
+            raise ValidationException(str(error)) from error
         except DuplicateSource as error:
             raise Conflict(str(error)) from error
         record_request(store, request, action="threat_intel.feed_added", target=source.id,
@@ -214,7 +170,7 @@ class ThreatIntelController(Controller):
           summary="Never match this address, network or domain")
     def allow(self, data: JSONBody[AllowlistIn], request: Request, store: NamedDependency[Store]) -> AllowlistEntry:
         try:
-            value = normalised_allow_value(data.value)
+            value = allowlist_value(data.value)
         except NotAnIndicator as error:
             raise ValidationException(str(error)) from error
         entry = repository.allow(store, value, data.comment, request.user.name, time.time())

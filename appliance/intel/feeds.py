@@ -14,16 +14,19 @@ import datetime as dt
 import logging
 import ssl
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
+from typing import Annotated, Literal
 
 import httpx
+import msgspec
 import requests
 from taxii2client import exceptions as taxii_errors
 from taxii2client.v21 import Collection, as_pages
 
 from appliance.intel import imports, repository, stix
 from appliance.intel.imports import ImportFailed, ImportResult
-from appliance.intel.repository import Source
+from appliance.intel.repository import Format, Source, SourceIn
 from appliance.store.database import Store
 
 log = logging.getLogger("netsenx.intel.feeds")
@@ -35,6 +38,55 @@ TAXII_ACCEPT = "application/taxii+json;version=2.1"
 MIN_INTERVAL_SECONDS = 300.0
 # a TAXII server's clock may run behind ours: ask again for what was added shortly before the last success
 TAXII_OVERLAP_SECONDS = 600.0
+
+
+NAME_PATTERN = r"^[^\x00-\x1f]+$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+
+
+class FeedIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    kind: Literal["taxii", "https_list"]
+    url: Annotated[str, msgspec.Meta(max_length=2000)]
+    """An HTTPS list's URL, or a TAXII 2.1 API root (https://host/api1/)."""
+    collection: str | None = None
+    """TAXII: the collection id."""
+    format: Format = "list"
+    """What an HTTPS list holds (a TAXII feed is always STIX)."""
+    interval_seconds: Annotated[float, msgspec.Meta(ge=MIN_INTERVAL_SECONDS, le=30 * 86400)] = 3600.0
+    ca_cert: Annotated[str, msgspec.Meta(max_length=65536)] | None = None
+    """PEM of a private CA the feed's server certificate chains to (a site's own MISP); else the system's."""
+    username: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    password: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    tls_hashes: bool = True
+    default_confidence: Annotated[int, msgspec.Meta(ge=0, le=100)] = 50
+    expiry_days: Annotated[float, msgspec.Meta(gt=0)] | None = 30.0
+    """An indicator the feed gives no expiry stops matching this long after the feed last listed it."""
+
+
+class InvalidFeed(ValueError):
+    pass
+
+
+def check_feed(data: FeedIn) -> SourceIn:
+    """The feed as stored; InvalidFeed names the field that is wrong."""
+    parts = urllib.parse.urlsplit(data.url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidFeed(f"url: {data.url!r} is not an https:// URL (feeds are fetched over HTTPS only)")
+    if data.kind == "taxii" and not data.collection:
+        raise InvalidFeed("collection: a TAXII feed needs the collection id")
+    if data.password and not data.username:
+        raise InvalidFeed("password: given without a username")
+    if data.ca_cert:
+        try:
+            ssl.create_default_context(cadata=data.ca_cert)
+        except (ssl.SSLError, ValueError) as error:
+            raise InvalidFeed(f"ca_cert: not a PEM CA certificate ({error})") from None
+    fields = msgspec.structs.asdict(data)
+    fields["secret"] = fields.pop("password")
+    if data.kind == "taxii":
+        fields["format"] = "stix"
+    return SourceIn(**fields)
 
 
 def collection_url(source: Source) -> str:
@@ -64,7 +116,8 @@ def fetch(store: Store, source: Source, now: float) -> ImportResult:
                 raise ValueError(f"nothing usable: {parsed.refused} objects refused ({parsed.problems[0]})")
             return imports.stored(store, source, parsed, now, snapshot=False)
         data = _https_list(store, source)
-    except (httpx.HTTPError, requests.RequestException, taxii_errors.TAXIIServiceException, ValueError) as error:
+    except (httpx.HTTPError, requests.RequestException, taxii_errors.TAXIIServiceException, OSError,
+            ValueError) as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         imports.fail(store, source, message, now)
         raise ImportFailed(message) from error

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 
 from appliance.engine.network import DomainSet, NetworkSet
-from appliance.intel.indicators import address_or_network, normalise_domain
+from appliance.intel.indicators import NotAnIndicator, address_or_network, normalise_domain
 
 HELD_BACK_SHARED = "shared_infrastructure"
 OVERRULED_TOP_SITE = "top_site"
@@ -102,3 +102,12 @@ class Overrules:
         return next((provider for provider, shared in self._shared_networks
                      if shared.version == network.version and shared.prefixlen > network.prefixlen
                      and shared.subnet_of(network)), None)
+
+
+def allowlist_value(value: str) -> str:
+    """An allowlist entry as it is kept: a canonical address or network, or a normalised domain."""
+    found = address_or_network(value)
+    name = normalise_domain(value)
+    if found is None and name is None:
+        raise NotAnIndicator(f"value: {value!r} is not an address, a CIDR or a domain")
+    return found[1] if found else name

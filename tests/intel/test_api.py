@@ -95,6 +95,9 @@ def test_feeds_show_on_the_egress_page_with_what_they_request(api, admin_headers
     no_collection = api.post("/threat-intel/feeds", headers=admin_headers, json={
         "name": "taxii", "kind": "taxii", "url": "https://taxii.example/api1/"})
     assert no_collection.status_code == 400 and "collection" in no_collection.json()["detail"]
+    bad_ca = api.post("/threat-intel/feeds", headers=admin_headers, json={
+        "name": "feodo", "kind": "https_list", "url": "https://feodotracker.example/l.csv", "ca_cert": "not a PEM"})
+    assert bad_ca.status_code == 400 and bad_ca.json()["detail"].startswith("ca_cert: not a PEM CA certificate")
     added = api.post("/threat-intel/feeds", headers=admin_headers, json={
         "name": "feodo", "kind": "https_list", "url": "https://feodotracker.example/blocklist.csv",
         "interval_seconds": 3600, "username": "box", "password": "s3cret"})
