@@ -10,6 +10,7 @@ import { describeError, errorNotice, h } from "./elements.js";
 import { exportPage } from "./export.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
+import { threatIntelPage } from "./threat_intel.js";
 import { overviewPage } from "./overview.js";
 import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
@@ -22,6 +23,7 @@ const PAGES = [
   { name: "overview", label: "Overview", shown: () => true, draw: overviewPage },
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
+  { name: "threat-intel", label: "Threat intel", shown: (c) => c.paths.has("/threat-intel/sources"), draw: threatIntelPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
