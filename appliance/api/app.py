@@ -36,6 +36,7 @@ from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
 from appliance.evidence.retention_controller import RetentionController
+from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
@@ -60,6 +61,7 @@ CONTROLLERS = [
     AlertsController,
     WhitelistController,
     SiteSettingsController,
+    ThreatIntelController,
     AuditController,
     TracesController,
     FlowsController,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import secrets
-
-import msgspec
+import time
 
 from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
@@ -55,18 +54,16 @@ def initialise_demo(data_dir: DataDirectory) -> str:
 
 
 def trust_scenario_indicators(data_dir: DataDirectory, indicators) -> None:
-    """Import the indicator list the scenario's threat-intel attack matches, as an admin would."""
-    from appliance.engine.network import load_threat_intel
-    from appliance.engine.process import load_settings
+    """Import the indicator list the scenario's threat-intel attack matches, as an admin would
+    (`appliance intel import`)."""
+    from appliance.intel.imports import import_file
     from appliance.store import keys
 
     if indicators is None:
         return
     store = Store(data_dir, keys.load_key(data_dir))
     try:
-        settings = load_settings(store)
-        settings.site.threat_intel = load_threat_intel(indicators)
-        store.set_setting("engine", msgspec.to_builtins(settings))
+        import_file(store, "simulator indicators", indicators.read_bytes(), time.time(), "list")
     finally:
         store.close()
 

@@ -10,6 +10,7 @@ import apsw
 from appliance.cli import (
     demo_command,
     engine_commands,
+    intel_commands,
     license_commands,
     notify_command,
     serve_command,
@@ -27,6 +28,7 @@ COMMAND_GROUPS = [
     serve_command,
     demo_command,
     engine_commands,
+    intel_commands,
     notify_command,
     license_commands,
     simulate_command,

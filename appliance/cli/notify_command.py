@@ -18,7 +18,8 @@ from appliance.store.data_dir import DataDirectory
 
 def register(subparsers) -> None:
     notify = subparsers.add_parser(
-        "notify", help="the notifier service: notifications, digests, retries, the SIEM export to syslog")
+        "notify",
+        help="the notifier service: notifications, digests, retries, the SIEM export to syslog, threat-intel feeds")
     notify.add_argument("--data-dir", required=True)
     notify.add_argument("--poll-interval", type=float, default=1.0, help="seconds between rounds when idle")
     notify.add_argument("--once", action="store_true", help="do one round (route, digest, deliver), then exit")
@@ -38,6 +39,7 @@ NICENESS = 10
 
 def run_notify(args) -> int:
     from appliance.egress.firewall import FirewallStep
+    from appliance.intel.feeds import FeedStep
     from appliance.notifications.notifier import AlreadyRunning, Notifier, single_instance
     from appliance.siem.stream import ExportStep
 
@@ -53,7 +55,8 @@ def run_notify(args) -> int:
             store = wait_until_unsealed(data_dir, args, stop)
             if store is None:
                 return 0
-            notifier = Notifier(store, extra_steps=[ExportStep(store), FirewallStep(store, data_dir.runtime)])
+            steps = [ExportStep(store), FirewallStep(store, data_dir.runtime), FeedStep(store)]
+            notifier = Notifier(store, extra_steps=steps)
             logging.getLogger("netsenx.notifier").info("notifier running for %s", data_dir.root)
             try:
                 if args.once:

@@ -8,6 +8,7 @@ receives, and an example rendered by the very code that sends (a made-up alert w
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from typing import Literal
 
@@ -15,6 +16,9 @@ import msgspec
 
 from appliance.cloud_sync import heartbeat
 from appliance.cloud_sync.settings import load_settings as load_cloud_settings
+from appliance.intel import feeds
+from appliance.intel import repository as intel_repository
+from appliance.intel.repository import Source
 from appliance.licensing import box_license, sovereignty
 from appliance.licensing.protocol import LICENSE_KEY_HEADER
 from appliance.notifications import formats
@@ -36,7 +40,7 @@ from appliance.siem.models import ExportDestination
 from appliance.siem.stream import document
 from appliance.store.database import Store
 
-Kind = Literal["cloud", "email", "syslog", "webhook", "siem_export"]
+Kind = Literal["cloud", "email", "syslog", "webhook", "siem_export", "threat_intel_feed"]
 
 NOTIFICATION_FIELDS = [
     "rule name and what the rule means",
@@ -75,6 +79,7 @@ class EgressDestination(msgspec.Struct, kw_only=True):
     receives: list[str]
     never: list[str]
     example: str  # exactly what is sent, for a made-up alert (or today's heartbeat)
+    last_result: str | None = None  # a threat-intel feed's last fetch, in words
 
 
 class EgressView(msgspec.Struct):
@@ -86,6 +91,7 @@ def egress(store: Store, now: float) -> EgressView:
     found = [cloud(store)]
     found += [channel_destination(channel, settings, now) for channel in channels.list_channels(store)]
     found += [export_destination(destination, settings, now) for destination in exports.list_all(store)]
+    found += [feed_destination(source) for source in intel_repository.list_sources(store) if source.kind != "file"]
     return EgressView(destinations=found)
 
 
@@ -171,3 +177,33 @@ def export_destination(destination: ExportDestination, settings: NotificationSet
                            indent=2),
     )
 
+
+def feed_destination(source: Source) -> EgressDestination:
+    """A threat-intel feed: the box only asks; the request carries nothing about the site."""
+    parts = urllib.parse.urlsplit(source.url or "")
+    receives = ["nothing about this site: a request for the feed's list, with the headers below"]
+    if source.username:
+        receives.append(f"the user name {source.username!r} and the password set for this feed (HTTP basic auth)")
+    if source.kind == "taxii":
+        receives.append("the collection id and, after the first fetch, the time of the last success (added_after)")
+    headers = "\n".join(f"{name}: {value}" for name, value in feeds.request_headers(source).items())
+    return EgressDestination(
+        kind="threat_intel_feed", id=source.id, name=source.name, enabled=source.enabled,
+        address=f"{feeds.request_line(source)} (HTTPS), every {source.interval_seconds or 0:g} s",
+        encrypted=parts.scheme == "https",
+        endpoints=[Endpoint(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), "tcp")],
+        receives=receives,
+        never=["flows, alerts, IP or MAC addresses, host names, what matched, which indicators this box holds"],
+        example=f"{feeds.request_line(source)}\n{headers}",
+        last_result=feed_result(source),
+    )
+
+
+def feed_result(source: Source) -> str:
+    if source.last_attempt_at is None:
+        return "not fetched yet"
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(source.last_attempt_at))
+    if source.last_result == "error":
+        return f"failed at {when}: {source.last_error}"
+    refused = f", {source.last_refused} entries refused" if source.last_refused else ""
+    return f"fetched at {when}: {source.indicator_count} indicators{refused}"

@@ -95,6 +95,7 @@ class FirewallStep:
         return tuple(json.dumps(row, sort_keys=True) for row in (
             self.store.query_one("SELECT count(*) AS n, max(updated_at) AS at FROM notification_channels"),
             self.store.query_one("SELECT count(*) AS n, max(updated_at) AS at FROM export_destinations"),
+            self.store.query_one("SELECT count(*) AS n, max(updated_at) AS at FROM intel_sources WHERE kind != 'file'"),
             self.store.get_setting("cloud_sync", {}),
         ))
 

@@ -51,6 +51,8 @@ from appliance.engine.network import SiteConfig
 from appliance.engine.rules import RuleSet
 from appliance.engine.rules.saved_state import StateError
 from appliance.evidence import flow_log
+from appliance.intel import compiled as compiled_intel
+from appliance.intel import repository as intel_repository
 from appliance.store.database import Store
 from appliance.traces import chain
 from appliance.whitelist.models import WhitelistEntry, entry_matches
@@ -137,6 +139,8 @@ class Engine:
         self.checkpoint_seconds = checkpoint_seconds
         self.box_id = box_id(store)
         self.signing_key = signing_key(store)
+        self._intel_generation = intel_repository.generation(store)
+        self.intel = compiled_intel.load(store, self.settings.site)
         self.fingerprint = self._new_rules(None).fingerprint()
         self.rules = self._restore()
 
@@ -145,6 +149,7 @@ class Engine:
         """Process up to `limit` pending batches, or until `stop` is set (checked between batches). Returns how
         many were taken (processed or set aside); with none pending, checkpoints what is not saved yet."""
         self.follow_settings()
+        self._take_new_indicators()
         pending = self.store.query(
             "SELECT id, attempts FROM ingest_batches WHERE done = 0 AND failed_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
@@ -156,6 +161,16 @@ class Engine:
         if not pending and self._checkpoint_due(0):  # a quiet queue keeps to the same schedule
             self.checkpoint()
         return len(pending)
+
+    def _take_new_indicators(self) -> None:
+        """A feed, an import or the allowlist changed what matches: compile the indicator set again. The rules
+        keep their state (indicators are not part of the checkpoint's fingerprint: a replay after a restart
+        matches with the set of its day)."""
+        generation = intel_repository.generation(self.store)
+        if generation != self._intel_generation:
+            self._intel_generation = generation
+            self.intel = compiled_intel.load(self.store, self.settings.site)
+            self.rules.use_intel(self.intel)
 
     def process_all(self) -> None:
         """Process every pending batch, then checkpoint: `appliance analyze`, `appliance engine --once`."""
@@ -218,9 +233,11 @@ class Engine:
         return changed
 
     def _apply(self, settings: EngineSettings) -> None:
-        rules = RuleSet(settings.rule_overrides, settings.site,
-                        Baseline.from_bytes(self.rules.baseline.to_bytes(), settings.site))
-        self.settings, self.rules, self.fingerprint = settings, rules, rules.fingerprint()
+        baseline = Baseline.from_bytes(self.rules.baseline.to_bytes(), settings.site)
+        self.settings = settings
+        self.intel = compiled_intel.load(self.store, settings.site)  # the allowlist and networks are the site's
+        self.rules = self._new_rules(baseline)
+        self.fingerprint = self.rules.fingerprint()
         with self.store.write_transaction() as connection:
             baseline = self._write_checkpoint(connection, self._processed_seq)
             self._report("engine.settings_applied", "settings", {"fingerprint": self.fingerprint})
@@ -358,7 +375,7 @@ class Engine:
 
     # --- restart -----------------------------------------------------------------------------------------
     def _new_rules(self, baseline: Baseline | None) -> RuleSet:
-        return RuleSet(self.settings.rule_overrides, self.settings.site, baseline)
+        return RuleSet(self.settings.rule_overrides, self.settings.site, baseline, self.intel)
 
     def _restore(self) -> RuleSet:
         """The rules as the last checkpoint left them, brought up to date by replaying the batches finished

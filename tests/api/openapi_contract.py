@@ -28,6 +28,9 @@ from appliance.api_tokens import tokens as api_tokens
 from appliance.auth import users
 from appliance.compliance import breaches, incidents
 from appliance.delivery.destinations import EGRESS_ONLY_ENV
+from appliance.intel import repository as intel_sources
+from appliance.intel.imports import import_file
+from appliance.intel.repository import SourceIn
 from appliance.licensing import box_license
 from appliance.licensing.keys import License, encode_license, key_id, public_key_text
 from appliance.licensing.plans import PLAN_FEATURES
@@ -112,6 +115,11 @@ NOT_MEANINGFUL = [
     # Only a dead letter can be sent again or discarded (409 otherwise): which messages are dead is the box's
     # state, not the schema's.
     {"include-path-regex": r"^/api/v1/notifications/outbox/[^/]+(/retry)?$", **NO_POSITIVE_CHECK},
+    # Threat intel: an import's body is the file itself (a STIX bundle, a MISP export, a CSV), which no schema
+    # describes; a feed's URL must be https:// and a TAXII feed needs its collection; an allowlist value must be
+    # an address, a network or a domain; only an enabled feed, not a file import, can be fetched (409).
+    {"include-path-regex": r"^/api/v1/threat-intel/(imports|feeds|allowlist|sources/[^/]+/fetch)$",
+     "include-method": "POST", **NO_POSITIVE_CHECK},
     # Once erased, the box answers every request, valid or not, with 410 Gone (documented on every operation).
     {"include-path-regex": ERASURE, "checks": {
         "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 406, 409, 410, 415, 422, 428,
@@ -172,6 +180,7 @@ def seed_box(data_dir: DataDirectory, now: float | None = None) -> SeededBox:
             not_notified_reason="no personal data left the network"), "admin", now)
         entry, _ = add_entry(store, WhitelistIn(cidr="192.0.2.0/24", comment="lab"), "admin")
         notifications = seed_notifications(store, now)
+        sources = seed_threat_intel(store, now)
     finally:
         store.close()
     return SeededBox(
@@ -181,7 +190,7 @@ def seed_box(data_dir: DataDirectory, now: float | None = None) -> SeededBox:
         ids={
             "alert_id": alert_ids, "trace_id": [trace_id], "incident_id": [incident_id],
             "breach_id": [breach_id], "entry_id": [entry.id], "agent_id": [SENSOR_ID], "username": ["admin"],
-            **notifications,
+            **notifications, **sources,
         },
     )
 
@@ -209,6 +218,15 @@ def seed_notifications(store: Store, now: float) -> dict[str, list[str]]:
                                 created_by="admin", now=now)
     return {"channel_id": [channel.id for channel in channels], "destination_id": [destination.id],
             "outbox_id": [str(dead)], "token_id": [token.id]}
+
+
+def seed_threat_intel(store: Store, now: float) -> dict[str, list[str]]:
+    """A file import and a feed (at a closed loopback port; nothing fetches it while the API alone runs)."""
+    imported = import_file(store, "seeded list", b"198.51.100.7\nbad.example\n", now)
+    feed = intel_sources.create_source(store, SourceIn(
+        name="seeded feed", kind="https_list", url=f"https://127.0.0.1:{free_port()}/list.csv",
+        interval_seconds=3600), now)
+    return {"source_id": [imported.source.id, feed.id]}
 
 
 def server_environment(box: SeededBox, dead_proxy_port: int) -> dict[str, str]:

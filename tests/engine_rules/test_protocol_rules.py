@@ -264,7 +264,7 @@ def test_ip_domain_and_ja3_matches():
     detections = run(RuleSet(only("THREAT_INTEL_MATCH"), site), records)
     seen = {(d.source_ip, d.evidence["indicator"], d.evidence["indicator_type"]) for d in detections}
     assert seen == {
-        ("10.0.0.5", "198.51.100.77", "ip"),
+        ("10.0.0.5", "198.51.100.0/24", "cidr"),  # the alert names the listed network, not only the address
         ("10.0.0.7", "bad.example", "domain"),
         ("10.0.0.8", "e7d705a3286e19ea42f587b344ee6865", "ja3"),
         ("fd00::5", "2001:db8::66", "ip"),

@@ -43,6 +43,7 @@ from appliance.engine.rules import (
 )
 from appliance.engine.rules.routines import outside_routine
 from appliance.engine.rules.rule import Rule
+from appliance.intel.matching import IndicatorSet
 from sensor import records
 from sensor.records import Event, Flow
 
@@ -97,6 +98,7 @@ class RuleSet:
         configs: dict[str, RuleConfig] | None = None,
         site: SiteConfig | None = None,
         baseline: Baseline | None = None,
+        intel: IndicatorSet | None = None,
     ):
         configs = configs or {}
         unknown = set(configs) - set(RULE_MODULES)
@@ -112,7 +114,15 @@ class RuleSet:
             config = configs.get(name, RuleConfig())
             thresholds = merge_thresholds(name, module.DEFAULTS, config.thresholds)
             if config.enabled:
-                self.rules[name] = module.Detector(thresholds, self.site, self.baseline, config.severity)
+                extra = {"intel": intel} if getattr(module.Detector, "USES_INTEL", False) else {}
+                self.rules[name] = module.Detector(thresholds, self.site, self.baseline, config.severity, **extra)
+
+    def use_intel(self, intel: IndicatorSet) -> None:
+        """A new indicator set (a feed or an import changed it): the rules that match indicators take it; their
+        state (open contacts and incidents) goes on."""
+        for rule in self.rules.values():
+            if getattr(rule, "USES_INTEL", False):
+                rule.intel = intel
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         out = [detection for rule in self.rules.values() for detection in rule.on_flow(flow)]

@@ -1,9 +1,12 @@
-"""THREAT_INTEL_MATCH: traffic touching an indicator from the offline-imported list (SiteConfig.threat_intel).
+"""THREAT_INTEL_MATCH: traffic touching an indicator an admin imported or a feed delivered (appliance/intel).
 
-Matches flow endpoints against indicator IPs/CIDRs, DNS queries, TLS SNI and HTTP Host against
-indicator domains (with subdomains), and TLS client JA3 hashes. A query an internal resolver forwards is
-the client's, already matched, and not the resolver's. One incident per (local host, indicator)
-while contact continues; the indicator and the feed it came from are the evidence.
+Matches flow endpoints against indicator addresses and networks; DNS queries, TLS SNI and HTTP Host against
+indicator domains (with subdomains); HTTP requests in clear against indicator URLs; TLS ClientHellos against
+JA3 / JA4 fingerprints. A query an internal resolver forwards is the client's, already matched, and not the
+resolver's. What overrules a feed (CDN and shared-hosting addresses without a domain, the shipped top sites,
+the site's allowlist) never reaches this rule (intel/overrules.py); an indicator past its expiry, in packet
+time, does not match. One incident per (local host, indicator) while contact continues; the evidence names
+the feed, the indicator and how confident the feed is, so the admin can judge it.
 
 Features: matches, ip_match, domain_match, ja3_match, host_is_internal, duration_s.
 """
@@ -15,11 +18,15 @@ import msgspec
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
 from appliance.engine.rules.rule import Rule
+from appliance.intel.matching import Hit, IndicatorSet
 from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsClientHelloEvent
 
 NAME = "THREAT_INTEL_MATCH"
 DEFAULT_SEVERITY = "HIGH"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
+# url and ja4 hits count with the domain and JA3 ones: the model's features stay as it was trained on
+FEATURE_OF_KIND = {"ip": "ip_match", "cidr": "ip_match", "domain": "domain_match", "url": "domain_match",
+                   "ja3": "ja3_match", "ja4": "ja3_match"}
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,97 +40,80 @@ MORE_IS_WORSE = ("matches",)
 
 
 class _Contact(Window):
-    __slots__ = ("matches", "peer", "port", "protocol", "seen_as")
+    __slots__ = ("hit", "matches", "peer", "port", "protocol", "seen_as")
 
     def __init__(self, ts: float):
         super().__init__(ts)
         self.matches = 0
         self.peer, self.port, self.protocol, self.seen_as = "", 0, "", ""
+        self.hit: tuple = ()
 
 
 class Detector(Rule):
     NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
+    CONFIGURATION = Rule.CONFIGURATION | {"intel"}
+    USES_INTEL = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, intel: IndicatorSet | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._contacts: BoundedMap[tuple, _Contact] = BoundedMap(self.site.max_tracked_keys)
-        self._intel = self.site.threat_intel
+        self.intel = intel if intel is not None else IndicatorSet.from_site_list(self.site.threat_intel)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
-        if not self._intel.ips:
+        if not self.intel.has_addresses:
             return []
         out = []
         for host, peer in ((flow.src_ip, flow.dst_ip), (flow.dst_ip, flow.src_ip)):
-            if peer in self._intel.ip_set:
-                out += self._match(host, peer, "ip", peer, flow.dst_port, flow.proto, flow.ts_end, flow.uid)
+            hit = self.intel.address(peer, flow.ts_end)
+            if hit is not None:
+                out += self._match(host, peer, hit, flow.dst_port, flow.proto, flow.ts_end, flow.uid, "flow")
         return out
 
     def on_event(self, event: Event) -> list[Detection]:
-        if not self._intel:
+        if not self.intel:
             return []
         out = []
-        for kind, indicator, seen_as in self._indicators(event):
-            out += self._match(
-                event.src_ip,
-                event.dst_ip,
-                kind,
-                indicator,
-                event.dst_port,
-                event.proto,
-                event.ts,
-                event.flow_uid,
-                seen_as,
-            )
+        for hit, seen_as in self._hits(event):
+            out += self._match(event.src_ip, event.dst_ip, hit, event.dst_port, event.proto, event.ts,
+                               event.flow_uid, seen_as)
         return out
 
-    def _indicators(self, event: Event) -> list[tuple[str, str, str]]:
-        """(kind, listed indicator, what was seen) for every indicator this event touches."""
-        names: list[tuple[str, str]] = []
+    def _hits(self, event: Event) -> list[tuple[Hit, str]]:
+        """(hit, what was seen) for every indicator this event touches."""
+        ts = event.ts
         found = []
-        if (
-            isinstance(event, DnsEvent)
-            and not event.is_response
-            and not self.baseline.is_resolver(event.src_ip)
-        ):
-            names.append(("dns query", event.query))
+        if isinstance(event, DnsEvent):
+            if not event.is_response and not self.baseline.is_resolver(event.src_ip):
+                found.append((self.intel.name(event.query, ts), "dns query"))
         elif isinstance(event, TlsClientHelloEvent):
-            names.append(("tls sni", event.sni))
-            if event.ja3_hash.lower() in self._intel.ja3_set:
-                found.append(("ja3", event.ja3_hash.lower(), "tls ja3"))
+            found += [(self.intel.name(event.sni, ts), "tls sni"),
+                      (self.intel.fingerprint("ja3", event.ja3_hash, ts), "tls ja3"),
+                      (self.intel.fingerprint("ja4", event.ja4, ts), "tls ja4")]
         elif isinstance(event, HttpRequestEvent):
-            names.append(("http host", event.host.split(":", 1)[0]))
-        for seen_as, name in names:
-            listed = self._intel.domain_set.match(name) if name else None
-            if listed:
-                found.append(("domain", listed, seen_as))
-        return found
+            host = event.host.split(":", 1)[0]
+            found += [(self.intel.url(event.host, event.uri, ts), "http url"), (self.intel.name(host, ts), "http host")]
+        return [(hit, seen_as) for hit, seen_as in found if hit is not None]
 
-    def _match(
-        self,
-        host: str,
-        peer: str,
-        kind: str,
-        indicator: str,
-        port: int,
-        proto: str,
-        ts: float,
-        uid: str,
-        seen_as: str = "flow",
-    ) -> list[Detection]:
-        key = (host, indicator)
+    def _match(self, host: str, peer: str, hit: Hit, port: int, proto: str, ts: float, uid: str,
+               seen_as: str) -> list[Detection]:
+        key = (host, hit.indicator)
         contact = window_for(self._contacts, key, ts, self.t.window_s, _Contact)
         contact.note(ts, uid)
         contact.matches += 1
         contact.peer, contact.port, contact.protocol, contact.seen_as = peer, port, proto, seen_as
+        contact.hit = (hit.kind, *hit.listing)  # plain data: the contact is checkpointed
         if contact.matches < self.t.min_matches:
             return []
         contact.alerting = True
-        return self.book.update(
-            key, contact.matches, ts, lambda incident: self._detection(incident, key, kind, contact)
-        )
+        return self.book.update(key, contact.matches, ts, lambda incident: self._detection(incident, key, contact))
 
-    def _detection(self, incident: str, key: tuple, kind: str, contact: _Contact) -> Detection:
+    def _detection(self, incident: str, key: tuple, contact: _Contact) -> Detection:
         host, indicator = key
+        kind, feed, confidence, expires_at, domain = contact.hit
+        evidence = {"indicator": indicator, "indicator_type": kind, "seen_as": contact.seen_as, "feed": feed,
+                    "confidence": confidence, "expires_at": expires_at, "matches": contact.matches}
+        if domain:
+            evidence["listed_with"] = domain  # the address a listed domain came with, or the reverse
         return self.book.detection(
             incident,
             source_ip=host,
@@ -132,19 +122,11 @@ class Detector(Rule):
             protocol=contact.protocol,
             first_seen=contact.start,
             last_seen=contact.last,
-            evidence={
-                "indicator": indicator,
-                "indicator_type": kind,
-                "seen_as": contact.seen_as,
-                "feed": self._intel.source,
-                "matches": contact.matches,
-            },
+            evidence=evidence,
             flow_uids=contact.flow_uids,
             features={
                 "matches": contact.matches,
-                "ip_match": float(kind == "ip"),
-                "domain_match": float(kind == "domain"),
-                "ja3_match": float(kind == "ja3"),
+                **{feature: float(FEATURE_OF_KIND[kind] == feature) for feature in FEATURES[1:4]},
                 "host_is_internal": float(self.site.is_internal(host)),
                 "duration_s": contact.last - contact.start,
             },

@@ -45,17 +45,19 @@ function announce(status, path, detail) {
   }
 }
 
-export async function send(method, path, { query, body } = {}) {
+// `file`: a File sent as the body itself (a threat-intel import), instead of a JSON `body`.
+export async function send(method, path, { query, body, file } = {}) {
   const headers = { Accept: "application/json" };
   const token = session.token();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (file !== undefined) headers["Content-Type"] = "application/octet-stream";
   let response;
   try {
     response = await fetch(urlFor(path, query), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: file ?? (body === undefined ? undefined : JSON.stringify(body)),
       cache: "no-store",
     });
   } catch {
@@ -80,6 +82,7 @@ export const api = {
   post: (path, body) => json("POST", path, { body }),
   put: (path, body) => json("PUT", path, { body }),
   patch: (path, body) => json("PATCH", path, { body }),
+  upload: (path, query, file) => json("POST", path, { query, file }),
   delete: (path) => json("DELETE", path),
 };
 

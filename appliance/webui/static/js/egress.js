@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { h, pageHeader, panel } from "./elements.js";
 
-const KINDS = { cloud: "Vendor cloud", email: "E-mail", syslog: "Syslog", webhook: "Webhook", siem_export: "SIEM export" };
+const KINDS = { cloud: "Vendor cloud", email: "E-mail", syslog: "Syslog", webhook: "Webhook", siem_export: "SIEM export",
+  threat_intel_feed: "Threat-intel feed" };
 
 function destinationPanel(item) {
   const badges = h("div", { class: "button-row" },
@@ -15,6 +16,7 @@ function destinationPanel(item) {
     h("div", { class: "stack", "data-egress-kind": item.kind },
       badges,
       h("p", { class: "mono small" }, item.address),
+      item.last_result ? h("p", { class: "small", "data-last-result": "" }, `Last fetch: ${item.last_result}`) : null,
       h("h3", {}, "Receives"), h("ul", {}, item.receives.map((text) => h("li", {}, text))),
       h("h3", {}, "Never receives"), h("ul", {}, item.never.map((text) => h("li", {}, text))),
       h("details", {}, h("summary", {}, "Exactly what is sent (an example)"), h("pre", { class: "code" }, item.example))));

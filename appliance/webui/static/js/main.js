@@ -11,6 +11,7 @@ import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
+import { threatIntelPage } from "./threat_intel.js";
 import { overviewPage } from "./overview.js";
 import { breachesPage, incidentDetail, incidentsPage } from "./registers.js";
 import { sitePage } from "./site.js";
@@ -26,6 +27,7 @@ const PAGES = [
   { name: "overview", label: "Overview", shown: () => true, draw: overviewPage },
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
+  { name: "threat-intel", label: "Threat intel", shown: (c) => c.paths.has("/threat-intel/sources"), draw: threatIntelPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
   { name: "incidents", label: "Incidents", shown: (c) => c.paths.has("/compliance/incidents"), draw: incidentsPage,
     drawOne: incidentDetail },
