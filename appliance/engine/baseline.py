@@ -229,6 +229,28 @@ class BaselineState(msgspec.Struct, kw_only=True):
     score_quantiles: list[float] = []  # QUANTILES quantiles of the training scores
 
 
+class BaselineSummary(msgspec.Struct, kw_only=True):
+    """What an admin reads about the baseline: whether it still learns, and the routines it learned."""
+
+    learning_started_at: float | None  # packet time of the first record
+    learning_until: float | None
+    finished: bool
+    devices: int
+    routines: list[str]  # "RULE|host[|service or destination]" (rules/routines.py)
+
+
+def summary(data: bytes | None) -> BaselineSummary:
+    """The summary of a stored baseline (None: the engine has not seen a record yet)."""
+    if data is None:
+        return BaselineSummary(learning_started_at=None, learning_until=None, finished=False, devices=0, routines=[])
+    try:
+        state = msgspec.msgpack.decode(data, type=BaselineState)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"baseline state is malformed: {exc}") from None
+    return BaselineSummary(learning_started_at=state.started_at, learning_until=state.learning_until,
+                           finished=state.finished, devices=len(state.macs), routines=state.routines)
+
+
 class Baseline:
     def __init__(self, site: SiteConfig, random_state: int = 0):
         self.site = site

@@ -1,4 +1,5 @@
-"""/settings/site and /settings/rules: what the engine knows about the site, and each rule's settings.
+"""/settings/site, /settings/baseline and /settings/rules: what the engine knows about the site, what it learned,
+and each rule's settings.
 
 Everyone signed in reads them (the time zone and business hours shape every page); only admins change them.
 """
@@ -8,11 +9,13 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException, ValidationException
 from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import admin, viewer
 from appliance.auth.controller import client_address
+from appliance.engine.baseline import BaselineSummary
+from appliance.engine.baseline import summary as baseline_summary
 from appliance.engine.detection import RuleConfig
 from appliance.engine.rules import RULE_MODULES
 from appliance.site_settings import settings
@@ -46,6 +49,15 @@ class SiteSettingsController(Controller):
             return settings.change_site(store, data, username=request.user.name, source_ip=client_address(request))
         except settings.SettingsError as error:
             raise ValidationException(str(error)) from error
+
+    @get("/baseline", guards=[viewer], sync_to_thread=True, raises=[ServiceUnavailableException],
+         summary="The learned baseline: whether the box still learns, and the site's routines it will not alert on")
+    def baseline(self, store: NamedDependency[Store]) -> BaselineSummary:
+        row = store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")
+        try:
+            return baseline_summary(row["value"] if row else None)
+        except ValueError as error:
+            raise ServiceUnavailableException(f"{error}; the engine sets it aside and learns again") from error
 
     @get("/rules", guards=[viewer], sync_to_thread=True,
          summary="Every rule's settings: value, default and where the value comes from")

@@ -220,3 +220,23 @@ def test_the_engine_process_follows_a_change_made_through_the_api_while_it_runs(
         engine.terminate()
         _, errors = engine.communicate(timeout=60)
     assert engine.returncode == 0, errors.decode()
+
+
+def test_the_baseline_says_whether_the_box_learns_and_which_routines_it_learned(api, admin_headers, store):
+    from appliance.engine.network import SiteConfig
+    from appliance.engine.rules import RuleSet
+    from tests.engine_rules.conftest import T0, only, probe
+
+    assert api.get("/settings/baseline", headers=admin_headers).json() == {
+        "learning_started_at": None, "learning_until": None, "finished": False, "devices": 0, "routines": []}
+    rules = RuleSet(only("PORT_SCAN"), SiteConfig(learning_period_s=600))
+    for port in range(20):  # the inventory scanner at work while the box learns
+        rules.on_flow(probe(port, ts=T0 + port))
+    rules.advance(T0 + 3600)
+    store.execute("INSERT INTO engine_state (key, value) VALUES ('baseline', ?)", (rules.baseline.to_bytes(),))
+    summary = api.get("/settings/baseline", headers=admin_headers).json()
+    assert summary["finished"] and summary["learning_until"] == T0 + 600
+    assert summary["routines"] == ["PORT_SCAN|10.0.0.5"]
+    store.execute("UPDATE engine_state SET value = ? WHERE key = 'baseline'", (b"\xc1 not msgpack",))
+    broken = api.get("/settings/baseline", headers=admin_headers)
+    assert broken.status_code == 503 and "malformed" in broken.json()["detail"]
