@@ -211,3 +211,13 @@ def test_servers_answering_and_resolvers_asking_are_not_sweeps():
         for i in range(100)
     ]
     assert run(RuleSet(only("NETWORK_SWEEP")), dhcp_offers + recursion) == []
+
+
+def test_a_source_scanning_host_after_host_is_one_growing_incident():
+    targets = ["10.0.0.9", "10.0.0.10", "10.0.0.11"]
+    flows = [probe(port, ts=T0 + 30 * i + port, dst_ip=host) for i, host in enumerate(targets) for port in range(20)]
+    detections = run(RuleSet(only("PORT_SCAN")), flows)
+    assert len({d.incident_key for d in detections}) == 1
+    last = detections[-1]
+    assert last.evidence["hosts_scanned"] == 3 and last.evidence["hosts_sample"] == sorted(targets)
+    assert last.dest_ip == "" and detections[0].dest_ip == "10.0.0.9"  # one host named, many not
