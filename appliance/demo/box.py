@@ -197,12 +197,13 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
         wait_for_api(url, data_dir.certificate)
         shipping = ["--appliance", url, "--license-key", license_key, "--ca-cert", str(data_dir.certificate),
                     "--agent-id", SENSOR_ID, "--spool-dir", str(data_dir.root / "sensor-spool")]
+        if network is not None:
+            network.__enter__()
         on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
         if network is not None:
             for path in history:  # before the live sensor starts: one agent ships one sequence at a time
                 _wait(processes.start("history", [python, "-m", "sensor", "read", str(path), *shipping], environment),
                       processes, stop, logs)
-            network.__enter__()
             processes.start("sensor", [python, "-m", "sensor", "capture", "--iface", CAPTURE_END,
                                        "--netns", network.namespace, *shipping], environment)
             time.sleep(2)  # the sensor's ring is open before the first frame is replayed

@@ -9,9 +9,10 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, delete, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ServiceUnavailableException, ValidationException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 
+from appliance.api.errors import Conflict
 from appliance.api.security import admin, viewer
 from appliance.auth.controller import client_address
 from appliance.engine.baseline import BaselineSummary
@@ -50,14 +51,14 @@ class SiteSettingsController(Controller):
         except settings.SettingsError as error:
             raise ValidationException(str(error)) from error
 
-    @get("/baseline", guards=[viewer], sync_to_thread=True, raises=[ServiceUnavailableException],
+    @get("/baseline", guards=[viewer], sync_to_thread=True, raises=[Conflict],
          summary="The learned baseline: whether the box still learns, and the site's routines it will not alert on")
     def baseline(self, store: NamedDependency[Store]) -> BaselineSummary:
         row = store.query_one("SELECT value FROM engine_state WHERE key = 'baseline'")
         try:
             return baseline_summary(row["value"] if row else None)
         except ValueError as error:
-            raise ServiceUnavailableException(f"{error}; the engine sets it aside and learns again") from error
+            raise Conflict(f"{error}; the engine sets it aside and learns again") from error
 
     @get("/rules", guards=[viewer], sync_to_thread=True,
          summary="Every rule's settings: value, default and where the value comes from")

@@ -114,7 +114,9 @@ def lab_captures(scorer: Scorer) -> dict | None:
         events = capture.get("events", [])
         attacks = [event for event in events if not event.get("secondary")]
         alerts = _scored(scorer, incidents(LAB / capture["file"]))
-        attackers = {event["attacker_ip"] for event in events}
+        # A flood from random (spoofed) sources names no attacker: its alert names the victim.
+        attackers = {event["attacker_ip"] or victim["ip"] for event in events
+                     for victim in (event.get("victims") or [{"ip": None}])} - {None}
         macs = {event["attacker_mac"].lower() for event in events if event.get("attacker_mac")}
 
         def names_an_attacker(d, attackers=attackers, macs=macs) -> bool:
@@ -123,8 +125,8 @@ def lab_captures(scorer: Scorer) -> dict | None:
 
         missed = []
         for attack in attacks:
-            hit = any(d.rule_name == attack["rule"] and names_an_attacker(d, {attack["attacker_ip"]})
-                      for d, _ in alerts)
+            named = {attack["attacker_ip"]} if attack["attacker_ip"] else {v["ip"] for v in attack["victims"]}
+            hit = any(d.rule_name == attack["rule"] and names_an_attacker(d, named) for d, _ in alerts)
             per_rule[attack["rule"]]["labels"] += 1
             per_rule[attack["rule"]]["found"] += hit
             if not hit:

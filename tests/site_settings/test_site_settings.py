@@ -239,4 +239,4 @@ def test_the_baseline_says_whether_the_box_learns_and_which_routines_it_learned(
     assert summary["routines"] == ["PORT_SCAN|10.0.0.5"]
     store.execute("UPDATE engine_state SET value = ? WHERE key = 'baseline'", (b"\xc1 not msgpack",))
     broken = api.get("/settings/baseline", headers=admin_headers)
-    assert broken.status_code == 503 and "malformed" in broken.json()["detail"]
+    assert broken.status_code == 409 and "malformed" in broken.json()["detail"]

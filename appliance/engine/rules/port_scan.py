@@ -98,7 +98,7 @@ class Detector(Rule):
         scanner.note(flow.ts_end)
         scanner.hosts.add(flow.dst_ip)
         return self.book.update(
-            subject, len(scanner.hosts) * self.t.min_ports + len(scan.ports), flow.ts_end,
+            subject, (len(scanner.hosts) - 1) * self.t.min_ports + len(scan.ports), flow.ts_end,
             lambda incident: self._detection(incident, key, scan, scanner),
         )
 
