@@ -23,6 +23,7 @@ from appliance.licensing import box_license
 from appliance.licensing.keys import public_key_text
 from appliance.store import lifecycle
 from appliance.store.database import Store
+from appliance.store.unseal_backoff import delay_after
 from appliance.traces import chain
 from tests.conftest import ADMIN_PASSWORD, login
 from tests.reports.conftest import install_license
@@ -373,6 +374,7 @@ def test_sealed_box_asks_for_the_passphrase_then_signs_in(browser, serve, tmp_pa
     passphrase.send_keys("wrong passphrase")
     page.click_button("Unseal")
     page.text_appears("#unseal-error", "wrong passphrase")
+    time.sleep(delay_after(1))  # as a person would: the box refuses any attempt during the back-off
     passphrase.clear()
     passphrase.send_keys("box passphrase 2026")
     page.click_button("Unseal")
