@@ -83,8 +83,9 @@ def agreement() -> dict:
         theirs, complaint = capinfos_count(path)
         ours, problems = sensor_count(path)
         row = {"file": name, "ours": ours, "capinfos": theirs}
-        if complaint:
-            row.update(capinfos_said=complaint, tshark=tshark_count(path), we_said=problems)
+        if complaint:  # the tools name the file by the path given: the results name it as `file` does
+            row.update(capinfos_said=complaint.replace(f"{PCAPS}/", ""), tshark=tshark_count(path),
+                       we_said=[problem.replace(f"{PCAPS}/", "") for problem in problems])
         rows.append(row)
         if ours != theirs:
             mismatches.append({**row, "why": WIRETAP_DIFFERS.get(name, "UNEXPLAINED")})
