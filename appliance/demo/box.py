@@ -202,8 +202,7 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
         on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")
         if network is not None:
             for path in history:  # before the live sensor starts: one agent ships one sequence at a time
-                _wait(processes.start("history", [python, "-m", "sensor", "read", str(path), *shipping], environment),
-                      processes, stop, logs)
+                _wait(_read_file(processes, "history", path, shipping, environment), processes, stop, logs)
             processes.start("sensor", [python, "-m", "sensor", "capture", "--iface", CAPTURE_END,
                                        "--netns", network.namespace, *shipping], environment)
             time.sleep(2)  # the sensor's ring is open before the first frame is replayed
@@ -240,11 +239,16 @@ def _wait(child: subprocess.Popen, processes: DemoProcesses, stop: dict, logs: P
         time.sleep(0.5)
 
 
+def _read_file(processes: DemoProcesses, name: str, path: Path, shipping: list[str],
+               environment: dict[str, str]) -> subprocess.Popen:
+    """The sensor reading one capture file (packets keep their own timestamps) and shipping it to the box."""
+    return processes.start(name, [sys.executable, "-m", "sensor", "read", str(path), *shipping], environment)
+
+
 def _read_files(history: list[Path], segments: Path, loops: int | None, shipping: list[str],
                 processes: DemoProcesses, environment: dict[str, str], stop: dict, logs: Path) -> None:
     """Without a veth pair the sensor reads the files themselves: the history, then each segment as the
     stream writes it (removed once read)."""
-    python = sys.executable
     index = 0
     plays = [("history", path) for path in history]
     while not stop["requested"] and (loops is None or index < loops):
@@ -257,8 +261,7 @@ def _read_files(history: list[Path], segments: Path, loops: int | None, shipping
                 time.sleep(0.2)
                 continue
             index += 1
-        _wait(processes.start(name, [python, "-m", "sensor", "read", str(path), *shipping], environment), processes,
-              stop, logs)
+        _wait(_read_file(processes, name, path, shipping, environment), processes, stop, logs)
         if name != "history":
             path.unlink(missing_ok=True)
             labels_path(path).unlink(missing_ok=True)

@@ -239,14 +239,19 @@ class BaselineSummary(msgspec.Struct, kw_only=True):
     routines: list[str]  # "RULE|host[|service or destination]" (rules/routines.py)
 
 
+def decode_state(data: bytes) -> BaselineState:
+    """A stored baseline's state, its shape checked (Baseline.from_bytes checks its values)."""
+    try:
+        return msgspec.msgpack.decode(data, type=BaselineState)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"baseline state is malformed: {exc}") from None
+
+
 def summary(data: bytes | None) -> BaselineSummary:
     """The summary of a stored baseline (None: the engine has not seen a record yet)."""
     if data is None:
         return BaselineSummary(learning_started_at=None, learning_until=None, finished=False, devices=0, routines=[])
-    try:
-        state = msgspec.msgpack.decode(data, type=BaselineState)
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"baseline state is malformed: {exc}") from None
+    state = decode_state(data)
     return BaselineSummary(learning_started_at=state.started_at, learning_until=state.learning_until,
                            finished=state.finished, devices=len(state.macs), routines=state.routines)
 
@@ -500,10 +505,7 @@ class Baseline:
 
     @classmethod
     def from_bytes(cls, data: bytes, site: SiteConfig, random_state: int = 0) -> Baseline:
-        try:
-            state = msgspec.msgpack.decode(data, type=BaselineState)
-        except msgspec.DecodeError as exc:
-            raise ValueError(f"baseline state is malformed: {exc}") from None
+        state = decode_state(data)
         if state.version != STATE_VERSION:
             raise ValueError(f"baseline state version {state.version} is not {STATE_VERSION}")
         clock = [value for value in (state.started_at, state.learning_until) if value is not None]
