@@ -116,7 +116,8 @@ GOOD = {"list": b"192.0.2.1\n", "stix": stix_bundle(stix_indicator("[ipv4-addr:v
     ("stix", b'{"type": "report"}', "not a STIX 2.1 bundle"),
     ("stix", stix_bundle(stix_indicator("[email-addr:value = 'a@b.example']")), "no indicator found"),
     ("misp", b'{"response": [{"Attribute": []}]}', "not a MISP event export"),
-])
+], ids=["html-page", "not-utf8", "no-indicator-list", "truncated-json", "not-a-bundle", "stix-without-indicator",
+        "not-misp"])  # named: the STIX bundle carries fresh ids, and xdist workers must collect the same test names
 def test_a_bad_file_is_refused_and_nothing_stored_is_lost(store, format, data, says):
     import_file(store, "feed", GOOD[format], NOW)
     with pytest.raises(ImportFailed, match=re.escape(says)):
