@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
-from appliance.rule_names import RULE_NAMES
+from appliance.engine.rules import RULE_NAMES
 from appliance.store.database import Store
 from appliance.whitelist import repository
 from appliance.whitelist.models import InvalidEntry, WhitelistEntry, WhitelistIn, WhitelistList, normalise

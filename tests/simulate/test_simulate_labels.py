@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.engine.rules import RULE_MODULES
 from appliance.simulate import SCENARIOS, write
 from appliance.simulate.labels import indicators_path
 from appliance.simulate.office import build_office
@@ -28,11 +29,10 @@ def _product_rules() -> set[str]:
 
 def test_every_detection_rule_has_a_scenario_with_its_label(generated):
     rules = _product_rules()
-    assert len(rules) == 17
-    for rule in rules:
-        scenario = rule.lower().replace("_", "-")
-        assert scenario in SCENARIOS, rule
-        assert rule in {label.rule_name for label in generated[scenario].labels}
+    assert rules == set(RULE_MODULES)
+    for rule, module in RULE_MODULES.items():
+        assert module.SCENARIO in SCENARIOS, rule
+        assert rule in {label.rule_name for label in generated[module.SCENARIO].labels}
     assert {label.rule_name for label in generated["mixed"].labels} == rules
 
 
