@@ -19,7 +19,7 @@ bench: system-packages
     {{python}} tests/benchmarks/render_results.py
 
 lint:
-    {{python}} -m ruff check appliance sensor tests
+    {{python}} -m ruff check appliance sensor model_building vendor_cloud tests
 
 # Debian packages the tests and the demo need (network namespaces, capture peers, a browser for the UI tests,
 # rsyslog and Prometheus receiving the box's SIEM export and scraping its metrics)

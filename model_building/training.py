@@ -29,9 +29,9 @@ from appliance.engine.detection import Detection
 from appliance.engine.scoring import SHIPPED_MODEL_DIR, Scorer
 from appliance.engine.scoring import artefact as artefacts
 from appliance.engine.scoring.artefact import Artefact, ModelError, TrainingSpec
-from appliance.engine.scoring.corpus import LEARNING_S, scenario_rows
 from appliance.engine.scoring.features import FeatureRow, LabelledRow, row_from_detection, rule_feature_names
 from appliance.simulate.scenarios import MAX_DURATION, MIN_DURATION, SCENARIOS, UnknownScenario
+from model_building.corpus import LEARNING_S, scenario_rows
 
 TRAINING_SEEDS = (11, 12, 13)  # the benchmark uses other seeds
 BENIGN_SEEDS = (21, 22, 23, 24, 25, 26)

@@ -194,8 +194,13 @@ def run_engine(args) -> int:
 
 
 def run_train(args) -> int:
-    from appliance.engine.scoring.training import train_main
-
+    try:
+        from model_building.training import train_main
+    except ModuleNotFoundError as missing:
+        if missing.name != "model_building":
+            raise
+        raise CliError("model building is not installed here (a box runs models, it does not build "
+                       "them); run it from a development checkout") from None
     return train_main(args.options)
 
 

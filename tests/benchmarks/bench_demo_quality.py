@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
-from appliance.demo.twin import demo_quality
 from appliance.engine.scoring import Scorer
+from model_building.demo_twin import demo_quality
 
 RESULTS = Path(__file__).resolve().parent / "results" / "demo_quality.json"
 

@@ -36,10 +36,10 @@ from threadpoolctl import threadpool_limits
 
 from appliance.engine.rules import RULE_MODULES
 from appliance.engine.scoring import Scorer
-from appliance.engine.scoring.corpus import run_scenario
 from appliance.engine.scoring.features import row_from_detection, to_matrix
-from appliance.engine.scoring.ground_truth import finds, is_attack
-from appliance.engine.scoring.training import training_scenarios
+from model_building.corpus import run_scenario
+from model_building.ground_truth import finds, is_attack
+from model_building.training import training_scenarios
 from tests.real_traffic.captures import (
     ATTACKS_IN_TRACES,
     COLLECTIONS,

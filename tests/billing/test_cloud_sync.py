@@ -14,11 +14,11 @@ from appliance.cloud_sync.heartbeat import sync_once
 from appliance.cloud_sync.settings import CloudSettings, load_status, save_settings
 from appliance.licensing import box_license
 from appliance.licensing.keys import encode_license
-from appliance.licensing.vendor.store import VendorStore
 from tests.agents.licensed_box import DAY
 from tests.billing.recording_cloud import RecordingCloud
 from tests.billing.vendor_process import LATEST_SENSOR_VERSION
 from tests.conftest import free_port
+from vendor_cloud.licensing.store import VendorStore
 
 
 def register_sensors(store, *versions: str) -> None:

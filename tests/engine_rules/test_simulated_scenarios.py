@@ -11,11 +11,11 @@ import pytest
 
 from appliance.engine.network import SiteConfig, load_threat_intel
 from appliance.engine.rules import RULE_MODULES, RuleSet
-from appliance.engine.scoring import corpus
-from appliance.engine.scoring.corpus import run_scenario
-from appliance.engine.scoring.ground_truth import finds
 from appliance.simulate.labels import indicators_path, labels_path, read_labels
 from appliance.simulate.scenarios import SCENARIOS, history_start
+from model_building import corpus
+from model_building.corpus import run_scenario
+from model_building.ground_truth import finds
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
 

@@ -7,10 +7,10 @@ import pytest
 from appliance.engine.network import SiteConfig
 from appliance.engine.scoring import Scorer
 from appliance.engine.scoring.artefact import MODEL_FILE, ROWS_FILE, read_manifest
-from appliance.engine.scoring.corpus import decode, detect
 from appliance.engine.scoring.features import FeatureRow, row_from_detection
-from appliance.engine.scoring.ground_truth import is_attack
-from appliance.engine.scoring.training import Verdict, simulator_rows, train_main, with_feedback
+from model_building.corpus import decode, detect
+from model_building.ground_truth import is_attack
+from model_building.training import Verdict, simulator_rows, train_main, with_feedback
 from tests.engine_scoring.conftest import PCAPS, SMALL_TRAINING
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from appliance.engine.detection import Detection
 from appliance.engine.network import SiteConfig
-from appliance.engine.scoring.corpus import decode, detect
+from model_building.corpus import decode, detect
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
 COLLECTIONS = {"zeek-traces": SHARED / "zeek-traces", "suricata-verify": SHARED / "suricata-verify"}
