@@ -159,7 +159,7 @@ def api(store, data_dir):
     """The app in-process (Litestar's test client) over a real encrypted store."""
     from litestar.testing import TestClient
 
-    from appliance.api.app import create_app
+    from appliance.server.app import create_app
 
     with TestClient(create_app(data_dir), base_url="http://testserver.local/api/v1") as client:
         yield client

@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.params import JSONBody
 
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import Principal, viewer
 from appliance.audit import log as audit
@@ -66,10 +67,6 @@ class PasswordConfirm(msgspec.Struct, forbid_unknown_fields=True):
 
 class TotpConfirm(msgspec.Struct, forbid_unknown_fields=True):
     code: str
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def qr_modules(text: str) -> list[str]:

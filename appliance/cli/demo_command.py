@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 import time
 
-from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
 from appliance.cli.errors import CliError
 from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
+from appliance.server.tls import create_self_signed_certificate
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory, write_private_file
 from appliance.store.database import Store

@@ -123,7 +123,7 @@ def check_captures(paths: list[str]) -> None:
 
 
 def run_analyze(args) -> int:
-    from appliance.engine.local_sensor import queue_capture_files
+    from appliance.ingest.local_sensor import queue_capture_files
 
     check_captures(args.pcaps)
     with tempfile.TemporaryDirectory(prefix="netsenx-analyze-") as scratch:

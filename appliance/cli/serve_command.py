@@ -46,11 +46,11 @@ def granian_command(args, data_dir) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "appliance.api.granian_main",
+        "appliance.server.granian_main",
         "--interface",
         "asgi",
         "--factory",
-        "appliance.api.app:from_environment",
+        "appliance.server.app:from_environment",
         "--host",
         args.host,
         "--port",

@@ -6,11 +6,11 @@ import os
 import time
 from pathlib import Path
 
-from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file, secret
 from appliance.compliance.readiness import LAST_BACKUP_SETTING
+from appliance.server.tls import create_self_signed_certificate
 from appliance.store import keys, lifecycle
 from appliance.store.connection import WrongKeyError, open_encrypted
 from appliance.store.data_dir import DataDirectory

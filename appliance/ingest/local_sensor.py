@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable
 
-from appliance.engine.queue import enqueue_records
+from appliance.ingest.queue import enqueue_records
 from appliance.store.database import Store
 from sensor.pipeline import Drained, Pipeline
 from sensor.records import Batch, CaptureStats

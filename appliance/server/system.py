@@ -10,9 +10,9 @@ from litestar.params import JSONBody
 
 from appliance import __version__
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import Conflict
 from appliance.audit import log as audit
-from appliance.auth.controller import client_address
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError
 from appliance.store.unseal_backoff import TooSoon, UnsealBackoff

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.auth import users
-from appliance.engine.queue import enqueue
+from appliance.ingest.queue import enqueue
 from appliance.licensing import box_license
 from appliance.licensing.keys import License, encode_license, key_id, public_key_text
 from appliance.licensing.plans import PLAN_FEATURES

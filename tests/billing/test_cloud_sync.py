@@ -162,7 +162,7 @@ def test_one_runner_sends_and_only_when_enabled(store, data_dir, license_key):
 def test_the_app_starts_the_heartbeat_by_itself_when_the_link_is_on(store, data_dir, license_key):
     from litestar.testing import TestClient
 
-    from appliance.api.app import create_app
+    from appliance.server.app import create_app
 
     with RecordingCloud() as cloud:
         save_settings(store, CloudSettings(enabled=True, url=cloud.url))

@@ -205,7 +205,7 @@ def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
 def test_https_trusts_the_pinned_certificate_and_nothing_else_unless_told(
     serve, store, data_dir, license_key, tmp_path
 ):
-    from appliance.api.tls import create_self_signed_certificate
+    from appliance.server.tls import create_self_signed_certificate
 
     create_self_signed_certificate(data_dir)
     server = serve(data_dir, https=True, workers=1)
