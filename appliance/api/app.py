@@ -35,6 +35,7 @@ from appliance.compliance.controller import ComplianceController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
+from appliance.evidence.packets_controller import PacketsController
 from appliance.evidence.retention_controller import RetentionController
 from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
@@ -65,6 +66,7 @@ CONTROLLERS = [
     AuditController,
     TracesController,
     FlowsController,
+    PacketsController,
     RetentionController,
     AgentsController,
     SetAsideBatchesController,

@@ -47,14 +47,20 @@ BATCHES_EMPTIED_THROUGH = "retention_batches_emptied_through"  # processing orde
 AUDIT_USER = "system:retention"
 
 Days = Annotated[int, msgspec.Meta(ge=1, le=36500, description="days an entry is kept")]
+Megabytes = Annotated[int, msgspec.Meta(ge=1, le=16 * 1024 * 1024, description="MiB")]
+Percent = Annotated[int, msgspec.Meta(ge=1, le=95, description="per cent of the data disk")]
 
 
 class RetentionSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Days each kind of evidence is kept."""
+    """Days each kind of evidence is kept, and the packet store's budget."""
 
     flows_days: Days = 30
     traces_days: Days = 730
     audit_log_days: Days = 730
+    packets_max_mb: Megabytes = 2048
+    """Each sensor's packet ring: the oldest packets go first once it is full."""
+    evidence_disk_percent: Percent = 50
+    """The most of the data disk a sensor's packet ring may take, whatever its budget."""
 
 
 class Pruned(msgspec.Struct, kw_only=True):
