@@ -35,7 +35,7 @@ def queue_capture_files(store: Store, paths: Iterable[str | os.PathLike], agent_
     for path in paths:
         pipeline.feed_file(path)
     drained = pipeline.close()
-    ring.flush()
+    ring.close()
     last = store.query_one("SELECT max(seq) AS seq FROM ingest_batches WHERE agent_id = ?", (agent_id,))
     next_seq = (last["seq"] or 0) + 1 if last else 1
     with store.write_transaction() as connection:

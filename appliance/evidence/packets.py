@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,12 +23,13 @@ import msgspec
 import numpy as np
 
 from appliance.evidence import retention
+from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.decode import layers as L
 from sensor.decode.packet import PacketDecoder
 from sensor.decode.vectorised import decode_batch
 from sensor.packets.pcap_writer import file_header, records
-from sensor.packets.ring import PacketRing, SegmentCipher, list_segments, read_segment
+from sensor.packets.ring import PacketRing, SegmentCipher, list_segments, read_segment, read_status
 from sensor.pcap.batch import FrameBatch
 from sensor.pcap.classic import ClassicPcap
 from sensor.records import CaptureStats
@@ -72,6 +74,45 @@ def open_ring(store: Store, agent_id: str) -> PacketRing:
     return PacketRing(ring_directory(store, agent_id), store.derived_key(KEY_PURPOSE), agent_id,
                       max_bytes=settings.packets_max_mb * 1024 * 1024,
                       max_disk_share=settings.evidence_disk_percent / 100)
+
+
+class RingStatus(msgspec.Struct):
+    """One sensor's packet ring as it last described itself."""
+
+    agent_id: str  # the ring's directory name: the sensor's id, or its digest when the id is not a file name
+    segments: int
+    bytes: int
+    packets_stored: int
+    packets_dropped: int
+    segments_pruned: int
+    segments_shed: int
+    full: bool
+    message: str
+
+
+class PacketStoreStatus(msgspec.Struct):
+    disk_bytes: int
+    disk_free_bytes: int
+    full: bool
+    """A ring found the disk full at its last write (it shed its oldest packets, or dropped new ones)."""
+    sensors: list[RingStatus]
+
+
+def store_status(data_dir: DataDirectory) -> PacketStoreStatus:
+    """What every ring on the box last said (no key needed: the status holds counts, never packets)."""
+    rings = []
+    directories = sorted(path for path in data_dir.packets.iterdir() if path.is_dir()) if data_dir.packets.is_dir() \
+        else []
+    for directory in directories:
+        stats = read_status(directory)
+        if stats is not None:
+            rings.append(RingStatus(agent_id=directory.name, segments=stats.segments, bytes=stats.bytes,
+                                    packets_stored=stats.packets_stored, packets_dropped=stats.packets_dropped,
+                                    segments_pruned=stats.segments_pruned, segments_shed=stats.segments_shed,
+                                    full=stats.full, message=stats.last_error))
+    usage = shutil.disk_usage(data_dir.root)
+    return PacketStoreStatus(disk_bytes=usage.total, disk_free_bytes=usage.free,
+                             full=any(ring.full for ring in rings), sensors=rings)
 
 
 def alert_flows(store: Store, alert_ids: Iterable[str]) -> list[PacketFlow]:

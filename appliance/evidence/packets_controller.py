@@ -15,7 +15,8 @@ from litestar.params import FromPath, Parameter
 from litestar.response import Response
 
 from appliance.alerts import repository
-from appliance.api.security import analyst
+from appliance.api.box import Box
+from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
 from appliance.evidence import packets
 from appliance.store.database import Store
@@ -44,6 +45,11 @@ def pcap_response(store: Store, request: Request, alert_ids: list[str], subject:
 
 class PacketsController(Controller):
     tags = ["packets"]
+
+    @get("/packets/status", guards=[viewer], sync_to_thread=True,
+         summary="The packet store: each sensor's ring, and whether the disk was full at its last write")
+    def status(self, box: NamedDependency[Box]) -> packets.PacketStoreStatus:
+        return packets.store_status(box.data_dir)
 
     @get("/alerts/{alert_id:str}/pcap", guards=[analyst], sync_to_thread=True, media_type=PCAP_MEDIA_TYPE,
          raises=[NotFoundException], summary="The packets of the alert's flows (pcap); recorded in the audit log")

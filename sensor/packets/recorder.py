@@ -55,6 +55,6 @@ class PacketRecorder:
                 continue
             with self._lock:
                 if batch is None:
-                    self.ring.flush()
+                    self.ring.close()
                     return
                 self.ring.append(batch)

@@ -7,10 +7,12 @@ its place in the ring and the packet times it spans (`<seq>-<first µs>-<last µ
 opens only the segments a time window touches.
 
 The ring never exceeds its budget: the smaller of `max_bytes` and `max_disk_share` of the file system it lives on.
-Before a segment is written, the oldest segments go until it fits. When the disk is full (ENOSPC, EDQUOT) the
-ring sheds its own oldest segments and tries again; when nothing of its own is left to shed, the segment's
-packets are dropped and counted, `full` is set and the error kept, and the next segment that fits clears it.
-Nothing here ever raises into the capture path: packets already stored stay readable whatever happens.
+Before a segment is written, the oldest segments go until it fits. The ring also leaves `reserve_bytes` free on
+its file system for the rest of the box (the database on the same disk): when the disk fills up, whatever filled
+it, the ring sheds its own oldest segments first, and only when nothing of its own is left are the segment's
+packets dropped, counted. Either way `full` is set with a message for the admin (the ring's status file, read by
+the box), and the next segment written without shedding clears it. Nothing here ever raises into the capture
+path: packets already stored stay readable whatever happens.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ SEGMENT_NAME = re.compile(r"^(\d{10})-(\d+)-(\d+)\.pcap\.sealed$")
 DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
 DEFAULT_SEGMENT_SECONDS = 5.0
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+STATUS_FILE = "status.json"
+STATUS_BYTES = 4096
+RESERVE_BYTES = 64 * 1024 * 1024  # left free for the rest of the box, or RESERVE_SHARE of a smaller disk
+RESERVE_SHARE = 0.05
 
 
 class UnreadableSegment(Exception):
@@ -121,14 +127,25 @@ class RingStats(msgspec.Struct, kw_only=True):
     segments: int = 0
     bytes: int = 0
     segments_pruned: int = 0
+    segments_shed: int = 0
+    """Of those pruned, the ones that went because the disk was full (not because of the ring's budget)."""
     full: bool = False
     last_error: str = ""
+
+
+def read_status(directory: Path) -> RingStats | None:
+    """What the ring last said of itself, or None when it never wrote (or the file is unreadable)."""
+    try:
+        return msgspec.json.decode((directory / STATUS_FILE).read_bytes().rstrip(), type=RingStats)
+    except (OSError, msgspec.DecodeError):
+        return None
 
 
 class PacketRing:
     def __init__(self, directory: str | os.PathLike, key: bytes, agent_id: str, *, max_bytes: int,
                  max_disk_share: float = 1.0, segment_bytes: int = DEFAULT_SEGMENT_BYTES,
-                 segment_seconds: float = DEFAULT_SEGMENT_SECONDS) -> None:
+                 segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+                 reserve_bytes: int | None = None) -> None:
         if max_bytes < 1 or not 0 < max_disk_share <= 1:
             raise ValueError("the packet store needs a positive size budget and a disk share in (0, 1]")
         self.directory = Path(directory)
@@ -138,6 +155,10 @@ class PacketRing:
         self.max_disk_share = max_disk_share
         self.segment_bytes = segment_bytes
         self.segment_seconds = segment_seconds
+        usage = os.statvfs(self.directory)
+        disk = usage.f_blocks * usage.f_frsize
+        self.reserve_bytes = min(RESERVE_BYTES, int(disk * RESERVE_SHARE)) if reserve_bytes is None else reserve_bytes
+        self._status: int | None = None
         self.stats = RingStats()
         self._segments = list_segments(self.directory)
         self._next_seq = self._segments[-1].seq + 1 if self._segments else 1
@@ -190,24 +211,42 @@ class PacketRing:
             self.stats.packets_stored += packets
         else:
             self.stats.packets_dropped += packets
+        self._save_status()
 
     def _write(self, name: str, sealed: bytes) -> bool:
+        shed = 0
         try:
             self._make_room(self.budget() - len(sealed))
+            while self._segments and self._free_bytes() < len(sealed) + self.reserve_bytes:
+                self._prune_oldest()  # the rest of the box (the database) needs the room more than old packets
+                shed += 1
+            if self._free_bytes() < len(sealed) + self.reserve_bytes:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as error:
-            return self._failed(error)
+            return self._failed(error, shed)
         while True:
             try:
                 self._write_whole(name, sealed)
             except OSError as error:
                 if error.errno in DISK_FULL and self._segments:
                     self._prune_oldest()
+                    shed += 1
                     continue
-                return self._failed(error)
+                return self._failed(error, shed)
             self._segments.append(Segment(self.directory / name, self._next_seq - 1, 0.0, 0.0, len(sealed)))
-            self.stats.full, self.stats.last_error = False, ""
             self._count_segments()
+            self.stats.segments_shed += shed
+            if shed:
+                self.stats.full = True
+                self.stats.last_error = (f"the disk is full: the packet store shed its {shed} oldest segments to "
+                                         "keep room for the rest of the box")
+            else:
+                self.stats.full, self.stats.last_error = False, ""
             return True
+
+    def _free_bytes(self) -> int:
+        usage = os.statvfs(self.directory)
+        return usage.f_bavail * usage.f_frsize
 
     def _write_whole(self, name: str, sealed: bytes) -> None:
         temporary = self.directory / f".{name}.tmp"
@@ -219,9 +258,12 @@ class PacketRing:
             temporary.unlink(missing_ok=True)
             raise
 
-    def _failed(self, error: OSError) -> bool:
+    def _failed(self, error: OSError, shed: int) -> bool:
+        self.stats.segments_shed += shed
         self.stats.full = error.errno in DISK_FULL
-        self.stats.last_error = f"{error.strerror or error} ({self.directory})"
+        reason = "the disk is full and the packet store has nothing left to shed" if self.stats.full else (
+            error.strerror or str(error))
+        self.stats.last_error = f"packets dropped: {reason} ({self.directory})"
         return False
 
     def _make_room(self, allowed: int) -> None:
@@ -233,6 +275,23 @@ class PacketRing:
         oldest.path.unlink(missing_ok=True)
         self.stats.segments_pruned += 1
         self._count_segments()
+
+    def _save_status(self) -> None:
+        """The stats for the box (read_status), rewritten in place in a file of fixed size, so that telling the
+        admin the disk is full never needs a byte of disk."""
+        try:
+            if self._status is None:
+                self._status = os.open(self.directory / STATUS_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+                os.ftruncate(self._status, STATUS_BYTES)
+            os.pwrite(self._status, msgspec.json.encode(self.stats).ljust(STATUS_BYTES), 0)
+        except OSError:  # the status is a convenience; the packets and the capture path never depend on it
+            pass
+
+    def close(self) -> None:
+        self.flush()
+        if self._status is not None:
+            os.close(self._status)
+            self._status = None
 
     def _count_segments(self) -> None:
         self.stats.segments = len(self._segments)
