@@ -35,6 +35,7 @@ from appliance.compliance.controller import ComplianceController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
+from appliance.evidence.legal_hold_controller import LegalHoldController
 from appliance.evidence.packets_controller import PacketsController
 from appliance.evidence.retention_controller import RetentionController
 from appliance.intel.controller import ThreatIntelController
@@ -67,6 +68,7 @@ CONTROLLERS = [
     TracesController,
     FlowsController,
     PacketsController,
+    LegalHoldController,
     RetentionController,
     AgentsController,
     SetAsideBatchesController,

@@ -36,7 +36,7 @@ from sensor.records import CaptureStats
 
 KEY_PURPOSE = "packet store"
 MAX_PADDING_S = 300
-SAFE_AGENT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 PROTOCOL_NUMBERS = {name: number for number, name in L.PROTO_NAMES.items()}
 PORTLESS = {L.PROTO_ICMP, L.PROTO_ICMPV6}
 BATCH_PACKETS = 65536
@@ -62,10 +62,13 @@ class Extract(msgspec.Struct):
     sha256: str
 
 
+def file_name(identifier: str) -> str:
+    """The id itself when it is a plain file name (never a dot file), else its digest."""
+    return identifier if SAFE_NAME.match(identifier) else "sha256-" + hashlib.sha256(identifier.encode()).hexdigest()
+
+
 def ring_directory(store: Store, agent_id: str) -> Path:
-    """The sensor's ring; an id that is not a plain file name gets its digest instead."""
-    name = agent_id if SAFE_AGENT_ID.match(agent_id) else "sha256-" + hashlib.sha256(agent_id.encode()).hexdigest()
-    return store.data_dir.packets / name
+    return store.data_dir.packets / file_name(agent_id)
 
 
 def open_ring(store: Store, agent_id: str) -> PacketRing:
@@ -149,6 +152,13 @@ def extract(store: Store, flows: list[PacketFlow], padding: float) -> Extract:
             packets += len(rows)
     pcap = file_header(linktype if linktype is not None else L.LINKTYPE_ETHERNET) + b"".join(parts)
     return Extract(pcap=pcap, packets=packets, flows=len(flows), sha256=hashlib.sha256(pcap).hexdigest())
+
+
+def counted(pcap: bytes, flows: int) -> Extract:
+    """An Extract of a pcap file written earlier (a legal hold's copy)."""
+    reader = ClassicPcap(pcap, np.frombuffer(pcap, dtype=np.uint8))
+    return Extract(pcap=pcap, packets=sum(len(batch) for batch in reader.batches(BATCH_PACKETS)), flows=flows,
+                   sha256=hashlib.sha256(pcap).hexdigest())
 
 
 def _matching(directory: Path, cipher: SegmentCipher, flows: list[PacketFlow],

@@ -1,5 +1,6 @@
 """GET /alerts/{id}/pcap and GET /compliance/incidents/{id}/pcap: the packets of an alert's (an incident's alerts')
-flows from the box's packet store, as one standard pcap file.
+flows from the box's packet store, as one standard pcap file. An incident under legal hold gives the copy of its
+packets preserved when the hold was placed (appliance/evidence/legal_hold.py).
 
 The seed has no packet section; the paths hang under the resource they are evidence of. The packets are the LAN's
 own traffic (personal data under the GDPR), so downloading them is an analyst's act and goes into the audit log
@@ -18,7 +19,7 @@ from appliance.alerts import repository
 from appliance.api.box import Box
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
-from appliance.evidence import packets
+from appliance.evidence import legal_hold, packets
 from appliance.store.database import Store
 
 PCAP_MEDIA_TYPE = "application/vnd.tcpdump.pcap"
@@ -26,11 +27,12 @@ PADDING = Parameter(default=5.0, ge=0, le=packets.MAX_PADDING_S,
                     description="seconds of each flow's packets kept before its start and after its end")
 
 
-def pcap_response(store: Store, request: Request, alert_ids: list[str], subject: str, padding: float) -> Response:
+def pcap_response(store: Store, request: Request, alert_ids: list[str], subject: str, padding: float,
+                  held: bytes | None = None) -> Response:
     flows = packets.alert_flows(store, alert_ids)
     if not flows:
         raise NotFoundException(f"{subject} names no flows (its decisions carry no evidence flows)")
-    extract = packets.extract(store, flows, padding)
+    extract = packets.extract(store, flows, padding) if held is None else packets.counted(held, len(flows))
     if not extract.packets:
         raise NotFoundException(f"the packet store holds no packets of {subject}'s {extract.flows} flows (pruned "
                                 "already, or seen by a sensor that keeps no packets on the box)")
@@ -69,4 +71,5 @@ class PacketsController(Controller):
             raise NotFoundException(f"no incident {incident_id}")
         alert_ids = [row["alert_id"] for row in store.query(
             "SELECT alert_id FROM incident_alerts WHERE incident_id = ? ORDER BY added_at, alert_id", (incident_id,))]
-        return pcap_response(store, request, alert_ids, f"incident {incident['reference']}", padding)
+        return pcap_response(store, request, alert_ids, f"incident {incident['reference']}", padding,
+                             held=legal_hold.held_packets(store, incident_id))

@@ -12,18 +12,21 @@ The engine prunes (it is the store's single writer) at most once per PRUNE_INTER
 per transaction so that a large first pruning never holds the write lock for long.
 
 The two hash chains lose only a prefix, never their newest entry (the next entry links to it), and never the
-decision traces of an alert in an open or contained incident (its evidence is kept until the incident is
-handled; the traces after it stay too, a chain having no holes). Each pruning writes an anchor, the hash of the
+decision traces of an alert in an open or contained incident or one under legal hold (its evidence is kept until
+the incident is handled or released; the traces after it stay too, a chain having no holes). The flow log keeps
+the evidence flows of held incidents (appliance/evidence/legal_hold.py). Each pruning writes an anchor, the hash of the
 last entry removed (chain_anchors, migration 0011): verification starts there (appliance/audit/log.py). For the
 decision traces the anchor is also signed like any checkpoint, so a proof trail of a kept trace still ends in
 a checkpoint the box signed.
 
-Not pruned yet: alerts (their analytics roll-ups count them) and packets (no packet store yet).
+Packets are kept by each sensor's ring within the budget and disk share set here (sensor/packets/ring.py).
+Not pruned: alerts (their analytics roll-ups count them).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from typing import Annotated
@@ -33,6 +36,7 @@ import msgspec
 from appliance.audit import log as audit
 from appliance.box_identity import box_id, signing_key
 from appliance.compliance.incidents import ONGOING
+from appliance.evidence import legal_hold
 from appliance.store.database import Store
 from appliance.traces.chain import sign_checkpoint
 from sensor.records import Batch, decode_batch, encode_batch
@@ -45,6 +49,8 @@ CHUNK = 10_000
 SETTING = "retention"
 BATCHES_EMPTIED_THROUGH = "retention_batches_emptied_through"  # processing order (ingest_batches.processed_seq)
 AUDIT_USER = "system:retention"
+# not a flow (or an event of a flow) of an incident under legal hold; the parameter is legal_hold.held_flow_keys
+HELD_FLOW = "agent_id || char(0) || {uid} NOT IN (SELECT value FROM json_each(?))"
 
 Days = Annotated[int, msgspec.Meta(ge=1, le=36500, description="days an entry is kept")]
 Megabytes = Annotated[int, msgspec.Meta(ge=1, le=16 * 1024 * 1024, description="MiB")]
@@ -101,18 +107,20 @@ def prune(store: Store, settings: RetentionSettings, now: float | None = None) -
 # --- the flow log -------------------------------------------------------------------------------------------
 def _prune_flow_log(store: Store, before: float) -> tuple[int, int]:
     flows = events = 0
-    while chunk := _prune_flows_chunk(store, before):
+    held = json.dumps(legal_hold.held_flow_keys(store.connection()))
+    while chunk := _prune_flows_chunk(store, before, held):
         flows += chunk
-    while chunk := _prune_events_chunk(store, before):
+    while chunk := _prune_events_chunk(store, before, held):
         events += chunk
     return flows, events
 
 
-def _prune_flows_chunk(store: Store, before: float) -> int:
+def _prune_flows_chunk(store: Store, before: float, held: str) -> int:
     with store.write_transaction() as connection:
         rows = connection.execute(
-            "SELECT id, ts_start, src_ip, dst_ip FROM flow_log WHERE ts_start < ? ORDER BY ts_start LIMIT ?",
-            (before, CHUNK),
+            "SELECT id, ts_start, src_ip, dst_ip FROM flow_log WHERE ts_start < ? "
+            f"AND {HELD_FLOW.format(uid='uid')} ORDER BY ts_start LIMIT ?",
+            (before, held, CHUNK),
         ).fetchall()
         # flow_log_addresses is keyed (address, time, flow): each row is removed by its key, not by a scan
         connection.executemany(
@@ -123,11 +131,12 @@ def _prune_flows_chunk(store: Store, before: float) -> int:
     return len(rows)
 
 
-def _prune_events_chunk(store: Store, before: float) -> int:
+def _prune_events_chunk(store: Store, before: float, held: str) -> int:
     with store.write_transaction() as connection:
         connection.execute(
-            "DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE ts < ? ORDER BY ts LIMIT ?)",
-            (before, CHUNK),
+            "DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE ts < ? "
+            f"AND {HELD_FLOW.format(uid='flow_uid')} ORDER BY ts LIMIT ?)",
+            (before, held, CHUNK),
         )
         return connection.changes()
 
@@ -205,7 +214,8 @@ def _traces_through(connection, before: float) -> int | None:
     oldest, head, first_kept, first = connection.execute(
         "SELECT (SELECT max(seq) FROM decision_traces WHERE created_at < ?), (SELECT max(seq) FROM decision_traces), "
         "(SELECT min(t.seq) FROM decision_traces t JOIN incident_alerts a ON a.alert_id = t.alert_id "
-        f" JOIN incidents i ON i.id = a.incident_id WHERE i.status IN ({', '.join('?' * len(ONGOING))})), "
+        f" JOIN incidents i ON i.id = a.incident_id WHERE i.status IN ({', '.join('?' * len(ONGOING))}) "
+        "  OR i.id IN (SELECT incident_id FROM legal_holds)), "
         "(SELECT min(seq) FROM decision_traces)",
         (before, *ONGOING),
     ).fetchall()[0]
