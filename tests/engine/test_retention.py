@@ -122,14 +122,17 @@ def test_retention_settings_through_the_api(store, api, admin_headers):
     from appliance.auth import users
     from tests.conftest import ADMIN_PASSWORD, login
 
-    assert api.get("/settings/retention", headers=admin_headers).json() == {
-        "flows_days": 30, "traces_days": 730, "audit_log_days": 730}
+    defaults = {"flows_days": 30, "traces_days": 730, "audit_log_days": 730, "packets_max_mb": 2048,
+                "evidence_disk_percent": 50}
+    assert api.get("/settings/retention", headers=admin_headers).json() == defaults
     changed = api.put("/settings/retention", json={"flows_days": 7}, headers=admin_headers)
     assert changed.status_code == 200, changed.text
-    assert changed.json() == {"flows_days": 7, "traces_days": 730, "audit_log_days": 730}
+    assert changed.json() == defaults | {"flows_days": 7}
     assert retention.load_settings(store).flows_days == 7
     bad = api.put("/settings/retention", json={"flows_days": 0}, headers=admin_headers)
     assert bad.status_code == 400 and "flows_days" in bad.json()["detail"]
+    greedy = api.put("/settings/retention", json={"evidence_disk_percent": 99}, headers=admin_headers)
+    assert greedy.status_code == 400 and "evidence_disk_percent" in greedy.json()["detail"]
     unknown = api.put("/settings/retention", json={"packets_days": 3}, headers=admin_headers)
     assert unknown.status_code == 400 and "packets_days" in unknown.json()["detail"]
     users.create_user(store, "watcher", ADMIN_PASSWORD, "viewer")
