@@ -19,7 +19,9 @@ last entry removed (chain_anchors, migration 0011): verification starts there (a
 decision traces the anchor is also signed like any checkpoint, so a proof trail of a kept trace still ends in
 a checkpoint the box signed.
 
-Packets are kept by each sensor's ring within the budget and disk share set here (sensor/packets/ring.py).
+Packets are kept by each sensor's ring within the budget and disk share set here (sensor/packets/ring.py). While
+the evidence (database pages in use and packet files) takes more than `evidence_disk_percent` of the data disk, the
+oldest flows go, chunk by chunk, then the oldest decision traces (with the same anchors and exceptions).
 Not pruned: alerts (their analytics roll-ups count them).
 """
 
@@ -28,6 +30,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
+import shutil
 import time
 from typing import Annotated
 
@@ -66,7 +70,8 @@ class RetentionSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     packets_max_mb: Megabytes = 2048
     """Each sensor's packet ring: the oldest packets go first once it is full."""
     evidence_disk_percent: Percent = 50
-    """The most of the data disk a sensor's packet ring may take, whatever its budget."""
+    """The most of the data disk the evidence (the database and every packet ring) may take; also the most a
+    single packet ring may take, whatever its budget."""
 
 
 class Pruned(msgspec.Struct, kw_only=True):
@@ -77,6 +82,7 @@ class Pruned(msgspec.Struct, kw_only=True):
     batches: int = 0  # ingest batches whose records were emptied
     traces: int = 0
     audit_log: int = 0
+    disk_share_rounds: int = 0  # chunks pruned because the evidence took more than its share of the disk
 
     def any(self) -> bool:
         return any(msgspec.structs.astuple(self))
@@ -90,18 +96,56 @@ def save_settings(store: Store, settings: RetentionSettings) -> None:
     store.set_setting(SETTING, msgspec.to_builtins(settings))
 
 
-def prune(store: Store, settings: RetentionSettings, now: float | None = None) -> Pruned:
-    """Remove what is older than its kind's retention; an audit entry says what went."""
+def prune(store: Store, settings: RetentionSettings, now: float | None = None,
+          disk_bytes: int | None = None) -> Pruned:
+    """Remove what is older than its kind's retention, then the oldest flows and traces while the evidence takes
+    more than its share of the data disk (`disk_bytes`: the disk's size, by default measured); an audit entry says
+    what went."""
     now = time.time() if now is None else now
     flows, events = _prune_flow_log(store, now - settings.flows_days * DAY)
     pruned = Pruned(flows=flows, events=events, batches=_empty_batches(store, now - settings.flows_days * DAY),
                     traces=_prune_traces(store, now - settings.traces_days * DAY),
                     audit_log=_prune_audit_log(store, now - settings.audit_log_days * DAY))
+    disk_bytes = shutil.disk_usage(store.data_dir.root).total if disk_bytes is None else disk_bytes
+    _prune_to_disk_share(store, disk_bytes * settings.evidence_disk_percent // 100, pruned)
     if pruned.any():
         log.info("retention pruned %s", pruned)
         audit.record(store, username=AUDIT_USER, source_ip="local", action="retention.pruned",
                      details=msgspec.to_builtins(pruned))
     return pruned
+
+
+# --- the disk share -----------------------------------------------------------------------------------------
+def evidence_bytes(store: Store) -> int:
+    """What the evidence takes on the data disk: the database's pages in use and every packet file."""
+    connection = store.connection()
+    pages, free, page_size = (connection.execute(f"PRAGMA {name}").fetchall()[0][0]
+                              for name in ("page_count", "freelist_count", "page_size"))
+    packet_files = store.data_dir.packets.rglob("*") if store.data_dir.packets.is_dir() else []
+    return (pages - free) * page_size + sum(path.stat().st_size for path in packet_files if path.is_file())
+
+
+def _prune_to_disk_share(store: Store, allowed: int, pruned: Pruned) -> None:
+    """Oldest first, a chunk at a time: flows and their events, then (no flow left to go) decision traces. Deleted
+    pages are reused by the database, so what counts is the pages in use, not the file's size."""
+    while evidence_bytes(store) > allowed:
+        held = json.dumps(legal_hold.held_flow_keys(store.connection()))
+        cuts = [store.query_one(f"SELECT max(ts) AS ts FROM (SELECT {time_column} AS ts FROM {table} WHERE "
+                                f"{HELD_FLOW.format(uid=uid)} ORDER BY {time_column} LIMIT ?)", (held, CHUNK))["ts"]
+                for table, time_column, uid in (("flow_log", "ts_start", "uid"), ("event_log", "ts", "flow_uid"))]
+        cut = min((ts for ts in cuts if ts is not None), default=None)  # a chunk of the older of flows and events
+        if cut is not None:
+            flows, events = _prune_flow_log(store, math.nextafter(cut, math.inf))
+            pruned.flows, pruned.events = pruned.flows + flows, pruned.events + events
+        else:
+            cut = store.query_one("SELECT created_at AS ts FROM decision_traces ORDER BY seq LIMIT 1 OFFSET ?",
+                                  (CHUNK - 1,)) or store.query_one("SELECT max(created_at) AS ts FROM decision_traces")
+            traces = _prune_traces(store, math.nextafter(cut["ts"], math.inf)) if cut and cut["ts"] else 0
+            if not traces:  # what is left is held, ongoing or the chain's head: nothing more may go
+                log.warning("the evidence takes more than its share of the data disk and nothing more may be pruned")
+                return
+            pruned.traces += traces
+        pruned.disk_share_rounds += 1
 
 
 # --- the flow log -------------------------------------------------------------------------------------------
