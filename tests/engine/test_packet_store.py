@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import numpy as np
 import pytest
 
 from appliance.auth import users
-from sensor.packets.ring import PacketRing, UnreadableSegment, list_segments, read_segment
+from sensor.packets.ring import PacketRing, SegmentCipher, UnreadableSegment, list_segments, read_segment
 from sensor.pcap import CaptureFile
 from sensor.pcap.batch import FrameBatch
+from sensor.shipping.spool_cipher import read_key_file
 from tests.conftest import ADMIN_PASSWORD, PCAPS, login
 
 TSHARK = shutil.which("tshark")
@@ -145,3 +147,18 @@ def test_segments_open_only_with_their_key_sensor_and_name(tmp_path):
     with pytest.raises(UnreadableSegment, match="does not open"):
         read_segment(segment, other.cipher)
     assert np.frombuffer(read_segment(segment, ring.cipher)[:4], dtype="<u4")[0] == 0xA1B2C3D4
+
+
+def test_a_remote_sensor_keeps_its_packets_with_its_own_key(tmp_path):
+    store_dir = tmp_path / "packets"
+    read = subprocess.run([sys.executable, "-m", "sensor", "read", "--json", "--agent-id", "edge-1",
+                           "--packet-store", str(store_dir), str(PCAPS / "icmp-and-ssh.pcap")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert read.returncode == 0, read.stderr
+    key_file = store_dir / "packets.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    [segment] = list_segments(store_dir)
+    pcap = read_segment(segment, SegmentCipher(read_key_file(key_file), "edge-1"))
+    copy = tmp_path / "kept.pcap"
+    copy.write_bytes(pcap)
+    assert len(tshark_packets(copy)) == json.loads(read.stdout)["packets"] > 0
