@@ -5,6 +5,7 @@ import {
   errorNotice, formatTime, h, pageHeader, pager, panel, renderData, severityBadge,
   STATUS_LABELS, statusBadge, successNotice,
 } from "./elements.js";
+import { conversationsPanelBody, packetsButton } from "./conversations.js";
 import { shapChart } from "./shap_chart.js";
 import { traceSummary } from "./traces.js";
 
@@ -188,11 +189,15 @@ export async function alertDetail(view, context, alertId) {
           })),
           panel("Why it scored this way", shapChart(alert.shap_json, alert.score)),
           hasEvidence ? panel("Evidence", renderData(alert.evidence)) : null,
+          context.paths.has("/flows") ? panel("Conversations", conversationsPanelBody([alert], context)) : null,
           panel("Decision trace", trace)),
         h("div", { class: "column-side" },
           canAct ? panel("Triage", statusForm(alert, draw))
             : panel("Triage", h("p", { class: "muted" }, "Your role can read alerts but not change them.")),
           canAct ? panel("Silence this host", silenceForm(alert, draw)) : null,
+          canAct && context.paths.has("/alerts/{alert_id}/pcap")
+            ? panel("Packets", packetsButton(`/alerts/${encodeURIComponent(alert.id)}/pcap`, `alert-${alert.id}.pcap`))
+            : null,
           canAct ? reportButtons(alert, context) : null)));
     try {
       const found = await traceOf(alert);
