@@ -67,4 +67,19 @@ def test_an_alerts_conversations_and_packets_then_an_incident_under_legal_hold(b
     fill(page.find('form[aria-label="Legal hold"]'), "reason", "case closed")
     submit(page.find('form[aria-label="Legal hold"]'))
     page.text_appears('[data-legal-hold="none"]', "Not held")
+
+    page.driver.get(f"{page.origin}/#/site")
+    page.loaded("site")
+    page.text_appears('[data-packet-store="ok"] [data-ring="local"]', "segments")
+    form = page.find('form[aria-label="Evidence retention"]')
+    fill(form, "evidence_disk_percent", "99")
+    submit(form)
+    page.text_appears('form[aria-label="Evidence retention"] .notice-error', "evidence_disk_percent")
+    fill(page.find('form[aria-label="Evidence retention"]'), "evidence_disk_percent", "20")
+    fill(page.find('form[aria-label="Evidence retention"]'), "packets_max_mb", "512")
+    submit(page.find('form[aria-label="Evidence retention"]'))
+    page.text_appears(".view .notice-success", "Retention saved")
+    with server.client() as client:
+        saved = client.get("/settings/retention", headers=login(client)).json()
+    assert saved["evidence_disk_percent"] == 20 and saved["packets_max_mb"] == 512 and saved["flows_days"] == 30
     assert page_faults(browser) == []
