@@ -22,9 +22,11 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from appliance.box_identity import box_id, signing_key
 from appliance.evidence import retention
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
+from appliance.traces import chain
 from sensor.decode import layers as L
 from sensor.decode.packet import PacketDecoder
 from sensor.decode.vectorised import decode_batch
@@ -35,6 +37,7 @@ from sensor.pcap.classic import ClassicPcap
 from sensor.records import CaptureStats
 
 KEY_PURPOSE = "packet store"
+PACKETS_OUTCOME = "packets_downloaded"  # a decision trace that names a pcap handed out for the alert
 MAX_PADDING_S = 300
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 PROTOCOL_NUMBERS = {name: number for number, name in L.PROTO_NAMES.items()}
@@ -132,6 +135,27 @@ def alert_flows(store: Store, alert_ids: Iterable[str]) -> list[PacketFlow]:
                                          ts_end=flow["ts_end"])
                 flows[(agent_id, flow["uid"], packet_flow.ts_start)] = packet_flow
     return list(flows.values())
+
+
+def record_download(store: Store, alert_ids: list[str], extract: Extract, padding: float, username: str) -> None:
+    """Each alert's decision trace chain gets an entry naming the pcap handed out (its SHA-256, packets, flows),
+    under a fresh signed checkpoint: the alert's proof trails (and the reports' evidence) then vouch for the file."""
+    key, box = signing_key(store), box_id(store)
+    with store.write_transaction() as connection:
+        for alert_id in alert_ids:
+            rows = connection.execute(
+                "SELECT rule_name, coalesce(incident_key, ''), source_ip, coalesce(dest_ip, ''), severity FROM alerts "
+                "WHERE id = ?", (alert_id,)).fetchall()
+            if not rows:
+                continue
+            rule_name, incident_key, source_ip, dest_ip, severity = rows[0]
+            chain.append(connection, {
+                "outcome": PACKETS_OUTCOME, "rule_name": rule_name, "incident_key": incident_key,
+                "alert_id": alert_id, "source_ip": source_ip, "dest_ip": dest_ip, "severity": severity,
+                "packets": {"pcap_sha256": extract.sha256, "packets": extract.packets, "flows": extract.flows,
+                            "padding_s": padding, "downloaded_by": username},
+            })
+        chain.checkpoint(connection, key, box)
 
 
 def extract(store: Store, flows: list[PacketFlow], padding: float) -> Extract:

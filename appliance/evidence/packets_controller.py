@@ -4,7 +4,8 @@ packets preserved when the hold was placed (appliance/evidence/legal_hold.py).
 
 The seed has no packet section; the paths hang under the resource they are evidence of. The packets are the LAN's
 own traffic (personal data under the GDPR), so downloading them is an analyst's act and goes into the audit log
-with the file's SHA-256, which the response also carries (`X-Content-SHA256`).
+with the file's SHA-256, which the response also carries (`X-Content-SHA256`). The SHA-256 also goes into each
+alert's decision trace chain (outcome `packets_downloaded`, signed), so its proof trail vouches for the file.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def pcap_response(store: Store, request: Request, alert_ids: list[str], subject:
     if not extract.packets:
         raise NotFoundException(f"the packet store holds no packets of {subject}'s {extract.flows} flows (pruned "
                                 "already, or seen by a sensor that keeps no packets on the box)")
+    packets.record_download(store, alert_ids, extract, padding, request.user.name)
     record_request(store, request, action="packets.downloaded", target=subject,
                    details={"sha256": extract.sha256, "packets": extract.packets, "flows": extract.flows,
                             "padding_s": padding})
