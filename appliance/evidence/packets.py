@@ -35,6 +35,7 @@ from sensor.packets.ring import PacketRing, SegmentCipher, list_segments, read_s
 from sensor.pcap.batch import FrameBatch
 from sensor.pcap.classic import ClassicPcap
 from sensor.records import CaptureStats
+from sensor.shipping.spool_cipher import write_key_file
 
 KEY_PURPOSE = "packet store"
 PACKETS_OUTCOME = "packets_downloaded"  # a decision trace that names a pcap handed out for the alert
@@ -119,6 +120,17 @@ def store_status(data_dir: DataDirectory) -> PacketStoreStatus:
     usage = shutil.disk_usage(data_dir.root)
     return PacketStoreStatus(disk_bytes=usage.total, disk_free_bytes=usage.free,
                              full=any(ring.full for ring in rings), sensors=rings)
+
+
+def sensor_arguments(store: Store, agent_id: str) -> list[str]:
+    """`sensor capture|read` options that make a sensor process on the box write into the box's packet store: its
+    ring's directory, and the store's derived key in a key file in the runtime directory (tmpfs: never on the
+    data disk, gone when the box stops)."""
+    key_file = store.data_dir.runtime / "packets.key"
+    write_key_file(key_file, store.derived_key(KEY_PURPOSE))
+    settings = retention.load_settings(store)
+    return ["--agent-id", agent_id, "--packet-store", str(ring_directory(store, agent_id)),
+            "--packet-store-key-file", str(key_file), "--packet-store-mb", str(settings.packets_max_mb)]
 
 
 def alert_flows(store: Store, alert_ids: Iterable[str]) -> list[PacketFlow]:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from appliance.auth import users
+from appliance.evidence import packets
 from appliance.traces.chain import proof_trail
 from appliance.traces.verify import verify_proof_trail
 from sensor.packets.ring import PacketRing, SegmentCipher, UnreadableSegment, list_segments, read_segment
@@ -170,3 +171,25 @@ def test_a_remote_sensor_keeps_its_packets_with_its_own_key(tmp_path):
     copy = tmp_path / "kept.pcap"
     copy.write_bytes(pcap)
     assert len(tshark_packets(copy)) == json.loads(read.stdout)["packets"] > 0
+
+
+def test_a_sensor_process_on_the_box_writes_into_the_boxs_packet_store(store):
+    """What the box's own live sensor is started with (appliance/demo/box.py): its packets open with the store."""
+    arguments = packets.sensor_arguments(store, "mirror-1")
+    read = subprocess.run([sys.executable, "-m", "sensor", "read", "--flows", *arguments,
+                           str(PCAPS / "icmp-and-ssh.pcap")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert read.returncode == 0, read.stderr
+    flows = [json.loads(line) for line in read.stdout.splitlines() if line.startswith("{")]
+    flows = [flow for flow in flows if "uid" in flow]
+    asked = [packets.PacketFlow(agent_id="mirror-1", proto=flow["proto"], src_ip=flow["src_ip"],
+                                src_port=flow.get("src_port", 0), dst_ip=flow["dst_ip"],
+                                dst_port=flow.get("dst_port", 0), ts_start=flow["ts_start"], ts_end=flow["ts_end"])
+             for flow in flows]
+
+    extract = packets.extract(store, asked, padding=0)
+
+    assert flows and extract.packets == sum(flow.get("pkts_orig", 0) + flow.get("pkts_resp", 0) for flow in flows)
+    key_file = Path(arguments[arguments.index("--packet-store-key-file") + 1])
+    assert key_file.parent == store.data_dir.runtime and not key_file.is_relative_to(store.data_dir.root)
+    assert key_file.stat().st_mode & 0o777 == 0o600  # the key stays off the data disk, readable by the box only
