@@ -172,6 +172,14 @@ class IndicatorSet:
             return Hit(kind, value.lower(), listing)
         return None
 
+    def listed(self, kind: str) -> list[str]:
+        """The values of an exact kind the set holds, as the sensor writes them (a retro-hunt looks each up)."""
+        return list(self._exact[kind])
+
+    @property
+    def has_networks(self) -> bool:
+        return bool(self._networks)
+
     @property
     def has_addresses(self) -> bool:
         return bool(self._exact["ip"] or self._networks)

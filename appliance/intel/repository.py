@@ -1,7 +1,7 @@
 """Sources (imports and feeds) and their indicators in the store (migration 0013_threat_intel.sql).
 
 Every change that alters what matches bumps `intel_generation`; the engine compares it between batches and
-reloads its indicator set when it moved.
+reloads its indicator set when it moved. Indicators new to a source start a retro-hunt (retro_hunt.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from appliance.intel import retro_hunt
 from appliance.intel.indicators import Indicator, Kind, Parsed
 from appliance.store.database import Store
 
@@ -185,6 +186,8 @@ def store_indicators(store: Store, source: Source, parsed: Parsed, now: float, *
             connection.execute("DELETE FROM intel_indicators WHERE source_id = ? AND listed_at < ?", (source.id, now))
         record_result(store, source.id, now, None, parsed)
         bump_generation(store)
+        if added:
+            retro_hunt.record_new(store, source.id, now, added, generation(store))
     return added
 
 
