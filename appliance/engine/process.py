@@ -181,13 +181,13 @@ class Engine:
         retro_hunt.set_horizons(self.store, self._intel_generation)
 
     # --- retro-hunts -------------------------------------------------------------------------------------
-    def retro_hunt(self, budget_seconds: float = RETRO_HUNT_SECONDS) -> bool:
-        """Steps of the waiting retro-hunts (appliance/intel/retro_hunt.py) for about `budget_seconds`, between
-        batches: the hot path waits at most that long. Returns whether any step ran."""
-        deadline = time.monotonic() + budget_seconds
+    def retro_hunt(self) -> bool:
+        """Steps of the waiting retro-hunts (appliance/intel/retro_hunt.py) for about RETRO_HUNT_SECONDS (at least
+        one step), between batches: the hot path waits at most that long. Returns whether any step ran."""
+        deadline = time.monotonic() + RETRO_HUNT_SECONDS
         overrules = None
         ran = False
-        while time.monotonic() < deadline:
+        while not ran or time.monotonic() < deadline:
             overrules = overrules or compiled_intel.overrules(self.store)
             step = retro_hunt.next_step(self.store, self.rules.intel_rule, overrules)
             if step is None:
