@@ -39,6 +39,7 @@ EARLIEST, LATEST = -1e308, 1e308
 SERVICE_OF_EVENT = {
     "dns": "dns",
     "tls_client_hello": "tls",
+    "tls_certificate": "tls",
     "http_request": "http",
     "ssh_banner": "ssh",
     "kerberos": "kerberos",
