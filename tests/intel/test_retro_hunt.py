@@ -124,18 +124,19 @@ def test_networks_and_fingerprints_by_walking_the_log(store, analyse, small_step
     engine = analyse(WIKIPEDIA, PCAPS / "tls-handshake.pcap")
     flows = store.query_one("SELECT count(*) AS n FROM flow_log")["n"]
     assert flows > 3 * retro_hunt.RECORDS_PER_STEP
-    import_file(store, "late feed", b"208.80.152.0/24\n308b0bd904abbef5e0034a1ff7a78920\n198.51.100.7\n",
-                time.time())
+    import_file(store, "late feed", b"208.80.152.0/24\n308b0bd904abbef5e0034a1ff7a78920\n198.51.100.7\n"
+                b"3a0b3b23152c445c27ac6a0c41d6fa74afb4095b\n", time.time())  # a network, a JA3, a certificate
     steps = 0
     while engine.process_pending():  # one step per round: bounded work between batches
         steps += 1
     assert steps > 3
     alerts = intel_alerts(store)
-    assert set(alerts) == {(CLIENT, "208.80.152.0/24"), ("192.168.56.1", "308b0bd904abbef5e0034a1ff7a78920")}
+    assert set(alerts) == {(CLIENT, "208.80.152.0/24"), ("192.168.56.1", "308b0bd904abbef5e0034a1ff7a78920"),
+                           ("192.168.56.1", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b")}
     assert all(evidence["found_by"] == "retro-hunt" for evidence in alerts.values())
     # every flow of the client to the network, though found over many steps, counts in its one alert
     to_network = store.query_one("SELECT count(*) AS n FROM flow_log WHERE src_ip = ? AND dst_ip LIKE '208.80.152.%'",
                                  (CLIENT,))["n"]
     assert alerts[(CLIENT, "208.80.152.0/24")]["matches"] == to_network
     [hunt] = hunts(store, "late feed")
-    assert hunt.phase == "done" and hunt.found == 2
+    assert hunt.phase == "done" and hunt.found == 3
