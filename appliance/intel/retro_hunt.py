@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -49,22 +49,32 @@ RECORDS_PER_STEP = 20_000  # flow or event ids walked per step
 
 
 class Hunt(msgspec.Struct, kw_only=True):
+    """A retro-hunt as the admin sees it: for the indicators one import or feed refresh brought."""
+
+    id: int
+    source_id: str
+    indicators: int  # new indicators it searches for
+    created_at: float  # when they arrived
+    state: Literal["waiting", "searching", "done"]  # waiting: for the engine to take the indicators
+    found: int  # alerts raised as found later
+    already_alerted: int  # contacts an alert had already covered (the live path through another source ...)
+    finished_at: float | None
+
+
+class Progress(NamedTuple):
+    """Where a hunt is: the engine's side of it."""
+
     id: int
     source_id: str
     added_at: float
-    indicators: int
-    created_at: float
     phase: str  # indicators | networks | fingerprints | done
-    found: int  # alerts raised as found later
-    already_alerted: int  # contacts an alert had already covered
-    finished_at: float | None
-    flow_horizon: int | None = None
-    event_horizon: int | None = None
-    cursor: int = 0
+    cursor: int
+    flow_horizon: int
+    event_horizon: int
 
 
 class Step(NamedTuple):
-    hunt: Hunt
+    hunt: Progress
     detections: list[Detection]
     phase: str  # where the hunt is once this step is recorded
     cursor: int
@@ -95,28 +105,34 @@ def set_horizons(store: Store, loaded_generation: int) -> None:
     )
 
 
+_HUNT_COLUMNS = (
+    "id, source_id, indicators, created_at, found, already_alerted, finished_at, "
+    "CASE WHEN phase = 'done' THEN 'done' WHEN flow_horizon IS NULL THEN 'waiting' ELSE 'searching' END AS state"
+)
+
+
 def latest_hunts(store: Store) -> dict[str, Hunt]:
     """Each source's latest hunt, by source id."""
     rows = store.query(
-        "SELECT * FROM intel_retro_hunts WHERE id IN (SELECT max(id) FROM intel_retro_hunts GROUP BY source_id)"
+        f"SELECT {_HUNT_COLUMNS} FROM intel_retro_hunts "
+        "WHERE id IN (SELECT max(id) FROM intel_retro_hunts GROUP BY source_id)"
     )
-    return {row["source_id"]: _hunt(row) for row in rows}
+    return {row["source_id"]: msgspec.convert(row, Hunt) for row in rows}
 
 
 def hunts_of(store: Store, source_id: str) -> list[Hunt]:
-    rows = store.query("SELECT * FROM intel_retro_hunts WHERE source_id = ? ORDER BY id DESC", (source_id,))
-    return [_hunt(row) for row in rows]
+    """A source's hunts, newest first."""
+    rows = store.query(f"SELECT {_HUNT_COLUMNS} FROM intel_retro_hunts WHERE source_id = ? ORDER BY id DESC",
+                       (source_id,))
+    return [msgspec.convert(row, Hunt) for row in rows]
 
 
-def _hunt(row: dict) -> Hunt:
-    return msgspec.convert({key: value for key, value in row.items() if key != "generation"}, Hunt)
-
-
-def _next_hunt(store: Store) -> Hunt | None:
+def _next_hunt(store: Store) -> Progress | None:
     row = store.query_one(
-        "SELECT * FROM intel_retro_hunts WHERE phase != 'done' AND flow_horizon IS NOT NULL ORDER BY id LIMIT 1"
+        "SELECT id, source_id, added_at, phase, cursor, flow_horizon, event_horizon FROM intel_retro_hunts "
+        "WHERE phase != 'done' AND flow_horizon IS NOT NULL ORDER BY id LIMIT 1"
     )
-    return _hunt(row) if row else None
+    return Progress(**row) if row else None
 
 
 # --- one step ----------------------------------------------------------------------------------------------------
@@ -147,7 +163,7 @@ def next_step(store: Store, make_rule: MakeRule, overrules: Overrules) -> Step |
     return Step(hunt, found, hunt.phase, through, rule.t.window_s)
 
 
-def _indicator_rows(store: Store, hunt: Hunt) -> list[tuple]:
+def _indicator_rows(store: Store, hunt: Progress) -> list[tuple]:
     """The hunt's indicators of its phase (a slice of them in the indicators phase), as IndicatorSet.from_rows
     takes them, their id last. None of a source disabled since: it matches nothing."""
     kinds = PHASE_KINDS.get(hunt.phase, ())
@@ -169,7 +185,7 @@ def _first_id(connection, table: str) -> int:
     return connection.execute(f"SELECT coalesce(min(id), 1) - 1 FROM {table}").fetchall()[0][0]
 
 
-def _indexed_records(connection, indicators: IndicatorSet, hunt: Hunt) -> tuple[list[Flow], list]:
+def _indexed_records(connection, indicators: IndicatorSet, hunt: Progress) -> tuple[list[Flow], list]:
     """The logged flows touching the set's addresses and the events naming its domains or URL hosts, up to the
     hunt's horizon, each once. The set is the compiled one: an address held back as a CDN's gives its domain."""
     flows = {flow.id: flow for flow in flow_log.flows_touching(connection, indicators.listed("ip"))

@@ -48,7 +48,7 @@ def test_an_indicator_imported_after_the_traffic_is_found_later(store, analyse):
                                        (alert["trace_id"],))["content"])
     assert trace["outcome"] == "alert_raised" and trace["batch"] is None
     [hunt] = hunts(store, "late feed")
-    assert hunt.phase == "done" and hunt.found == 2 and hunt.indicators == 3 and hunt.finished_at
+    assert hunt.state == "done" and hunt.found == 2 and hunt.indicators == 3 and hunt.finished_at
 
 
 def test_an_engine_started_after_the_import_hunts_too(store, analyse, scorer):
@@ -71,7 +71,7 @@ def test_overruled_indicators_are_not_found_later(store, analyse):
     engine.process_all()
     assert intel_alerts(store) == {}
     [hunt] = hunts(store, "late feed")
-    assert hunt.phase == "done" and hunt.found == 0
+    assert hunt.state == "done" and hunt.found == 0
 
 
 def test_a_reimport_or_another_feed_with_the_same_indicator_raises_nothing_twice(store, analyse):
@@ -84,7 +84,7 @@ def test_a_reimport_or_another_feed_with_the_same_indicator_raises_nothing_twice
     assert store.query_one("SELECT count(*) AS n FROM alerts WHERE rule_name = 'THREAT_INTEL_MATCH'")["n"] == 1
     assert len(hunts(store, "late feed")) == 1
     [second] = hunts(store, "second feed")
-    assert second.phase == "done" and second.found == 0 and second.already_alerted == 1
+    assert second.state == "done" and second.found == 0 and second.already_alerted == 1
 
 
 def test_what_the_live_path_alerted_on_is_not_raised_again(store, analyse):
@@ -105,7 +105,7 @@ def test_records_after_the_import_are_the_live_paths(store, analyse):
     import_file(store, "late feed", f"{BITS}\n".encode(), time.time())
     engine.process_pending()  # takes the indicators: the horizon is the log so far, where BITS never appears
     [hunt] = hunts(store, "late feed")
-    assert hunt.phase == "done" and hunt.found == 0
+    assert hunt.state == "done" and hunt.found == 0
     analyse(WIKIPEDIA)
     [alert] = intel_alerts(store).values()
     assert "found_by" not in alert
@@ -139,4 +139,26 @@ def test_networks_and_fingerprints_by_walking_the_log(store, analyse, small_step
                                  (CLIENT,))["n"]
     assert alerts[(CLIENT, "208.80.152.0/24")]["matches"] == to_network
     [hunt] = hunts(store, "late feed")
-    assert hunt.phase == "done" and hunt.found == 3
+    assert hunt.state == "done" and hunt.found == 3
+
+
+def test_the_api_shows_what_was_found_later(api, store, admin_headers, analyse):
+    engine = analyse(WIKIPEDIA)
+    imported = api.post("/threat-intel/imports", params={"name": "late feed"}, content=f"{BITS}\n".encode(),
+                        headers=admin_headers)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["source"]["retro_hunt"]["state"] == "waiting"  # for the engine to take the indicators
+    engine.process_all()
+
+    [source] = api.get("/threat-intel/sources", headers=admin_headers).json()["sources"]
+    hunt = source["retro_hunt"]
+    assert (hunt["state"], hunt["indicators"], hunt["found"], hunt["already_alerted"]) == ("done", 1, 1, 0)
+    hunts = api.get(f"/threat-intel/sources/{source['id']}/retro-hunts", headers=admin_headers)
+    assert hunts.status_code == 200 and hunts.json()["hunts"] == [hunt]
+    missing = api.get("/threat-intel/sources/nothing/retro-hunts", headers=admin_headers)
+    assert missing.status_code == 404 and "nothing" in missing.json()["detail"]
+
+    [alert] = api.get("/alerts/", params={"rule_name": "THREAT_INTEL_MATCH"}, headers=admin_headers).json()["alerts"]
+    evidence = api.get(f"/alerts/{alert['id']}", headers=admin_headers).json()["evidence"]
+    assert evidence["found_by"] == "retro-hunt" and evidence["retro_hunt_id"] == hunt["id"]
+    assert evidence["found_later_at"] >= hunt["created_at"] and evidence["indicator"] == BITS

@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from scapy.all import IP, TCP, Raw
 from scapy.layers.tls.all import TLS
 from scapy.layers.tls.extensions import (
