@@ -1,5 +1,6 @@
-// Threat intelligence: the feeds and imports the box matches traffic against, with their last result; an
-// indicator searched (which sources list it, whether it matches or what overrules the feeds); a file imported.
+// Threat intelligence: the feeds and imports the box matches traffic against, with their last result and what
+// the retro-hunt for their new indicators found in past traffic; an indicator searched (which sources list it,
+// whether it matches or what overrules the feeds); a file imported.
 
 import { api } from "./api.js";
 import { errorNotice, formatTime, h, pageHeader, panel, successNotice } from "./elements.js";
@@ -19,6 +20,17 @@ function lastResult(source) {
   return `ok, ${formatTime(source.last_success_at)}${refused}`;
 }
 
+function foundLater(source) {
+  const hunt = source.retro_hunt;
+  if (!hunt) return "";
+  const title = `the ${hunt.indicators} new indicators of ${formatTime(hunt.created_at)}, searched in the flow log`;
+  if (hunt.state !== "done") return h("span", { title }, hunt.state === "waiting" ? "search queued" : "searching…");
+  const already = hunt.already_alerted ? `, ${hunt.already_alerted} already alerted` : "";
+  const alerts = `${hunt.found} alert${hunt.found === 1 ? "" : "s"}`;
+  return h("span", { title },
+    hunt.found ? h("a", { href: "#/alerts?rule=THREAT_INTEL_MATCH" }, alerts) : alerts, ` in past traffic${already}`);
+}
+
 function sourceRow(source, canEdit, draw) {
   const toggle = async () => {
     try {
@@ -33,6 +45,7 @@ function sourceRow(source, canEdit, draw) {
     h("td", {}, `${KINDS[source.kind] ?? source.kind}, ${FORMATS[source.format] ?? source.format}`),
     h("td", { class: "numeric" }, String(source.indicator_count)),
     h("td", {}, lastResult(source)),
+    h("td", { "data-found-later": "" }, foundLater(source)),
     h("td", {}, h("span", { class: `badge ${source.enabled ? "status-resolved" : "status-reviewed"}` }, source.enabled ? "on" : "off")),
     h("td", {}, canEdit ? h("button", { class: "button", type: "button", onclick: toggle }, source.enabled ? "Disable" : "Enable") : null));
 }
@@ -111,7 +124,7 @@ export async function threatIntelPage(view, context) {
       sources.length === 0
         ? panel(null, h("p", { class: "empty" }, "No feed and no import yet: THREAT_INTEL_MATCH has nothing to match."))
         : h("div", { class: "table-wrap panel" }, h("table", { class: "table" },
-          h("thead", {}, h("tr", {}, ["Source", "Kind", "Indicators", "Last result", "", ""]
+          h("thead", {}, h("tr", {}, ["Source", "Kind", "Indicators", "Last result", "Found later", "", ""]
             .map((title) => h("th", { scope: "col" }, title)))),
           h("tbody", {}, sources.map((source) => sourceRow(source, canEdit, draw))))));
   };
