@@ -24,6 +24,8 @@ import msgspec
 Kind = Literal["ip", "cidr", "domain", "url", "ja3", "ja4", "cert_sha1", "file_md5", "file_sha1", "file_sha256"]
 KINDS: tuple[str, ...] = Kind.__args__
 
+# Stored and searchable, never matched: the sensor hashes no files (it reassembles no transfers; most are in TLS).
+NEVER_MATCHED_KINDS = ("file_md5", "file_sha1", "file_sha256")
 DEFAULT_CONFIDENCE = 50
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")

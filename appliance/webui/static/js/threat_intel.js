@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { errorNotice, formatTime, h, pageHeader, panel, successNotice } from "./elements.js";
 
 const KINDS = { file: "file import", taxii: "TAXII 2.1 feed", https_list: "HTTPS feed" };
+const FILE_HASHES = ["file_md5", "file_sha1", "file_sha256"];
 const FORMATS = { stix: "STIX 2.1", misp: "MISP", list: "CSV / list" };
 const OVERRULED = {
   shared_infrastructure: "a CDN or shared-hosting address: never matched alone",
@@ -83,7 +84,9 @@ function importForm(draw) {
 function searchResult(found) {
   const verdict = found.matches ? "Matches: traffic touching it raises THREAT_INTEL_MATCH."
     : found.overruled_by ? `Does not match: ${OVERRULED[found.overruled_by] ?? found.overruled_by} (${found.overruled_detail}).`
-      : found.found.length ? "Does not match: every source listing it is disabled." : "No source lists it.";
+      : found.found.length && found.found.every((item) => FILE_HASHES.includes(item.kind))
+        ? "Does not match: the box sees no files to hash; it is kept for searching."
+        : found.found.length ? "Does not match: every source listing it is disabled." : "No source lists it.";
   const rows = found.found.map((item) => h("tr", {},
     h("td", {}, item.source), h("td", {}, item.kind), h("td", { class: "mono" }, item.value),
     h("td", { class: "numeric" }, String(item.confidence)), h("td", {}, formatTime(item.first_seen)),
