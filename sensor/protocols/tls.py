@@ -319,7 +319,13 @@ class TlsExtractor(PortBasedExtractor):
             return []
         if (ctx.src_ip, ctx.src_port) == flight.client:
             return []
-        for record in self._server_records.feed((ctx.flow_uid, ctx.src_ip, ctx.src_port), payload):
+        key = (ctx.flow_uid, ctx.src_ip, ctx.src_port)
+        waiting = self._server_records.waiting(key)
+        records = self._server_records.feed(key, payload)
+        if not records and not waiting and payload[:1] != bytes((CONTENT_HANDSHAKE,)):
+            self._flights.pop(ctx.flow_uid)  # encrypted records already (or an alert): no certificate in clear
+            return []
+        for record in records:
             flight.handshake = (flight.handshake + record[5:])[:MAX_FLIGHT]
         return self._server_messages(ctx, flight)
 
