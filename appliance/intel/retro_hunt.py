@@ -154,7 +154,9 @@ def next_step(store: Store, make_rule: MakeRule, overrules: Overrules) -> Step |
     horizon = hunt.flow_horizon if hunt.phase == "networks" else hunt.event_horizon
     through = min(start + RECORDS_PER_STEP, horizon)
     if hunt.phase == "networks":
-        found = _detect(rule, [_flow(flow) for flow in flow_log.flows_by_id(connection, start, through)], [])
+        # a network of a CDN held back in favour of the domain the feed gave with it: that domain, on the first page
+        named = [] if hunt.cursor else _indexed_records(connection, rule.intel, hunt)[1]
+        found = _detect(rule, [_flow(flow) for flow in flow_log.flows_by_id(connection, start, through)], named)
     else:
         events = flow_log.events_by_id(connection, start, through, FINGERPRINT_EVENTS)
         found = _detect(rule, [], [_event(event) for event in events])
@@ -224,8 +226,9 @@ def _detect(rule: Rule, flows: list[Flow], events: list) -> list[Detection]:
 # --- what a step found -------------------------------------------------------------------------------------------
 def found_later(connection, detection: Detection, step: Step, now: float) -> Detection | None:
     """The detection to decide on, marked as found later; None when an alert already covers the contact (the
-    live path through another source, or another hunt). A contact this hunt already raised continues that alert
-    (a network or fingerprint contact spanning two pages of the log)."""
+    live path through another source, another hunt, or this one through another of its indicators). A contact
+    this hunt raised that ended shortly before continues that alert (a network or fingerprint contact spanning
+    two pages of the log)."""
     indicator = detection.evidence["indicator"]
     alerts = connection.execute(
         "SELECT incident_key, first_seen, last_seen, evidence FROM alerts WHERE rule_name = ? AND source_ip = ? "
@@ -233,18 +236,18 @@ def found_later(connection, detection: Detection, step: Step, now: float) -> Det
         (RULE_NAME, detection.source_ip, indicator, detection.last_seen + step.window_s,
          detection.first_seen - step.window_s),
     ).fetchall()
-    hunt = step.hunt
-    mark = {"found_by": FOUND_BY, "found_later_at": now, "retro_hunt_id": hunt.id}
-    for key, first_seen, last_seen, evidence_text in alerts:
+    if any(first_seen <= detection.last_seen and last_seen >= detection.first_seen
+           for _, first_seen, last_seen, _ in alerts):
+        return None
+    mark = {"found_by": FOUND_BY, "found_later_at": now, "retro_hunt_id": step.hunt.id}
+    for key, first_seen, _, evidence_text in alerts:
         evidence = msgspec.json.decode(evidence_text)
-        if evidence.get("retro_hunt_id") == hunt.id:
+        if evidence.get("retro_hunt_id") == step.hunt.id:
             matches = evidence.get("matches", 0) + detection.evidence.get("matches", 0)
             return msgspec.structs.replace(
                 detection, incident_key=key, first_seen=min(first_seen, detection.first_seen),
                 evidence={**detection.evidence, **mark, "matches": matches,
                           "found_later_at": evidence["found_later_at"]})
-        if first_seen <= detection.last_seen and last_seen >= detection.first_seen:
-            return None
     return msgspec.structs.replace(detection, evidence={**detection.evidence, **mark})
 
 
