@@ -44,8 +44,8 @@ PHASE_KINDS = {
     "fingerprints": ("ja3", "ja4", "cert_sha1"),
 }
 FINGERPRINT_EVENTS = ("tls_client_hello", "tls_certificate")
-INDICATORS_PER_STEP = 500
-RECORDS_PER_STEP = 20_000  # flow or event ids walked per step
+INDICATORS_PER_STEP = 200
+RECORDS_PER_STEP = 2000  # flow or event ids walked per step
 
 
 class Hunt(msgspec.Struct, kw_only=True):

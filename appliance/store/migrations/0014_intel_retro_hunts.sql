@@ -19,3 +19,7 @@ CREATE TABLE intel_retro_hunts (
     finished_at REAL
 );
 CREATE INDEX intel_retro_hunts_by_source ON intel_retro_hunts (source_id, id);
+
+-- A hunt asks, for each contact it finds, whether an alert already covers that host and indicator: one host's
+-- alerts of one rule, not every THREAT_INTEL_MATCH alert (a hunt may find thousands).
+CREATE INDEX alerts_by_source_rule ON alerts (source_ip, rule_name, last_seen);
