@@ -189,10 +189,16 @@ class Engine:
         ran = False
         while not ran or time.monotonic() < deadline:
             overrules = overrules or compiled_intel.overrules(self.store)
-            step = retro_hunt.next_step(self.store, self.rules.intel_rule, overrules)
-            if step is None:
-                break
-            self._found_later(step)
+            try:
+                step = retro_hunt.next_step(self.store, self.rules.intel_rule, overrules)
+                if step is None:
+                    break
+                self._found_later(step)
+            except Exception as error:  # like a batch that fails: set aside, and the engine goes on
+                log.exception("a retro-hunt step failed: the hunt is given up")
+                hunt_id = retro_hunt.give_up(self.store, time.time())
+                self._report("engine.retro_hunt_failed", f"retro_hunt#{hunt_id}",
+                             {"error": f"{type(error).__name__}: {error}"[:ERROR_CHARS]})
             ran = True
         return ran
 

@@ -251,6 +251,14 @@ def found_later(connection, detection: Detection, step: Step, now: float) -> Det
     return msgspec.structs.replace(detection, evidence={**detection.evidence, **mark})
 
 
+def give_up(store: Store, now: float) -> int | None:
+    """End the hunt under way (its step failed, and would again): what it found stays. Returns its id."""
+    hunt = _next_hunt(store)
+    if hunt is not None:
+        store.execute("UPDATE intel_retro_hunts SET phase = 'done', finished_at = ? WHERE id = ?", (now, hunt.id))
+    return hunt.id if hunt else None
+
+
 def record_step(connection, step: Step, already_alerted: int, now: float) -> None:
     """Where the hunt goes on from, and what it has found so far; in the transaction of the step's alerts."""
     connection.execute(

@@ -162,3 +162,17 @@ def test_the_api_shows_what_was_found_later(api, store, admin_headers, analyse):
     evidence = api.get(f"/alerts/{alert['id']}", headers=admin_headers).json()["evidence"]
     assert evidence["found_by"] == "retro-hunt" and evidence["retro_hunt_id"] == hunt["id"]
     assert evidence["found_later_at"] >= hunt["created_at"] and evidence["indicator"] == BITS
+
+
+def test_a_hunt_that_cannot_read_the_log_is_given_up_and_the_engine_goes_on(store, analyse):
+    engine = analyse(WIKIPEDIA)
+    store.execute("UPDATE event_log SET detail = '{\"kind\": \"not a record\"}' "
+                  "WHERE name = 'upload.wikimedia.org.ncsa.uiuc.edu'")  # a row the hunt will read, damaged
+    import_file(store, "late feed", b"ncsa.uiuc.edu\n", time.time())
+    engine.process_all()
+    [hunt] = hunts(store, "late feed")
+    assert hunt.state == "done"
+    failed = store.query_one("SELECT target, details FROM audit_log WHERE action = 'engine.retro_hunt_failed'")
+    assert failed["target"] == f"retro_hunt#{hunt.id}" and "ValidationError" in failed["details"]
+    analyse(PCAPS / "icmp-and-ssh.pcap")  # batches are still processed
+    assert store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0")["n"] == 0
