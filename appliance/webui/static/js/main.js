@@ -64,9 +64,13 @@ function parseHash() {
 
 let signedIn = null; // {user, paths} while a session is open
 
+// Served by the box itself, written without a script: nothing on it comes from anywhere else.
+const API_DOCS = "/api/v1/schema/docs";
+
 function drawNavigation(context, current) {
   $("nav").replaceChildren(...PAGES.filter((page) => page.shown(context)).map((page) =>
-    h("li", {}, h("a", { href: `#/${page.name}`, "aria-current": page.name === current ? "page" : null }, page.label))));
+    h("li", {}, h("a", { href: `#/${page.name}`, "aria-current": page.name === current ? "page" : null }, page.label))),
+  h("li", {}, h("a", { href: API_DOCS }, "API documentation")));
 }
 
 async function drawRoute() {
