@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from appliance.alerts import repository
@@ -12,6 +12,7 @@ from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUp
 from appliance.api.paging import Offset
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
+from appliance.notes import history
 from appliance.store.database import Store
 
 
@@ -19,21 +20,29 @@ class AlertsController(Controller):
     path = "/alerts"
     tags = ["alerts"]
 
-    @get("/", guards=[viewer], summary="List alerts, newest first")
+    @get("/", guards=[viewer], summary="List alerts, newest first", raises=[ValidationException])
     async def list_alerts(
         self,
         store: NamedDependency[Store],
         severity: FromQuery[Severity | None] = None,
         status: FromQuery[AlertStatus | None] = None,
         rule: str | None = Parameter(default=None, max_length=64),
+        host: str | None = Parameter(default=None, max_length=64, description="an IP, as source or destination"),
+        since: int | None = Parameter(default=None, ge=0, description="raised at or after (Unix seconds)"),
+        until: int | None = Parameter(default=None, ge=0, description="raised before (Unix seconds)"),
         limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
         offset: Offset = 0,
     ) -> AlertList:
+        if since is not None and until is not None and since >= until:
+            raise ValidationException("since must be before until")
         alerts, total = repository.list_alerts(
             store.connection(),
             severity=severity.value if severity else None,
             status=status.value if status else None,
             rule=rule,
+            host=host,
+            since=since,
+            until=until,
             limit=limit,
             offset=offset,
         )
@@ -56,6 +65,8 @@ class AlertsController(Controller):
             if before is None:
                 raise NotFoundException(f"no alert {alert_id}")
             repository.update_alert(connection, alert_id, status=status, notes=data.notes)
+            if data.notes and data.notes != before.notes:  # kept in the history too, with who wrote it
+                history.add(connection, "alert", alert_id, request.user.name, data.notes)
             record_request(
                 store,
                 request,

@@ -41,6 +41,7 @@ from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
+from appliance.notes.controller import NotesController
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
 from appliance.siem.controller import ExportController
@@ -61,6 +62,7 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    NotesController,
     SiteSettingsController,
     ThreatIntelController,
     AuditController,
