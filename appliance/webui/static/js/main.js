@@ -9,11 +9,13 @@ import { compliancePage } from "./compliance.js";
 import { egressPage } from "./egress.js";
 import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
+import { licensePage } from "./license.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
 import { threatIntelPage } from "./threat_intel.js";
 import { overviewPage } from "./overview.js";
 import { breachesPage, incidentDetail, incidentsPage } from "./registers.js";
+import { sensorsPage } from "./sensors.js";
 import { sitePage } from "./site.js";
 import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
@@ -33,6 +35,8 @@ const PAGES = [
     drawOne: incidentDetail },
   { name: "breaches", label: "Breaches", shown: (c) => c.paths.has("/compliance/breaches"), draw: breachesPage },
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
+  { name: "sensors", label: "Sensors", shown: (c) => c.paths.has("/agents") && c.user.role === "admin", draw: sensorsPage },
+  { name: "license", label: "License", shown: (c) => c.paths.has("/license"), draw: licensePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
   { name: "site", label: "Site settings", shown: (c) => c.paths.has("/settings/site"), draw: sitePage },
   { name: "users", label: "Users", shown: (c) => c.user.role === "admin", draw: usersPage },
