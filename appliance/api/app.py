@@ -33,6 +33,7 @@ from appliance.billing.controller import BillingController
 from appliance.cloud_sync.background import CloudSyncRunner
 from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
+from appliance.devices.controller import DevicesController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
@@ -63,6 +64,7 @@ CONTROLLERS = [
     AlertsController,
     WhitelistController,
     NotesController,
+    DevicesController,
     SiteSettingsController,
     ThreatIntelController,
     AuditController,
