@@ -6,6 +6,7 @@ import { alertDetail, alertList } from "./alerts.js";
 import { auditPage } from "./audit.js";
 import { boxPage, hasBoxPages } from "./box.js";
 import { compliancePage } from "./compliance.js";
+import { devicesPage } from "./devices.js";
 import { egressPage } from "./egress.js";
 import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
@@ -28,6 +29,7 @@ const $ = (id) => document.getElementById(id);
 const PAGES = [
   { name: "overview", label: "Overview", shown: () => true, draw: overviewPage },
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
+  { name: "devices", label: "Devices", shown: (c) => c.paths.has("/devices"), draw: devicesPage },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
   { name: "threat-intel", label: "Threat intel", shown: (c) => c.paths.has("/threat-intel/sources"), draw: threatIntelPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
