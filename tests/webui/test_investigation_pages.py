@@ -72,3 +72,26 @@ def test_notes_history_of_an_alert_and_an_incident(page, box, browser):  # noqa:
         stored = client.get(f"/compliance/incidents/{incident['id']}/notes", headers=login(client)).json()["notes"]
     assert [(note["author"], note["text"]) for note in stored] == [("admin", "CSIRT informed by phone")]
     assert page_faults(browser) == []
+
+
+def test_alerts_per_hour_chart_drawn_on_the_page_opens_an_hours_alerts(page, box, browser):  # noqa: F811
+    page.open()
+    page.sign_in(ADMIN_PASSWORD)
+    page.loaded("overview")
+    chart = '[data-panel="/analytics/alerts-per-hour"]'
+    page.find(f"{chart} .stacked-chart")
+    hours = page.all(f"{chart} a.column-slot")
+    totals = {column.get_attribute("data-hour"): int(column.get_attribute("aria-label").split(": ")[1].split()[0])
+              for column in hours}
+    assert sum(totals.values()) == 3 + ROUTINE_DEVICES  # every seeded alert is within the last 48 hours
+    assert len(page.all(f"{chart} .column-slot")) == 48
+    busiest = max(totals, key=totals.get)
+    column = page.find(f'{chart} a[data-hour="{busiest}"]')
+    assert "critical" in column.get_attribute("aria-label") or "low" in column.get_attribute("aria-label")
+    assert column.find_elements(By.CSS_SELECTOR, ".fill-low")[0].size["height"] > 0
+    page.screenshot("overview-alerts-per-hour")
+    column.click()
+    page.loaded("alerts")
+    page.text_appears(".pager", f"of {totals[busiest]}")
+    assert f"since={busiest}" in page.driver.current_url
+    assert page_faults(browser) == []
