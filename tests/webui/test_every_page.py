@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.webui.test_account_pages import WIDTHS
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,15 @@ for (const element of document.querySelectorAll("body *")) {
   if (ratio < (large ? 3 : 4.5)) faults.push(`${ratio.toFixed(2)}:1 ${named} "${text.slice(0, 30)}"`);
 }
 return [...new Set(faults)];
+"""
+
+# What makes the page wider than the window (a wide table may scroll inside its own box, never the page).
+OVERFLOW = """
+if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+const out = [...document.querySelectorAll("body *")].filter((element) =>
+  !element.closest(".table-wrap, .sidebar") && element.getBoundingClientRect().right > window.innerWidth + 1);
+return out.filter((element) => !out.some((other) => other !== element && element.contains(other)))
+  .map((element) => `${element.tagName.toLowerCase()}.${element.className}`).slice(0, 5);
 """
 
 
@@ -150,7 +160,12 @@ def test_every_page_stays_on_the_box_and_names_its_controls(page, browser):  # n
         page.go(label, name)
         if found := page.driver.execute_script(ACCESSIBILITY_FAULTS) + page.driver.execute_script(CONTRAST_FAULTS):
             faults[name] = found
-        page.screenshot(f"every-page-{name}")
+        for width, size in WIDTHS.items():
+            page.driver.set_window_size(*size)
+            page.screenshot(f"every-page-{name}-{width}")
+            if sticking_out := page.driver.execute_script(OVERFLOW):
+                faults.setdefault(name, []).append(f"wider than the window at {size[0]} px: {sticking_out}")
+        page.driver.set_window_size(1280, 900)
     assert faults == {}
     page.go("Alerts", "alerts")
     page.driver.find_element(By.CSS_SELECTOR, "tr.alert-row a").click()
