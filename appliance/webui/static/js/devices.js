@@ -6,6 +6,7 @@ import { errorNotice, formatTime, h, pageHeader, pager, panel } from "./elements
 
 const PAGE_SIZE = 50;
 const count = (value) => Number(value).toLocaleString("en");
+const devicesLearned = (n) => `${count(n)} device${n === 1 ? "" : "s"}`;
 
 function filterForm(filters, apply) {
   const search = h("input", { name: "search", value: filters.search, placeholder: "e.g. 10.0.4.", size: 18,
@@ -79,11 +80,11 @@ function learningState(baseline) {
   }
   if (!baseline.finished) {
     return `Learning since ${formatTime(baseline.learning_started_at)}, until ${formatTime(baseline.learning_until)} `
-      + `(packet time). ${baseline.devices} devices learned so far. Alerts raised meanwhile on these routines are `
+      + `(packet time). ${devicesLearned(baseline.devices)} learned so far. Alerts raised meanwhile on these routines are `
       + "recorded, and stay quiet once learning ends.";
   }
   return `Learned from ${formatTime(baseline.learning_started_at)} to ${formatTime(baseline.learning_until)}: `
-    + `${baseline.devices} devices. The routines below do not alert; anything else does. Review them: an attacker `
+    + `${devicesLearned(baseline.devices)}. The routines below do not alert; anything else does. Review them: an attacker `
     + "at work while the box learned would be here too.";
 }
 

@@ -43,7 +43,7 @@ function sensorRow(sensor, reload) {
   const [state, label] = sensorState(sensor);
   const capture = sensor.capture;
   return h("tr", { "data-sensor": sensor.agent_id },
-    h("td", {}, h("strong", {}, sensor.name), h("div", { class: "muted small mono" }, sensor.agent_id)),
+    h("td", { class: "nowrap" }, h("strong", {}, sensor.name), h("div", { class: "muted small mono" }, sensor.agent_id)),
     h("td", {}, h("span", { class: `badge sensor-${state}` }, label)),
     h("td", { class: "nowrap" }, formatTime(sensor.last_seen)),
     h("td", {}, `${sensor.hostname} · ${sensor.os_type} · ${sensor.agent_version}`),
@@ -75,7 +75,7 @@ export async function sensorsPage(view, context) {
           h("thead", {}, h("tr", {}, ["Sensor", "State", "Last seen", "Host · OS · version", "Packets", "Kernel drops",
             "Malformed", "Latest batch", ""].map((title) => h("th", { scope: "col" }, title)))),
           h("tbody", {}, agents.map((sensor) => sensorRow(sensor, draw))))),
-      h("p", { class: "muted" }, "Packets, drops and malformed packets add up what each sensor reported since its "
+      agents.length === 0 ? null : h("p", { class: "muted" }, "Packets, drops and malformed packets add up what each sensor reported since its "
         + "first batch. Drops are packets the kernel lost before the sensor read them: more than 1 % means the "
         + "sensor's machine or its capture buffer is too small for the mirrored traffic."));
   };
