@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from appliance.alerts import repository
@@ -15,12 +15,14 @@ from appliance.audit.requests import record_request
 from appliance.notes import history
 from appliance.store.database import Store
 
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it, no time the store can compare
+
 
 class AlertsController(Controller):
     path = "/alerts"
     tags = ["alerts"]
 
-    @get("/", guards=[viewer], summary="List alerts, newest first", raises=[ValidationException])
+    @get("/", guards=[viewer], summary="List alerts, newest first")
     async def list_alerts(
         self,
         store: NamedDependency[Store],
@@ -28,13 +30,11 @@ class AlertsController(Controller):
         status: FromQuery[AlertStatus | None] = None,
         rule: str | None = Parameter(default=None, max_length=64),
         host: str | None = Parameter(default=None, max_length=64, description="an IP, as source or destination"),
-        since: int | None = Parameter(default=None, ge=0, description="raised at or after (Unix seconds)"),
-        until: int | None = Parameter(default=None, ge=0, description="raised before (Unix seconds)"),
+        since: int | None = Parameter(default=None, ge=0, le=LAST_SECOND, description="raised at or after (Unix s)"),
+        until: int | None = Parameter(default=None, ge=0, le=LAST_SECOND, description="raised before (Unix s)"),
         limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
         offset: Offset = 0,
     ) -> AlertList:
-        if since is not None and until is not None and since >= until:
-            raise ValidationException("since must be before until")
         alerts, total = repository.list_alerts(
             store.connection(),
             severity=severity.value if severity else None,

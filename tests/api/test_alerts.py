@@ -169,5 +169,6 @@ def test_host_and_time_range_filters_with_their_totals(api, admin_headers, store
     assert listed(since=200, until=400) == (2, ["10.0.0.2", "10.0.0.3"])  # until is exclusive
     assert listed(host="192.0.2.9", severity="HIGH", since=150) == (1, ["10.0.0.3"])
     assert listed(host="10.9.9.9") == (0, [])
-    response = api.get("/alerts/", params={"since": 400, "until": 300}, headers=admin_headers)
-    assert response.status_code == 400 and response.json() == {"detail": "since must be before until"}
+    assert listed(since=400, until=300) == (0, [])  # an empty range matches nothing: not an error
+    response = api.get("/alerts/", params={"since": 2**63}, headers=admin_headers)
+    assert response.status_code == 400 and "since" in response.json()["detail"]
