@@ -16,6 +16,7 @@ from appliance.agents.controller import AgentsController
 from appliance.alerts.controller import AlertsController
 from appliance.analytics.controller import AnalyticsController
 from appliance.api.box import Box
+from appliance.api.docs_page import DocsPage
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.openapi import BEARER, DescribedSchema
 from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
@@ -32,6 +33,7 @@ from appliance.billing.controller import BillingController
 from appliance.cloud_sync.background import CloudSyncRunner
 from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
+from appliance.devices.controller import DevicesController
 from appliance.egress.controller import EgressController
 from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
@@ -42,6 +44,7 @@ from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
+from appliance.notes.controller import NotesController
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
 from appliance.siem.controller import ExportController
@@ -52,7 +55,7 @@ from appliance.tenant.controller import TenantController
 from appliance.tenant.guard import ErasedBoxGuard, ErasureWatch
 from appliance.traces.controller import TracesController
 from appliance.webui.routes import PUBLIC_PATH_PATTERNS as UI_PUBLIC_PATTERNS
-from appliance.webui.routes import webui_router
+from appliance.webui.routes import assets_path, webui_router
 from appliance.whitelist.controller import WhitelistController
 
 API_PREFIX = "/api/v1"
@@ -62,6 +65,8 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    NotesController,
+    DevicesController,
     SiteSettingsController,
     ThreatIntelController,
     AuditController,
@@ -102,6 +107,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     def provide_audit_chain() -> ChainVerifier:
         return audit_chain
 
+    described = DescribedSchema()
     api = Router(path=API_PREFIX, route_handlers=CONTROLLERS, before_request=decode_json_body_strictly)
     return Litestar(
         route_handlers=[api, webui_router(), metrics_handler(api_metrics)],
@@ -127,7 +133,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
                 security_schemes={BEARER: SecurityScheme(
                     type="http", scheme="bearer", bearer_format="JWT, or an API token nsx_pat_...")}
             ),
-            render_plugins=[DescribedSchema()],
+            render_plugins=[described, DocsPage(described, stylesheet=f"{assets_path()}app.css")],
         ),
         on_startup=[cloud_sync.start],
         on_shutdown=[cloud_sync.stop, box.close, box.seal],

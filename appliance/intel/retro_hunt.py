@@ -2,7 +2,7 @@
 would have matched and raise those THREAT_INTEL_MATCH alerts, marked as found later.
 
 An import or a feed refresh that adds indicators records a hunt (repository.store_indicators, migration
-0014_intel_retro_hunts.sql). When the engine takes the indicator set holding them it sets the hunt's horizon:
+0015_intel_retro_hunts.sql). When the engine takes the indicator set holding them it sets the hunt's horizon:
 the last logged flow and event it had matched without them. The hunt searches the log up to there and the
 live path matches everything after, so no record is matched twice. How far back it looks is how long the flow
 log keeps records (retention's flows_days).

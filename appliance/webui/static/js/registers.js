@@ -7,6 +7,7 @@ import { conversationsPanelBody, packetsButton } from "./conversations.js";
 import {
   errorNotice, formatTime, fromTimeField, h, pageHeader, pager, panel, successNotice, timeZoneName, toTimeField,
 } from "./elements.js";
+import { notesPanel } from "./notes.js";
 
 const PAGE_SIZE = 30;
 const STATUSES = [["open", "Open"], ["contained", "Contained"], ["resolved", "Resolved"], ["closed", "Closed"]];
@@ -226,7 +227,8 @@ export async function incidentDetail(view, context, incidentId) {
           panel("Details", h("p", { class: "muted" }, `Aware since ${formatTime(incident.aware_at)}; opened by `
             + `${incident.created_by} ${formatTime(incident.created_at)}.`), incident.description ? h("p", {}, incident.description) : null,
           incidentForm(incident, canEdit, change)),
-          context.paths.has("/flows") ? panel("Conversations", conversationsPanelBody(alerts, context)) : null),
+          context.paths.has("/flows") ? panel("Conversations", conversationsPanelBody(alerts, context)) : null,
+          await notesPanel(`/compliance/incidents/${encodeURIComponent(incident.id)}/notes`, canEdit)),
         h("div", { class: "column-side" },
           panel("Alerts", h("ul", { class: "plain-list" }, incident.alert_ids.map((alertId) =>
             h("li", {}, h("a", { class: "mono small", href: `#/alerts/${encodeURIComponent(alertId)}` }, alertId))))),
