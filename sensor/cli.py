@@ -16,6 +16,7 @@ from sensor.shipping.commands import (
     add_shipping_arguments,
     capture_and_ship,
     finish_shipping,
+    open_packet_ring,
     open_shipper,
     ship_drained,
 )
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
+    ring = open_packet_ring(args)
     shipper = open_shipper(args)
-    pipeline = Pipeline()
+    pipeline = Pipeline(tap=ring.append if ring is not None else None)
     out = sys.stdout.buffer
     started = time.perf_counter()
     flows = events = read_errors = 0
@@ -76,6 +78,8 @@ def _read(args: argparse.Namespace) -> int:
             shipper.close()
         return 2
     flows, events = _emit(pipeline.close(), args, out, flows, events, shipper)
+    if ring is not None:
+        ring.close()
     seconds = time.perf_counter() - started
     stats = pipeline.stats
     summary = ReadSummary(

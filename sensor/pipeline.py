@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 
 import msgspec
@@ -63,11 +63,12 @@ _DEFAULT = object()
 
 class Pipeline:
     def __init__(self, extractor=_DEFAULT, timeouts: FlowTimeouts = DEFAULT_TIMEOUTS, max_flows: int = 1_000_000,
-                 vectorised: bool = True) -> None:
+                 vectorised: bool = True, tap: Callable[[FrameBatch], None] | None = None) -> None:
         """`extractor`: any object with interested(proto, src_port, dst_port) and on_payload(ctx, payload),
         optionally take_findings() -> sensor.protocols.extractor.Findings and flow_continued(old_uid, new_uid);
         by default sensor.protocols.MetadataExtractor. `vectorised=False` decodes every frame one by one
-        (the reference the fast path is tested against)."""
+        (the reference the fast path is tested against). `tap` sees every frame batch before it is decoded (the
+        packet store's recorder, which must never block)."""
         self.stats = CaptureStats()
         self.extractor = default_extractor() if extractor is _DEFAULT else extractor
         self.extractor_errors = 0
@@ -80,6 +81,7 @@ class Pipeline:
                                 interest=self.extractor.interested if self.extractor is not None else None)
         self._events: list[Event] = []
         self._last_sweep = -math.inf
+        self._tap = tap
 
     @property
     def active_flows(self) -> int:
@@ -93,6 +95,8 @@ class Pipeline:
     def feed_batch(self, batch: FrameBatch) -> None:
         if not len(batch):
             return
+        if self._tap is not None:
+            self._tap(batch)
         packets = decode_batch(batch, self._decoder, self.stats, self._events, self._vectorised)
         finished_before = len(self._table.finished)
         hooked = self._table.ingest(packets)

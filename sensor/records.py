@@ -139,6 +139,13 @@ class TlsClientHelloEvent(Event, tag="tls_client_hello"):
     alpn: Annotated[list[Text], Meta(max_length=32768)] = []  # the sensor keeps every name a ClientHello lists
 
 
+class TlsCertificateEvent(Event, tag="tls_certificate"):
+    """The certificates a server sent in clear (TLS 1.2 and older: TLS 1.3 encrypts them), so src is the server."""
+
+    cert_sha1: Short = ""  # SHA-1 of the server's own (leaf) certificate, hex
+    chain_sha1: Annotated[list[Short], Meta(max_length=16)] = []  # of the others it sent, in its order
+
+
 class HttpRequestEvent(Event, tag="http_request"):
     method: Text = ""
     uri: Text = ""
@@ -212,6 +219,7 @@ class BacnetEvent(Event, tag="bacnet"):
 AnyEvent = (
     DnsEvent
     | TlsClientHelloEvent
+    | TlsCertificateEvent
     | HttpRequestEvent
     | SshBannerEvent
     | CleartextLoginEvent

@@ -30,6 +30,18 @@ class AgentToken(msgspec.Struct):
     token_type: str = "bearer"
 
 
+class CaptureTotals(msgspec.Struct):
+    """What a sensor's batches reported since it first sent one: its capture health at a glance."""
+
+    batches: int
+    flows: int
+    packets: int
+    bytes: int
+    kernel_drops: int  # packets the kernel dropped before the sensor read them
+    malformed: int
+    updated_at: float  # when its latest batch was stored
+
+
 class Agent(msgspec.Struct):
     agent_id: str
     name: str
@@ -40,6 +52,7 @@ class Agent(msgspec.Struct):
     created_at: float
     last_seen: float
     next_seq: int
+    capture: CaptureTotals | None = None  # None until its first batch is stored
 
 
 class AgentList(msgspec.Struct):

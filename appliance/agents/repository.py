@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from appliance.agents.models import Agent, AgentAuthIn
+from appliance.agents.models import Agent, AgentAuthIn, CaptureTotals
 from appliance.store.database import Store
 from sensor.records import Batch
 
 IDENTITY_FIELDS = ("hostname", "os_type", "agent_version")
+CAPTURE_FIELDS = ("batches", "flows", "packets", "bytes", "kernel_drops", "malformed", "updated_at")
+# A sensor with its capture totals (migration 0010), if it ever sent a batch.
+AGENT_WITH_CAPTURE = (
+    "SELECT a.*, " + ", ".join(f"t.{field} AS capture_{field}" for field in CAPTURE_FIELDS)
+    + " FROM agents a LEFT JOIN capture_totals t ON t.agent_id = a.agent_id"
+)
 
 
 def get(store: Store, agent_id: str) -> Agent | None:
-    row = store.query_one("SELECT * FROM agents WHERE agent_id = ?", (agent_id,))
+    row = store.query_one(f"{AGENT_WITH_CAPTURE} WHERE a.agent_id = ?", (agent_id,))
     return None if row is None else _agent(row)
 
 
 def list_agents(store: Store) -> list[Agent]:
-    return [_agent(row) for row in store.query("SELECT * FROM agents ORDER BY created_at, id")]
+    return [_agent(row) for row in store.query(f"{AGENT_WITH_CAPTURE} ORDER BY a.created_at, a.id")]
 
 
 def register(store: Store, auth: AgentAuthIn, now: float) -> Agent:
@@ -89,4 +95,6 @@ def _agent(row: dict) -> Agent:
         created_at=row["created_at"],
         last_seen=row["last_seen"],
         next_seq=row["next_seq"],
+        capture=None if row["capture_batches"] is None
+        else CaptureTotals(**{field: row[f"capture_{field}"] for field in CAPTURE_FIELDS}),
     )

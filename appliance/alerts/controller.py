@@ -12,7 +12,10 @@ from appliance.alerts.models import AlertDetail, AlertList, AlertStatus, AlertUp
 from appliance.api.paging import Offset
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
+from appliance.notes import history
 from appliance.store.database import Store
+
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it, no time the store can compare
 
 
 class AlertsController(Controller):
@@ -26,6 +29,9 @@ class AlertsController(Controller):
         severity: FromQuery[Severity | None] = None,
         status: FromQuery[AlertStatus | None] = None,
         rule: str | None = Parameter(default=None, max_length=64),
+        host: str | None = Parameter(default=None, max_length=64, description="an IP, as source or destination"),
+        since: int | None = Parameter(default=None, ge=0, le=LAST_SECOND, description="raised at or after (Unix s)"),
+        until: int | None = Parameter(default=None, ge=0, le=LAST_SECOND, description="raised before (Unix s)"),
         limit: int = Parameter(default=30, ge=1, le=100, description="results per page (max 100)"),
         offset: Offset = 0,
     ) -> AlertList:
@@ -34,6 +40,9 @@ class AlertsController(Controller):
             severity=severity.value if severity else None,
             status=status.value if status else None,
             rule=rule,
+            host=host,
+            since=since,
+            until=until,
             limit=limit,
             offset=offset,
         )
@@ -56,6 +65,8 @@ class AlertsController(Controller):
             if before is None:
                 raise NotFoundException(f"no alert {alert_id}")
             repository.update_alert(connection, alert_id, status=status, notes=data.notes)
+            if data.notes and data.notes != before.notes:  # kept in the history too, with who wrote it
+                history.add(connection, "alert", alert_id, request.user.name, data.notes)
             record_request(
                 store,
                 request,

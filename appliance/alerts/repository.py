@@ -28,20 +28,34 @@ def _alert(row: tuple) -> Alert:
 
 
 def list_alerts(
-    connection, *, severity: str | None, status: str | None, rule: str | None, limit: int, offset: int
+    connection, *, severity: str | None, status: str | None, rule: str | None, limit: int, offset: int,
+    host: str | None = None, since: int | None = None, until: int | None = None,
 ) -> tuple[list[Alert], int]:
     conditions, parameters = [], []
     for column, value in (("severity", severity), ("status", status), ("rule_name", rule)):
         if value is not None:
             conditions.append(f"{column} = ?")
             parameters.append(value)
+    counted_conditions = list(conditions)
+    if host is not None:
+        conditions.append("(source_ip = ? OR dest_ip = ?)")
+        parameters += [host, host]
+    if since is not None:
+        conditions.append("timestamp >= ?")
+        parameters.append(since)
+    if until is not None:
+        conditions.append("timestamp < ?")
+        parameters.append(until)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = connection.execute(
         f"SELECT {ALERT_COLUMNS} FROM alerts {where} ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
         (*parameters, limit, offset),
     ).fetchall()
-    # Same filter, answered from the trigger-maintained totals (migration 0003) instead of a scan.
-    total = connection.execute(f"SELECT coalesce(sum(n), 0) FROM alert_counts {where}", parameters).fetchall()[0][0]
+    if counted_conditions == conditions:
+        # Same filter, answered from the trigger-maintained totals (migration 0003) instead of a scan.
+        total = connection.execute(f"SELECT coalesce(sum(n), 0) FROM alert_counts {where}", parameters).fetchall()[0][0]
+    else:  # a host or a time range: the totals do not know them, count the rows
+        total = connection.execute(f"SELECT count(*) FROM alerts {where}", parameters).fetchall()[0][0]
     return [_alert(row) for row in rows], total
 
 

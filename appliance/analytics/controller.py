@@ -26,6 +26,12 @@ class AnalyticsController(Controller):
     ) -> queries.AlertsOverTime:
         return queries.alerts_over_time(store.connection(), days)
 
+    @get("/alerts-per-hour", summary="Alerts per hour by severity over the last N hours, quiet hours included")
+    async def alerts_per_hour(
+        self, store: NamedDependency[Store], hours: int = Parameter(default=48, ge=1, le=24 * 14)
+    ) -> queries.AlertsPerHour:
+        return queries.alerts_per_hour(store.connection(), hours)
+
     @get("/severity-distribution", summary="Alerts per severity")
     async def severity_distribution(self, store: NamedDependency[Store]) -> queries.SeverityDistribution:
         return queries.severity_distribution(store.connection())

@@ -10,6 +10,7 @@ import msgspec
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 SECONDS_PER_DAY = 86400
+SECONDS_PER_HOUR = 3600
 # A device's risk score is 100 * (1 - e^(-points / RISK_SCALE)): one critical alert (10 points) gives 18,
 # five give 63, and the score approaches 100 without ever needing a cap.
 RISK_SCALE = 50.0
@@ -37,6 +38,17 @@ class DayCount(msgspec.Struct):
 class AlertsOverTime(msgspec.Struct):
     days: int
     series: list[DayCount]
+
+
+class HourCount(msgspec.Struct):
+    hour_start: int                        # Unix seconds, on the hour
+    total: int
+    by_severity: dict[str, int]
+
+
+class AlertsPerHour(msgspec.Struct):
+    hours: int
+    series: list[HourCount]                # oldest first, every hour present (zero when quiet)
 
 
 class SeverityCount(msgspec.Struct):
@@ -109,6 +121,25 @@ def alerts_over_time(connection, days: int, now: float | None = None) -> AlertsO
         series.append(DayCount(date=time.strftime("%Y-%m-%d", time.gmtime(day * SECONDS_PER_DAY)),
                                total=sum(by_severity.values()), by_severity=by_severity))
     return AlertsOverTime(days=days, series=series)
+
+
+def alerts_per_hour(connection, hours: int, now: float | None = None) -> AlertsPerHour:
+    """The last `hours` hours up to and including the current one, by the severity each alert has now. Counted
+    from the alerts themselves (their time index bounds the scan to the window asked)."""
+    current = int(time.time() if now is None else now) // SECONDS_PER_HOUR
+    first = current - hours + 1
+    counts: dict[int, dict[str, int]] = {}
+    for hour, severity, n in connection.execute(
+            "SELECT timestamp / ? AS hour, severity, count(*) FROM alerts WHERE timestamp >= ? "
+            "GROUP BY hour, severity", (SECONDS_PER_HOUR, first * SECONDS_PER_HOUR)):
+        if hour <= current:
+            counts.setdefault(hour, {})[severity] = n
+    series = []
+    for hour in range(first, current + 1):
+        by_severity = {severity: counts.get(hour, {}).get(severity, 0) for severity in SEVERITIES}
+        series.append(HourCount(hour_start=hour * SECONDS_PER_HOUR, total=sum(by_severity.values()),
+                                by_severity=by_severity))
+    return AlertsPerHour(hours=hours, series=series)
 
 
 def severity_distribution(connection) -> SeverityDistribution:

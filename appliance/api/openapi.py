@@ -191,9 +191,15 @@ class DescribedSchema(JsonRenderPlugin):
 
     def __init__(self) -> None:
         super().__init__(path=["/", "/openapi.json"])
+        self._described: dict | None = None
         self._rendered: bytes | None = None
+
+    def described(self, request: Request, openapi_schema: dict[str, Any]) -> dict:
+        if self._described is None:
+            self._described = describe(request.app, openapi_schema)
+        return self._described
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
         if self._rendered is None:
-            self._rendered = self.render_json(request, describe(request.app, openapi_schema))
+            self._rendered = self.render_json(request, self.described(request, openapi_schema))
         return self._rendered

@@ -123,6 +123,9 @@ def run_import(args) -> int:
           f"{result.source.indicator_count} in this source, {result.refused} entries refused")
     for problem in result.problems[:5]:
         print(f"  refused: {problem}")
+    if result.added:
+        print(f"  the engine searches the flow log for the {result.added} new ones (retro-hunt): "
+              "`appliance intel sources` shows what it found")
     return 0
 
 

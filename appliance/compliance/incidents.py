@@ -70,6 +70,15 @@ class IncidentReport(msgspec.Struct):
     generated_at: float
 
 
+class LegalHold(msgspec.Struct):
+    """The incident's evidence is kept whatever retention says until an admin releases it
+    (appliance/evidence/legal_hold.py)."""
+
+    reason: str
+    placed_by: str
+    placed_at: float
+
+
 class Incident(msgspec.Struct):
     id: str
     reference: str
@@ -92,6 +101,7 @@ class Incident(msgspec.Struct):
     created_at: float
     updated_at: float
     reports: list[IncidentReport] = []  # newest first
+    legal_hold: LegalHold | None = None
 
 
 class IncidentList(msgspec.Struct):
@@ -206,8 +216,10 @@ def _incident(store: Store, row: dict, regime: Regime, now: float) -> Incident:
                                 now=now)
     for name in ("significant", "suspected_malicious", "cross_border"):
         row[name] = None if row[name] is None else bool(row[name])
+    hold = store.query_one("SELECT reason, placed_by, placed_at FROM legal_holds WHERE incident_id = ?", (row["id"],))
     return Incident(**row, submissions=submissions, alert_ids=alert_ids, deadlines=deadlines,
-                    overdue=any(deadline.overdue for deadline in deadlines), reports=reports_of(store, row["id"]))
+                    overdue=any(deadline.overdue for deadline in deadlines), reports=reports_of(store, row["id"]),
+                    legal_hold=LegalHold(**hold) if hold else None)
 
 
 def record_report(store: Store, incident_id: str, report: IncidentReport) -> None:

@@ -139,6 +139,17 @@ def set_learning_period(data_dir: DataDirectory, seconds: float) -> None:
         store.close()
 
 
+def packet_store_arguments(data_dir: DataDirectory) -> list[str]:
+    """The box's sensor keeps its packets in the box's packet store, so an alert's packets can be downloaded."""
+    from appliance.evidence.packets import sensor_arguments
+
+    store = Store(data_dir, keys.load_key(data_dir))
+    try:
+        return sensor_arguments(store, SENSOR_ID)
+    finally:
+        store.close()
+
+
 def wait_for_api(url: str, certificate: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -196,7 +207,8 @@ def run_demo_box(data_dir: DataDirectory, *, host: str, port: int, scenario: str
                         environment)
         wait_for_api(url, data_dir.certificate)
         shipping = ["--appliance", url, "--license-key", license_key, "--ca-cert", str(data_dir.certificate),
-                    "--agent-id", SENSOR_ID, "--spool-dir", str(data_dir.root / "sensor-spool")]
+                    "--agent-id", SENSOR_ID, "--spool-dir", str(data_dir.root / "sensor-spool"),
+                    *packet_store_arguments(data_dir)]
         if network is not None:
             network.__enter__()
         on_ready(url, "live capture on a veth pair" if network else "capture file (not root: no veth pair)")

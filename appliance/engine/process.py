@@ -53,6 +53,7 @@ from appliance.engine.rules.saved_state import StateError
 from appliance.evidence import flow_log
 from appliance.intel import compiled as compiled_intel
 from appliance.intel import repository as intel_repository
+from appliance.intel import retro_hunt
 from appliance.store.database import Store
 from appliance.traces import chain
 from appliance.whitelist.models import WhitelistEntry, entry_matches
@@ -71,6 +72,7 @@ CHECKPOINT_SPACING = 50
 MAX_ATTEMPTS = 3
 AUDIT_USER = "engine"
 ERROR_CHARS = 2000  # of an exception's text kept with a set-aside batch
+RETRO_HUNT_SECONDS = 0.25  # of retro-hunting between two rounds of batches
 
 
 class ScoreLike(Protocol):
@@ -139,15 +141,15 @@ class Engine:
         self.checkpoint_seconds = checkpoint_seconds
         self.box_id = box_id(store)
         self.signing_key = signing_key(store)
-        self._intel_generation = intel_repository.generation(store)
-        self.intel = compiled_intel.load(store, self.settings.site)
+        self._load_intel()
         self.fingerprint = self._new_rules(None).fingerprint()
         self.rules = self._restore()
 
     # --- the queue ---------------------------------------------------------------------------------------
     def process_pending(self, limit: int = 100, stop: threading.Event | None = None) -> int:
         """Process up to `limit` pending batches, or until `stop` is set (checked between batches). Returns how
-        many were taken (processed or set aside); with none pending, checkpoints what is not saved yet."""
+        many were taken (processed or set aside), or 1 when only a retro-hunt went on (so a caller looping while
+        there is work lets it finish); with nothing to do, checkpoints what is not saved yet."""
         self.follow_settings()
         self._take_new_indicators()
         pending = self.store.query(
@@ -158,19 +160,63 @@ class Engine:
             if stop is not None and stop.is_set():
                 return taken
             self._take(row["id"], row["attempts"])
-        if not pending and self._checkpoint_due(0):  # a quiet queue keeps to the same schedule
+        hunted = self.retro_hunt()
+        if not pending and not hunted and self._checkpoint_due(0):  # a quiet queue keeps to the same schedule
             self.checkpoint()
-        return len(pending)
+        return len(pending) or int(hunted)
 
     def _take_new_indicators(self) -> None:
         """A feed, an import or the allowlist changed what matches: compile the indicator set again. The rules
         keep their state (indicators are not part of the checkpoint's fingerprint: a replay after a restart
         matches with the set of its day)."""
-        generation = intel_repository.generation(self.store)
-        if generation != self._intel_generation:
-            self._intel_generation = generation
-            self.intel = compiled_intel.load(self.store, self.settings.site)
+        if intel_repository.generation(self.store) != self._intel_generation:
+            self._load_intel()
             self.rules.use_intel(self.intel)
+
+    def _load_intel(self) -> None:
+        """Compile the indicator set; the retro-hunts for indicators it holds search the log up to here (the
+        generation is read first: a set loaded after it holds at least that generation's indicators)."""
+        self._intel_generation = intel_repository.generation(self.store)
+        self.intel = compiled_intel.load(self.store, self.settings.site)
+        retro_hunt.set_horizons(self.store, self._intel_generation)
+
+    # --- retro-hunts -------------------------------------------------------------------------------------
+    def retro_hunt(self) -> bool:
+        """Steps of the waiting retro-hunts (appliance/intel/retro_hunt.py) for about RETRO_HUNT_SECONDS (at least
+        one step), between batches: the hot path waits at most that long. Returns whether any step ran."""
+        deadline = time.monotonic() + RETRO_HUNT_SECONDS
+        overrules = None
+        ran = False
+        while not ran or time.monotonic() < deadline:
+            overrules = overrules or compiled_intel.overrules(self.store)
+            try:
+                step = retro_hunt.next_step(self.store, self.rules.intel_rule, overrules)
+                if step is None:
+                    break
+                self._found_later(step)
+            except Exception as error:  # like a batch that fails: set aside, and the engine goes on
+                log.exception("a retro-hunt step failed: the hunt is given up")
+                hunt_id = retro_hunt.give_up(self.store, time.time())
+                self._report("engine.retro_hunt_failed", f"retro_hunt#{hunt_id}",
+                             {"error": f"{type(error).__name__}: {error}"[:ERROR_CHARS]})
+            ran = True
+        return ran
+
+    def _found_later(self, step: retro_hunt.Step) -> None:
+        """Decide on what a retro-hunt step found as on a batch's detections (scored, the whitelist, a look-alike
+        of a false positive, licensing), and record the step, in one transaction."""
+        now = time.time()
+        marked = [retro_hunt.found_later(self.store.connection(), detection, step, now)
+                  for detection in step.detections]
+        detections = [detection for detection in marked if detection is not None]
+        scores = self.scorer.score_many(detections) if detections else []
+        whitelist = list_entries(self.store, include_expired=False) if detections else []
+        with self.store.write_transaction() as connection:
+            for detection, score in zip(detections, scores, strict=True):
+                self._decide(connection, detection, score, whitelist, {}, None)
+            retro_hunt.record_step(connection, step, len(marked) - len(detections), now)
+            if detections:
+                chain.checkpoint(connection, self.signing_key, self.box_id)
 
     def process_all(self) -> None:
         """Process every pending batch, then checkpoint: `appliance analyze`, `appliance engine --once`."""
@@ -235,7 +281,7 @@ class Engine:
     def _apply(self, settings: EngineSettings) -> None:
         baseline = Baseline.from_bytes(self.rules.baseline.to_bytes(), settings.site)
         self.settings = settings
-        self.intel = compiled_intel.load(self.store, settings.site)  # the allowlist and networks are the site's
+        self._load_intel()  # the allowlist and networks are the site's
         self.rules = self._new_rules(baseline)
         self.fingerprint = self.rules.fingerprint()
         with self.store.write_transaction() as connection:
@@ -285,8 +331,9 @@ class Engine:
         score: ScoreLike,
         whitelist: list[WhitelistEntry],
         flows_by_uid: dict[str, Flow],
-        batch: Batch,
+        batch: Batch | None,
     ) -> str | None:
+        """`batch`: the one the detection came from; None for a retro-hunt's."""
         content = trace_content(detection, score, self.scorer, flows_by_uid, batch)
         matching_entry = next(
             (
@@ -450,7 +497,7 @@ class Engine:
             return None
 
 def trace_content(
-    detection: Detection, score: ScoreLike, scorer: ScorerLike, flows_by_uid: dict[str, Flow], batch: Batch
+    detection: Detection, score: ScoreLike, scorer: ScorerLike, flows_by_uid: dict[str, Flow], batch: Batch | None
 ) -> dict:
     evidence_flows = [
         msgspec.to_builtins(flows_by_uid[uid]) for uid in detection.evidence_flow_uids if uid in flows_by_uid
@@ -476,7 +523,7 @@ def trace_content(
         "score": score.score,
         "shap": score.shap,
         "alert_id": None,
-        "batch": {"agent_id": batch.agent_id, "seq": batch.seq},
+        "batch": {"agent_id": batch.agent_id, "seq": batch.seq} if batch else None,
     }
 
 

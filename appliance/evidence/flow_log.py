@@ -3,8 +3,8 @@
 The engine writes a batch's records in the transaction that marks the batch done (record_batch), so a batch
 is logged exactly once; a batch the engine set aside keeps its records in the queue and joins the log when an
 admin retries it. Readers: the /flows API and its export (flows_controller.py) and other code (a retro-hunt
-over past traffic calls flows_touching / events_naming). Retention (retention.py)
-removes what is older than the admin's flows_days.
+over past traffic, appliance/intel/retro_hunt.py, calls flows_touching / events_naming, or walks the log by id
+with flows_by_id / events_by_id). Retention (retention.py) removes what is older than the admin's flows_days.
 
 Addresses are matched on either side of a flow through flow_log_addresses (migration 0011), a port is the
 responder's port (the service's: 443 for every HTTPS flow, not the client's ephemeral one), times are packet
@@ -39,6 +39,7 @@ EARLIEST, LATEST = -1e308, 1e308
 SERVICE_OF_EVENT = {
     "dns": "dns",
     "tls_client_hello": "tls",
+    "tls_certificate": "tls",
     "http_request": "http",
     "ssh_banner": "ssh",
     "kerberos": "kerberos",
@@ -275,6 +276,15 @@ def flows_touching(
         yield from iter_flows(connection, FlowQuery(ip=address, since=since, until=until))
 
 
+def flows_by_id(connection, after_id: int, through_id: int) -> list[LoggedFlow]:
+    """The logged flows with ids in (after_id, through_id], in id order: a retro-hunt walks the log a page at
+    a time."""
+    rows = connection.execute(
+        f"SELECT {FLOW_COLUMNS} FROM flow_log WHERE id > ? AND id <= ? ORDER BY id", (after_id, through_id)
+    )
+    return [_flow(row) for row in rows]
+
+
 def _event_select(query: EventQuery) -> tuple[str, list]:
     conditions, parameters = _time_range("e.ts", query.since, query.until)
     if query.ip is not None:
@@ -305,6 +315,17 @@ def search_events(connection, query: EventQuery, *, limit: int = 100, offset: in
     ).fetchall()
     total, exact = _count(connection, source, parameters)
     return EventPage(events=[_event(row) for row in rows], total=total, total_exact=exact)
+
+
+def events_by_id(connection, after_id: int, through_id: int, kinds: Iterable[str]) -> list[LoggedEvent]:
+    """The logged events of `kinds` with ids in (after_id, through_id], in id order (a retro-hunt's page)."""
+    kinds = list(kinds)
+    marks = ",".join("?" * len(kinds))
+    rows = connection.execute(
+        f"SELECT {EVENT_COLUMNS} FROM event_log WHERE id > ? AND id <= ? AND kind IN ({marks}) ORDER BY id",
+        (after_id, through_id, *kinds),
+    )
+    return [_event(row) for row in rows]
 
 
 def events_naming(

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 from appliance.api.security import admin, viewer
 from appliance.audit.requests import record_request
 from appliance.evidence import retention
-from appliance.evidence.retention import Days, RetentionSettings
+from appliance.evidence.retention import Days, Megabytes, Percent, RetentionSettings
 from appliance.store.database import Store
 
 
@@ -20,6 +20,8 @@ class RetentionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     flows_days: Days | None = None
     traces_days: Days | None = None
     audit_log_days: Days | None = None
+    packets_max_mb: Megabytes | None = None
+    evidence_disk_percent: Percent | None = None
 
 
 class RetentionController(Controller):

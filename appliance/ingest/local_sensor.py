@@ -1,5 +1,6 @@
 """The box's own sensor path for capture files: decode them and queue the records as batches, exactly
-as a remote sensor's batches arrive through the ingest endpoint."""
+as a remote sensor's batches arrive through the ingest endpoint. Their packets go into the sensor's packet
+store on the box (appliance/evidence/packets.py), so an alert's packets can be downloaded."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import time
 from collections.abc import Iterable
 
+from appliance.evidence.packets import open_ring
 from appliance.ingest.queue import enqueue_records
 from appliance.store.database import Store
 from sensor.pipeline import Drained, Pipeline
@@ -26,11 +28,14 @@ def batches_from(drained: Drained, agent_id: str, first_seq: int) -> list[Batch]
 
 
 def queue_capture_files(store: Store, paths: Iterable[str | os.PathLike], agent_id: str = "local") -> CaptureStats:
-    """Decode the files (one sensor run: flows spanning files stay one flow) and queue their batches."""
-    pipeline = Pipeline()
+    """Decode the files (one sensor run: flows spanning files stay one flow), keep their packets and queue
+    their batches."""
+    ring = open_ring(store, agent_id)
+    pipeline = Pipeline(tap=ring.append)
     for path in paths:
         pipeline.feed_file(path)
     drained = pipeline.close()
+    ring.close()
     last = store.query_one("SELECT max(seq) AS seq FROM ingest_batches WHERE agent_id = ?", (agent_id,))
     next_seq = (last["seq"] or 0) + 1 if last else 1
     with store.write_transaction() as connection:

@@ -17,7 +17,7 @@ from appliance.api.errors import Conflict
 from appliance.api.paging import Offset
 from appliance.api.security import admin, analyst, viewer
 from appliance.audit.requests import record_request
-from appliance.intel import imports, repository
+from appliance.intel import imports, repository, retro_hunt
 from appliance.intel.feeds import NAME_PATTERN, FeedIn, InvalidFeed, check_feed
 from appliance.intel.imports import ImportFailed, ImportResult
 from appliance.intel.indicators import Kind, NotAnIndicator
@@ -57,6 +57,10 @@ class AllowlistIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Allowlist(msgspec.Struct):
     entries: list[AllowlistEntry]
+
+
+class RetroHunts(msgspec.Struct):
+    hunts: list[retro_hunt.Hunt]  # newest first
 
 
 class FetchQueued(msgspec.Struct):
@@ -140,6 +144,12 @@ class ThreatIntelController(Controller):
             raise Conflict(f"{source.name} is disabled: enable it first")
         repository.fetch_soon(store, source.id)
         return FetchQueued(source=repository.get_source(store, source.id))
+
+    @get("/sources/{source_id:str}/retro-hunts", guards=[viewer], sync_to_thread=True, raises=[NotFoundException],
+         summary="The source's retro-hunts: for each import or refresh that brought new indicators, the alerts "
+                 "its search of the flow log found later")
+    def retro_hunts(self, source_id: FromPath[str], store: NamedDependency[Store]) -> RetroHunts:
+        return RetroHunts(hunts=retro_hunt.hunts_of(store, self._source(store, source_id).id))
 
     @get("/indicators", guards=[viewer], sync_to_thread=True, raises=[NotFoundException],
          summary="Indicators with source, confidence, first and last seen, expiry; 404 for an unknown source")

@@ -8,8 +8,8 @@
 | url | host[:port]/path?query, lower-case host, no scheme or fragment | HTTP requests in clear (Host + URI) |
 | ja3 | 32 hex digits (md5 of the JA3 string) | TLS ClientHello |
 | ja4 | the JA4 fingerprint (t13d1516h2_8daaf6152771_b186095e22b6) | TLS ClientHello |
-| cert_sha1 | 40 hex digits | stored and searchable; the sensor extracts no certificates yet |
-| file_md5 / file_sha1 / file_sha256 | hex digits | stored and searchable; the sensor extracts no files |
+| cert_sha1 | 40 hex digits | TLS server certificates, each of the chain (TLS 1.2 and older: 1.3 encrypts them) |
+| file_md5 / file_sha1 / file_sha256 | hex digits | stored and searchable, never matched: the box hashes no files |
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import msgspec
 Kind = Literal["ip", "cidr", "domain", "url", "ja3", "ja4", "cert_sha1", "file_md5", "file_sha1", "file_sha256"]
 KINDS: tuple[str, ...] = Kind.__args__
 
+# Stored and searchable, never matched: the sensor hashes no files (it reassembles no transfers; most are in TLS).
+NEVER_MATCHED_KINDS = ("file_md5", "file_sha1", "file_sha256")
 DEFAULT_CONFIDENCE = 50
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")

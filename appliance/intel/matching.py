@@ -19,7 +19,7 @@ from appliance.intel.indicators import url_key
 from appliance.intel.overrules import HELD_BACK_SHARED, Overrules
 
 MEMO_LIMIT = 65_536
-EXACT_KINDS = ("ip", "domain", "url", "ja3", "ja4")
+EXACT_KINDS = ("ip", "domain", "url", "ja3", "ja4", "cert_sha1")
 
 
 class Listing(NamedTuple):
@@ -30,7 +30,7 @@ class Listing(NamedTuple):
 
 
 class Hit(NamedTuple):
-    kind: str  # ip | cidr | domain | url | ja3 | ja4
+    kind: str  # ip | cidr | domain | url | ja3 | ja4 | cert_sha1
     indicator: str  # as listed (the listed parent domain, the listed network)
     listing: Listing
 
@@ -166,11 +166,19 @@ class IndicatorSet:
         return None
 
     def fingerprint(self, kind: str, value: str, ts: float) -> Hit | None:
-        """A TLS client fingerprint: kind "ja3" (md5 hex) or "ja4"."""
+        """A TLS fingerprint: kind "ja3" (md5 hex) or "ja4" of a ClientHello, "cert_sha1" of a server's certificate."""
         listings = self._exact[kind].get(value.lower()) if value else None
         if listings is not None and (listing := _valid(listings, ts)):
             return Hit(kind, value.lower(), listing)
         return None
+
+    def listed(self, kind: str) -> list[str]:
+        """The values of an exact kind the set holds, as the sensor writes them (a retro-hunt looks each up)."""
+        return list(self._exact[kind])
+
+    @property
+    def has_networks(self) -> bool:
+        return bool(self._networks)
 
     @property
     def has_addresses(self) -> bool:

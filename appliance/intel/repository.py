@@ -1,7 +1,7 @@
 """Sources (imports and feeds) and their indicators in the store (migration 0013_threat_intel.sql).
 
 Every change that alters what matches bumps `intel_generation`; the engine compares it between batches and
-reloads its indicator set when it moved.
+reloads its indicator set when it moved. Indicators new to a source start a retro-hunt (retro_hunt.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from appliance.intel import retro_hunt
 from appliance.intel.indicators import Indicator, Kind, Parsed
 from appliance.store.database import Store
 
@@ -59,6 +60,7 @@ class Source(msgspec.Struct, kw_only=True):
     last_refused: int  # entries the last import could not read
     last_problems: list[str]  # the first of them, in words
     indicator_count: int = 0
+    retro_hunt: retro_hunt.Hunt | None = None  # the latest: the past traffic its new indicators were searched in
 
 
 class StoredIndicator(msgspec.Struct, kw_only=True):
@@ -91,10 +93,10 @@ _INDICATOR_COLUMNS = ("i.id, i.source_id, s.name AS source, i.kind, i.value, i.c
                       "i.first_seen, i.last_seen, i.expires_at, i.added_at")
 
 
-def _source(row: dict) -> Source:
+def _source(row: dict, hunt: retro_hunt.Hunt | None) -> Source:
     row = {**row, "enabled": bool(row["enabled"]), "tls_hashes": bool(row["tls_hashes"]),
            "last_problems": json.loads(row["last_problems"]), "has_secret": row.pop("secret") is not None}
-    return msgspec.convert(row, Source)
+    return msgspec.structs.replace(msgspec.convert(row, Source), retro_hunt=hunt)
 
 
 def create_source(store: Store, source: SourceIn, now: float) -> Source:
@@ -141,7 +143,7 @@ def get_source(store: Store, id_or_name: str) -> Source | None:
         "FROM intel_sources s WHERE s.id = ? OR s.name = ?",
         (id_or_name, id_or_name),
     )
-    return _source(row) if row else None
+    return _source(row, retro_hunt.latest_hunts(store).get(row["id"])) if row else None
 
 
 def list_sources(store: Store) -> list[Source]:
@@ -150,7 +152,8 @@ def list_sources(store: Store) -> list[Source]:
         "LEFT JOIN (SELECT source_id, count(*) AS n FROM intel_indicators GROUP BY source_id) c ON c.source_id = s.id "
         "ORDER BY s.name"
     )
-    return [_source(row) for row in rows]
+    hunts = retro_hunt.latest_hunts(store)
+    return [_source(row, hunts.get(row["id"])) for row in rows]
 
 
 def set_enabled(store: Store, source_id: str, enabled: bool, now: float) -> None:
@@ -185,6 +188,8 @@ def store_indicators(store: Store, source: Source, parsed: Parsed, now: float, *
             connection.execute("DELETE FROM intel_indicators WHERE source_id = ? AND listed_at < ?", (source.id, now))
         record_result(store, source.id, now, None, parsed)
         bump_generation(store)
+        if added:
+            retro_hunt.record_new(store, source.id, now, added, generation(store))
     return added
 
 

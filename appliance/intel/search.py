@@ -8,7 +8,7 @@ import ipaddress
 import msgspec
 
 from appliance.intel import compiled, repository
-from appliance.intel.indicators import NotAnIndicator, classify
+from appliance.intel.indicators import NEVER_MATCHED_KINDS, NotAnIndicator, classify
 from appliance.intel.repository import StoredIndicator
 from appliance.store.database import Store
 
@@ -18,7 +18,8 @@ class SearchResult(msgspec.Struct, kw_only=True):
     kind: str | None  # what the query was recognised as; None: not an indicator, searched as it was written
     value: str  # normalised
     found: list[StoredIndicator]
-    matches: bool  # whether traffic touching it raises THREAT_INTEL_MATCH now (ignoring expiry, per indicator)
+    matches: bool  # whether traffic touching it raises THREAT_INTEL_MATCH now (ignoring expiry, per indicator;
+    # never for a file hash)
     overruled_by: str | None = None  # shared_infrastructure | top_site | allowlist
     overruled_detail: str = ""
 
@@ -44,7 +45,8 @@ def search(store: Store, query: str) -> SearchResult:
         if kind else None
     return SearchResult(
         query=query, kind=kind, value=value, found=found,
-        matches=any(row.source_id in enabled for row in found) and (verdict is None or verdict.matches),
+        matches=any(row.source_id in enabled and row.kind not in NEVER_MATCHED_KINDS for row in found)
+        and (verdict is None or verdict.matches),
         overruled_by=verdict.reason if verdict else None,
         overruled_detail=verdict.detail if verdict else "",
     )

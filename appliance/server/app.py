@@ -17,6 +17,7 @@ from appliance.agents.controller import AgentsController
 from appliance.alerts.controller import AlertsController
 from appliance.analytics.controller import AnalyticsController
 from appliance.api.box import Box
+from appliance.api.docs_page import DocsPage
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.openapi import BEARER, DescribedSchema
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
@@ -29,8 +30,11 @@ from appliance.billing.controller import BillingController
 from appliance.cloud_sync.background import CloudSyncRunner
 from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
+from appliance.devices.controller import DevicesController
 from appliance.egress.controller import EgressController
 from appliance.evidence.flows_controller import FlowsController
+from appliance.evidence.legal_hold_controller import LegalHoldController
+from appliance.evidence.packets_controller import PacketsController
 from appliance.evidence.retention_controller import RetentionController
 from appliance.ingest.controller import IngestController
 from appliance.ingest.set_aside_controller import SetAsideBatchesController
@@ -38,6 +42,7 @@ from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
 from appliance.metrics.controller import metrics_handler
+from appliance.notes.controller import NotesController
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
 from appliance.server.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
@@ -52,7 +57,7 @@ from appliance.tenant.controller import TenantController
 from appliance.tenant.guard import ErasedBoxGuard, ErasureWatch
 from appliance.traces.controller import TracesController
 from appliance.webui.routes import PUBLIC_PATH_PATTERNS as UI_PUBLIC_PATTERNS
-from appliance.webui.routes import webui_router
+from appliance.webui.routes import assets_path, webui_router
 from appliance.whitelist.controller import WhitelistController
 
 API_PREFIX = "/api/v1"
@@ -62,11 +67,15 @@ CONTROLLERS = [
     UsersController,
     AlertsController,
     WhitelistController,
+    NotesController,
+    DevicesController,
     SiteSettingsController,
     ThreatIntelController,
     AuditController,
     TracesController,
     FlowsController,
+    PacketsController,
+    LegalHoldController,
     RetentionController,
     AgentsController,
     IngestController,
@@ -101,6 +110,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
     def provide_audit_chain() -> ChainVerifier:
         return audit_chain
 
+    described = DescribedSchema()
     api = Router(path=API_PREFIX, route_handlers=CONTROLLERS, before_request=decode_json_body_strictly)
     return Litestar(
         route_handlers=[api, webui_router(), metrics_handler(api_metrics)],
@@ -126,7 +136,7 @@ def create_app(data_dir: DataDirectory, limits: dict[str, Limit] | None = None) 
                 security_schemes={BEARER: SecurityScheme(
                     type="http", scheme="bearer", bearer_format="JWT, or an API token nsx_pat_...")}
             ),
-            render_plugins=[DescribedSchema()],
+            render_plugins=[described, DocsPage(described, stylesheet=f"{assets_path()}app.css")],
         ),
         on_startup=[cloud_sync.start],
         on_shutdown=[cloud_sync.stop, box.close, box.seal],

@@ -13,6 +13,7 @@ from appliance.api.box import Box
 from appliance.api.client_address import client_address
 from appliance.api.errors import Conflict
 from appliance.audit import log as audit
+from appliance.evidence import packets
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError
 from appliance.store.unseal_backoff import TooSoon, UnsealBackoff
@@ -22,6 +23,15 @@ class Health(msgspec.Struct):
     status: str  # "ok" or "sealed"
     version: str
     sealed: bool
+    warnings: list[str] = []
+    """What the admin must know while the box keeps running (the data disk is full)."""
+
+
+def disk_warnings(box: Box) -> list[str]:
+    if packets.store_status(box.data_dir).full:
+        return ["the data disk is full: the packet store sheds its oldest packets (or drops new ones) so that "
+                "detection goes on; free space on the data disk"]
+    return []
 
 
 class UnsealRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,7 +45,8 @@ class SystemController(Controller):
     @get("/health", summary="Liveness for load balancers and the systemd watchdog (no auth)")
     async def health(self, box: NamedDependency[Box]) -> Health:
         sealed = box.is_sealed()
-        return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed)
+        return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed,
+                      warnings=disk_warnings(box))
 
     @post(
         "/system/unseal",

@@ -54,6 +54,11 @@ class DataDirectory:
         return self.tls / "key.pem"
 
     @property
+    def packets(self) -> Path:
+        """The packet store: one ring of sealed pcap segments per sensor (sensor/packets/ring.py)."""
+        return self.root / "packets"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import apsw
 import sqlite_utils
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.store.connection import open_encrypted
 from appliance.store.data_dir import DataDirectory
@@ -52,6 +54,12 @@ class Store:
                 f"the database schema is at version {version}, this software needs {latest_version()}: "
                 "run `appliance migrate`"
             )
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for other encrypted evidence (the packet store), derived from the store's own key: it opens
+        only where the store opens, and a sealed box keeps it sealed too."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"netsenx {purpose}".encode()).derive(
+            self._key)
 
     def connection(self) -> apsw.Connection:
         connection = getattr(self._local, "connection", None)

@@ -65,23 +65,28 @@ def content_tag(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def index_page(assets_path: str) -> str:
+def index_page(assets: str) -> str:
     """index.html pointing at this build's assets, with the rule names the filters suggest."""
     options = "".join(f'<option value="{escape(name)}"></option>' for name in sorted(RULE_NAMES))
     page = PAGE_TEMPLATE.read_text(encoding="utf-8")
-    return page.replace(ASSETS_MARKER, assets_path).replace(RULE_NAMES_MARKER, options)
+    return page.replace(ASSETS_MARKER, assets).replace(RULE_NAMES_MARKER, options)
+
+
+def assets_path() -> str:
+    """Where this build's assets are served (the API docs page borrows the stylesheet)."""
+    return f"/ui/{content_tag(STATIC_DIR)}/"
 
 
 def webui_router() -> Router:
-    assets_path = f"/ui/{content_tag(STATIC_DIR)}/"
-    page = index_page(assets_path)
+    assets_at = assets_path()
+    page = index_page(assets_at)
 
     @get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False,
          cache_control=CacheControlHeader(no_cache=True))
     def index() -> str:
         return page
 
-    assets = create_static_files_router(path=assets_path, directories=[STATIC_DIR], name="webui",
+    assets = create_static_files_router(path=assets_at, directories=[STATIC_DIR], name="webui",
                                         cache_control=CacheControlHeader(max_age=A_YEAR, immutable=True),
                                         include_in_schema=False)
     return Router(path="/", route_handlers=[index, assets], after_request=add_security_headers,

@@ -24,6 +24,10 @@ class SegmentedMessages:
         self._max_message = max_message
         self._pending: BoundedFlowState[bytes] = BoundedFlowState(max_pending)
 
+    def waiting(self, key: Hashable) -> bool:
+        """Whether a message of `key` is incomplete: the next segment continues it."""
+        return self._pending.get(key) is not None
+
     def feed(self, key: Hashable, payload: bytes) -> list[bytes]:
         """The whole messages (headers included) this segment completes, in order."""
         earlier = self._pending.pop(key)

@@ -1,4 +1,9 @@
-"""TLS ClientHello on any TCP port: SNI, ALPN, offered version, JA3 and JA4 fingerprints.
+"""TLS on any TCP port: the ClientHello (SNI, ALPN, offered version, JA3 and JA4 fingerprints) and the server's
+certificates (their SHA-1, as abuse.ch SSLBL and other feeds list them).
+
+The certificates travel in clear only up to TLS 1.2: the server's first flight (ServerHello, Certificate, ...)
+is followed until its Certificate message, and no further once its ServerHello picked TLS 1.3 (which encrypts
+them), resumed a session (no Certificate) or SERVER_PAYLOADS of it went by.
 
 JA3 (salesforce/ja3): "version,ciphers,extensions,groups,point formats", decimal, dash-joined,
 GREASE removed; the hash is its md5. JA4 (FoxIO, technical_details/JA4.md): t<version><d|i><#ciphers>
@@ -16,13 +21,20 @@ from sensor.protocols.extractor import PacketContext, PortBasedExtractor
 from sensor.protocols.flow_state import BoundedFlowState
 from sensor.protocols.reassembly import SegmentedMessages
 from sensor.protocols.text import printable
-from sensor.records import Event, TlsClientHelloEvent
+from sensor.records import Event, TlsCertificateEvent, TlsClientHelloEvent
 
 CONTENT_HANDSHAKE = 0x16
 HANDSHAKE_CLIENT_HELLO = 0x01
+HANDSHAKE_SERVER_HELLO = 0x02
+HANDSHAKE_CERTIFICATE = 0x0B
+HANDSHAKE_SERVER_HELLO_DONE = 0x0E
+TLS13 = 0x0304
 MAX_RECORD = 5 + 16384 + 2048  # TLSPlaintext limit plus slack for lenient stacks
 HELLO_PAYLOADS = 4  # a flow's ClientHello is within its first payloads (both sides), or there is none
 MAX_FLOWS = 65536
+SERVER_PAYLOADS = 24  # a server's first flight with a long certificate chain is ~10 segments
+MAX_FLIGHT = 65536  # handshake bytes of a server's first flight kept while its Certificate is incomplete
+MAX_CHAIN = 16
 
 EXT_SERVER_NAME = 0x0000
 EXT_SUPPORTED_GROUPS = 0x000A
@@ -205,6 +217,56 @@ def ja4(hello: ClientHello, transport: str = "t") -> str:
     return f"{prefix}_{_truncated_sha256(cipher_list)}_{_truncated_sha256(ext_list)}"
 
 
+def _handshake_record_length(data: bytes, start: int) -> int | None:
+    """Length of the handshake record at `start` (a lower bound while its header is incomplete); None for any
+    other record: past the handshake, nothing is in clear."""
+    if data[start] != CONTENT_HANDSHAKE:
+        return None
+    return 5 + ((data[start + 3] << 8) | data[start + 4]) if start + 5 <= len(data) else 5
+
+
+def _selects_tls13(body: bytes) -> bool:
+    """Whether a ServerHello body picks TLS 1.3 (its supported_versions extension; the legacy version says 1.2)."""
+    pos = 34  # version, random
+    if pos >= len(body):
+        return False
+    pos += 1 + body[pos] + 3  # session id, cipher suite, compression method
+    if pos + 2 > len(body):
+        return False
+    end = min(len(body), pos + 2 + ((body[pos] << 8) | body[pos + 1]))
+    pos += 2
+    while pos + 4 <= end:
+        ext_type, ext_len = struct.unpack_from("!HH", body, pos)
+        if ext_type == EXT_SUPPORTED_VERSIONS and ext_len == 2:
+            return ((body[pos + 4] << 8) | body[pos + 5]) == TLS13
+        pos += 4 + ext_len
+    return False
+
+
+def certificate_sha1s(body: bytes) -> list[str]:
+    """SHA-1 of each certificate of a (TLS 1.2) Certificate message body, the server's own first."""
+    end = min(len(body), 3 + int.from_bytes(body[:3], "big"))
+    pos, found = 3, []
+    while pos + 3 <= end and len(found) < MAX_CHAIN:
+        length = int.from_bytes(body[pos : pos + 3], "big")
+        if length == 0 or pos + 3 + length > end:
+            break
+        found.append(hashlib.sha1(body[pos + 3 : pos + 3 + length], usedforsecurity=False).hexdigest())
+        pos += 3 + length
+    return found
+
+
+class _ServerFlight:
+    """What is known of a flow once its ClientHello went by: who the client is and the server's handshake so far."""
+
+    __slots__ = ("client", "handshake", "payloads")
+
+    def __init__(self, client: tuple[str, int]):
+        self.client = client
+        self.handshake = b""
+        self.payloads = 0
+
+
 def _client_hello_record_length(data: bytes, start: int) -> int | None:
     """Length of the ClientHello record at `start`; server handshakes are not worth buffering."""
     if data[start] != CONTENT_HANDSHAKE or start + 6 > len(data):
@@ -219,18 +281,24 @@ class TlsExtractor(PortBasedExtractor):
 
     def __init__(self) -> None:
         self._segments = SegmentedMessages(_client_hello_record_length, max_message=MAX_RECORD)
+        self._server_records = SegmentedMessages(_handshake_record_length, max_message=MAX_RECORD)
         self._looked: BoundedFlowState[int] = BoundedFlowState(MAX_FLOWS)
+        self._flights: BoundedFlowState[_ServerFlight] = BoundedFlowState(MAX_FLOWS)
 
     def follows(self, flow_uid: str) -> bool:
-        """Until the ClientHello: the rest of the flow is encrypted."""
-        return (self._looked.get(flow_uid) or 0) < HELLO_PAYLOADS
+        """Until the ClientHello and then the server's certificates: the rest of the flow is encrypted."""
+        return self._flights.get(flow_uid) is not None or (self._looked.get(flow_uid) or 0) < HELLO_PAYLOADS
 
     def on_payload(self, ctx: PacketContext, payload: bytes) -> list[Event]:
+        flight = self._flights.get(ctx.flow_uid)
+        if flight is not None:
+            return self._server_payload(ctx, payload, flight)
         records = self._segments.feed((ctx.flow_uid, ctx.src_ip, ctx.src_port), payload)
         hello = parse_client_hello(records[0]) if records else None
         self._looked.put(ctx.flow_uid, HELLO_PAYLOADS if hello else (self._looked.get(ctx.flow_uid) or 0) + 1)
         if hello is None:
             return []
+        self._flights.put(ctx.flow_uid, _ServerFlight((ctx.src_ip, ctx.src_port)))
         ja3 = ja3_string(hello)
         return [
             ctx.event(
@@ -243,3 +311,42 @@ class TlsExtractor(PortBasedExtractor):
                 alpn=[printable(p) for p in hello.alpn],
             )
         ]
+
+    def _server_payload(self, ctx: PacketContext, payload: bytes, flight: _ServerFlight) -> list[Event]:
+        flight.payloads += 1
+        if flight.payloads > SERVER_PAYLOADS:
+            self._flights.pop(ctx.flow_uid)
+            return []
+        if (ctx.src_ip, ctx.src_port) == flight.client:
+            return []
+        key = (ctx.flow_uid, ctx.src_ip, ctx.src_port)
+        waiting = self._server_records.waiting(key)
+        records = self._server_records.feed(key, payload)
+        if not records and not waiting and payload[:1] != bytes((CONTENT_HANDSHAKE,)):
+            self._flights.pop(ctx.flow_uid)  # encrypted records already (or an alert): no certificate in clear
+            return []
+        for record in records:
+            flight.handshake = (flight.handshake + record[5:])[:MAX_FLIGHT]
+        return self._server_messages(ctx, flight)
+
+    def _server_messages(self, ctx: PacketContext, flight: _ServerFlight) -> list[Event]:
+        """Reads the complete handshake messages of the server's flight; the flow is no longer followed once the
+        certificates are read or cannot come in clear."""
+        data, pos = flight.handshake, 0
+        while pos + 4 <= len(data):
+            kind, length = data[pos], int.from_bytes(data[pos + 1 : pos + 4], "big")
+            if pos + 4 + length > len(data):
+                break
+            body = data[pos + 4 : pos + 4 + length]
+            pos += 4 + length
+            if kind == HANDSHAKE_CERTIFICATE:
+                self._flights.pop(ctx.flow_uid)
+                certificates = certificate_sha1s(body)
+                if not certificates:
+                    return []
+                return [ctx.event(TlsCertificateEvent, cert_sha1=certificates[0], chain_sha1=certificates[1:])]
+            if kind == HANDSHAKE_SERVER_HELLO_DONE or (kind == HANDSHAKE_SERVER_HELLO and _selects_tls13(body)):
+                self._flights.pop(ctx.flow_uid)
+                return []
+        flight.handshake = data[pos:]
+        return []

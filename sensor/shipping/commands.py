@@ -10,9 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from sensor.packets.recorder import PacketRecorder
+from sensor.packets.ring import PacketRing
 from sensor.pipeline import Drained, Pipeline
 from sensor.shipping.shipper import Shipper
 from sensor.shipping.spool import SpoolError
+from sensor.shipping.spool_cipher import SpoolKeyError, create_key_file, read_key_file
 
 LICENSE_KEY_ENV = "NETSENX_LICENSE_KEY"
 DRAIN_INTERVAL = 1.0  # seconds between hand-overs from the live pipeline to the shipper
@@ -50,6 +53,13 @@ def add_shipping_arguments(parser: argparse.ArgumentParser, drain_timeout: float
         default=drain_timeout,
         help="seconds to keep delivering spooled batches before exiting",
     )
+    packets = parser.add_argument_group("packet store")
+    packets.add_argument("--packet-store", metavar="DIR",
+                         help="keep the most recent packets here: a ring of sealed pcap segments")
+    packets.add_argument("--packet-store-key-file", metavar="FILE",
+                         help="key the segments are sealed with (created on first use, mode 0600; default: "
+                              "packets.key in the store)")
+    packets.add_argument("--packet-store-mb", type=int, default=2048, help="the ring's size; the oldest go first")
 
 
 def open_shipper(args: argparse.Namespace) -> Shipper | None:
@@ -115,8 +125,10 @@ def capture_and_ship(args: argparse.Namespace) -> int:
     from sensor.capture.live import CaptureError, LiveCapture
     from sensor.capture.netns import network_namespace
 
+    ring = open_packet_ring(args)
+    recorder = PacketRecorder(ring) if ring is not None else None  # live: writing never holds up detection
     shipper = open_shipper(args)
-    pipeline = Pipeline()
+    pipeline = Pipeline(tap=recorder.offer if recorder is not None else None)
     handed_over = time.monotonic()
     try:
         # The capture socket is bound in the interface's namespace; shipping then uses this one's network.
@@ -135,5 +147,25 @@ def capture_and_ship(args: argparse.Namespace) -> int:
     except (CaptureError, OSError) as error:
         shipper.close()
         raise ShippingSetupError(f"cannot capture on {args.iface}: {error}") from error
+    finally:
+        if recorder is not None:
+            stored = recorder.close()
+            print(f"sensor: packet store kept {stored.packets_stored} packets, dropped {stored.packets_dropped}"
+                  + (f" ({stored.last_error})" if stored.last_error else ""), file=sys.stderr)
     ship_drained(shipper, pipeline.close())
     return finish_shipping(shipper, args)
+
+
+def open_packet_ring(args: argparse.Namespace) -> PacketRing | None:
+    """The packet store the options ask for, or None without --packet-store."""
+    if not getattr(args, "packet_store", None):
+        return None
+    if args.packet_store_mb < 1:
+        raise ShippingSetupError("--packet-store-mb must be at least 1")
+    directory = Path(args.packet_store)
+    key_file = Path(args.packet_store_key_file) if args.packet_store_key_file else directory / "packets.key"
+    try:
+        key = read_key_file(key_file) if key_file.exists() else create_key_file(key_file)
+        return PacketRing(directory, key, args.agent_id, max_bytes=args.packet_store_mb * 1024 * 1024)
+    except (SpoolKeyError, OSError, ValueError) as error:
+        raise ShippingSetupError(f"packet store: {error}") from error

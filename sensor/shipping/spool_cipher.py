@@ -73,7 +73,11 @@ def read_key_file(path: Path) -> bytes:
 
 def create_key_file(path: Path) -> bytes:
     """A new random key, written whole (temporary file, fsync, rename) with mode 0600 from the start."""
-    key = secrets.token_bytes(KEY_BYTES)
+    return write_key_file(path, secrets.token_bytes(KEY_BYTES))
+
+
+def write_key_file(path: Path, key: bytes) -> bytes:
+    """`key` written whole (temporary file, fsync, rename) with mode 0600 from the start."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_name(path.name + ".new")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -80,6 +80,7 @@ def test_license_key_buys_a_token_and_registers_the_sensor(api, store, license_k
         "created_at": 0,
         "last_seen": 0,
         "next_seq": 0,
+        "capture": None,  # no batch yet
     }
     assert "agent.registered" in audit_actions(store)
 
@@ -328,3 +329,18 @@ def test_admin_renames_and_revokes_and_the_token_dies_at_once(api, store, licens
     assert again.status_code == 403 and "revoked" in again.json()["detail"]
     assert {"agent.renamed", "agent.revoked"} <= set(audit_actions(store))
     assert store.query_one("SELECT count(*) AS n FROM ingest_batches")["n"] == 1
+
+
+def test_sensor_list_carries_each_sensors_capture_health(api, store, license_key, admin_headers):
+    headers = agent_headers(api, license_key) | MSGPACK
+    agent_headers(api, license_key, agent_id="sensor-b")  # registered, never sent a batch
+    for seq, drops in ((1, 5), (2, 7)):
+        batch = msgspec.msgpack.decode(batch_bytes("sensor-a", seq, flows=3), type=Batch)
+        batch.stats.packets, batch.stats.kernel_drops, batch.stats.malformed = 1000, drops, 1
+        assert api.post("/agents/ingest", content=encode_batch(batch), headers=headers).status_code == 200
+    sensors = {agent["agent_id"]: agent for agent in api.get("/agents/", headers=admin_headers).json()["agents"]}
+    capture = sensors["sensor-a"]["capture"]
+    assert {key: capture[key] for key in ("batches", "flows", "packets", "kernel_drops", "malformed")} == {
+        "batches": 2, "flows": 6, "packets": 2000, "kernel_drops": 12, "malformed": 2}
+    assert capture["updated_at"] >= sensors["sensor-a"]["created_at"]
+    assert sensors["sensor-b"]["capture"] is None

@@ -165,3 +165,19 @@ def test_migration_backfills_the_rollups_from_existing_alerts(tmp_path, start):
     assert rollups(connection) == brute_force(connection)
     assert queries.summary(connection).average_response_seconds == 60.0
     assert queries.device_risk(connection, 5).devices[0].points == 15
+
+
+def test_alerts_per_hour_by_severity_with_quiet_hours(api, admin_headers, store):
+    if time.time() % 3600 > 3590:  # the hour must not turn between seeding and asking
+        time.sleep(11)
+    this_hour = int(time.time()) // 3600 * 3600
+    connection = store.connection()
+    for severity, at in (("CRITICAL", this_hour + 1), ("LOW", this_hour + 2), ("HIGH", this_hour - 3600 * 2 + 5),
+                         ("HIGH", this_hour - 3600 * 5)):  # the last one is before the window
+        add_alert(connection, severity=severity, timestamp=at)
+    body = get(api, admin_headers, "alerts-per-hour?hours=3")
+    assert [(hour["hour_start"], hour["total"]) for hour in body["series"]] == [
+        (this_hour - 7200, 1), (this_hour - 3600, 0), (this_hour, 2)]
+    assert body["series"][0]["by_severity"] == {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 0, "LOW": 0}
+    assert body["series"][2]["by_severity"]["CRITICAL"] == 1
+    assert api.get("/analytics/alerts-per-hour", params={"hours": 0}, headers=admin_headers).status_code == 400

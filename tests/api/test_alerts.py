@@ -157,3 +157,18 @@ def test_detail_carries_the_incident_evidence_and_trace(api, admin_headers, stor
         {"ports": [22, 23]}, "t-1", 5, 9)
     listed = api.get("/alerts/", headers=admin_headers).json()["alerts"][0]
     assert "evidence" not in listed and "trace_id" not in listed  # the list stays exactly the seed's shape
+
+
+def test_host_and_time_range_filters_with_their_totals(api, admin_headers, stored_alerts):
+    def listed(**params):
+        body = api.get("/alerts/", params=params, headers=admin_headers).json()
+        return body["total"], [alert["source_ip"] for alert in body["alerts"]]
+
+    assert listed(host="10.0.0.3") == (1, ["10.0.0.3"])
+    assert listed(host="192.0.2.9") == (4, ["10.0.0.4", "10.0.0.2", "10.0.0.3", "10.0.0.1"])  # as destination
+    assert listed(since=200, until=400) == (2, ["10.0.0.2", "10.0.0.3"])  # until is exclusive
+    assert listed(host="192.0.2.9", severity="HIGH", since=150) == (1, ["10.0.0.3"])
+    assert listed(host="10.9.9.9") == (0, [])
+    assert listed(since=400, until=300) == (0, [])  # an empty range matches nothing: not an error
+    response = api.get("/alerts/", params={"since": 2**63}, headers=admin_headers)
+    assert response.status_code == 400 and "since" in response.json()["detail"]

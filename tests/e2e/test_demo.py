@@ -53,6 +53,11 @@ def test_demo_raises_alerts_from_replayed_traffic_and_cleans_up(tmp_path):
                 alerts = client.get("/alerts/", params={"limit": 100}, headers=headers).json()["alerts"]
                 rules = {alert["rule_name"] for alert in alerts}
             agents = client.get("/agents", headers=headers).json()["agents"]
+            # the box's sensor kept the packets: the port scan's come back as a pcap
+            scan = next(alert for alert in alerts if alert["rule_name"] == "PORT_SCAN")
+            pcap = client.get(f"/alerts/{scan['id']}/pcap", headers=headers)
+            assert pcap.status_code == 200, pcap.text
+            assert pcap.content[:4] == b"\xd4\xc3\xb2\xa1" and len(pcap.content) > 24 + 16 * 10
         # The simulator's attacks came through the mirror, the sensor (an agent of the box) and the engine.
         assert expected <= rules and len(rules) >= 8, rules
         assert [agent["agent_id"] for agent in agents] == ["demo-sensor"]

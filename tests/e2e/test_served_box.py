@@ -137,7 +137,7 @@ def test_sealed_box_answers_423_until_unsealed_in_any_worker(tmp_path, serve, da
     sealed_box(data_dir)
     server = serve(data_dir, workers=2)
     with server.client() as client:
-        assert client.get("/health").json() == {"status": "sealed", "version": "0.1.0", "sealed": True}
+        assert client.get("/health").json() == {"status": "sealed", "version": "0.1.0", "sealed": True, "warnings": []}
         sealed = client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert sealed.status_code == 423 and "unseal" in sealed.json()["detail"]
         wrong = client.post("/system/unseal", json={"passphrase": "wrong"})

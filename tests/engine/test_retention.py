@@ -3,6 +3,7 @@ of an open incident stays, and the engine service prunes. Real captures through 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -122,14 +123,17 @@ def test_retention_settings_through_the_api(store, api, admin_headers):
     from appliance.auth import users
     from tests.conftest import ADMIN_PASSWORD, login
 
-    assert api.get("/settings/retention", headers=admin_headers).json() == {
-        "flows_days": 30, "traces_days": 730, "audit_log_days": 730}
+    defaults = {"flows_days": 30, "traces_days": 730, "audit_log_days": 730, "packets_max_mb": 2048,
+                "evidence_disk_percent": 50}
+    assert api.get("/settings/retention", headers=admin_headers).json() == defaults
     changed = api.put("/settings/retention", json={"flows_days": 7}, headers=admin_headers)
     assert changed.status_code == 200, changed.text
-    assert changed.json() == {"flows_days": 7, "traces_days": 730, "audit_log_days": 730}
+    assert changed.json() == defaults | {"flows_days": 7}
     assert retention.load_settings(store).flows_days == 7
     bad = api.put("/settings/retention", json={"flows_days": 0}, headers=admin_headers)
     assert bad.status_code == 400 and "flows_days" in bad.json()["detail"]
+    greedy = api.put("/settings/retention", json={"evidence_disk_percent": 99}, headers=admin_headers)
+    assert greedy.status_code == 400 and "evidence_disk_percent" in greedy.json()["detail"]
     unknown = api.put("/settings/retention", json={"packets_days": 3}, headers=admin_headers)
     assert unknown.status_code == 400 and "packets_days" in unknown.json()["detail"]
     users.create_user(store, "watcher", ADMIN_PASSWORD, "viewer")
@@ -184,3 +188,32 @@ def test_old_batches_the_checkpoint_covers_lose_their_records(store, analyse, sc
     # the restart's checkpoint covers the later batches now: they go too, and nothing is emptied twice
     assert retention.prune(store, RetentionSettings(flows_days=1), now=time.time() + 2 * DAY).batches == len(later)
     assert retention.prune(store, RetentionSettings(flows_days=1), now=time.time() + 2 * DAY).batches == 0
+
+
+def test_over_its_disk_share_the_evidence_loses_its_oldest_flows_first(store, analyse, monkeypatch):
+    monkeypatch.setattr(retention, "CHUNK", 50)
+    for number, name in enumerate(["dhcp-request-flood.pcap", "dns-tunnel-txt.pcap", "icmp-portscan.pcap",
+                                   "arp-scan.pcap"]):
+        analyse(PCAPS / name, agent_id=f"sensor-{number}")
+
+    def times() -> tuple[list[float], list[float]]:
+        return ([row["ts_start"] for row in store.query("SELECT ts_start FROM flow_log ORDER BY ts_start, id")],
+                [row["ts"] for row in store.query("SELECT ts FROM event_log ORDER BY ts, id")])
+
+    flows_before, events_before = times()
+    allowed = retention.evidence_bytes(store) - 64 * 1024  # the disk shrank under it, or the admin lowered its share
+
+    pruned = retention.prune(store, RetentionSettings(flows_days=36500, evidence_disk_percent=50),
+                             disk_bytes=allowed * 2)
+
+    assert retention.evidence_bytes(store) <= allowed and pruned.disk_share_rounds > 0
+    flows, events = times()
+    assert 0 < len(events) < len(events_before) and flows
+    assert flows == flows_before[len(flows_before) - len(flows):]  # the newest stay, the oldest went
+    assert events == events_before[len(events_before) - len(events):]
+    assert (pruned.flows, pruned.events) == (len(flows_before) - len(flows), len(events_before) - len(events))
+    for row in store.query("SELECT id FROM decision_traces"):
+        assert verify_proof_trail(proof_trail(store.connection(), row["id"])) == []
+    assert verify_chain(store)[0]
+    [entry] = [row for row in store.query("SELECT details FROM audit_log WHERE action = 'retention.pruned'")]
+    assert json.loads(entry["details"])["disk_share_rounds"] == pruned.disk_share_rounds

@@ -49,6 +49,7 @@ def test_import_files_search_disable_and_allow(store, data_dir, tmp_path, intel)
     done = in_a_process(data_dir, "import", str(bundle), "--name", "apt report", "--expiry-days", "30")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("apt report: 2 indicators read, 2 new, 2 in this source, 0 entries refused")
+    assert "searches the flow log for the 2 new ones" in done.stdout
     csv = tmp_path / "ipblocklist.csv"
     csv.write_bytes(FEODO_CSV)
     done = intel(data_dir, "import", str(csv))
@@ -57,6 +58,7 @@ def test_import_files_search_disable_and_allow(store, data_dir, tmp_path, intel)
 
     sources = {source["name"]: source for source in json.loads(intel(data_dir, "sources").stdout)}
     assert sources["apt report"]["indicator_count"] == 2 and sources["apt report"]["format"] == "stix"
+    assert sources["apt report"]["retro_hunt"]["state"] == "waiting"  # no engine has taken the indicators yet
     assert sources["ipblocklist.csv"]["last_refused"] == 1 and sources["ipblocklist.csv"]["last_result"] == "ok"
 
     found = json.loads(intel(data_dir, "search", "www.c2.bad.example").stdout)

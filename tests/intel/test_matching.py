@@ -102,3 +102,17 @@ def test_the_most_confident_listing_names_the_hit(store):
     hit = indicator_set(store).address("198.51.100.7", NOW)
     assert (hit.listing.source, hit.listing.confidence) == ("strong", 90)
     assert {row.source for row in search(store, "198.51.100.7").found} == {"weak", "strong"}
+
+
+def test_certificate_hashes_match_and_file_hashes_are_only_searchable(store):
+    import_file(store, "sslbl", b"3A0B3B23152C445C27AC6A0C41D6FA74AFB4095B\n", NOW)  # SSLBL: certificate SHA-1s
+    import_file(store, "malware hashes", b"aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f\n"
+                b"3a0b3b23152c445c27ac6a0c41d6fa74afb4095c\n", NOW, tls_hashes=False)
+    intel = indicator_set(store)
+    hit = intel.fingerprint("cert_sha1", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b", NOW)
+    assert hit.kind == "cert_sha1" and hit.listing.source == "sslbl"
+    assert intel.fingerprint("cert_sha1", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095c", NOW) is None  # a file's SHA-1
+    assert intel.held_back["not_seen_by_the_sensor"] == 2
+    assert search(store, "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b").matches
+    file_hash = search(store, "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f")
+    assert [row.kind for row in file_hash.found] == ["file_sha256"] and not file_hash.matches

@@ -81,3 +81,17 @@ def test_a_running_engine_takes_an_import_between_batches(store, analyse):
     queue_capture_files(store, [WIKIPEDIA], agent_id="local")
     engine.process_all()
     assert set(intel_alerts(store)) == {(CLIENT, "208.80.152.118")}
+
+
+def test_a_server_certificate_on_sslbl(store, analyse):
+    """abuse.ch SSLBL lists the SHA-1 of certificates; the server of tls-handshake.pcap sends one in clear."""
+    import_file(store, "sslbl certificates", b"# Listingdate,SHA1,Listingreason\n"
+                b"2015-01-01 10:00:00,3a0b3b23152c445c27ac6a0c41d6fa74afb4095b,Dridex C&C\n", time.time())
+    analyse(PCAPS / "tls-handshake.pcap", PCAPS / "zeek-traces" / "tls" / "ecdsa-cert.pcap")
+    alerts = intel_alerts(store)
+    assert set(alerts) == {("192.168.56.1", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b")}  # the client alerts
+    evidence = alerts[("192.168.56.1", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b")]
+    assert evidence["indicator_type"] == "cert_sha1" and evidence["seen_as"] == "tls certificate"
+    assert evidence["feed"] == "sslbl certificates"
+    alert = store.query_one("SELECT dest_ip, port FROM alerts WHERE rule_name = 'THREAT_INTEL_MATCH'")
+    assert (alert["dest_ip"], alert["port"]) == ("192.168.56.101", 443)

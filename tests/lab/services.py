@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import textwrap
 import time
@@ -36,7 +37,7 @@ def ensure_users(work: Path) -> None:
         key = keys / owner
         if not key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{owner}@lab", "-f", str(key))
-        ssh_dir = Path(f"/home/{owner}/.ssh")
+        ssh_dir = Path(pwd.getpwnam(owner).pw_dir) / ".ssh"  # the home useradd gave it
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         (ssh_dir / "authorized_keys").write_text((keys / f"{owner}.pub").read_text())
         run("chown", "-R", f"{owner}:{owner}", str(ssh_dir))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from scapy.all import IP, TCP, Raw
 from scapy.layers.tls.all import TLS
 from scapy.layers.tls.extensions import (
@@ -18,7 +19,7 @@ from scapy.layers.tls.extensions import (
 from scapy.layers.tls.handshake import TLSClientHello
 
 from sensor.protocols.tls import ClientHello, ja4
-from sensor.records import TlsClientHelloEvent
+from sensor.records import TlsCertificateEvent, TlsClientHelloEvent
 from tests.sensor_protocols.protocol_payloads import capture_payloads, run_capture, run_crafted
 
 # suricata-verify tests/ja4-tls/test.yaml expects exactly this JA4 for the same capture
@@ -43,7 +44,7 @@ def scapy_ja3(payload: bytes) -> str:
 
 
 def test_capture_client_hello_matches_scapy_ja3_and_suricata_ja4():
-    [event] = run_capture("tls-handshake.pcap")
+    [event, _] = run_capture("tls-handshake.pcap")
     client_hello_payload = capture_payloads("tls-handshake.pcap")[0][1]
     assert isinstance(event, TlsClientHelloEvent)
     assert event.src_ip == "192.168.56.1" and event.dst_port == 443
@@ -117,3 +118,37 @@ def test_client_hello_split_over_segments_on_an_unusual_port_is_found_by_content
 
 def test_quic_initials_are_left_alone():
     assert run_capture("quic.pcap") == []
+
+
+# SHA-1 of each certificate as Wireshark dissects it (tshark -Y tls.handshake.type==11 -e tls.handshake.certificate)
+CERTIFICATES = {
+    "tls-handshake.pcap": [("192.168.56.101", "3a0b3b23152c445c27ac6a0c41d6fa74afb4095b", [])],
+    "zeek-traces/tls/ecdsa-cert.pcap": [
+        ("23.92.19.75", "e69968e62a6e0cccb811ca0a5c4d35b8731b5dd0", ["16ee54e48c76eaa1052e09010d8faefee95e5ebb"]),
+    ],
+    # a chain of three over many segments, between two connections to a server sending its certificate alone
+    "zeek-traces/tls/missing-intermediate.pcap": [
+        ("128.32.169.140", "3361b1bd76996c4503f56f034d8c7c1c2fecef21", []),
+        ("72.167.102.91", "0bdfee94b5655ce22960c8c1458c50abe21b0c10",
+         ["7edc376dcfd45e6ddf082c160df6ac21835b95d4", "b51c067cee2b0c3df855ab2d92f4fe39d4e70f0e"]),
+        ("128.32.169.140", "3361b1bd76996c4503f56f034d8c7c1c2fecef21", []),
+    ],
+}
+
+
+@pytest.mark.parametrize("capture", sorted(CERTIFICATES))
+def test_server_certificates_sha1_as_wireshark_has_them(capture):
+    events = run_capture(capture)
+    certificates = [event for event in events if isinstance(event, TlsCertificateEvent)]
+    assert [(event.src_ip, event.cert_sha1, event.chain_sha1) for event in certificates] == CERTIFICATES[capture]
+    hellos = {event.flow_uid: event for event in events if isinstance(event, TlsClientHelloEvent)}
+    for certificate in certificates:  # sent by the server to the client of the flow's ClientHello
+        hello = hellos[certificate.flow_uid]
+        assert (certificate.dst_ip, certificate.dst_port) == (hello.src_ip, hello.src_port)
+
+
+@pytest.mark.parametrize("capture", ["zeek-traces/tls/hrr.pcap", "zeek-traces/tls/chrome-1250-tls-x25519-kyber.pcap"])
+def test_tls13_certificates_are_encrypted_and_not_read(capture):
+    events = run_capture(capture)
+    assert any(isinstance(event, TlsClientHelloEvent) for event in events)
+    assert not any(isinstance(event, TlsCertificateEvent) for event in events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,6 +34,15 @@ class Browser:
         self.driver.get("about:blank")
         self.driver.delete_all_cookies()
 
+    def requested_urls(self) -> list[str]:
+        """Every URL the browser asked for since the last call (DevTools' Network.requestWillBeSent)."""
+        urls = []
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                urls.append(message["params"]["request"]["url"])
+        return urls
+
     def console_errors(self) -> list[str]:
         return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
@@ -48,7 +58,8 @@ def browser_session():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,900", f"--user-data-dir={profile / 'profile'}"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The performance log carries the DevTools network events: every request the page tries, even one refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     # An explicit driver path: Selenium Manager never tries to download a driver or a browser.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
@@ -63,6 +74,7 @@ def browser_session():
 def browser(browser_session, tmp_path):
     browser_session.reset()
     browser_session.driver.get_log("browser")  # drop what earlier tests logged
+    browser_session.driver.get_log("performance")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser_session.fresh_downloads(downloads)

@@ -300,8 +300,9 @@ def test_every_page_draws_until_the_session_is_revoked(page, box, browser):
     page.text_appears('[data-panel="/analytics/top-rules"]', "NEW_DEVICE")
     page.go("Compliance", "compliance")
     page.wait(lambda _: len(page.all(".check")) == 8)
+    page.go("License", "license")
+    page.text_appears("[data-license-state]", "Valid")
     page.go("This box", "box")
-    page.text_appears('[data-panel="/license"]', "Installed")
     page.text_appears('[data-panel="/settings/cloud"]', "Only this leaves the box")
     page.go("Audit log", "audit")
     page.text_appears(".view", "Hash chain intact")
@@ -347,7 +348,7 @@ def test_a_viewer_reads_alerts_but_gets_no_triage_or_audit(page, box, store):
     assert "NIS2" not in page.find(".view").text  # reports need the analyst role too
     assert page.all(".shap-row")
     page.go("This box", "box")
-    page.find('[data-panel="/license"]')
+    page.find('[data-panel="/settings/cloud"]')
     assert not page.all('[data-panel="/agents/ingest/failed"]')  # an admin's business
 
 

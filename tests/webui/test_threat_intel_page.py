@@ -1,5 +1,6 @@
 """The threat-intel page in a real Chromium: an admin imports a STIX file, sees the source and its last result,
-searches an indicator, disables the source; a bad file shows the API's detail."""
+searches an indicator, disables the source; a bad file shows the API's detail; an import's retro-hunt shows
+what it found in past traffic, and leads to those alerts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.engine.conftest import analyse, scorer  # noqa: F401  (fixtures: the engine over real captures)
 from tests.intel.feeds import stix_bundle, stix_indicator
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
 
@@ -51,4 +53,30 @@ def test_admin_imports_searches_and_disables(page, browser, tmp_path):  # noqa: 
     page.text_appears('tr[data-source="apt-report.json"]', "error: not JSON")  # its indicators stay
     assert "2" in page.find('tr[data-source="apt-report.json"]').text.split()
     page.screenshot("threat-intel")
+    assert page_faults(browser) == []
+
+
+def test_an_import_shows_what_it_found_in_past_traffic(page, browser, tmp_path, analyse):  # noqa: F811
+    from tests.intel.test_retro_hunt import BITS, WIKIPEDIA
+
+    engine = analyse(WIKIPEDIA)  # the flow log holds the capture's traffic before the feed lists anything
+    listed = tmp_path / "late-feed.txt"
+    listed.write_text(f"{BITS}\n")
+    page.open()
+    page.sign_in(ADMIN_PASSWORD)
+    page.loaded("overview")
+    page.go("Threat intel", "threat-intel")
+    form = page.find('form[aria-label="Import a threat-intel file"]')
+    form.find_element(By.NAME, "file").send_keys(str(listed))
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    page.text_appears('tr[data-source="late-feed.txt"] [data-found-later]', "search queued")
+
+    engine.process_all()  # the engine takes the indicators and searches the flow log
+    page.go("Alerts", "alerts")
+    page.go("Threat intel", "threat-intel")
+    page.text_appears('tr[data-source="late-feed.txt"] [data-found-later]', "1 alert in past traffic")
+    page.find('tr[data-source="late-feed.txt"] [data-found-later] a').click()
+    page.loaded("alerts")
+    page.text_appears("tr.alert-row", BITS)
+    assert all("THREAT_INTEL_MATCH" in row.text for row in page.all("tr.alert-row"))
     assert page_faults(browser) == []

@@ -42,6 +42,8 @@ def _discover() -> dict[str, ModuleType]:
 
 RULE_MODULES: dict[str, ModuleType] = _discover()
 RULE_NAMES = frozenset(RULE_MODULES)
+# the rule that matches threat-intel indicators (its Detector takes the indicator set): retro-hunts run it alone
+INTEL_RULE = next(name for name, module in RULE_MODULES.items() if getattr(module.Detector, "USES_INTEL", False))
 
 
 def rule_catalogue() -> list[dict]:
@@ -83,12 +85,24 @@ class RuleSet:
         self.site = site or SiteConfig()
         self.baseline = baseline or Baseline(self.site)
         self.rules: dict[str, Rule] = {}
-        for name, module in RULE_MODULES.items():
-            config = configs.get(name, RuleConfig())
-            thresholds = merge_thresholds(name, module.DEFAULTS, config.thresholds)
-            if config.enabled:
-                extra = {"intel": intel} if getattr(module.Detector, "USES_INTEL", False) else {}
-                self.rules[name] = module.Detector(thresholds, self.site, self.baseline, config.severity, **extra)
+        for name in RULE_MODULES:
+            rule = self._build(name, intel)
+            if rule is not None:
+                self.rules[name] = rule
+
+    def _build(self, name: str, intel: IndicatorSet | None) -> Rule | None:
+        """The rule `name` as this configuration has it, None when it is disabled."""
+        module, config = RULE_MODULES[name], self.configs.get(name, RuleConfig())
+        if not config.enabled:
+            return None
+        thresholds = merge_thresholds(name, module.DEFAULTS, config.thresholds)
+        extra = {"intel": intel} if getattr(module.Detector, "USES_INTEL", False) else {}
+        return module.Detector(thresholds, self.site, self.baseline, config.severity, **extra)
+
+    def intel_rule(self, intel: IndicatorSet) -> Rule | None:
+        """A THREAT_INTEL_MATCH rule of this configuration, apart from the stream, with another indicator set: a
+        retro-hunt runs logged records through it (it only reads the baseline). None when the rule is disabled."""
+        return self._build(INTEL_RULE, intel)
 
     def use_intel(self, intel: IndicatorSet) -> None:
         """A new indicator set (a feed or an import changed it): the rules that match indicators take it; their

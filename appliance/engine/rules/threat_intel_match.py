@@ -2,7 +2,8 @@
 
 Matches flow endpoints against indicator addresses and networks; DNS queries, TLS SNI and HTTP Host against
 indicator domains (with subdomains); HTTP requests in clear against indicator URLs; TLS ClientHellos against
-JA3 / JA4 fingerprints. A query an internal resolver forwards is the client's, already matched, and not the
+JA3 / JA4 fingerprints; the certificates a TLS server sends (in clear up to TLS 1.2) against certificate SHA-1s,
+the client being the local host. A query an internal resolver forwards is the client's, already matched, and not the
 resolver's. What overrules a feed (CDN and shared-hosting addresses without a domain, the shipped top sites,
 the site's allowlist) never reaches this rule (intel/overrules.py); an indicator past its expiry, in packet
 time, does not match. One incident per (local host, indicator) while contact continues; the evidence names
@@ -19,15 +20,15 @@ from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
 from appliance.engine.rules.rule import Rule
 from appliance.intel.matching import Hit, IndicatorSet
-from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsClientHelloEvent
+from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsCertificateEvent, TlsClientHelloEvent
 
 NAME = "THREAT_INTEL_MATCH"
 DEFAULT_SEVERITY = "HIGH"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 SCENARIO = "threat-intel-match"  # the simulator scenario that exercises it
 # url and ja4 hits count with the domain and JA3 ones: the model's features stay as it was trained on
 FEATURE_OF_KIND = {"ip": "ip_match", "cidr": "ip_match", "domain": "domain_match", "url": "domain_match",
-                   "ja3": "ja3_match", "ja4": "ja3_match"}
+                   "ja3": "ja3_match", "ja4": "ja3_match", "cert_sha1": "ja3_match"}
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,8 +76,12 @@ class Detector(Rule):
             return []
         out = []
         for hit, seen_as in self._hits(event):
-            out += self._match(event.src_ip, event.dst_ip, hit, event.dst_port, event.proto, event.ts,
-                               event.flow_uid, seen_as)
+            if isinstance(event, TlsCertificateEvent):  # the server sent it: the local host is its client
+                out += self._match(event.dst_ip, event.src_ip, hit, event.src_port, event.proto, event.ts,
+                                   event.flow_uid, seen_as)
+            else:
+                out += self._match(event.src_ip, event.dst_ip, hit, event.dst_port, event.proto, event.ts,
+                                   event.flow_uid, seen_as)
         return out
 
     def _hits(self, event: Event) -> list[tuple[Hit, str]]:
@@ -90,6 +95,9 @@ class Detector(Rule):
             found += [(self.intel.name(event.sni, ts), "tls sni"),
                       (self.intel.fingerprint("ja3", event.ja3_hash, ts), "tls ja3"),
                       (self.intel.fingerprint("ja4", event.ja4, ts), "tls ja4")]
+        elif isinstance(event, TlsCertificateEvent):
+            found += [(self.intel.fingerprint("cert_sha1", sha1, ts), "tls certificate")
+                      for sha1 in (event.cert_sha1, *event.chain_sha1)]
         elif isinstance(event, HttpRequestEvent):
             host = event.host.split(":", 1)[0]
             found += [(self.intel.url(event.host, event.uri, ts), "http url"), (self.intel.name(host, ts), "http host")]

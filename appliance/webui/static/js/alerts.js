@@ -2,9 +2,11 @@
 
 import { api, download } from "./api.js";
 import {
-  errorNotice, formatTime, h, pageHeader, pager, panel, renderData, severityBadge,
-  STATUS_LABELS, statusBadge, successNotice,
+  errorNotice, formatTime, fromTimeField, h, pageHeader, pager, panel, renderData, severityBadge,
+  STATUS_LABELS, statusBadge, successNotice, timeZoneName, toTimeField,
 } from "./elements.js";
+import { conversationsPanelBody, packetsButton } from "./conversations.js";
+import { notesPanel } from "./notes.js";
 import { shapChart } from "./shap_chart.js";
 import { traceSummary } from "./traces.js";
 
@@ -20,16 +22,29 @@ const select = (name, label, options, current) =>
   h("label", { class: "field-inline" }, label,
     h("select", { name }, options.map(([value, text]) => h("option", { value, selected: value === current }, text))));
 
+const timeField = (name, label, epochSeconds) =>
+  h("label", { class: "field-inline" }, `${label} (${timeZoneName()})`,
+    h("input", { name, type: "datetime-local", value: epochSeconds === "" ? "" : toTimeField(Number(epochSeconds)) }));
+
 function filterForm(filters, apply) {
   const form = h("form", { class: "filters", "aria-label": "Filter alerts" },
     select("severity", "Severity", [["", "All"], ...SEVERITIES.map((s) => [s, s])], filters.severity),
     select("status", "Status", [["", "All"], ...Object.entries(STATUS_LABELS)], filters.status),
     h("label", { class: "field-inline" }, "Rule",
       h("input", { name: "rule", list: "rule-names", value: filters.rule, placeholder: "any rule", size: 22 })),
+    h("label", { class: "field-inline" }, "Host (source or destination)",
+      h("input", { name: "host", value: filters.host, placeholder: "any IP", size: 16, spellcheck: "false" })),
+    timeField("since", "From", filters.since),
+    timeField("until", "Until", filters.until),
     select("limit", "Per page", PAGE_SIZES.map((n) => [String(n), String(n)]), String(filters.limit)),
     h("button", { class: "button", type: "submit" }, "Apply"),
     h("button", { class: "button button-quiet", type: "button", onclick: () => apply({}) }, "Clear"));
-  const current = () => Object.fromEntries(new FormData(form));
+  const current = () => {
+    const chosen = Object.fromEntries(new FormData(form));
+    for (const name of ["since", "until"]) chosen[name] = chosen[name] ? fromTimeField(chosen[name]) : "";
+    chosen.host = chosen.host.trim();
+    return chosen;
+  };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     apply(current());
@@ -61,14 +76,17 @@ export async function alertList(view, context) {
     severity: params.get("severity") ?? "",
     status: params.get("status") ?? "",
     rule: params.get("rule") ?? "",
+    host: params.get("host") ?? "",
+    since: params.get("since") ?? "",
+    until: params.get("until") ?? "",
     limit: PAGE_SIZES.includes(Number(params.get("limit"))) ? Number(params.get("limit")) : PAGE_SIZES[0],
     offset: Math.max(0, Number(params.get("offset")) || 0),
   };
   const show = (changes) => context.navigate("alerts", { ...changes });
   view.append(pageHeader("Alerts"), filterForm(filters, (chosen) => show({ ...chosen, offset: 0 })));
-  const body = await api.get("/alerts/", filters);
+  const body = await api.get("/alerts/", Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== "")));
   if (body.alerts.length === 0) {
-    view.append(panel(null, h("p", { class: "empty" }, "No alerts match these filters.")));
+    view.append(panel(null, h("p", { class: "empty" }, "0 alerts matched these filters.")));
     return;
   }
   view.append(
@@ -91,20 +109,20 @@ async function traceOf(alert) {
 }
 
 function statusForm(alert, refresh) {
-  const notes = h("textarea", { name: "notes", rows: 3, maxlength: 10000, placeholder: "What you found (optional)" },
-    alert.notes ?? "");
+  const notes = h("textarea", { name: "notes", rows: 3, maxlength: 10000, placeholder: "What you found (optional)" });
   const outcome = h("div", { class: "form-outcome", "aria-live": "polite" });
   const act = async (status) => {
     outcome.replaceChildren();
     try {
-      await api.put(`/alerts/${encodeURIComponent(alert.id)}`, { status, notes: notes.value });
+      const note = notes.value.trim();
+      await api.put(`/alerts/${encodeURIComponent(alert.id)}`, note ? { status, notes: note } : { status });
       await refresh(successNotice(`Marked ${STATUS_LABELS[status].toLowerCase()}.`));
     } catch (error) {
       outcome.replaceChildren(errorNotice(error));
     }
   };
   return h("div", { class: "stack" },
-    h("label", {}, "Notes", notes),
+    h("label", {}, "Note with this change (kept in the notes history)", notes),
     h("span", { class: "field-caption", id: "mark-as" }, "Mark as"),
     h("div", { class: "triage-buttons", role: "group", "aria-labelledby": "mark-as" }, ACTIONS.map(([status, label]) =>
       h("button", {
@@ -188,11 +206,16 @@ export async function alertDetail(view, context, alertId) {
           })),
           panel("Why it scored this way", shapChart(alert.shap_json, alert.score)),
           hasEvidence ? panel("Evidence", renderData(alert.evidence)) : null,
-          panel("Decision trace", trace)),
+          context.paths.has("/flows") ? panel("Conversations", conversationsPanelBody([alert], context)) : null,
+          panel("Decision trace", trace),
+          await notesPanel(`/alerts/${encodeURIComponent(alert.id)}/notes`, canAct)),
         h("div", { class: "column-side" },
           canAct ? panel("Triage", statusForm(alert, draw))
             : panel("Triage", h("p", { class: "muted" }, "Your role can read alerts but not change them.")),
           canAct ? panel("Silence this host", silenceForm(alert, draw)) : null,
+          canAct && context.paths.has("/alerts/{alert_id}/pcap")
+            ? panel("Packets", packetsButton(`/alerts/${encodeURIComponent(alert.id)}/pcap`, `alert-${alert.id}.pcap`))
+            : null,
           canAct ? reportButtons(alert, context) : null)));
     try {
       const found = await traceOf(alert);

@@ -1,35 +1,11 @@
-// This box: its sensors, its license, and exactly what it sends to the vendor's cloud.
+// This box: batches the engine set aside, its subscription, and exactly what it sends to the vendor's cloud.
+// (Its sensors and its license have pages of their own.)
 
 import { api } from "./api.js";
-import { errorNotice, formatTime, h, optionalPanel, pageHeader, panel, renderData, successNotice } from "./elements.js";
+import { errorNotice, formatTime, h, optionalPanel, pageHeader, renderData } from "./elements.js";
 
-// Where a list of sensors may be served: the seed names no list endpoint, so take the first one present.
-export const SENSOR_LIST_PATHS = ["/agents", "/agents/list", "/agents/sensors"];
-
-export const sensorListPath = (paths) => SENSOR_LIST_PATHS.find((path) => paths.has(path));
-
-export const hasBoxPages = (paths) =>
-  Boolean(sensorListPath(paths)) || ["/license", "/settings/cloud", "/billing/subscription"].some((path) => paths.has(path));
-
-function licenseKeyForm() {
-  const outcome = h("div", { class: "form-outcome", "aria-live": "polite" });
-  const key = h("textarea", { name: "license_key", rows: 3, required: true, spellcheck: "false", class: "mono",
-    placeholder: "nsx_…" });
-  const form = h("form", { class: "stack", "aria-label": "Install a license key" },
-    h("label", {}, "New or renewed license key", key),
-    h("div", { class: "button-row" }, h("button", { class: "button button-primary", type: "submit" }, "Install key")),
-    outcome);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await api.put("/license", { license_key: key.value.trim() });
-      outcome.replaceChildren(successNotice("License installed. Reload the page to see its details."));
-    } catch (error) {
-      outcome.replaceChildren(errorNotice(error));
-    }
-  });
-  return form;
-}
+export const hasBoxPages = (paths) => ["/agents/ingest/failed", "/settings/cloud", "/billing/subscription"]
+  .some((path) => paths.has(path));
 
 // The heartbeat payload next to its plain-language description, so the admin sees all that leaves.
 function cloudPayload(data) {
@@ -46,16 +22,6 @@ function cloudPayload(data) {
 
 // Fields a license or subscription leaves empty until they apply (no license yet: no expiry).
 const withoutBlanks = (data) => Object.fromEntries(Object.entries(data).filter(([, value]) => value !== null));
-
-function sensorTable(data) {
-  const sensors = data.agents ?? data;
-  if (Array.isArray(sensors) && sensors.length === 0) {
-    return h("p", { class: "muted" }, "No sensor has registered yet: install one on a mirror/SPAN port with the license key.");
-  }
-  return renderData(Array.isArray(sensors) ? sensors.map((sensor) => ({
-    ...sensor, created_at: formatTime(sensor.created_at), last_seen: formatTime(sensor.last_seen),
-  })) : sensors);
-}
 
 function retryButton(batch) {
   const button = h("button", { class: "button", type: "button" }, "Retry");
@@ -92,16 +58,11 @@ function setAsideBatches(data) {
 }
 
 export async function boxPage(view, context) {
-  const sensors = sensorListPath(context.paths);
   const admin = context.user.role === "admin";
   view.append(
     pageHeader("This box"),
-    sensors ? optionalPanel(context, "Sensors", sensors, {}, sensorTable) : null,
     admin ? optionalPanel(context, "Batches set aside", "/agents/ingest/failed", { limit: 100 }, setAsideBatches)
       : null,
-    h("div", { class: "grid-2" },
-      optionalPanel(context, "License", "/license", {}, (data) => renderData(withoutBlanks(data))),
-      optionalPanel(context, "Subscription", "/billing/subscription", {}, (data) => renderData(withoutBlanks(data)))),
-    admin && context.paths.has("/license") ? panel("Install a license key", licenseKeyForm()) : null,
+    optionalPanel(context, "Subscription", "/billing/subscription", {}, (data) => renderData(withoutBlanks(data))),
     optionalPanel(context, "What this box sends to the cloud", "/settings/cloud", {}, cloudPayload));
 }

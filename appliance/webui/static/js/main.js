@@ -6,14 +6,17 @@ import { alertDetail, alertList } from "./alerts.js";
 import { auditPage } from "./audit.js";
 import { boxPage, hasBoxPages } from "./box.js";
 import { compliancePage } from "./compliance.js";
+import { devicesPage } from "./devices.js";
 import { egressPage } from "./egress.js";
 import { describeError, errorNotice, h, useTimeZone } from "./elements.js";
 import { exportPage } from "./export.js";
+import { licensePage } from "./license.js";
 import { notificationsPage } from "./notifications.js";
 import { outboxPage } from "./outbox.js";
 import { threatIntelPage } from "./threat_intel.js";
 import { overviewPage } from "./overview.js";
 import { breachesPage, incidentDetail, incidentsPage } from "./registers.js";
+import { sensorsPage } from "./sensors.js";
 import { sitePage } from "./site.js";
 import { tokensPage } from "./tokens.js";
 import { traceDetail, traceList } from "./traces.js";
@@ -26,6 +29,7 @@ const $ = (id) => document.getElementById(id);
 const PAGES = [
   { name: "overview", label: "Overview", shown: () => true, draw: overviewPage },
   { name: "alerts", label: "Alerts", shown: () => true, draw: alertList, drawOne: alertDetail },
+  { name: "devices", label: "Devices", shown: (c) => c.paths.has("/devices"), draw: devicesPage },
   { name: "whitelist", label: "Whitelist", shown: () => true, draw: whitelistPage },
   { name: "threat-intel", label: "Threat intel", shown: (c) => c.paths.has("/threat-intel/sources"), draw: threatIntelPage },
   { name: "traces", label: "Decision traces", shown: () => true, draw: traceList, drawOne: traceDetail },
@@ -33,6 +37,8 @@ const PAGES = [
     drawOne: incidentDetail },
   { name: "breaches", label: "Breaches", shown: (c) => c.paths.has("/compliance/breaches"), draw: breachesPage },
   { name: "compliance", label: "Compliance", shown: (c) => c.paths.has("/compliance/status"), draw: compliancePage },
+  { name: "sensors", label: "Sensors", shown: (c) => c.paths.has("/agents") && c.user.role === "admin", draw: sensorsPage },
+  { name: "license", label: "License", shown: (c) => c.paths.has("/license"), draw: licensePage },
   { name: "box", label: "This box", shown: (c) => hasBoxPages(c.paths), draw: boxPage },
   { name: "site", label: "Site settings", shown: (c) => c.paths.has("/settings/site"), draw: sitePage },
   { name: "users", label: "Users", shown: (c) => c.user.role === "admin", draw: usersPage },
@@ -64,9 +70,13 @@ function parseHash() {
 
 let signedIn = null; // {user, paths} while a session is open
 
+// Served by the box itself, written without a script: nothing on it comes from anywhere else.
+const API_DOCS = "/api/v1/schema/docs";
+
 function drawNavigation(context, current) {
   $("nav").replaceChildren(...PAGES.filter((page) => page.shown(context)).map((page) =>
-    h("li", {}, h("a", { href: `#/${page.name}`, "aria-current": page.name === current ? "page" : null }, page.label))));
+    h("li", {}, h("a", { href: `#/${page.name}`, "aria-current": page.name === current ? "page" : null }, page.label))),
+  h("li", {}, h("a", { href: API_DOCS }, "API documentation")));
 }
 
 async function drawRoute() {

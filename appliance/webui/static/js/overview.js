@@ -75,6 +75,34 @@ function alertsOverTime(data) {
       h("span", {}, series.at(-1)?.date ?? "")));
 }
 
+// One column per hour, stacked by severity (critical at the bottom); an hour with alerts opens them.
+function alertsPerHour(data) {
+  const series = data.series;
+  const largest = Math.max(...series.map((hour) => hour.total), 1);
+  const column = (hour) => {
+    const label = `${formatTime(hour.hour_start)}: ${hour.total} alert${hour.total === 1 ? "" : "s"}, `
+      + SEVERITIES.filter((severity) => hour.by_severity[severity]).map((severity) =>
+        `${hour.by_severity[severity]} ${severity.toLowerCase()}`).join(", ");
+    const stack = h("span", { class: "column-stack" }, SEVERITIES.map((severity) => {
+      const part = h("span", { class: `fill-${severity.toLowerCase()}` });
+      part.style.height = `${(hour.by_severity[severity] / largest) * 100}%`;
+      return part;
+    }));
+    return hour.total === 0 ? h("span", { class: "column-slot", "data-hour": hour.hour_start }, stack)
+      : h("a", { class: "column-slot", "data-hour": hour.hour_start, title: label, "aria-label": label,
+        href: `#/alerts?since=${hour.hour_start}&until=${hour.hour_start + 3600}` }, stack);
+  };
+  return h("div", { class: "stack" },
+    h("div", { class: "columns-chart stacked-chart", role: "group", "aria-label": `Alerts per hour over the last ${data.hours} hours` },
+      series.map(column)),
+    h("div", { class: "chart-axis muted small" }, h("span", {}, formatTime(series[0]?.hour_start)),
+      h("span", {}, `most in one hour: ${Math.max(0, ...series.map((hour) => hour.total))}`),
+      h("span", {}, formatTime(series.at(-1)?.hour_start))),
+    h("ul", { class: "chart-legend small" }, SEVERITIES.map((severity) =>
+      h("li", {}, h("span", { class: `legend-swatch fill-${severity.toLowerCase()}`, "aria-hidden": "true" }),
+        severity.charAt(0) + severity.slice(1).toLowerCase()))));
+}
+
 function deviceRisk(data) {
   if (data.devices.length === 0) return h("p", { class: "muted" }, "No device has alerts.");
   return h("div", { class: "table-wrap" }, h("table", { class: "table" },
@@ -103,5 +131,6 @@ export async function overviewPage(view, context) {
       optionalPanel(context, "Alerts per day", "/analytics/alerts-over-time", { days: 30 }, alertsOverTime),
       optionalPanel(context, "By severity", "/analytics/severity-distribution", {}, severityDistribution),
       optionalPanel(context, "Top rules", "/analytics/top-rules", { limit: 10 }, topRules)),
+    optionalPanel(context, "Alerts per hour, last 48 hours", "/analytics/alerts-per-hour", { hours: 48 }, alertsPerHour),
     optionalPanel(context, "Riskiest devices", "/analytics/device-risk", {}, deviceRisk));
 }

@@ -3,9 +3,11 @@
 // PDF reports generated for the NIS2 stage chosen.
 
 import { api, download } from "./api.js";
+import { conversationsPanelBody, packetsButton } from "./conversations.js";
 import {
   errorNotice, formatTime, fromTimeField, h, pageHeader, pager, panel, successNotice, timeZoneName, toTimeField,
 } from "./elements.js";
+import { notesPanel } from "./notes.js";
 
 const PAGE_SIZE = 30;
 const STATUSES = [["open", "Open"], ["contained", "Contained"], ["resolved", "Resolved"], ["closed", "Closed"]];
@@ -179,10 +181,37 @@ function reportsMade(incident) {
         h("div", { class: "muted small mono", title: "SHA-256 of the PDF" }, report.sha256.slice(0, 16))))));
 }
 
+// Who held the incident's evidence, when and why; an admin places or releases the hold with a reason.
+function legalHoldPanel(incident, context, redraw) {
+  const hold = incident.legal_hold;
+  const outcome = outcomeBox();
+  const state = hold
+    ? h("div", { "data-legal-hold": "held" }, h("p", {}, h("strong", {}, "Under legal hold: "),
+      "its traces, flows and packets are kept whatever the retention settings say."),
+    h("p", { class: "muted small" }, `Placed by ${hold.placed_by} ${formatTime(hold.placed_at)}: ${hold.reason}`))
+    : h("p", { class: "muted", "data-legal-hold": "none" }, "Not held: retention applies to its evidence.");
+  if (context.user.role !== "admin" || !context.paths.has("/compliance/incidents/{incident_id}/legal-hold")) {
+    return panel("Legal hold", state);
+  }
+  const reason = h("input", { name: "reason", required: true, maxlength: 1000 });
+  const form = h("form", { class: "stack", "aria-label": "Legal hold", novalidate: true },
+    h("label", {}, hold ? "Why release it" : "Why hold it", reason),
+    h("div", { class: "button-row" }, h("button", { class: "button", type: "submit" }, hold ? "Release the hold" : "Place a legal hold")),
+    outcome);
+  form.addEventListener("submit", attempt(outcome, async () => {
+    await api.put(`/compliance/incidents/${encodeURIComponent(incident.id)}/legal-hold`,
+      { held: !hold, reason: reason.value });
+    await redraw(successNotice(hold ? "The legal hold was released." : "The incident is under legal hold."));
+  }));
+  return panel("Legal hold", state, form);
+}
+
 export async function incidentDetail(view, context, incidentId) {
   const canEdit = canRecord(context);
   const draw = async (notice) => {
     const incident = await api.get(`/compliance/incidents/${encodeURIComponent(incidentId)}`);
+    const alerts = context.paths.has("/flows") ? await Promise.all(incident.alert_ids.map((alertId) =>
+      api.get(`/alerts/${encodeURIComponent(alertId)}`).catch(() => null))).then((found) => found.filter(Boolean)) : [];
     const outcome = h("div", { class: "view-outcome", "aria-live": "polite" }, notice ?? "");
     const change = (body, done, shownIn = outcome) => attempt(shownIn, async () => {
       await api.put(`/compliance/incidents/${encodeURIComponent(incident.id)}`, body);
@@ -197,10 +226,16 @@ export async function incidentDetail(view, context, incidentId) {
           panel("Deadlines", deadlinesTable(incident, canEdit, change)),
           panel("Details", h("p", { class: "muted" }, `Aware since ${formatTime(incident.aware_at)}; opened by `
             + `${incident.created_by} ${formatTime(incident.created_at)}.`), incident.description ? h("p", {}, incident.description) : null,
-          incidentForm(incident, canEdit, change))),
+          incidentForm(incident, canEdit, change)),
+          context.paths.has("/flows") ? panel("Conversations", conversationsPanelBody(alerts, context)) : null,
+          await notesPanel(`/compliance/incidents/${encodeURIComponent(incident.id)}/notes`, canEdit)),
         h("div", { class: "column-side" },
           panel("Alerts", h("ul", { class: "plain-list" }, incident.alert_ids.map((alertId) =>
             h("li", {}, h("a", { class: "mono small", href: `#/alerts/${encodeURIComponent(alertId)}` }, alertId))))),
+          legalHoldPanel(incident, context, draw),
+          canEdit && context.paths.has("/compliance/incidents/{incident_id}/pcap")
+            ? panel("Packets", packetsButton(`/compliance/incidents/${encodeURIComponent(incident.id)}/pcap`,
+              `incident-${incident.reference}.pcap`)) : null,
           canEdit ? reportsPanel(incident, context, draw) : null,
           reportsMade(incident))));
   };

@@ -1,9 +1,11 @@
 // Site settings: what the engine knows about this site (internal networks, business hours and time zone, the
 // site's own DNS and DHCP servers, who may write to OT devices) and each rule's settings, each shown with its
-// default and where it comes from. Everyone reads them; admins change them; the engine follows without restart.
+// default and where it comes from; and how long evidence is kept. Everyone reads them; admins change them; the
+// engine follows without restart.
 
 import { api } from "./api.js";
 import { errorNotice, h, pageHeader, panel, successNotice, useTimeZone } from "./elements.js";
+import { retentionPanelBody } from "./retention.js";
 
 const ADDRESS_LISTS = [
   ["internal_networks", "Internal networks", "Addresses or networks (CIDR) of this site, one per line."],
@@ -153,11 +155,13 @@ function ruleSummary(rule) {
 export async function sitePage(view, context) {
   const canEdit = context.user.role === "admin";
   const draw = async (notice, openRule) => {
-    const [site, rules] = await Promise.all([api.get("/settings/site"), api.get("/settings/rules")]);
+    const [site, rules, retention] = await Promise.all([api.get("/settings/site"), api.get("/settings/rules"),
+      context.paths.has("/settings/retention") ? retentionPanelBody(canEdit, context, draw) : null]);
     view.replaceChildren(
       pageHeader("Site settings"),
       notice ?? "",
       panel("The site", siteForm(site, canEdit, draw)),
+      retention ? panel("Evidence retention", retention) : null,
       panel("Rules", h("div", { class: "rules-list" }, rules.rules.map((rule) =>
         h("details", { class: "rule-settings", "data-rule": rule.rule_name, open: rule.rule_name === openRule },
           ruleSummary(rule), ruleForm(rule, canEdit, draw))))));

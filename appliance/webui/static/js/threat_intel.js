@@ -1,10 +1,12 @@
-// Threat intelligence: the feeds and imports the box matches traffic against, with their last result; an
-// indicator searched (which sources list it, whether it matches or what overrules the feeds); a file imported.
+// Threat intelligence: the feeds and imports the box matches traffic against, with their last result and what
+// the retro-hunt for their new indicators found in past traffic; an indicator searched (which sources list it,
+// whether it matches or what overrules the feeds); a file imported.
 
 import { api } from "./api.js";
 import { errorNotice, formatTime, h, pageHeader, panel, successNotice } from "./elements.js";
 
 const KINDS = { file: "file import", taxii: "TAXII 2.1 feed", https_list: "HTTPS feed" };
+const FILE_HASHES = ["file_md5", "file_sha1", "file_sha256"];
 const FORMATS = { stix: "STIX 2.1", misp: "MISP", list: "CSV / list" };
 const OVERRULED = {
   shared_infrastructure: "a CDN or shared-hosting address: never matched alone",
@@ -17,6 +19,17 @@ function lastResult(source) {
   if (source.last_result !== "ok") return "not fetched yet";
   const refused = source.last_refused ? `, ${source.last_refused} entries refused` : "";
   return `ok, ${formatTime(source.last_success_at)}${refused}`;
+}
+
+function foundLater(source) {
+  const hunt = source.retro_hunt;
+  if (!hunt) return "";
+  const title = `the ${hunt.indicators} new indicators of ${formatTime(hunt.created_at)}, searched in the flow log`;
+  if (hunt.state !== "done") return h("span", { title }, hunt.state === "waiting" ? "search queued" : "searching…");
+  const already = hunt.already_alerted ? `, ${hunt.already_alerted} already alerted` : "";
+  const alerts = `${hunt.found} alert${hunt.found === 1 ? "" : "s"}`;
+  return h("span", { title },
+    hunt.found ? h("a", { href: "#/alerts?rule=THREAT_INTEL_MATCH" }, alerts) : alerts, ` in past traffic${already}`);
 }
 
 function sourceRow(source, canEdit, draw) {
@@ -33,6 +46,7 @@ function sourceRow(source, canEdit, draw) {
     h("td", {}, `${KINDS[source.kind] ?? source.kind}, ${FORMATS[source.format] ?? source.format}`),
     h("td", { class: "numeric" }, String(source.indicator_count)),
     h("td", {}, lastResult(source)),
+    h("td", { "data-found-later": "" }, foundLater(source)),
     h("td", {}, h("span", { class: `badge ${source.enabled ? "status-resolved" : "status-reviewed"}` }, source.enabled ? "on" : "off")),
     h("td", {}, canEdit ? h("button", { class: "button", type: "button", onclick: toggle }, source.enabled ? "Disable" : "Enable") : null));
 }
@@ -70,7 +84,9 @@ function importForm(draw) {
 function searchResult(found) {
   const verdict = found.matches ? "Matches: traffic touching it raises THREAT_INTEL_MATCH."
     : found.overruled_by ? `Does not match: ${OVERRULED[found.overruled_by] ?? found.overruled_by} (${found.overruled_detail}).`
-      : found.found.length ? "Does not match: every source listing it is disabled." : "No source lists it.";
+      : found.found.length && found.found.every((item) => FILE_HASHES.includes(item.kind))
+        ? "Does not match: the box sees no files to hash; it is kept for searching."
+        : found.found.length ? "Does not match: every source listing it is disabled." : "No source lists it.";
   const rows = found.found.map((item) => h("tr", {},
     h("td", {}, item.source), h("td", {}, item.kind), h("td", { class: "mono" }, item.value),
     h("td", { class: "numeric" }, String(item.confidence)), h("td", {}, formatTime(item.first_seen)),
@@ -111,7 +127,7 @@ export async function threatIntelPage(view, context) {
       sources.length === 0
         ? panel(null, h("p", { class: "empty" }, "No feed and no import yet: THREAT_INTEL_MATCH has nothing to match."))
         : h("div", { class: "table-wrap panel" }, h("table", { class: "table" },
-          h("thead", {}, h("tr", {}, ["Source", "Kind", "Indicators", "Last result", "", ""]
+          h("thead", {}, h("tr", {}, ["Source", "Kind", "Indicators", "Last result", "Found later", "", ""]
             .map((title) => h("th", { scope: "col" }, title)))),
           h("tbody", {}, sources.map((source) => sourceRow(source, canEdit, draw))))));
   };

@@ -1,0 +1,1 @@
+"""Notes on alerts and incidents: a history of who wrote what, when."""
