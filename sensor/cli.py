@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     capture = commands.add_parser("capture", help="capture live from an interface and ship to the appliance")
     capture.add_argument("--iface", required=True)
     capture.add_argument("--netns", metavar="NAME", help="the interface lives in this network namespace (ip netns)")
+    capture.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="capture only what this tcpdump filter expression matches, e.g. 'not port 22' (compiled by libpcap)",
+    )
     add_shipping_arguments(capture, drain_timeout=10.0)
     args = parser.parse_args(argv)
     try:

@@ -19,9 +19,9 @@ from appliance.auth import users
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
+from tests.shared_data import PCAPS as PCAPS  # re-exported: most tests take the captures folder from here
 
 ADMIN_PASSWORD = "correct horse battery staple"
-PCAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps"
 
 
 @pytest.fixture(autouse=True)

@@ -121,19 +121,27 @@ def finish_shipping(shipper: Shipper | None, args: argparse.Namespace) -> int:
 
 
 def capture_and_ship(args: argparse.Namespace) -> int:
-    """`sensor capture --iface IFACE --appliance URL --license-key KEY`: the live service."""
+    """`sensor capture --iface IFACE [--filter EXPR] --appliance URL --license-key KEY`: the live service."""
     from sensor.capture.live import CaptureError, LiveCapture
     from sensor.capture.netns import network_namespace
 
-    ring = open_packet_ring(args)
+    # Opened first, so a bad interface or filter is refused before anything is spooled or sent. The capture
+    # socket is bound in the interface's namespace; shipping then uses this one's network.
+    try:
+        with network_namespace(args.netns):
+            capture = LiveCapture(args.iface, bpf=args.filter)
+    except (CaptureError, OSError) as error:
+        raise ShippingSetupError(f"cannot capture on {args.iface}: {error}") from error
+    try:
+        ring = open_packet_ring(args)
+        shipper = open_shipper(args)
+    except ShippingSetupError:
+        capture.close()
+        raise
     recorder = PacketRecorder(ring) if ring is not None else None  # live: writing never holds up detection
-    shipper = open_shipper(args)
     pipeline = Pipeline(tap=recorder.offer if recorder is not None else None)
     handed_over = time.monotonic()
     try:
-        # The capture socket is bound in the interface's namespace; shipping then uses this one's network.
-        with network_namespace(args.netns):
-            capture = LiveCapture(args.iface)
         with capture:
             for batch in capture.frame_batches(idle_after=DRAIN_INTERVAL):
                 pipeline.feed_batch(batch)

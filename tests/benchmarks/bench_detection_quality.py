@@ -43,12 +43,12 @@ from model_building.training import training_scenarios
 from tests.real_traffic.captures import (
     ATTACKS_IN_TRACES,
     COLLECTIONS,
-    SHARED,
     SHARED_EXPECTED,
     incidents,
     justifications,
     trace_files,
 )
+from tests.shared_data import PCAPS
 
 BENCH_SEEDS = (101, 102, 103, 104)
 DURATION_S = 300.0
@@ -76,7 +76,7 @@ def _alert(detection, score: float) -> dict:
 def real_captures(scorer: Scorer) -> dict:
     captures, found, expected_total, false_alerts = {}, 0, 0, 0
     for name, expected in sorted(SHARED_EXPECTED.items()):
-        alerts = _scored(scorer, incidents(SHARED / name))
+        alerts = _scored(scorer, incidents(PCAPS / name))
         raised = {(d.rule_name, d.source_ip, d.dest_ip) for d, _ in alerts}
         hits = expected & raised
         found += len(hits)

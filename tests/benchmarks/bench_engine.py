@@ -38,10 +38,10 @@ from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.pipeline import Pipeline
 from tests.conftest import free_port
+from tests.shared_data import PCAPS
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "engine.json"
-PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
 PASSWORD = "benchmark password"
 
 

@@ -41,8 +41,8 @@ from sensor.shipping.client import AgentIdentity, ApplianceClient
 from sensor.shipping.spool import Spool, sync_directory, write_durably
 from sensor.shipping.spool_cipher import SpoolCipher
 from tests.conftest import RunningServer
+from tests.shared_data import PCAPS
 
-PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
 RESULTS = Path(__file__).parent / "results" / "shipping.json"
 RECORDS_PER_BATCH = 500
 COPIES = 30  # the captures hold ~11k records; ship them this many times over

@@ -12,7 +12,6 @@ from appliance.engine.scoring import Scorer
 from model_building.corpus import run_scenario
 from model_building.training import train_main
 
-PCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
 SMALL_TRAINING = ["--scenario", "lateral-movement", "--scenario", "port-scan", "--seeds", "11",
                   "--benign-seeds", "21", "--duration", "120", "--learning", "300", "--workers", "1"]
 

@@ -11,7 +11,8 @@ from appliance.engine.scoring.features import FeatureRow, row_from_detection
 from model_building.corpus import decode, detect
 from model_building.ground_truth import is_attack
 from model_building.training import Verdict, simulator_rows, train_main, with_feedback
-from tests.engine_scoring.conftest import PCAPS, SMALL_TRAINING
+from tests.engine_scoring.conftest import SMALL_TRAINING
+from tests.shared_data import PCAPS
 
 
 def test_same_seeds_give_identical_model_bytes(small_model_dir, tmp_path, capsys):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -15,10 +14,10 @@ from appliance.simulate import SCENARIOS, write
 from appliance.simulate.labels import indicators_path
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import read_pcap
+from tests.shared_data import PRODUCT
 from tests.simulate.conftest import TEST_DURATION, TEST_SEED
 from tests.simulate.decoded_frames import Frame, decode, message_starts
 
-PRODUCT = Path("/work/shared/PRODUCT.md")
 PER_RULE_SCENARIOS = [name for name in SCENARIOS if name not in ("benign-office", "mixed")]
 
 
