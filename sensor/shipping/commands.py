@@ -1,5 +1,8 @@
 """The shipping side of the `sensor` command line: `--appliance URL --license-key KEY [--spool-dir D]` on
-`sensor read` (ship a capture file's records) and `sensor capture` (the live service)."""
+`sensor read` (ship a capture file's records) and `sensor capture` (the live service).
+
+The shipper, the packet store and the pipeline are imported by the functions that open them: defining the
+options must not cost the HTTP client's and numpy's import time (`sensor --help`)."""
 
 from __future__ import annotations
 
@@ -9,13 +12,12 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sensor.packets.recorder import PacketRecorder
-from sensor.packets.ring import PacketRing
-from sensor.pipeline import Drained, Pipeline
-from sensor.shipping.shipper import Shipper
-from sensor.shipping.spool import SpoolError
-from sensor.shipping.spool_cipher import SpoolKeyError, create_key_file, read_key_file
+if TYPE_CHECKING:
+    from sensor.packets.ring import PacketRing
+    from sensor.pipeline import Drained
+    from sensor.shipping.shipper import Shipper
 
 LICENSE_KEY_ENV = "NETSENX_LICENSE_KEY"
 DRAIN_INTERVAL = 1.0  # seconds between hand-overs from the live pipeline to the shipper
@@ -66,6 +68,9 @@ def open_shipper(args: argparse.Namespace) -> Shipper | None:
     """The Shipper the options ask for, or None without --appliance."""
     if not args.appliance:
         return None
+    from sensor.shipping.shipper import Shipper
+    from sensor.shipping.spool import SpoolError
+
     if not args.license_key:
         raise ShippingSetupError(f"--appliance needs --license-key (or ${LICENSE_KEY_ENV})")
     if args.batch_records < 1 or args.spool_max_mb < 1:
@@ -124,6 +129,8 @@ def capture_and_ship(args: argparse.Namespace) -> int:
     """`sensor capture --iface IFACE --appliance URL --license-key KEY`: the live service."""
     from sensor.capture.live import CaptureError, LiveCapture
     from sensor.capture.netns import network_namespace
+    from sensor.packets.recorder import PacketRecorder
+    from sensor.pipeline import Pipeline
 
     ring = open_packet_ring(args)
     recorder = PacketRecorder(ring) if ring is not None else None  # live: writing never holds up detection
@@ -160,6 +167,9 @@ def open_packet_ring(args: argparse.Namespace) -> PacketRing | None:
     """The packet store the options ask for, or None without --packet-store."""
     if not getattr(args, "packet_store", None):
         return None
+    from sensor.packets.ring import PacketRing
+    from sensor.shipping.spool_cipher import SpoolKeyError, create_key_file, read_key_file
+
     if args.packet_store_mb < 1:
         raise ShippingSetupError("--packet-store-mb must be at least 1")
     directory = Path(args.packet_store)
