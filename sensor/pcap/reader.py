@@ -59,6 +59,8 @@ class CaptureFile:
         released = 0
         for batch in self._format.batches(max_packets):
             yield batch
+            if not len(batch):  # every packet in it was skipped
+                continue
             done = int((batch.offsets + batch.caplen).max()) // mmap.PAGESIZE * mmap.PAGESIZE
             if done > released:
                 self._map.madvise(mmap.MADV_DONTNEED, released, done - released)
