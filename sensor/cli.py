@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     read.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     read.add_argument("--flows", action="store_true", help="print each flow as one JSON object per line")
     read.add_argument("--events", action="store_true", help="print each protocol event as one JSON line")
+    read.add_argument("--no-metadata", action="store_true",
+                      help="skip the protocol analysers: flows and counters only (no events, no service or login "
+                           "fields on flows)")
     add_shipping_arguments(read, drain_timeout=60.0)
     capture = commands.add_parser("capture", help="capture live from an interface and ship to the appliance")
     capture.add_argument("--iface", required=True)

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 import msgspec
 
 from sensor.pcap import CaptureFormatError
-from sensor.pipeline import Drained, Pipeline
+from sensor.pipeline import Drained, Pipeline, default_extractor
 from sensor.shipping.commands import finish_shipping, open_packet_ring, open_shipper, ship_drained
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ class RecordOutput:
 def read(args: argparse.Namespace) -> int:
     ring = open_packet_ring(args)
     shipper = open_shipper(args)
-    pipeline = Pipeline(tap=ring.append if ring is not None else None)
+    pipeline = Pipeline(extractor=None if args.no_metadata else default_extractor(),
+                        tap=ring.append if ring is not None else None)
     out = sys.stdout.buffer
     output = RecordOutput(args, out, shipper)
     started = time.perf_counter()
