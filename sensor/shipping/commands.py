@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,8 @@ def add_shipping_arguments(parser: argparse.ArgumentParser, drain_timeout: float
         default=os.environ.get(LICENSE_KEY_ENV),
         help=f"the box's license key (default: ${LICENSE_KEY_ENV})",
     )
-    group.add_argument("--agent-id", default=socket.gethostname(), help="this sensor's id (default: hostname)")
+    group.add_argument("--agent-id", default=os.uname().nodename,  # gethostname's answer, without loading socket
+                       help="this sensor's id (default: hostname)")
     group.add_argument(
         "--spool-dir",
         help="on-disk queue for batches not delivered yet (default: ~/.local/state/netsenx-sensor/<agent-id>)",
