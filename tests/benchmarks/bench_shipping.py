@@ -35,9 +35,9 @@ from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.pipeline import Pipeline
 from sensor.records import Batch, CaptureStats, encode_batch
-from sensor.shipping import Shipper
 from sensor.shipping.batching import split_drain
 from sensor.shipping.client import AgentIdentity, ApplianceClient
+from sensor.shipping.shipper import Shipper
 from sensor.shipping.spool import Spool, sync_directory, write_durably
 from sensor.shipping.spool_cipher import SpoolCipher
 from tests.conftest import RunningServer

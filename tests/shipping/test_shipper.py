@@ -17,7 +17,7 @@ import pytest
 
 from sensor.pipeline import Pipeline
 from sensor.records import CaptureStats, DnsEvent, Flow, decode_batch
-from sensor.shipping import Shipper
+from sensor.shipping.shipper import Shipper
 from tests.conftest import PCAPS, login
 
 
