@@ -17,6 +17,7 @@ Writes tests/benchmarks/results/handler_latency.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -141,11 +142,13 @@ class Box:
     def __init__(self, tree: Path, data_dir: DataDirectory) -> None:
         self.tree = tree
         self.data_dir = data_dir
-        self.server = RunningServer(data_dir, workers=2, extra_env={
-            "PYTHONPATH": str(tree),
-            "NETSENX_RATE_LIMITS": json.dumps({"general": [10**9, 60]}),
-            "NETSENX_RUNTIME_DIR": tempfile.mkdtemp(),
-        })
+        # Started from the tree: `python -m appliance` puts the working directory on sys.path before PYTHONPATH.
+        with contextlib.chdir(tree):
+            self.server = RunningServer(data_dir, workers=2, extra_env={
+                "PYTHONPATH": str(tree),
+                "NETSENX_RATE_LIMITS": json.dumps({"general": [10**9, 60]}),
+                "NETSENX_RUNTIME_DIR": tempfile.mkdtemp(),
+            })
         login = httpx.post(self.server.url + "/auth/login", json={"username": "bench", "password": PASSWORD})
         self.token = login.json()["access_token"]
 
