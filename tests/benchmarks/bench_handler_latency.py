@@ -140,21 +140,20 @@ class Box:
     """One tree serving its own copy of the seeded box."""
 
     def __init__(self, tree: Path, data_dir: DataDirectory) -> None:
-        self.tree = tree
         self.data_dir = data_dir
         # Started from the tree: `python -m appliance` puts the working directory on sys.path before PYTHONPATH.
         with contextlib.chdir(tree):
             self.server = RunningServer(data_dir, workers=2, extra_env={
                 "PYTHONPATH": str(tree),
                 "NETSENX_RATE_LIMITS": json.dumps({"general": [10**9, 60]}),
-                "NETSENX_RUNTIME_DIR": tempfile.mkdtemp(),
+                "NETSENX_RUNTIME_DIR": tempfile.mkdtemp(dir=data_dir.root.parent),
             })
         login = httpx.post(self.server.url + "/auth/login", json={"username": "bench", "password": PASSWORD})
         self.token = login.json()["access_token"]
 
 
 def one_window(box: Box, alert_ids: list[str], seconds: float) -> dict[str, list[float]]:
-    """The load for `seconds` against one box: readers, an analyst writing over the API, the engine writing."""
+    """The load for `seconds` against one box: readers, analysts writing over the API, the engine writing."""
     context = multiprocessing.get_context("fork")  # the children inherit the imports: they start at once
     results = context.Queue()
     start_at = time.time() + WARM_UP
