@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from appliance.simulate.scenarios import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION, SCENARIOS, write
+from appliance.simulate.span import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION
 
 HELP = "write a simulated office capture (pcap) with labelled attacks"
 

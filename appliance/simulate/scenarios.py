@@ -43,13 +43,10 @@ from appliance.simulate.labels import indicators_path, labels_path, write_indica
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import write_pcap
 from appliance.simulate.site import Site
+from appliance.simulate.span import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION
 
 MONDAY_MORNING = calendar.timegm((2026, 3, 2, 8, 0, 0))  # Monday 2 March 2026, 08:00 UTC
 TUESDAY_NIGHT = calendar.timegm((2026, 3, 3, 1, 0, 0))  # 01:00 UTC, the office is empty
-DEFAULT_DURATION = 600.0
-MIN_DURATION = 20.0
-MAX_DURATION = 2 * 3600.0  # the whole capture is built in memory: about 0.6 GB per mixed hour
-LATEST_START = 2**32 - 1 - MAX_DURATION  # classic pcap stores seconds as an unsigned 32-bit number
 
 Injector = Callable[[Site], None]
 
