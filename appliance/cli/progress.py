@@ -1,18 +1,26 @@
 """What a long command (analyze, backup, restore, rekey, simulate, train-model) shows while it works, on stderr.
 
-The work reports through one callback, `progress(stage, done, total, unit)`, called as it goes: a stage is
-named by what it does ("copying pages"), `done` and `total` count `unit`s ("bytes", "pages", "packets"; total
-None when not known beforehand). The library code takes the callback as a parameter and knows nothing else of
-how it is shown. On a terminal each stage is a bar (done/total, rate, time left); elsewhere (a log, a pipe,
-a test) each stage is one plain line when it ends; with `--json` nothing at all, so stdout and stderr stay
-exactly what scripts read.
+The work reports through one callback, `progress(stage, done, total, unit)` (ReportProgress), called as it
+goes: a stage is named by what it does ("copying pages"), `done` and `total` count `unit`s ("bytes", "pages",
+"packets"; total None when not known beforehand). The library code takes the callback as a parameter,
+`no_progress` by default, and imports nothing else from here: how it is shown is the command's business.
+
+On a terminal each stage is a bar (done/total, rate, time left); elsewhere (a log, a pipe, a test) each stage
+is one plain line when it ends; with `--json` nothing at all, so stdout and stderr stay what scripts read.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+ReportProgress = Callable[[str, float, float | None, str], None]
+
+
+def no_progress(stage: str, done: float, total: float | None = None, unit: str = "") -> None:
+    """The default of library code run without a command around it (tests, the API, the engine service)."""
 
 
 def amount(done: float, unit: str) -> str:

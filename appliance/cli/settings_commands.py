@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import getpass
 import json
+from typing import TYPE_CHECKING
 
 import msgspec
-
-from typing import TYPE_CHECKING
 
 from appliance.cli.engine_commands import open_store
 from appliance.cli.errors import CliError

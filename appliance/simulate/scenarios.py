@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from appliance.cli.progress import ReportProgress, no_progress
 from appliance.simulate import benign
 from appliance.simulate.attacks import (
     anomalous_payload,
@@ -231,7 +232,13 @@ class GenerationSummary(msgspec.Struct, kw_only=True):
     indicators_file: str | None
 
 
-def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None) -> Capture:
+def generate(
+    name: str,
+    seed: int = 1,
+    duration: float = DEFAULT_DURATION,
+    start: float | None = None,
+    progress: ReportProgress = no_progress,
+) -> Capture:
     """Build the capture in memory. Nothing here reads the clock: the start comes from the scenario."""
     scenario = SCENARIOS.get(name)
     if scenario is None:
@@ -243,19 +250,26 @@ def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start
         raise ValueError("start must be a time between 1970 and 2106")
     capture = Capture(start=start, end=start + duration, seed=seed)
     site = Site(capture=capture, office=build_office(seed), seed=seed)
-    benign.generate(site)
-    for inject in scenario.attacks:
+    benign.generate(site, lambda done, total: progress("simulating the office", done, total, "processes"))
+    for done, inject in enumerate(scenario.attacks, 1):
         inject(site)
+        progress("adding the attacks", done, len(scenario.attacks), "attacks")
     capture.labels.sort(key=lambda label: (label.start_ts, label.rule_name, label.variant))
     return capture
 
 
 def write(
-    name: str, out: Path, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None
+    name: str,
+    out: Path,
+    seed: int = 1,
+    duration: float = DEFAULT_DURATION,
+    start: float | None = None,
+    progress: ReportProgress = no_progress,
 ) -> GenerationSummary:
     """Generate and write FILE.pcap, FILE.labels.json and, when the scenario has any, FILE.indicators.txt."""
-    capture = generate(name, seed, duration, start)
-    packets = write_pcap(out, capture.take(capture.end))
+    capture = generate(name, seed, duration, start, progress)
+    records = capture.take(capture.end)
+    packets = write_pcap(out, records, lambda done: progress("writing the capture", done, len(records), "packets"))
     write_labels(labels_path(out), capture.labels)
     indicators = None
     if capture.indicators:

@@ -6,11 +6,11 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 
 import apsw
 
+from appliance.cli.progress import ReportProgress, no_progress
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 from appliance.store.data_dir import DataDirectory, write_private_file
@@ -19,12 +19,6 @@ from appliance.store.migrations import latest_version, migrate
 BACKUP_MAGIC = b"NETSENX-BACKUP-1\n"
 BACKUP_STEP_PAGES = 256  # 1 MiB of 4 KiB pages between two reports of progress
 COPY_CHUNK = 1 << 20
-# `progress(stage, done, total, unit)`, called as the work goes on (appliance/cli/progress.py shows it).
-ReportProgress = Callable[[str, int, int | None, str], None]
-
-
-def no_progress(stage: str, done: int, total: int | None, unit: str) -> None:
-    pass
 
 
 class BackupError(Exception):
