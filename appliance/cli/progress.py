@@ -33,6 +33,13 @@ def amount(done: float, unit: str) -> str:
     return f"{done:.0f} bytes"
 
 
+def rate(per_second: float, unit: str) -> str:
+    """12,345 pages/s, 0.2 runs/s, 61.0 MiB/s."""
+    if unit != "bytes" and per_second < 10:
+        return f"{per_second:.1f} {unit}/s"
+    return f"{amount(per_second, unit)}/s"
+
+
 def done_of(done: float, total: float | None, unit: str) -> str:
     """12,000/48,000 pages, 1.0 GiB/3.9 GiB."""
     if total is None:
@@ -99,7 +106,7 @@ class Progress:
         if self._done:
             took = f"{amount(self._done, self._unit)} in {took}"
             if seconds > 0:
-                took += f" ({amount(self._done / seconds, self._unit)}/s)"
+                took += f" ({rate(self._done / seconds, self._unit)})"
         return f"appliance {self.command}: {self._stage}: {took}"
 
 
@@ -113,8 +120,8 @@ def terminal_bars(stream: TextIO):
         def render(self, task) -> Text:
             unit = task.fields["unit"]
             speed = task.finished_speed or task.speed
-            rate = f"  {amount(speed, unit)}/s" if speed else ""
-            return Text(done_of(task.completed, task.total, unit) + rate)
+            per_second = f"  {rate(speed, unit)}" if speed else ""
+            return Text(done_of(task.completed, task.total, unit) + per_second)
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), Counts(), TimeRemainingColumn(), TextColumn("left"),
