@@ -94,6 +94,13 @@ def test_analyze_says_its_stages_and_nothing_with_json():
     assert "NETWORK_SWEEP" in shown.stdout and alerts[0]["trace_id"] not in shown.stdout  # two runs, two stores
 
 
+def test_simulate_says_its_stages(tmp_path):
+    simulated = appliance("simulate", "port-scan", "--out", str(tmp_path / "scan.pcap"), "--duration", "20")
+    assert simulated.returncode == 0 and simulated.stdout.startswith(f"{tmp_path / 'scan.pcap'}: ")
+    said = stages(simulated.stderr, "simulate")
+    assert said == ["simulating the office", "adding the attacks", "writing the capture"]
+
+
 def test_on_a_terminal_each_stage_is_a_bar_with_counts_and_time_left(data_dir, tmp_path):
     lifecycle.create_database(data_dir)
     terminal, pty_end = pty.openpty()
