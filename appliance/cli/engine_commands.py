@@ -114,10 +114,10 @@ def check_captures(paths: list[str], progress: Progress) -> int:
     for path in paths:
         if not Path(path).is_file():
             raise CliError(f"no such capture file: {path}")
-    total = sum(Path(path).stat().st_size for path in paths)
+    sizes = [Path(path).stat().st_size for path in paths]
     checked = 0
-    for path in paths:
-        progress("checking captures", checked, total, "bytes")
+    for path, size in zip(paths, sizes, strict=True):
+        progress("checking captures", checked, sum(sizes), "bytes")
         try:
             capture = CaptureFile(path)
         except CaptureFormatError as error:
@@ -126,9 +126,9 @@ def check_captures(paths: list[str], progress: Progress) -> int:
             pass
         for problem in capture.errors:
             print(f"appliance analyze: warning: {path}: {problem}", file=sys.stderr)
-        checked += Path(path).stat().st_size
-    progress("checking captures", checked, total, "bytes")
-    return total
+        checked += size
+    progress("checking captures", checked, sum(sizes), "bytes")
+    return sum(sizes)
 
 
 def run_analyze(args) -> int:
@@ -169,11 +169,11 @@ def analyze_captures(args, progress: Progress):
             stats = queue_capture_files(
                 store, args.pcaps, bytes_read=lambda done: progress("decoding captures", done, size, "bytes")
             )
-            batches = store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0 AND failed_at IS NULL")
+            pending = store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0 AND failed_at IS NULL")
             progress("loading the scoring model", 0, None, "")
             engine = build_engine(store)
             taken = itertools.count(1)
-            engine.process_all(taken_one=lambda: progress("detecting", next(taken), batches["n"], "batches"))
+            engine.process_all(taken_one=lambda: progress("detecting", next(taken), pending["n"], "batches"))
             # The seed's alert fields, as the alerts API lists them, plus the decision trace that raised each.
             alerts = store.query(
                 f"SELECT {ALERT_COLUMNS}, trace_id FROM alerts WHERE id IN "
