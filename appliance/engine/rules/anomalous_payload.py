@@ -32,6 +32,9 @@ NAME = "ANOMALOUS_PAYLOAD"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
 SCENARIO = "anomalous-payload"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_014
+SIEM_CATEGORY = "Potentially Bad Traffic"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +46,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"contamination": 0.01, "min_score": 0.55}
 FEATURES = (
     "anomaly_score",
     "score_threshold",

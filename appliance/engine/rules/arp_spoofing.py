@@ -41,6 +41,9 @@ NAME = "ARP_SPOOFING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
 SCENARIO = "arp-spoofing"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_010
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "ARP spoofing"
 ROUTER_HOSTS = 2  # a next hop that carries the external traffic of this many hosts is the site's router
 
 
@@ -51,6 +54,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"max_ips_per_mac": 2}
 FEATURES = (
     "claimed_ips",
     "mac_changes",

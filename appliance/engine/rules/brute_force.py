@@ -38,6 +38,9 @@ NAME = "BRUTE_FORCE"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
 SCENARIO = "brute-force"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_007
+SIEM_CATEGORY = "Attempted User Privilege Gain"
+MALICIOUS_NATURE = "password guessing"
 
 # Services where logging in is the first thing a session does, so a short session is a failed-looking one.
 LOGIN_FIRST_SERVICES = frozenset((
@@ -59,6 +62,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_failed_attempts": 5}
 FEATURES = (
     "failed_attempts",
     "connections",

@@ -20,6 +20,9 @@ NAME = "CLEARTEXT_CREDENTIALS"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
 SCENARIO = "cleartext-credentials"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_015
+SIEM_CATEGORY = "Potential Corporate Privacy Violation"
+MALICIOUS_NATURE = None
 ANONYMOUS_USERS = {"anonymous", "ftp"}
 
 
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("logins", "distinct_users", "password_seen", "duration_s")
 MORE_IS_WORSE = ("logins",)
 

@@ -22,6 +22,9 @@ NAME = "DATA_EXFILTRATION"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
 SCENARIO = "data-exfiltration"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_002
+SIEM_CATEGORY = "Large Scale Information Leak"
+MALICIOUS_NATURE = "data exfiltration"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +35,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_upload_bytes": 500_000, "min_upload_ratio": 1.5}
 FEATURES = (
     "upload_bytes",
     "download_bytes",

@@ -29,6 +29,9 @@ NAME = "DNS_TUNNELING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "dns-tunneling"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_008
+SIEM_CATEGORY = "Potentially Bad Traffic"
+MALICIOUS_NATURE = "DNS tunnelling"
 TXT, NULL = 16, 10
 # Second-level labels under which registrations sit one level deeper (example.co.uk): a heuristic that
 # covers the common country suffixes without shipping the public suffix list.
@@ -45,6 +48,13 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {
+    "min_suspicious_subdomains": 5,
+    "long_subdomain_chars": 24,
+    "high_entropy_bits": 3.2,
+    "min_txt_null_queries": 5,
+    "min_unique_subdomains": 4,
+}
 FEATURES = (
     "queries",
     "unique_subdomains",

@@ -24,6 +24,9 @@ NAME = "KERBEROASTING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "kerberoasting"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_011
+SIEM_CATEGORY = "Attempted User Privilege Gain"
+MALICIOUS_NATURE = "Kerberos ticket harvesting"
 TGS_REQ, TGS_REP = 12, 13
 AES = {17, 18, 19, 20}
 WEAK = {1, 3, 23, 24}  # DES-CBC-CRC, DES-CBC-MD5, RC4-HMAC, RC4-HMAC-EXP
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_services": 3}
 FEATURES = ("tgs_requests", "distinct_services", "weak_tickets", "aes_offered", "duration_s")
 MORE_IS_WORSE = ("weak_tickets", "distinct_services")
 

@@ -37,6 +37,9 @@ NAME = "LATERAL_MOVEMENT"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.1.0"
 SCENARIO = "lateral-movement"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_006
+SIEM_CATEGORY = "Attempted Administrator Privilege Gain"
+MALICIOUS_NATURE = "lateral movement"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +52,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"fanout_hosts": 3}
 FEATURES = (
     "distinct_peers",
     "connections",

@@ -27,6 +27,9 @@ NAME = "NETWORK_SWEEP"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "network-sweep"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_005
+SIEM_CATEGORY = "Detection of a Network Scan"
+MALICIOUS_NATURE = "network sweeping"
 
 
 # UDP services whose clients ask many servers and shrug off silence: a recursive resolver walking
@@ -46,6 +49,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_hosts": 5, "arp_min_hosts": 8, "burst_hosts": 4}
 FEATURES = (
     "distinct_hosts",
     "attempts",

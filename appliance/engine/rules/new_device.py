@@ -25,6 +25,9 @@ NAME = "NEW_DEVICE"
 DEFAULT_SEVERITY = "LOW"
 VERSION = "1.1.0"
 SCENARIO = "new-device"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_017
+SIEM_CATEGORY = "Misc activity"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("flows", "addresses", "dhcp_seen", "arp_seen", "hours_after_learning")
 _NO_MAC = ("", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
 

@@ -25,6 +25,9 @@ NAME = "OT_UNAUTHORIZED_WRITE"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
 SCENARIO = "ot-unauthorized-write"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_003
+SIEM_CATEGORY = "Targeted Malicious Activity was Detected"
+MALICIOUS_NATURE = "unauthorised writes to industrial control systems"
 MODBUS_WRITES = {
     5: "write_single_coil",
     6: "write_single_register",
@@ -43,6 +46,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("writes", "distinct_function_codes", "distinct_units", "duration_s", "modbus", "dnp3", "bacnet")
 MORE_IS_WORSE = ("writes", "distinct_function_codes", "distinct_units")
 

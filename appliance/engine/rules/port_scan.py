@@ -28,6 +28,9 @@ NAME = "PORT_SCAN"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
 SCENARIO = "port-scan"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_004
+SIEM_CATEGORY = "Detection of a Network Scan"
+MALICIOUS_NATURE = "port scanning"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_ports": 4}
 FEATURES = (
     "distinct_ports",
     "probes",

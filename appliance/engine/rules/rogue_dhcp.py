@@ -25,6 +25,9 @@ NAME = "ROGUE_DHCP"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
 SCENARIO = "rogue-dhcp"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_016
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "a rogue DHCP server"
 DISCOVER, OFFER, REQUEST, ACK, INFORM = 1, 2, 3, 5, 8
 
 
@@ -36,6 +39,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"flood_per_mac": 10, "flood_distinct_macs": 30}
 FEATURES = ("messages", "distinct_clients", "distinct_servers", "offers", "is_starvation", "duration_s")
 MORE_IS_WORSE = ("messages",)
 

@@ -21,6 +21,9 @@ NAME = "SHADOW_AI"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
 SCENARIO = "shadow-ai"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_013
+SIEM_CATEGORY = "Potential Corporate Privacy Violation"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("lookups", "dns_lookups", "tls_connections", "http_requests", "duration_s")
 MORE_IS_WORSE = ("lookups",)
 

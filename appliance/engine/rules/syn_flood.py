@@ -21,6 +21,9 @@ NAME = "SYN_FLOOD"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "syn-flood"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_009
+SIEM_CATEGORY = "Attempted Denial of Service"
+MALICIOUS_NATURE = "SYN flooding"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_syn_packets": 50}
 FEATURES = (
     "syn_packets",
     "half_open_flows",

@@ -26,6 +26,9 @@ NAME = "THREAT_INTEL_MATCH"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
 SCENARIO = "threat-intel-match"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_012
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "contact with known-malicious infrastructure"
 # url and ja4 hits count with the domain and JA3 ones: the model's features stay as it was trained on
 FEATURE_OF_KIND = {"ip": "ip_match", "cidr": "ip_match", "domain": "domain_match", "url": "domain_match",
                    "ja3": "ja3_match", "ja4": "ja3_match", "cert_sha1": "ja3_match"}
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("matches", "ip_match", "domain_match", "ja3_match", "host_is_internal", "duration_s")
 MORE_IS_WORSE = ("matches",)
 
