@@ -24,7 +24,7 @@ import msgspec
 
 from appliance.engine.baseline import FLOW_FEATURES, flow_features
 from appliance.engine.detection import Detection, Fraction, Minimum, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -70,11 +70,9 @@ class _Anomalies(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._hosts: BoundedMap[str, _Anomalies] = BoundedMap(self.site.max_tracked_keys)
+        self._hosts: Windows[str, _Anomalies] = Windows(self.site.max_tracked_keys, self.t.window_s, _Anomalies)
 
     def _threshold(self) -> float:
         return max(self.t.min_score, self.baseline.score_at_contamination(self.t.contamination))
@@ -92,7 +90,7 @@ class Detector(Rule):
         threshold = self._threshold()
         if score is None or score < threshold:
             return []
-        host = window_for(self._hosts, flow.src_ip, flow.ts_start, self.t.window_s, _Anomalies)
+        host = self._hosts.at(flow.src_ip, flow.ts_start)
         host.note(flow.ts_end, flow.uid)
         host.alerting = True
         host.count += 1
@@ -130,7 +128,3 @@ class Detector(Rule):
             )
 
         return self.book.update((flow.src_ip,), host.count, flow.ts_end, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._hosts.drop_stale(lambda host: host.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, Event, Flow
 
@@ -96,14 +96,12 @@ class _Claims(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         cap = self.site.max_tracked_keys
         self._bindings: BoundedMap[str, _Binding] = BoundedMap(cap)
         self._homes: BoundedMap[str, str] = BoundedMap(cap)  # MAC -> its own IP, from ARP
-        self._claims: BoundedMap[str, _Claims] = BoundedMap(cap)
+        self._claims: Windows[str, _Claims] = Windows(cap, self.incident_idle_s(), _Claims)
         self._sources: BoundedMap[str, CappedSet] = BoundedMap(cap)  # MAC -> internal IPs it sends from
         self._next_hop: BoundedMap[tuple, str] = BoundedMap(cap)  # (internal IP, external IP) -> the MAC between
         self._served: BoundedMap[str, CappedSet] = BoundedMap(cap)  # MAC -> hosts it is the next hop of
@@ -124,7 +122,7 @@ class Detector(Rule):
             spoofer, displaced = mac, ""  # a host's MAC answering for the router's address
         if spoofer is None and not announces:
             return []
-        claims = window_for(self._claims, spoofer or mac, event.ts, self.incident_idle_s(), _Claims)
+        claims = self._claims.at(spoofer or mac, event.ts)
         claims.note(event.ts)
         claims.ips.add(ip)
         if ip in self.site.gateways or (ip == self._router_address() and not self._is_router(mac)):
@@ -203,7 +201,7 @@ class Detector(Rule):
             self._bindings.get_or_add(flow.src_ip, lambda: _Binding(mac, flow.ts_start))
 
     def _intercepted(self, mac: str, flow: Flow, *, router: str, forwarded: bool) -> list[Detection]:
-        claims = window_for(self._claims, mac, flow.ts_start, self.incident_idle_s(), _Claims)
+        claims = self._claims.at(mac, flow.ts_start)
         claims.note(flow.ts_end, flow.uid)
         claims.intercepted.add(flow.src_ip)
         claims.forwarded += forwarded
@@ -286,7 +284,3 @@ class Detector(Rule):
                 "forwarded_flows": claims.forwarded,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._claims.drop_stale(lambda claims: claims.expired(now, self.incident_idle_s()))
-        return super().advance(now)

@@ -30,7 +30,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import SERVICE_BY_PORT, duration, service_of
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -93,12 +93,10 @@ class _Attempts(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._by_source: BoundedMap[tuple, _Attempts] = BoundedMap(self.site.max_tracked_keys)
-        self._by_target: BoundedMap[tuple, _Attempts] = BoundedMap(self.site.max_tracked_keys)
+        self._by_source: Windows[tuple, _Attempts] = Windows(self.site.max_tracked_keys, self.t.window_s, _Attempts)
+        self._by_target: Windows[tuple, _Attempts] = Windows(self.site.max_tracked_keys, self.t.window_s, _Attempts)
 
     def failed_attempts(self, flow: Flow, service: str) -> tuple[int, bool]:
         """(failed login attempts this flow carried, whether the sensor saw its logins)."""
@@ -126,13 +124,12 @@ class Detector(Rule):
         if not failed and not flow.auth_successes:
             return []
         out = []
-        by_source = window_for(self._by_source, (flow.src_ip, flow.dst_ip, service), flow.ts_start,
-                               self.t.window_s, _Attempts)
+        by_source = self._by_source.at((flow.src_ip, flow.dst_ip, service), flow.ts_start)
         self._count(by_source, flow, failed, seen)
         if by_source.alerting or by_source.failed >= self.t.min_failed_attempts:
             by_source.alerting = True
             out += self._emit((flow.src_ip, flow.dst_ip, service), by_source, flow.src_ip)
-        by_target = window_for(self._by_target, (flow.dst_ip, service), flow.ts_start, self.t.window_s, _Attempts)
+        by_target = self._by_target.at((flow.dst_ip, service), flow.ts_start)
         self._count(by_target, flow, failed, seen)
         if by_target.alerting or (
             len(by_target.sources) >= self.t.distributed_min_sources
@@ -200,8 +197,3 @@ class Detector(Rule):
                 "standard_port": float(attempts.port in STANDARD_PORTS.get(service, ())),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        for table in (self._by_source, self._by_target):
-            table.drop_stale(lambda attempts: attempts.expired(now, self.t.window_s))
-        return super().advance(now)

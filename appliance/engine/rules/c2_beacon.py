@@ -164,8 +164,6 @@ class _Series:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._connections: BoundedMap[tuple, _Series] = BoundedMap(self.site.max_tracked_keys)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Positive, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -59,17 +59,15 @@ class _Transfer(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._transfers: BoundedMap[tuple, _Transfer] = BoundedMap(self.site.max_tracked_keys)
+        self._transfers: Windows[tuple, _Transfer] = Windows(self.site.max_tracked_keys, self.t.window_s, _Transfer)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not self.site.is_internal(flow.src_ip) or self.site.is_internal(flow.dst_ip):
             return []
         key = (flow.src_ip, flow.dst_ip)
-        transfer = window_for(self._transfers, key, flow.ts_start, self.t.window_s, _Transfer)
+        transfer = self._transfers.at(key, flow.ts_start)
         transfer.note(flow.ts_end, flow.uid)
         transfer.up += flow.bytes_orig
         transfer.down += flow.bytes_resp
@@ -113,7 +111,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, transfer.up, flow.ts_end, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._transfers.drop_stale(lambda transfer: transfer.expired(now, self.t.window_s))
-        return super().advance(now)

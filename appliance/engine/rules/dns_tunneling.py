@@ -21,7 +21,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Positive, Seconds
 from appliance.engine.network import normalise_domain
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import DnsEvent, Event
 
@@ -116,11 +116,9 @@ class _Tunnel:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._queries: BoundedMap[tuple, _Queries] = BoundedMap(self.site.max_tracked_keys)
+        self._queries: Windows[tuple, _Queries] = Windows(self.site.max_tracked_keys, self.t.window_s, _Queries)
         self._tunnels: BoundedMap[str, _Tunnel] = BoundedMap(self.site.max_tracked_keys)
 
     def on_event(self, event: Event) -> list[Detection]:
@@ -128,7 +126,7 @@ class Detector(Rule):
             return []
         sub, domain = registered_domain(event.query)
         key = (event.src_ip, domain)
-        window = window_for(self._queries, key, event.ts, self.t.window_s, _Queries)
+        window = self._queries.at(key, event.ts)
         window.note(event.ts, event.flow_uid)
         window.queries += 1
         window.txt_null += event.qtype in (TXT, NULL)
@@ -199,6 +197,5 @@ class Detector(Rule):
         )
 
     def advance(self, now: float) -> list[Detection]:
-        self._queries.drop_stale(lambda window: window.expired(now, self.t.window_s))
         self._tunnels.drop_stale(lambda tunnel: now - tunnel.last > self.t.window_s)
         return super().advance(now)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Event, KerberosEvent
 
@@ -58,11 +58,9 @@ class _Tickets(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._pairs: BoundedMap[tuple, _Tickets] = BoundedMap(self.site.max_tracked_keys)
+        self._pairs: Windows[tuple, _Tickets] = Windows(self.site.max_tracked_keys, self.t.window_s, _Tickets)
 
     def on_event(self, event: Event) -> list[Detection]:
         if not isinstance(event, KerberosEvent):
@@ -75,7 +73,7 @@ class Detector(Rule):
 
     def _request(self, event: KerberosEvent) -> list[Detection]:
         key = (event.src_ip, event.dst_ip)
-        tickets = window_for(self._pairs, key, event.ts, self.t.window_s, _Tickets)
+        tickets = self._pairs.at(key, event.ts)
         tickets.note(event.ts, event.flow_uid)
         tickets.requests += 1
         tickets.services.add(event.service)
@@ -136,7 +134,3 @@ class Detector(Rule):
                 "duration_s": tickets.last - tickets.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._pairs.drop_stale(lambda tickets: tickets.expired(now, self.t.window_s))
-        return super().advance(now)

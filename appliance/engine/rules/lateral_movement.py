@@ -29,7 +29,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import admin_service
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -77,12 +77,10 @@ class _Activity(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._fanout: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
-        self._novel: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+        self._fanout: Windows[tuple, _Activity] = Windows(self.site.max_tracked_keys, self.t.window_s, _Activity)
+        self._novel: Windows[tuple, _Activity] = Windows(self.site.max_tracked_keys, self.t.novel_idle_s, _Activity)
         self._reported: BoundedMap[tuple, float] = BoundedMap(self.site.max_tracked_keys)  # (src, service, peer)
 
     def incident_idle_s(self) -> float:
@@ -95,13 +93,13 @@ class Detector(Rule):
         if not (self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip)):
             return []
         out = []
-        fanout = window_for(self._fanout, (flow.src_ip, "fan-out"), flow.ts_start, self.t.window_s, _Activity)
+        fanout = self._fanout.at((flow.src_ip, "fan-out"), flow.ts_start)
         self._count(fanout, flow, service)
         if fanout.alerting or self._fanout_peers(fanout, flow, service) >= self.t.fanout_hosts:
             fanout.alerting = True
             out += self._emit((flow.src_ip, "fan-out"), fanout, new_service=False)
         if self._is_new_behaviour(flow, service):
-            novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.novel_idle_s, _Activity)
+            novel = self._novel.at((flow.src_ip, service), flow.ts_start)
             novel.alerting = True
             self._count(novel, flow, service)
             self._reported.get_or_add((flow.src_ip, service, flow.dst_ip), float)
@@ -166,8 +164,3 @@ class Detector(Rule):
             )
 
         return self.book.update(subject, len(activity.peers), activity.last, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._fanout.drop_stale(lambda activity: activity.expired(now, self.t.window_s))
-        self._novel.drop_stale(lambda activity: activity.expired(now, self.t.novel_idle_s))
-        return super().advance(now)

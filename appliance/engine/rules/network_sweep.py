@@ -19,7 +19,7 @@ import msgspec
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import is_echo_request, is_probe
 from appliance.engine.network import is_multicast_or_broadcast
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, RecentTimes, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, Event, Flow
 
@@ -75,11 +75,11 @@ class _Sweep(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._sweeps: BoundedMap[tuple, _Sweep] = BoundedMap(self.site.max_tracked_keys)
+        self._sweeps: Windows[tuple, _Sweep] = Windows(
+            self.site.max_tracked_keys, self.t.window_s, _Sweep, self.t.burst_s, 4 * self.t.burst_hosts
+        )
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if is_echo_request(flow):
@@ -99,13 +99,7 @@ class Detector(Rule):
     def _attempt(self, key: tuple, host: str, start: float, end: float, uid: str) -> list[Detection]:
         if not host or is_multicast_or_broadcast(host):
             return []
-        sweep = window_for(
-            self._sweeps,
-            key,
-            start,
-            self.t.window_s,
-            lambda ts: _Sweep(ts, self.t.burst_s, 4 * self.t.burst_hosts),
-        )
+        sweep = self._sweeps.at(key, start)
         sweep.note(end, uid)
         sweep.attempts += 1
         if sweep.hosts.add(host):
@@ -147,7 +141,3 @@ class Detector(Rule):
                 "tcp": float(method == "TCP"),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._sweeps.drop_stale(lambda sweep: sweep.expired(now, self.t.window_s))
-        return super().advance(now)

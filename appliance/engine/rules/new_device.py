@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, RecentTimes, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, DhcpEvent, Event, Flow
 
@@ -58,11 +58,9 @@ class _Device(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._devices: BoundedMap[str, _Device] = BoundedMap(self.site.max_tracked_keys)
+        self._devices: Windows[str, _Device] = Windows(self.site.max_tracked_keys, self.t.window_s, _Device)
         self._arrivals = RecentTimes(self.t.burst_window_s, cap=self.t.burst_devices + 1)
         self._burst: _Device | None = None
         self._held: dict[str, _Device] = {}  # newcomers not reported yet, in arrival order
@@ -93,7 +91,7 @@ class Detector(Rule):
             return []
         if newcomer and self._arrivals.add(ts) > self.t.burst_devices:
             return self._burst_sighting(identity, ip, how, ts, uid)
-        device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
+        device = self._devices.at(identity, ts)
         device.note(ts, uid)
         device.mac = mac if mac not in _NO_MAC else ""
         device.sightings += 1
@@ -189,5 +187,4 @@ class Detector(Rule):
 
     def advance(self, now: float) -> list[Detection]:
         out = self._release_held(now)
-        self._devices.drop_stale(lambda device: device.expired(now, self.t.window_s))
         return out + super().advance(now)

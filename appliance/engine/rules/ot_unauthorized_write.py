@@ -17,7 +17,7 @@ from collections import Counter
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import BacnetEvent, Dnp3Event, Event, ModbusEvent
 
@@ -77,11 +77,9 @@ class _Writes(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._writes: BoundedMap[tuple, _Writes] = BoundedMap(self.site.max_tracked_keys)
+        self._writes: Windows[tuple, _Writes] = Windows(self.site.max_tracked_keys, self.t.window_s, _Writes)
 
     def on_event(self, event: Event) -> list[Detection]:
         write = write_of(event)
@@ -89,7 +87,7 @@ class Detector(Rule):
             return []
         protocol, function, unit = write
         key = (event.src_ip, event.dst_ip, protocol)
-        writes = window_for(self._writes, key, event.ts, self.t.window_s, _Writes)
+        writes = self._writes.at(key, event.ts)
         writes.note(event.ts, event.flow_uid)
         writes.functions[function] += 1
         if len(writes.units) < 256:
@@ -126,7 +124,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, count, event.ts, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._writes.drop_stale(lambda writes: writes.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -20,7 +20,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import is_probe, tcp_probe_kind
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, PortSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, PortSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -75,18 +75,16 @@ class _Scanner(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._scans: BoundedMap[tuple, _Scan] = BoundedMap(self.site.max_tracked_keys)
-        self._scanners: BoundedMap[tuple, _Scanner] = BoundedMap(self.site.max_tracked_keys)
+        self._scans: Windows[tuple, _Scan] = Windows(self.site.max_tracked_keys, self.t.window_s, _Scan)
+        self._scanners: Windows[tuple, _Scanner] = Windows(self.site.max_tracked_keys, self.t.window_s, _Scanner)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not is_probe(flow):
             return []
         key = (flow.src_ip, flow.dst_ip, flow.proto)
-        scan = window_for(self._scans, key, flow.ts_start, self.t.window_s, _Scan)
+        scan = self._scans.at(key, flow.ts_start)
         scan.note(flow.ts_end, flow.uid)
         scan.probes += 1
         scan.rejected += flow.conn_state in ("REJ", "RSTR", "RSTOS0")
@@ -98,7 +96,7 @@ class Detector(Rule):
             return []
         scan.alerting = True
         subject = (flow.src_ip, flow.proto)
-        scanner = window_for(self._scanners, subject, flow.ts_start, self.t.window_s, _Scanner)
+        scanner = self._scanners.at(subject, flow.ts_start)
         scanner.alerting = True
         scanner.note(flow.ts_end)
         scanner.hosts.add(flow.dst_ip)
@@ -139,8 +137,3 @@ class Detector(Rule):
                 "tcp": float(proto == "TCP"),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._scans.drop_stale(lambda scan: scan.expired(now, self.t.window_s))
-        self._scanners.drop_stale(lambda scanner: scanner.expired(now, self.t.window_s))
-        return super().advance(now)

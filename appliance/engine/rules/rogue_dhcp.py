@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import DhcpEvent, Event
 
@@ -56,14 +56,12 @@ class _Dhcp(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._servers: BoundedMap[str, _Dhcp] = BoundedMap(self.site.max_tracked_keys)
-        self._recent_servers: BoundedMap[str, _Dhcp] = BoundedMap(1)
-        self._requests: BoundedMap[str, _Dhcp] = BoundedMap(self.site.max_tracked_keys)
-        self._all_requests: BoundedMap[str, _Dhcp] = BoundedMap(1)
+        self._servers: Windows[str, _Dhcp] = Windows(self.site.max_tracked_keys, self.t.window_s, _Dhcp)
+        self._recent_servers: Windows[str, _Dhcp] = Windows(1, self.t.window_s, _Dhcp)
+        self._requests: Windows[str, _Dhcp] = Windows(self.site.max_tracked_keys, self.t.flood_window_s, _Dhcp)
+        self._all_requests: Windows[str, _Dhcp] = Windows(1, self.t.flood_window_s, _Dhcp)
         self._first_server: str | None = None
 
     def on_event(self, event: Event) -> list[Detection]:
@@ -77,13 +75,13 @@ class Detector(Rule):
 
     def _answer(self, event: DhcpEvent) -> list[Detection]:
         server = event.server_id or event.src_ip
-        seen = window_for(self._recent_servers, "all", event.ts, self.t.window_s, _Dhcp)
+        seen = self._recent_servers.at("all", event.ts)
         seen.servers.add(server)
         if self._first_server is None:
             self._first_server = server
         if not self._is_rogue(server, event.ts):
             return []
-        answers = window_for(self._servers, server, event.ts, self.t.window_s, _Dhcp)
+        answers = self._servers.at(server, event.ts)
         answers.note(event.ts, event.flow_uid)
         answers.alerting = True
         answers.messages += 1
@@ -106,8 +104,8 @@ class Detector(Rule):
 
     def _request(self, event: DhcpEvent) -> list[Detection]:
         mac = (event.client_mac or event.src_mac).lower()
-        per_mac = window_for(self._requests, mac, event.ts, self.t.flood_window_s, _Dhcp)
-        every = window_for(self._all_requests, "all", event.ts, self.t.flood_window_s, _Dhcp)
+        per_mac = self._requests.at(mac, event.ts)
+        every = self._all_requests.at("all", event.ts)
         for window in (per_mac, every):
             window.source = window.source or event.src_ip
             window.note(event.ts, event.flow_uid)
@@ -152,13 +150,6 @@ class Detector(Rule):
                 "duration_s": window.last - window.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        for table in (self._servers, self._recent_servers):
-            table.drop_stale(lambda window: window.expired(now, self.t.window_s))
-        for table in (self._requests, self._all_requests):
-            table.drop_stale(lambda window: window.expired(now, self.t.flood_window_s))
-        return super().advance(now)
 
     def incident_idle_s(self) -> float:
         return self.t.window_s

@@ -19,11 +19,13 @@ and checks that it goes on exactly as the original.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
 from appliance.engine.detection import IncidentBook
+from appliance.engine.rules.bounded_state import Windows
 from appliance.engine.rules.saved_state import Shared
 from sensor.records import Event, Flow
 
@@ -34,8 +36,9 @@ if TYPE_CHECKING:
 
 
 class Rule:
-    """Base of every rule's detector. Subclasses set the class attributes from their module constants and
-    override the hooks they need; each hook returns the Detections (new incidents or updates) it caused."""
+    """Base of every rule's detector (a module's `Detector`). It takes NAME, DEFAULT_SEVERITY, VERSION and
+    FEATURES from its module's constants; subclasses override the hooks they need, and each hook returns the
+    Detections (new incidents or updates) it caused."""
 
     NAME: ClassVar[str]
     DEFAULT_SEVERITY: ClassVar[str]
@@ -43,6 +46,12 @@ class Rule:
     FEATURES: ClassVar[tuple[str, ...]]
     # Attributes that are configuration, not state: never saved, rebuilt from the settings on restart.
     CONFIGURATION: ClassVar[frozenset[str]] = frozenset({"t", "site", "baseline", "book"})
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        module = sys.modules[cls.__module__]
+        for name in ("NAME", "DEFAULT_SEVERITY", "VERSION", "FEATURES"):
+            setattr(cls, name, getattr(module, name))
 
     def __init__(
         self,
@@ -74,7 +83,11 @@ class Rule:
         return []
 
     def advance(self, now: float) -> list[Detection]:
-        """Expire state older than the rule's windows. Rules that decide at window end override this."""
+        """Expire state older than the rule's windows (every `Windows` table it keeps) and idle incidents.
+        Rules that decide at window end, or keep other expiring state, override this."""
+        for table in vars(self).values():
+            if isinstance(table, Windows):
+                table.expire(now)
         return self.book.expire(now)
 
     def saved_state(self, configuration: dict[int, Shared]) -> dict:

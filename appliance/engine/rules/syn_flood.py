@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -61,11 +61,9 @@ class _Flood(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._floods: BoundedMap[tuple, _Flood] = BoundedMap(self.site.max_tracked_keys)
+        self._floods: Windows[tuple, _Flood] = Windows(self.site.max_tracked_keys, self.t.window_s, _Flood)
 
     def incident_idle_s(self) -> float:
         return max(60.0, self.t.window_s)  # a flood pausing for a minute is still the same attack
@@ -74,7 +72,7 @@ class Detector(Rule):
         if not is_half_open(flow):
             return []
         key = (flow.dst_ip, flow.dst_port)
-        flood = window_for(self._floods, key, flow.ts_start, self.t.window_s, _Flood)
+        flood = self._floods.at(key, flow.ts_start)
         flood.note(flow.ts_end, flow.uid)
         flood.syn += max(flow.syn, 1)
         flood.flows += 1
@@ -115,7 +113,3 @@ class Detector(Rule):
                 "duration_s": span,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._floods.drop_stale(lambda flood: flood.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from appliance.intel.matching import Hit, IndicatorSet
 from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsCertificateEvent, TlsClientHelloEvent
@@ -56,13 +56,12 @@ class _Contact(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
     CONFIGURATION = Rule.CONFIGURATION | {"intel"}
     USES_INTEL = True
 
     def __init__(self, *args, intel: IndicatorSet | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._contacts: BoundedMap[tuple, _Contact] = BoundedMap(self.site.max_tracked_keys)
+        self._contacts: Windows[tuple, _Contact] = Windows(self.site.max_tracked_keys, self.t.window_s, _Contact)
         self.intel = intel if intel is not None else IndicatorSet.from_site_list(self.site.threat_intel)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
@@ -110,7 +109,7 @@ class Detector(Rule):
     def _match(self, host: str, peer: str, hit: Hit, port: int, proto: str, ts: float, uid: str,
                seen_as: str) -> list[Detection]:
         key = (host, hit.indicator)
-        contact = window_for(self._contacts, key, ts, self.t.window_s, _Contact)
+        contact = self._contacts.at(key, ts)
         contact.note(ts, uid)
         contact.matches += 1
         contact.peer, contact.port, contact.protocol, contact.seen_as = peer, port, proto, seen_as
@@ -144,7 +143,3 @@ class Detector(Rule):
                 "duration_s": contact.last - contact.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._contacts.drop_stale(lambda contact: contact.expired(now, self.t.window_s))
-        return super().advance(now)
