@@ -101,14 +101,13 @@ class Detector(Rule):
             z = self.baseline.host_z_scores(flow.src_ip, host.worst_values)
             worst = host.worst_flow
             top = sorted(z.items(), key=lambda item: -abs(item[1]))[:3]
-            return self.book.detection(
+            return self.detection(
                 incident,
+                host,
                 source_ip=flow.src_ip,
                 dest_ip=worst.dst_ip,
                 port=worst.dst_port,
                 protocol=worst.proto,
-                first_seen=host.start,
-                last_seen=host.last,
                 evidence={
                     "anomaly_score": round(host.worst_score, 4),
                     "score_threshold": round(threshold, 4),
@@ -116,7 +115,6 @@ class Detector(Rule):
                     "host_baseline_flows": history,
                     "most_deviating_features": dict(top),
                 },
-                flow_uids=host.flow_uids,
                 features={
                     "anomaly_score": host.worst_score,
                     "score_threshold": threshold,

@@ -244,12 +244,8 @@ class Detector(Rule):
     # --- incidents -------------------------------------------------------------------------------------------
     def _emit(self, mac: str, claims: _Claims, ts: float) -> list[Detection]:
         claims.alerting = True
-
-        def build(incident: str) -> Detection:
-            return self._detection(incident, mac, claims)
-
         count = len(claims.ips) + claims.mac_changes + len(claims.intercepted)
-        return self.book.update((mac,), count, ts, build)
+        return self.book.update((mac,), count, ts, self._detection, mac, claims)
 
     def _detection(self, incident: str, mac: str, claims: _Claims) -> Detection:
         claimed = claims.ips.sample()
@@ -257,13 +253,12 @@ class Detector(Rule):
         intercepted = claims.intercepted.sample()
         impersonated = claims.gateway or (taken or claimed or [""])[0]
         home = self._own_address(mac)
-        return self.book.detection(
+        return self.detection(
             incident,
+            claims,
             source_ip=home if home and home not in claims.taken else impersonated or intercepted[0],
             dest_ip=impersonated,
             protocol="ARP",
-            first_seen=claims.start,
-            last_seen=claims.last,
             evidence={
                 "mac": mac,
                 "gateway": bool(claims.gateway),
@@ -273,7 +268,6 @@ class Detector(Rule):
                 "intercepted_hosts": intercepted,
                 **({"router_mac": claims.router} if claims.router else {}),
             },
-            flow_uids=claims.flow_uids,
             features={
                 "claimed_ips": len(claims.ips),
                 "mac_changes": claims.mac_changes,

@@ -153,10 +153,7 @@ class Detector(Rule):
         attempts.sources.add(flow.src_ip)
 
     def _emit(self, subject: tuple, attempts: _Attempts, source: str) -> list[Detection]:
-        def build(incident: str) -> Detection:
-            return self._detection(incident, subject, attempts, source)
-
-        return self.book.update(subject, attempts.failed, attempts.last, build)
+        return self.book.update(subject, attempts.failed, attempts.last, self._detection, subject, attempts, source)
 
     def _detection(self, incident: str, subject: tuple, attempts: _Attempts, source: str) -> Detection:
         if source:
@@ -165,14 +162,13 @@ class Detector(Rule):
             dst, service, _ = subject
         n, span = attempts.connections, attempts.last - attempts.start
         sources = attempts.sources.sample()
-        return self.book.detection(
+        return self.detection(
             incident,
+            attempts,
             source_ip=source or sources[0],
             dest_ip=dst,
             port=attempts.port,
             protocol="TCP",
-            first_seen=attempts.start,
-            last_seen=attempts.last,
             evidence={
                 "service": service,
                 "failed_attempts": attempts.failed,
@@ -181,7 +177,6 @@ class Detector(Rule):
                 "attempts_seen_by_sensor": attempts.known > 0,
                 **({} if source else {"distinct_sources": len(attempts.sources), "sources_sample": sources}),
             },
-            flow_uids=attempts.flow_uids,
             features={
                 "failed_attempts": attempts.failed,
                 "connections": n,

@@ -80,20 +80,18 @@ class Detector(Rule):
         logins.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                logins,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip,
                 port=event.dst_port,
                 protocol=protocol,
-                first_seen=logins.start,
-                last_seen=logins.last,
                 evidence={
                     "protocol": protocol,
                     "users": logins.users.sample(),
                     "password_seen": logins.password_seen,
                 },
-                flow_uids=logins.flow_uids,
                 features={
                     "logins": logins.logins,
                     "distinct_users": len(logins.users),

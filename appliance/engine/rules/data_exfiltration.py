@@ -83,14 +83,13 @@ class Detector(Rule):
 
         def build(incident: str) -> Detection:
             span = transfer.last - transfer.start
-            return self.book.detection(
+            return self.detection(
                 incident,
+                transfer,
                 source_ip=flow.src_ip,
                 dest_ip=flow.dst_ip,
                 port=flow.dst_port if len(transfer.ports) == 1 else 0,
                 protocol=flow.proto,
-                first_seen=transfer.start,
-                last_seen=transfer.last,
                 evidence={
                     "upload_bytes": transfer.up,
                     "download_bytes": transfer.down,
@@ -98,7 +97,6 @@ class Detector(Rule):
                     "off_hours": transfer.off_hours,
                     "effective_min_upload_bytes": int(bar),
                 },
-                flow_uids=transfer.flow_uids,
                 features={
                     "upload_bytes": transfer.up,
                     "download_bytes": transfer.down,

@@ -140,12 +140,7 @@ class Detector(Rule):
         tunnel.clients.add(event.src_ip)
         tunnel.queries += 1
         tunnel.last = max(tunnel.last, event.ts)
-        return self.book.update(
-            (domain,),
-            tunnel.queries,
-            event.ts,
-            lambda incident: self._detection(incident, tunnel, domain, window),
-        )
+        return self.book.update((domain,), tunnel.queries, event.ts, self._detection, tunnel, domain, window)
 
     def _count_subdomain(self, window: _Queries, sub: str, query: str) -> None:
         letters = sub.replace(".", "")
@@ -168,13 +163,12 @@ class Detector(Rule):
 
     def _detection(self, incident: str, tunnel: _Tunnel, domain: str, window: _Queries) -> Detection:
         unique = len(window.subdomains)
-        return self.book.detection(
+        return self.detection(
             incident,
+            window,
             source_ip=tunnel.first_client,
             port=53,
             protocol="DNS",
-            first_seen=window.start,
-            last_seen=window.last,
             evidence={
                 "domain": domain,
                 "clients": tunnel.clients.sample(),
@@ -183,7 +177,6 @@ class Detector(Rule):
                 "txt_null_queries": window.txt_null,
                 "query_samples": window.samples,
             },
-            flow_uids=window.flow_uids,
             features={
                 "queries": window.queries,
                 "unique_subdomains": unique,

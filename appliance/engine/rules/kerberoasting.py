@@ -101,23 +101,17 @@ class Detector(Rule):
         if not (tickets.alerting or weak or burst):
             return []
         tickets.alerting = True
-        return self.book.update(
-            key,
-            tickets.weak + len(tickets.services),
-            ts,
-            lambda incident: self._detection(incident, key, tickets),
-        )
+        return self.book.update(key, tickets.weak + len(tickets.services), ts, self._detection, key, tickets)
 
     def _detection(self, incident: str, key: tuple, tickets: _Tickets) -> Detection:
         client, dc = key
-        return self.book.detection(
+        return self.detection(
             incident,
+            tickets,
             source_ip=client,
             dest_ip=dc,
             port=88,
             protocol="Kerberos",
-            first_seen=tickets.start,
-            last_seen=tickets.last,
             evidence={
                 "tgs_requests": tickets.requests,
                 "services_sample": tickets.services.sample(),
@@ -125,7 +119,6 @@ class Detector(Rule):
                 "weak_ticket_services": tickets.weak_services.sample(),
                 "client_offered_aes": tickets.aes_offered,
             },
-            flow_uids=tickets.flow_uids,
             features={
                 "tgs_requests": tickets.requests,
                 "distinct_services": len(tickets.services),

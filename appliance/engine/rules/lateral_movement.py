@@ -137,13 +137,12 @@ class Detector(Rule):
         def build(incident: str) -> Detection:
             src = subject[0]
             peers = len(activity.peers)
-            return self.book.detection(
+            return self.detection(
                 incident,
+                activity,
                 source_ip=src,
                 dest_ip=activity.peers.sample(1)[0] if peers == 1 else "",
                 protocol="TCP",
-                first_seen=activity.start,
-                last_seen=activity.last,
                 evidence={
                     "trigger": "new_service" if new_service else "fan_out",
                     "services": sorted(activity.services),
@@ -151,7 +150,6 @@ class Detector(Rule):
                     "peers_sample": activity.peers.sample(),
                     "connections": activity.connections,
                 },
-                flow_uids=activity.flow_uids,
                 features={
                     "distinct_peers": peers,
                     "connections": activity.connections,

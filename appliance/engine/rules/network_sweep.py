@@ -108,20 +108,17 @@ class Detector(Rule):
         if not sweep.alerting and len(sweep.hosts) < min_hosts and sweep.max_burst < self.t.burst_hosts:
             return []
         sweep.alerting = True
-        return self.book.update(
-            key, len(sweep.hosts), end, lambda incident: self._detection(incident, key, sweep)
-        )
+        return self.book.update(key, len(sweep.hosts), end, self._detection, key, sweep)
 
     def _detection(self, incident: str, key: tuple, sweep: _Sweep) -> Detection:
         src, method, port = key
         hosts = len(sweep.hosts)
-        return self.book.detection(
+        return self.detection(
             incident,
+            sweep,
             source_ip=src,
             port=port,
             protocol=method,
-            first_seen=sweep.start,
-            last_seen=sweep.last,
             evidence={
                 "method": method,
                 "distinct_hosts": hosts,
@@ -129,7 +126,6 @@ class Detector(Rule):
                 "hosts_sample": sweep.hosts.sample(),
                 "max_hosts_in_burst": sweep.max_burst,
             },
-            flow_uids=sweep.flow_uids,
             features={
                 "distinct_hosts": hosts,
                 "attempts": sweep.attempts,

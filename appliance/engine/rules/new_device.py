@@ -123,14 +123,12 @@ class Detector(Rule):
 
         def build(incident: str) -> Detection:
             addresses = device.addresses.sample()
-            return self.book.detection(
+            return self.detection(
                 incident,
+                device,
                 source_ip=addresses[0] if addresses else "",
                 protocol=device.first_how.upper(),
-                first_seen=device.start,
-                last_seen=device.last,
                 evidence={"mac": device.mac, "addresses": addresses, "seen_by": dict(device.seen_by)},
-                flow_uids=device.flow_uids,
                 features=self._features(device, ts),
             )
 
@@ -155,12 +153,11 @@ class Detector(Rule):
         burst.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                burst,
                 source_ip=ip if ip not in ("", "0.0.0.0") else "0.0.0.0",
                 protocol=how.upper(),
-                first_seen=burst.start,
-                last_seen=burst.last,
                 evidence={
                     "burst": True,
                     "devices": len(burst.addresses),
@@ -169,7 +166,6 @@ class Detector(Rule):
                     "why": f"more than {self.t.burst_devices} devices appeared within "
                     f"{self.t.burst_window_s:g} s: one event, not new devices",
                 },
-                flow_uids=burst.flow_uids,
                 features=self._features(burst, ts),
             )
 

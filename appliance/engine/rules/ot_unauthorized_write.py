@@ -98,20 +98,18 @@ class Detector(Rule):
         writes.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                writes,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip,
                 port=event.dst_port,
                 protocol=protocol,
-                first_seen=writes.start,
-                last_seen=writes.last,
                 evidence={
                     "functions": dict(writes.functions),
                     "units": sorted(writes.units)[:20],
                     "writes": count,
                 },
-                flow_uids=writes.flow_uids,
                 features={
                     "writes": count,
                     "distinct_function_codes": len(writes.functions),

@@ -100,10 +100,8 @@ class Detector(Rule):
         scanner.alerting = True
         scanner.note(flow.ts_end)
         scanner.hosts.add(flow.dst_ip)
-        return self.book.update(
-            subject, (len(scanner.hosts) - 1) * self.t.min_ports + len(scan.ports), flow.ts_end,
-            lambda incident: self._detection(incident, key, scan, scanner),
-        )
+        count = (len(scanner.hosts) - 1) * self.t.min_ports + len(scan.ports)
+        return self.book.update(subject, count, flow.ts_end, self._detection, key, scan, scanner)
 
     def _detection(self, incident: str, key: tuple, scan: _Scan, scanner: _Scanner) -> Detection:
         src, dst, proto = key

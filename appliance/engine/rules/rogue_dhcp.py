@@ -90,10 +90,8 @@ class Detector(Rule):
         for other in sorted(seen.servers.members):  # not set order: it changes with every process's str hash
             answers.servers.add(other)
 
-        def build(incident: str) -> Detection:
-            return self._detection(incident, server, event.src_mac, answers, starvation=False)
-
-        return self.book.update(("server", server), answers.messages, event.ts, build)
+        return self.book.update(("server", server), answers.messages, event.ts, self._detection, server, event.src_mac,
+                                answers, starvation=False)
 
     def _is_rogue(self, server: str, ts: float) -> bool:
         if self.site.dhcp_servers:
@@ -120,19 +118,16 @@ class Detector(Rule):
         return []
 
     def _flood(self, subject: tuple, mac: str, window: _Dhcp, event: DhcpEvent) -> list[Detection]:
-        def build(incident: str) -> Detection:
-            return self._detection(incident, window.source, mac, window, starvation=True)
-
-        return self.book.update(subject, window.messages, event.ts, build)
+        return self.book.update(subject, window.messages, event.ts, self._detection, window.source, mac, window,
+                                starvation=True)
 
     def _detection(self, incident: str, source: str, mac: str, window: _Dhcp, starvation: bool) -> Detection:
-        return self.book.detection(
+        return self.detection(
             incident,
+            window,
             source_ip=source,
             port=67,
             protocol="DHCP",
-            first_seen=window.start,
-            last_seen=window.last,
             evidence={
                 "trigger": "starvation" if starvation else "unknown_server",
                 "mac": mac,
@@ -140,7 +135,6 @@ class Detector(Rule):
                 "clients_sample": window.clients.sample(),
                 "servers_seen": window.servers.sample(),
             },
-            flow_uids=window.flow_uids,
             features={
                 "messages": window.messages,
                 "distinct_clients": len(window.clients),

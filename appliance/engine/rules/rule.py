@@ -8,8 +8,8 @@ restores after a restart, so that the restarted engine takes exactly the decisio
   bounded_state.py or of the rule's own module (classes, not functions). Never a lambda, a bound method, a
   generator, a file, a lock or a compiled regex; derive those from configuration in `__init__` from the
   CONFIGURATION attributes (a pattern built from `self.site` is configuration: name it in CONFIGURATION of
-  the subclass). Passing a closure to `self.book.update(subject, count, ts, build)` is fine: the book turns
-  it into a Detection when packet time advances, before any checkpoint.
+  the subclass). Passing a method or closure to `self.book.update(subject, count, ts, build, *args)` is fine:
+  the book turns it into a Detection when packet time advances, before any checkpoint.
 - nothing in it may depend on the wall clock, on random numbers (unless seeded and saved) or on the order
   in which a set of strings iterates (that order changes with every process: iterate through sorted()).
 - a change to what a rule keeps needs no migration: the engine discards a checkpoint made by other code.
@@ -20,12 +20,12 @@ and checks that it goes on exactly as the original.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from appliance.engine.detection import IncidentBook
-from appliance.engine.rules.bounded_state import Windows
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.saved_state import Shared
 from sensor.records import Event, Flow
 
@@ -75,6 +75,13 @@ class Rule:
     def incident_idle_s(self) -> float:
         """Packet time without activity after which an incident closes (a later repeat is a new one)."""
         return float(getattr(self.t, "window_s", 3600.0))
+
+    def detection(self, incident: str, window: Window, **fields: Any) -> Detection:
+        """The Detection of `incident` whose span and evidence flows are `window`'s; `fields` are the rest of
+        IncidentBook.detection's (endpoints, evidence, features)."""
+        return self.book.detection(
+            incident, first_seen=window.start, last_seen=window.last, flow_uids=window.flow_uids, **fields
+        )
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         return []

@@ -84,16 +84,14 @@ class Detector(Rule):
         use.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                use,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip if kind != "dns" else "",
                 port=event.dst_port,
                 protocol=event.proto,
-                first_seen=use.start,
-                last_seen=use.last,
                 evidence={"service": service, "names": sorted(use.names), "lookups": lookups},
-                flow_uids=use.flow_uids,
                 features={
                     "lookups": lookups,
                     "dns_lookups": use.by_kind["dns"],

@@ -81,29 +81,25 @@ class Detector(Rule):
         if flood.syn < self.t.min_syn_packets:
             return []
         flood.alerting = True
-        return self.book.update(
-            key, flood.syn, flow.ts_end, lambda incident: self._detection(incident, key, flood)
-        )
+        return self.book.update(key, flood.syn, flow.ts_end, self._detection, key, flood)
 
     def _detection(self, incident: str, key: tuple, flood: _Flood) -> Detection:
         dst, port = key
         span = flood.last - flood.start
         sources = flood.sources.sample(1)
-        return self.book.detection(
+        return self.detection(
             incident,
+            flood,
             source_ip=sources[0] if len(flood.sources) == 1 else "",
             dest_ip=dst,
             port=port,
             protocol="TCP",
-            first_seen=flood.start,
-            last_seen=flood.last,
             evidence={
                 "syn_packets": flood.syn,
                 "half_open_flows": flood.flows,
                 "distinct_sources": len(flood.sources),
                 "sources_sample": flood.sources.sample(),
             },
-            flow_uids=flood.flow_uids,
             features={
                 "syn_packets": flood.syn,
                 "half_open_flows": flood.flows,

@@ -117,7 +117,7 @@ class Detector(Rule):
         if contact.matches < self.t.min_matches:
             return []
         contact.alerting = True
-        return self.book.update(key, contact.matches, ts, lambda incident: self._detection(incident, key, contact))
+        return self.book.update(key, contact.matches, ts, self._detection, key, contact)
 
     def _detection(self, incident: str, key: tuple, contact: _Contact) -> Detection:
         host, indicator = key
@@ -126,16 +126,14 @@ class Detector(Rule):
                     "confidence": confidence, "expires_at": expires_at, "matches": contact.matches}
         if domain:
             evidence["listed_with"] = domain  # the address a listed domain came with, or the reverse
-        return self.book.detection(
+        return self.detection(
             incident,
+            contact,
             source_ip=host,
             dest_ip=contact.peer,
             port=contact.port,
             protocol=contact.protocol,
-            first_seen=contact.start,
-            last_seen=contact.last,
             evidence=evidence,
-            flow_uids=contact.flow_uids,
             features={
                 "matches": contact.matches,
                 **{feature: float(FEATURE_OF_KIND[kind] == feature) for feature in FEATURES[1:4]},
