@@ -25,7 +25,7 @@ import msgspec
 
 from appliance.engine.detection import Detection, RuleConfig
 from appliance.engine.network import SiteConfig, load_threat_intel
-from appliance.engine.rules import RuleSet
+from appliance.engine.rules import RULE_MODULES, RuleSet
 from appliance.engine.scoring.features import LabelledRow, row_from_detection
 from appliance.simulate import scenarios
 from appliance.simulate.labels import Label, indicators_path, labels_path, read_labels
@@ -37,22 +37,6 @@ from sensor.shipping.batching import arrival
 ADVANCE_EVERY_S = 10.0  # packet time between RuleSet.advance calls, like the engine's per-batch advance
 LEARNING_S = 1800.0  # of ordinary office traffic before each scenario: the baseline's learning period
 
-SENSITIVE: dict[str, dict[str, float | int]] = {
-    "C2_BEACON": {"min_connections": 4, "min_score": 0.5, "max_interval_cv": 1.0, "min_median_interval_s": 0.2,
-                  "min_duration_s": 20.0, "common_destination_hosts": 50},
-    "DATA_EXFILTRATION": {"min_upload_bytes": 500_000, "min_upload_ratio": 1.5},
-    "PORT_SCAN": {"min_ports": 4},
-    "NETWORK_SWEEP": {"min_hosts": 5, "arp_min_hosts": 8, "burst_hosts": 4},
-    "LATERAL_MOVEMENT": {"fanout_hosts": 3},
-    "BRUTE_FORCE": {"min_failed_attempts": 5},
-    "DNS_TUNNELING": {"min_suspicious_subdomains": 5, "long_subdomain_chars": 24, "high_entropy_bits": 3.2,
-                      "min_txt_null_queries": 5, "min_unique_subdomains": 4},
-    "SYN_FLOOD": {"min_syn_packets": 50},
-    "ARP_SPOOFING": {"max_ips_per_mac": 2},
-    "KERBEROASTING": {"min_services": 3},
-    "ANOMALOUS_PAYLOAD": {"contamination": 0.01, "min_score": 0.55},
-    "ROGUE_DHCP": {"flood_per_mac": 10, "flood_distinct_macs": 30},
-}
 MODES = ("default", "sensitive")
 
 
@@ -68,7 +52,11 @@ class ScenarioOutcome(msgspec.Struct, kw_only=True):
 def rule_configs(mode: str) -> dict[str, RuleConfig]:
     if mode == "default":
         return {}
-    return {rule: RuleConfig(thresholds=dict(thresholds)) for rule, thresholds in SENSITIVE.items()}
+    return {
+        rule: RuleConfig(thresholds=dict(module.SENSITIVE_THRESHOLDS))
+        for rule, module in RULE_MODULES.items()
+        if module.SENSITIVE_THRESHOLDS
+    }
 
 
 def detect(records: list[Flow | Event], site: SiteConfig, configs: dict[str, RuleConfig]) -> list[Detection]:

@@ -24,7 +24,10 @@ class AlertStatus(enum.StrEnum):
     false_positive = "false_positive"
 
 
-class Alert(msgspec.Struct):
+class AlertFacts(msgspec.Struct):
+    """What every view of an alert carries: the seed's fields but the model's explanation (the API's Alert
+    names it shap_json, a report's record shap)."""
+
     id: str
     severity: str
     rule_name: str
@@ -35,6 +38,9 @@ class Alert(msgspec.Struct):
     score: float
     timestamp: int
     status: str
+
+
+class Alert(AlertFacts):
     shap_json: dict[str, Any]
 
 
@@ -60,8 +66,6 @@ class AlertUpdate(msgspec.Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.status is None and self.notes is None:
             raise ValueError("give at least one of status, notes")
-        if self.notes is not None and len(self.notes) > 10_000:
-            raise ValueError("notes: at most 10000 characters")
 
 
 AlertUpdateBody = Annotated[AlertUpdate, msgspec.Meta(extra_json_schema=at_least_one_of("status", "notes"))]

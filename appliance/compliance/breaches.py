@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Annotated
 
 import msgspec
 
-from appliance.compliance.incidents import CLOCK_SKEW_S, InvalidRecord, Title, UnknownRecord, next_reference
+from appliance.api.updates import partial_update
+from appliance.compliance.incidents import (
+    CLOCK_SKEW_S,
+    EpochSeconds,
+    InvalidRecord,
+    Title,
+    UnknownRecord,
+    next_reference,
+)
 from appliance.compliance.regimes import Regime
 from appliance.store.database import Store
 
@@ -16,45 +25,34 @@ TEXT_LIMIT = 10_000
 MAX_CATEGORIES = 50
 
 
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+Approximately = Annotated[int, msgspec.Meta(ge=0)]
+
+
 class BreachIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A breach as recorded. When `notified` is false, `not_notified_reason` is required (Art.33(5));
     when true, `notified_at`. `delay_reason` explains a notification later than the deadline."""
 
     title: Title
-    aware_at: float
+    aware_at: EpochSeconds
     incident_id: str | None = None
-    nature: str = ""
-    data_categories: list[str] = []
-    data_subjects_approx: int | None = None
-    records_approx: int | None = None
-    likely_consequences: str = ""
-    measures: str = ""
+    nature: Text = ""
+    data_categories: Annotated[list[Category], msgspec.Meta(max_length=MAX_CATEGORIES)] = []
+    data_subjects_approx: Approximately | None = None
+    records_approx: Approximately | None = None
+    likely_consequences: Text = ""
+    measures: Text = ""
     high_risk: bool = False
     notified: bool = False
     notified_at: float | None = None
-    not_notified_reason: str = ""
-    delay_reason: str = ""
+    not_notified_reason: Text = ""
+    delay_reason: Text = ""
     subjects_informed: bool = False
 
 
-class BreachUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
-    """Only the fields given change; the result must still be a valid register entry."""
-
-    title: Title | None = None
-    aware_at: float | None = None
-    incident_id: str | None = None
-    nature: str | None = None
-    data_categories: list[str] | None = None
-    data_subjects_approx: int | None = None
-    records_approx: int | None = None
-    likely_consequences: str | None = None
-    measures: str | None = None
-    high_risk: bool | None = None
-    notified: bool | None = None
-    notified_at: float | None = None
-    not_notified_reason: str | None = None
-    delay_reason: str | None = None
-    subjects_informed: bool | None = None
+BreachUpdate = partial_update(
+    BreachIn, "BreachUpdate", "Only the fields given change; the result must still be a valid register entry.")
 
 
 class Breach(BreachIn, kw_only=True):
@@ -74,19 +72,8 @@ class BreachList(msgspec.Struct):
 
 
 def validated(store: Store, breach: BreachIn, now: float) -> BreachIn:
-    title = breach.title.strip()
-    if not title or len(title) > 200:
-        raise InvalidRecord("title: 1 to 200 characters")
-    for name in ("nature", "likely_consequences", "measures", "not_notified_reason", "delay_reason"):
-        if len(getattr(breach, name)) > TEXT_LIMIT:
-            raise InvalidRecord(f"{name}: at most {TEXT_LIMIT} characters")
-    names_ok = all(0 < len(category.strip()) <= 100 for category in breach.data_categories)
-    if len(breach.data_categories) > MAX_CATEGORIES or not names_ok:
-        raise InvalidRecord(f"data_categories: at most {MAX_CATEGORIES} names of 1 to 100 characters")
-    for name in ("data_subjects_approx", "records_approx"):
-        if (value := getattr(breach, name)) is not None and value < 0:
-            raise InvalidRecord(f"{name}: must not be negative")
-    if not 0 < breach.aware_at <= now + CLOCK_SKEW_S:
+    """What the Struct's field limits cannot say (they hold already: the API decoded the body against them)."""
+    if breach.aware_at > now + CLOCK_SKEW_S:
         raise InvalidRecord("aware_at: must be epoch seconds, not in the future")
     if breach.notified:
         if breach.notified_at is None:
@@ -98,7 +85,7 @@ def validated(store: Store, breach: BreachIn, now: float) -> BreachIn:
     if breach.incident_id is not None and store.query_one(
             "SELECT 1 FROM incidents WHERE id = ?", (breach.incident_id,)) is None:
         raise UnknownRecord(f"incident_id: no incident {breach.incident_id}")
-    return msgspec.structs.replace(breach, title=title,
+    return msgspec.structs.replace(breach, title=breach.title.strip(),
                                    data_categories=[category.strip() for category in breach.data_categories],
                                    notified_at=breach.notified_at if breach.notified else None)
 

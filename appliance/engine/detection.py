@@ -6,6 +6,7 @@ same key with grown evidence while an attack lasts, so a 1,000-port scan is one 
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -86,6 +87,10 @@ class _Incident:
         self.pending: Callable[[str], Detection] | Detection | None = None
 
 
+def _build_with(build: Callable[..., Detection], args: tuple, kwargs: dict, incident: str) -> Detection:
+    return build(incident, *args, **kwargs)
+
+
 class IncidentBook:
     """The open incidents of one rule, and when their Detections are emitted.
 
@@ -119,13 +124,15 @@ class IncidentBook:
         self._max_open = max_open
 
     def update(
-        self, subject: tuple, count: int, ts: float, build: Callable[[str], Detection]
+        self, subject: tuple, count: int, ts: float, build: Callable[..., Detection], *args: Any, **kwargs: Any
     ) -> list[Detection]:
         """Report that `subject` is over threshold with `count` at packet time `ts`. Returns the Detection
-        `build(incident_key)` when it is new or has grown enough, else keeps `build` for the closing emit (the
-        newest one: a later update at the same count still refreshes what the incident will close with). An
-        incident idle for longer than idle_close_s is closed first (its pending update returned too), so when
-        an incident ends never depends on where batches begin and end."""
+        `build(incident_key, *args, **kwargs)` when it is new or has grown enough, else keeps it for the closing
+        emit (the newest one: a later update at the same count still refreshes what the incident will close
+        with). An incident idle for longer than idle_close_s is closed first (its pending update returned too),
+        so when an incident ends never depends on where batches begin and end."""
+        if args or kwargs:
+            build = functools.partial(_build_with, build, args, kwargs)
         closed = []
         incident = self._open.get(subject)
         if incident is not None and ts - incident.last_activity > self.idle_close_s:

@@ -14,19 +14,15 @@ import msgspec
 from appliance import __version__
 from appliance.compliance.incidents import ONGOING
 from appliance.compliance.regimes import Item, Stage, stage_deadlines
+from appliance.engine.rules import RULE_MODULES
 from appliance.reports.evidence import AlertRecord, ReportSubject
 from appliance.reports.plain_words import feature_in_words
 from appliance.traces.chain import REPORT_EVIDENCE_FORMAT
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-# Detections that by their nature point at a malicious or unlawful act (Art.23(4)(a)).
+# Detections that by their nature point at a malicious or unlawful act (Art.23(4)(a)), as each rule says.
 MALICIOUS_BY_NATURE = {
-    "C2_BEACON": "command-and-control beaconing", "DATA_EXFILTRATION": "data exfiltration",
-    "OT_UNAUTHORIZED_WRITE": "unauthorised writes to industrial control systems", "BRUTE_FORCE": "password guessing",
-    "LATERAL_MOVEMENT": "lateral movement", "KERBEROASTING": "Kerberos ticket harvesting",
-    "THREAT_INTEL_MATCH": "contact with known-malicious infrastructure", "ARP_SPOOFING": "ARP spoofing",
-    "DNS_TUNNELING": "DNS tunnelling", "PORT_SCAN": "port scanning", "NETWORK_SWEEP": "network sweeping",
-    "SYN_FLOOD": "SYN flooding", "ROGUE_DHCP": "a rogue DHCP server",
+    name: module.MALICIOUS_NATURE for name, module in RULE_MODULES.items() if module.MALICIOUS_NATURE is not None
 }
 SHAP_FEATURES_SHOWN = 6
 IOCS_SHOWN = 40

@@ -8,6 +8,7 @@ import time
 
 import msgspec
 
+from appliance.alerts.models import AlertFacts
 from appliance.compliance import breaches, incidents, settings
 from appliance.compliance.breaches import BreachIn
 from appliance.compliance.incidents import Incident
@@ -21,17 +22,9 @@ from appliance.traces import chain
 MAX_ALERTS = 200  # a report lists at most this many alerts (the newest); the attachment says how many more
 
 
-class AlertRecord(msgspec.Struct):
-    id: str
-    severity: str
-    rule_name: str
-    source_ip: str
-    dest_ip: str | None
-    port: int | None
-    protocol: str | None
-    score: float
-    timestamp: int
-    status: str
+class AlertRecord(AlertFacts):
+    """An alert as a report embeds it (the proof-trail attachment keeps these names)."""
+
     notes: str
     created_at: float
     first_seen: float | None

@@ -9,51 +9,14 @@ import hashlib
 import ipaddress
 import struct
 
+from appliance.engine.rules import RULE_MODULES
 from sensor.records import Flow
 
-# Suricata's local-rule range (1000000-1999999): one fixed signature id per rule, never reused. New rules
-# take the next number at the end.
-SIGNATURE_IDS = {
-    "C2_BEACON": 1_970_001,
-    "DATA_EXFILTRATION": 1_970_002,
-    "OT_UNAUTHORIZED_WRITE": 1_970_003,
-    "PORT_SCAN": 1_970_004,
-    "NETWORK_SWEEP": 1_970_005,
-    "LATERAL_MOVEMENT": 1_970_006,
-    "BRUTE_FORCE": 1_970_007,
-    "DNS_TUNNELING": 1_970_008,
-    "SYN_FLOOD": 1_970_009,
-    "ARP_SPOOFING": 1_970_010,
-    "KERBEROASTING": 1_970_011,
-    "THREAT_INTEL_MATCH": 1_970_012,
-    "SHADOW_AI": 1_970_013,
-    "ANOMALOUS_PAYLOAD": 1_970_014,
-    "CLEARTEXT_CREDENTIALS": 1_970_015,
-    "ROGUE_DHCP": 1_970_016,
-    "NEW_DEVICE": 1_970_017,
-}
+# Each rule declares its Suricata signature id (SIEM_SIGNATURE_ID, in the local-rule range 1000000-1999999,
+# fixed for good) and its classification.config description (SIEM_CATEGORY, what EVE prints as alert.category).
+SIGNATURE_IDS = {name: module.SIEM_SIGNATURE_ID for name, module in RULE_MODULES.items()}
 UNKNOWN_RULE_SIGNATURE = 1_970_999
-
-# Suricata's classification.config descriptions (what EVE prints as alert.category), one per rule.
-CATEGORIES = {
-    "C2_BEACON": "Malware Command and Control Activity Detected",
-    "DATA_EXFILTRATION": "Large Scale Information Leak",
-    "OT_UNAUTHORIZED_WRITE": "Targeted Malicious Activity was Detected",
-    "PORT_SCAN": "Detection of a Network Scan",
-    "NETWORK_SWEEP": "Detection of a Network Scan",
-    "LATERAL_MOVEMENT": "Attempted Administrator Privilege Gain",
-    "BRUTE_FORCE": "Attempted User Privilege Gain",
-    "DNS_TUNNELING": "Potentially Bad Traffic",
-    "SYN_FLOOD": "Attempted Denial of Service",
-    "ARP_SPOOFING": "Misc Attack",
-    "KERBEROASTING": "Attempted User Privilege Gain",
-    "THREAT_INTEL_MATCH": "Misc Attack",
-    "SHADOW_AI": "Potential Corporate Privacy Violation",
-    "ANOMALOUS_PAYLOAD": "Potentially Bad Traffic",
-    "CLEARTEXT_CREDENTIALS": "Potential Corporate Privacy Violation",
-    "ROGUE_DHCP": "Misc Attack",
-    "NEW_DEVICE": "Misc activity",
-}
+CATEGORIES = {name: module.SIEM_CATEGORY for name, module in RULE_MODULES.items()}
 
 # Suricata's alert.severity: 1 (high) .. 3 (low). This box's four severities fold onto it; the original is
 # kept beside it (alert.metadata.netsenx_severity, netsenx.severity).

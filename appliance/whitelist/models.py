@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 import msgspec
 
 from appliance.engine.rules import RULE_NAMES
 
 Direction = Literal["any", "source", "destination"]
-DIRECTIONS = get_args(Direction)
 RuleName = Literal[tuple(sorted(RULE_NAMES))]
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -60,18 +59,14 @@ class InvalidEntry(ValueError):
 
 
 def normalise(entry: WhitelistIn, known_rules: frozenset[str], now: float) -> WhitelistIn:
+    """What the Struct's field types cannot say (port, direction and comment hold already: the API decoded the
+    body against them)."""
     try:
         network = ipaddress.ip_network(entry.cidr.strip(), strict=False)
     except ValueError as error:
         raise InvalidEntry(f"cidr: {entry.cidr!r} is not an IPv4/IPv6 address or network") from error
-    if entry.port is not None and not 0 <= entry.port <= 65535:
-        raise InvalidEntry("port: must be between 0 and 65535")
-    if entry.direction not in DIRECTIONS:
-        raise InvalidEntry(f"direction: must be one of {', '.join(DIRECTIONS)}")
     if entry.rule_name is not None and entry.rule_name not in known_rules:
         raise InvalidEntry(f"rule_name: unknown rule {entry.rule_name!r}")
-    if len(entry.comment) > 500:
-        raise InvalidEntry("comment: at most 500 characters")
     if entry.expires_at is not None and entry.expires_at <= now:
         raise InvalidEntry("expires_at: must be in the future (epoch seconds)")
     return msgspec.structs.replace(entry, cidr=str(network))

@@ -52,6 +52,8 @@ def test_add_list_delete(api, admin_headers):
         ({"cidr": "not-an-ip"}, "cidr"),
         ({"cidr": "2001:db8::/129"}, "cidr"),
         ({"cidr": "10.0.0.1", "port": 70000}, "port"),
+        ({"cidr": "10.0.0.1", "port": -1}, "port"),
+        ({"cidr": "10.0.0.1", "comment": "x" * 501}, "comment"),
         ({"cidr": "10.0.0.1", "direction": "up"}, "direction"),
         ({"cidr": "10.0.0.1", "rule_name": "NOPE"}, "rule_name"),
         ({"cidr": "10.0.0.1", "expires_at": 5}, "expires_at"),

@@ -135,3 +135,26 @@ def test_breach_validation_names_the_field(api, admin_headers):
     response = api.put(f"/compliance/breaches/{created['id']}", json={"notified": False}, headers=admin_headers)
     assert response.status_code == 400 and "not_notified_reason" in response.json()["detail"]
     assert api.get("/compliance/breaches/nope", headers=admin_headers).status_code == 404
+
+
+
+def test_breach_limits_are_in_the_schema_and_a_value_outside_them_is_a_400_naming_the_field(api, admin_headers):
+    schemas = api.get("/schema/openapi.json").json()["components"]["schemas"]
+    for shape in ("BreachIn", "BreachUpdate"):
+        fields = schemas[shape]["properties"]
+        assert '"minimum": 0' in str(fields["records_approx"]).replace("'", '"'), shape
+        assert "maxLength" in str(fields["nature"]) and "maxItems" in str(fields["data_categories"]), shape
+    created = api.post("/compliance/breaches", json=breach_body(), headers=admin_headers).json()
+    cases = [
+        ({"records_approx": -3}, "records_approx: Expected `int` >= 0"),
+        ({"nature": "x" * 10_001}, "nature: Expected `str` of length <= 10000"),
+        ({"data_categories": ["contact details"] * 51}, "data_categories: Expected `array` of length <= 50"),
+        ({"data_categories": ["x" * 101]}, "data_categories[0]: Expected `str` of length <= 100"),
+        ({"aware_at": 0}, "aware_at: Expected `float` > 0.0"),
+    ]
+    for change, detail in cases:
+        for response in (api.post("/compliance/breaches", json=breach_body(**change), headers=admin_headers),
+                         api.put(f"/compliance/breaches/{created['id']}", json=change, headers=admin_headers)):
+            assert response.status_code == 400 and response.json() == {"detail": detail}, (change, response.text)
+    unchanged = api.get(f"/compliance/breaches/{created['id']}", headers=admin_headers).json()
+    assert unchanged == created

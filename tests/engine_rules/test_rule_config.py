@@ -25,6 +25,11 @@ def test_every_rule_module_publishes_its_contract():
         assert module.VERSION and module.FEATURES
         assert isinstance(module.DEFAULTS, msgspec.Struct)
         assert module.Detector.FEATURES == module.FEATURES
+        assert 1_000_000 <= module.SIEM_SIGNATURE_ID <= 1_999_999 and module.SIEM_CATEGORY
+        assert module.MALICIOUS_NATURE is None or module.MALICIOUS_NATURE.strip()
+        merge_thresholds(name, module.DEFAULTS, module.SENSITIVE_THRESHOLDS)  # names and types it knows
+    signatures = [module.SIEM_SIGNATURE_ID for module in RULE_MODULES.values()]
+    assert len(set(signatures)) == len(signatures), "two rules share a SIEM signature id"
     catalogue = {entry["rule_name"]: entry for entry in rule_catalogue()}
     assert catalogue["PORT_SCAN"]["thresholds"] == {"min_ports": 15, "window_s": 300.0}
     assert catalogue["C2_BEACON"]["default_severity"] == "CRITICAL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from appliance.siem.catalogue import SIGNATURE_IDS, community_id
+from appliance.siem.catalogue import SIGNATURE_IDS, UNKNOWN_RULE_SIGNATURE, community_id, signature_id
 from appliance.siem.cursor import ExportCursor
 from appliance.siem.ecs import ecs
 from appliance.siem.eve import eve
@@ -18,6 +18,22 @@ EVERYTHING = frozenset({"alerts", "flows", "protocol_events"})
 
 def records(store):
     return read_page(store, ExportCursor(), EVERYTHING, 100).records
+
+
+# What SIEMs already key on: a rule keeps its signature id for good (a new rule takes a new one).
+PUBLISHED_SIGNATURE_IDS = {
+    "C2_BEACON": 1_970_001, "DATA_EXFILTRATION": 1_970_002, "OT_UNAUTHORIZED_WRITE": 1_970_003, "PORT_SCAN": 1_970_004,
+    "NETWORK_SWEEP": 1_970_005, "LATERAL_MOVEMENT": 1_970_006, "BRUTE_FORCE": 1_970_007, "DNS_TUNNELING": 1_970_008,
+    "SYN_FLOOD": 1_970_009, "ARP_SPOOFING": 1_970_010, "KERBEROASTING": 1_970_011, "THREAT_INTEL_MATCH": 1_970_012,
+    "SHADOW_AI": 1_970_013, "ANOMALOUS_PAYLOAD": 1_970_014, "CLEARTEXT_CREDENTIALS": 1_970_015,
+    "ROGUE_DHCP": 1_970_016, "NEW_DEVICE": 1_970_017,
+}
+
+
+def test_published_signature_ids_never_change():
+    assert {name: signature_id(name) for name in PUBLISHED_SIGNATURE_IDS} == PUBLISHED_SIGNATURE_IDS
+    assert UNKNOWN_RULE_SIGNATURE not in SIGNATURE_IDS.values()
+    assert signature_id("NO_SUCH_RULE") == UNKNOWN_RULE_SIGNATURE
 
 
 def test_community_id_matches_the_specifications_own_example():

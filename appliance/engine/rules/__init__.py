@@ -4,7 +4,10 @@ A rule is one module of this package, found here by looking (no list to extend):
 DEFAULT_SEVERITY, VERSION, DEFAULTS (its Thresholds), FEATURES (what its Detections measure, the input of its
 scoring model), MORE_IS_WORSE (the features that only grow as an attack goes on: the model is monotone in
 them, so a growing incident never loses score for having more), SCENARIO (the simulator scenario that
-exercises it, `appliance simulate SCENARIO`) and its `Detector` class.
+exercises it, `appliance simulate SCENARIO`), SENSITIVE_THRESHOLDS (the overrides, far below the defaults, that
+give training its hard negatives: model_building/corpus.py), SIEM_SIGNATURE_ID and SIEM_CATEGORY (its Suricata
+signature id, fixed for good because SIEMs key on it, and classification: appliance/siem/), MALICIOUS_NATURE
+(the malicious or unlawful act it points at by its nature, for NIS2 reports, or None) and its `Detector` class.
 
 Pure Python, no I/O: records and packet time in, Detections out. The engine checkpoints `RuleSet.baseline`
 (`Baseline.to_bytes`) and the rules' state (`RuleSet.saved_state`, see saved_state.py) and restores both on

@@ -24,7 +24,7 @@ import msgspec
 
 from appliance.engine.baseline import FLOW_FEATURES, flow_features
 from appliance.engine.detection import Detection, Fraction, Minimum, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -32,6 +32,9 @@ NAME = "ANOMALOUS_PAYLOAD"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
 SCENARIO = "anomalous-payload"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_014
+SIEM_CATEGORY = "Potentially Bad Traffic"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +46,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"contamination": 0.01, "min_score": 0.55}
 FEATURES = (
     "anomaly_score",
     "score_threshold",
@@ -66,11 +70,9 @@ class _Anomalies(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._hosts: BoundedMap[str, _Anomalies] = BoundedMap(self.site.max_tracked_keys)
+        self._hosts: Windows[str, _Anomalies] = Windows(self.site.max_tracked_keys, self.t.window_s, _Anomalies)
 
     def _threshold(self) -> float:
         return max(self.t.min_score, self.baseline.score_at_contamination(self.t.contamination))
@@ -88,7 +90,7 @@ class Detector(Rule):
         threshold = self._threshold()
         if score is None or score < threshold:
             return []
-        host = window_for(self._hosts, flow.src_ip, flow.ts_start, self.t.window_s, _Anomalies)
+        host = self._hosts.at(flow.src_ip, flow.ts_start)
         host.note(flow.ts_end, flow.uid)
         host.alerting = True
         host.count += 1
@@ -99,14 +101,13 @@ class Detector(Rule):
             z = self.baseline.host_z_scores(flow.src_ip, host.worst_values)
             worst = host.worst_flow
             top = sorted(z.items(), key=lambda item: -abs(item[1]))[:3]
-            return self.book.detection(
+            return self.detection(
                 incident,
+                host,
                 source_ip=flow.src_ip,
                 dest_ip=worst.dst_ip,
                 port=worst.dst_port,
                 protocol=worst.proto,
-                first_seen=host.start,
-                last_seen=host.last,
                 evidence={
                     "anomaly_score": round(host.worst_score, 4),
                     "score_threshold": round(threshold, 4),
@@ -114,7 +115,6 @@ class Detector(Rule):
                     "host_baseline_flows": history,
                     "most_deviating_features": dict(top),
                 },
-                flow_uids=host.flow_uids,
                 features={
                     "anomaly_score": host.worst_score,
                     "score_threshold": threshold,
@@ -126,7 +126,3 @@ class Detector(Rule):
             )
 
         return self.book.update((flow.src_ip,), host.count, flow.ts_end, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._hosts.drop_stale(lambda host: host.expired(now, self.t.window_s))
-        return super().advance(now)

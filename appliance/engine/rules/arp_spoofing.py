@@ -33,7 +33,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, Event, Flow
 
@@ -41,6 +41,9 @@ NAME = "ARP_SPOOFING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
 SCENARIO = "arp-spoofing"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_010
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "ARP spoofing"
 ROUTER_HOSTS = 2  # a next hop that carries the external traffic of this many hosts is the site's router
 
 
@@ -51,6 +54,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"max_ips_per_mac": 2}
 FEATURES = (
     "claimed_ips",
     "mac_changes",
@@ -92,14 +96,12 @@ class _Claims(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         cap = self.site.max_tracked_keys
         self._bindings: BoundedMap[str, _Binding] = BoundedMap(cap)
         self._homes: BoundedMap[str, str] = BoundedMap(cap)  # MAC -> its own IP, from ARP
-        self._claims: BoundedMap[str, _Claims] = BoundedMap(cap)
+        self._claims: Windows[str, _Claims] = Windows(cap, self.incident_idle_s(), _Claims)
         self._sources: BoundedMap[str, CappedSet] = BoundedMap(cap)  # MAC -> internal IPs it sends from
         self._next_hop: BoundedMap[tuple, str] = BoundedMap(cap)  # (internal IP, external IP) -> the MAC between
         self._served: BoundedMap[str, CappedSet] = BoundedMap(cap)  # MAC -> hosts it is the next hop of
@@ -120,7 +122,7 @@ class Detector(Rule):
             spoofer, displaced = mac, ""  # a host's MAC answering for the router's address
         if spoofer is None and not announces:
             return []
-        claims = window_for(self._claims, spoofer or mac, event.ts, self.incident_idle_s(), _Claims)
+        claims = self._claims.at(spoofer or mac, event.ts)
         claims.note(event.ts)
         claims.ips.add(ip)
         if ip in self.site.gateways or (ip == self._router_address() and not self._is_router(mac)):
@@ -199,7 +201,7 @@ class Detector(Rule):
             self._bindings.get_or_add(flow.src_ip, lambda: _Binding(mac, flow.ts_start))
 
     def _intercepted(self, mac: str, flow: Flow, *, router: str, forwarded: bool) -> list[Detection]:
-        claims = window_for(self._claims, mac, flow.ts_start, self.incident_idle_s(), _Claims)
+        claims = self._claims.at(mac, flow.ts_start)
         claims.note(flow.ts_end, flow.uid)
         claims.intercepted.add(flow.src_ip)
         claims.forwarded += forwarded
@@ -242,12 +244,8 @@ class Detector(Rule):
     # --- incidents -------------------------------------------------------------------------------------------
     def _emit(self, mac: str, claims: _Claims, ts: float) -> list[Detection]:
         claims.alerting = True
-
-        def build(incident: str) -> Detection:
-            return self._detection(incident, mac, claims)
-
         count = len(claims.ips) + claims.mac_changes + len(claims.intercepted)
-        return self.book.update((mac,), count, ts, build)
+        return self.book.update((mac,), count, ts, self._detection, mac, claims)
 
     def _detection(self, incident: str, mac: str, claims: _Claims) -> Detection:
         claimed = claims.ips.sample()
@@ -255,13 +253,12 @@ class Detector(Rule):
         intercepted = claims.intercepted.sample()
         impersonated = claims.gateway or (taken or claimed or [""])[0]
         home = self._own_address(mac)
-        return self.book.detection(
+        return self.detection(
             incident,
+            claims,
             source_ip=home if home and home not in claims.taken else impersonated or intercepted[0],
             dest_ip=impersonated,
             protocol="ARP",
-            first_seen=claims.start,
-            last_seen=claims.last,
             evidence={
                 "mac": mac,
                 "gateway": bool(claims.gateway),
@@ -271,7 +268,6 @@ class Detector(Rule):
                 "intercepted_hosts": intercepted,
                 **({"router_mac": claims.router} if claims.router else {}),
             },
-            flow_uids=claims.flow_uids,
             features={
                 "claimed_ips": len(claims.ips),
                 "mac_changes": claims.mac_changes,
@@ -282,7 +278,3 @@ class Detector(Rule):
                 "forwarded_flows": claims.forwarded,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._claims.drop_stale(lambda claims: claims.expired(now, self.incident_idle_s()))
-        return super().advance(now)

@@ -1,8 +1,8 @@
 """Per-key state for rules that cannot grow without limit on a busy network.
 
-Every table a rule keeps is a `BoundedMap` (least recently touched key goes first when full) holding
-`Window`s (packet-time windows) whose member sets are `CappedSet`s. So a rule's memory is bounded by
-max_tracked_keys x (set cap + sketch), whatever the traffic.
+Every table a rule keeps is a `BoundedMap` (least recently touched key goes first when full), most of them
+`Windows`: packet-time windows of one kind and length, whose member sets are `CappedSet`s. So a rule's
+memory is bounded by max_tracked_keys x (set cap + sketch), whatever the traffic.
 """
 
 from __future__ import annotations
@@ -168,6 +168,29 @@ def window_for(
     if window.expired(ts, length):
         window = table[key] = factory(ts)
     return window
+
+
+class Windows(BoundedMap, Generic[K, W]):
+    """A rule's table of one kind of Window, one per key, all of one length: `at(key, ts)` is the key's live
+    window, and the rule's `advance` drops the expired ones (Rule.advance does it for every such table)."""
+
+    def __init__(self, cap: int, length: float, kind: Callable[..., W], *arguments):
+        super().__init__(cap)
+        self.length = length
+        self.kind = kind  # a Window class (state holds data, never a function), called (ts, *arguments)
+        self.arguments = arguments
+
+    def __reduce__(self):
+        return type(self), (self.cap, self.length, self.kind, *self.arguments), None, None, iter(self.items())
+
+    def at(self, key: K, ts: float) -> W:
+        return window_for(self, key, ts, self.length, self._new)
+
+    def _new(self, ts: float) -> W:
+        return self.kind(ts, *self.arguments)
+
+    def expire(self, now: float) -> None:
+        self.drop_stale(lambda window: window.expired(now, self.length))
 
 
 class RecentTimes:

@@ -30,7 +30,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import SERVICE_BY_PORT, duration, service_of
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -38,6 +38,9 @@ NAME = "BRUTE_FORCE"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
 SCENARIO = "brute-force"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_007
+SIEM_CATEGORY = "Attempted User Privilege Gain"
+MALICIOUS_NATURE = "password guessing"
 
 # Services where logging in is the first thing a session does, so a short session is a failed-looking one.
 LOGIN_FIRST_SERVICES = frozenset((
@@ -59,6 +62,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_failed_attempts": 5}
 FEATURES = (
     "failed_attempts",
     "connections",
@@ -89,12 +93,10 @@ class _Attempts(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._by_source: BoundedMap[tuple, _Attempts] = BoundedMap(self.site.max_tracked_keys)
-        self._by_target: BoundedMap[tuple, _Attempts] = BoundedMap(self.site.max_tracked_keys)
+        self._by_source: Windows[tuple, _Attempts] = Windows(self.site.max_tracked_keys, self.t.window_s, _Attempts)
+        self._by_target: Windows[tuple, _Attempts] = Windows(self.site.max_tracked_keys, self.t.window_s, _Attempts)
 
     def failed_attempts(self, flow: Flow, service: str) -> tuple[int, bool]:
         """(failed login attempts this flow carried, whether the sensor saw its logins)."""
@@ -122,13 +124,12 @@ class Detector(Rule):
         if not failed and not flow.auth_successes:
             return []
         out = []
-        by_source = window_for(self._by_source, (flow.src_ip, flow.dst_ip, service), flow.ts_start,
-                               self.t.window_s, _Attempts)
+        by_source = self._by_source.at((flow.src_ip, flow.dst_ip, service), flow.ts_start)
         self._count(by_source, flow, failed, seen)
         if by_source.alerting or by_source.failed >= self.t.min_failed_attempts:
             by_source.alerting = True
             out += self._emit((flow.src_ip, flow.dst_ip, service), by_source, flow.src_ip)
-        by_target = window_for(self._by_target, (flow.dst_ip, service), flow.ts_start, self.t.window_s, _Attempts)
+        by_target = self._by_target.at((flow.dst_ip, service), flow.ts_start)
         self._count(by_target, flow, failed, seen)
         if by_target.alerting or (
             len(by_target.sources) >= self.t.distributed_min_sources
@@ -152,10 +153,7 @@ class Detector(Rule):
         attempts.sources.add(flow.src_ip)
 
     def _emit(self, subject: tuple, attempts: _Attempts, source: str) -> list[Detection]:
-        def build(incident: str) -> Detection:
-            return self._detection(incident, subject, attempts, source)
-
-        return self.book.update(subject, attempts.failed, attempts.last, build)
+        return self.book.update(subject, attempts.failed, attempts.last, self._detection, subject, attempts, source)
 
     def _detection(self, incident: str, subject: tuple, attempts: _Attempts, source: str) -> Detection:
         if source:
@@ -164,14 +162,13 @@ class Detector(Rule):
             dst, service, _ = subject
         n, span = attempts.connections, attempts.last - attempts.start
         sources = attempts.sources.sample()
-        return self.book.detection(
+        return self.detection(
             incident,
+            attempts,
             source_ip=source or sources[0],
             dest_ip=dst,
             port=attempts.port,
             protocol="TCP",
-            first_seen=attempts.start,
-            last_seen=attempts.last,
             evidence={
                 "service": service,
                 "failed_attempts": attempts.failed,
@@ -180,7 +177,6 @@ class Detector(Rule):
                 "attempts_seen_by_sensor": attempts.known > 0,
                 **({} if source else {"distinct_sources": len(attempts.sources), "sources_sample": sources}),
             },
-            flow_uids=attempts.flow_uids,
             features={
                 "failed_attempts": attempts.failed,
                 "connections": n,
@@ -196,8 +192,3 @@ class Detector(Rule):
                 "standard_port": float(attempts.port in STANDARD_PORTS.get(service, ())),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        for table in (self._by_source, self._by_target):
-            table.drop_stale(lambda attempts: attempts.expired(now, self.t.window_s))
-        return super().advance(now)

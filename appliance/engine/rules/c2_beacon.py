@@ -53,6 +53,9 @@ NAME = "C2_BEACON"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "2.1.0"
 SCENARIO = "c2-beacon"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_001
+SIEM_CATEGORY = "Malware Command and Control Activity Detected"
+MALICIOUS_NATURE = "command-and-control beaconing"
 MAX_CALLS = 256  # per pair and series; the score needs the recent rhythm, not the whole history
 TIGHT_SPREAD = 0.1
 PERIODIC_BY_DESIGN = {("UDP", 123), ("UDP", 53), ("TCP", 53)}
@@ -73,6 +76,14 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {
+    "min_connections": 4,
+    "min_score": 0.5,
+    "max_interval_cv": 1.0,
+    "min_median_interval_s": 0.2,
+    "min_duration_s": 20.0,
+    "common_destination_hosts": 50,
+}
 FEATURES = (
     "connections",
     "score",
@@ -153,8 +164,6 @@ class _Series:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._connections: BoundedMap[tuple, _Series] = BoundedMap(self.site.max_tracked_keys)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import CleartextLoginEvent, Event, HttpRequestEvent
 
@@ -20,6 +20,9 @@ NAME = "CLEARTEXT_CREDENTIALS"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
 SCENARIO = "cleartext-credentials"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_015
+SIEM_CATEGORY = "Potential Corporate Privacy Violation"
+MALICIOUS_NATURE = None
 ANONYMOUS_USERS = {"anonymous", "ftp"}
 
 
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("logins", "distinct_users", "password_seen", "duration_s")
 MORE_IS_WORSE = ("logins",)
 
@@ -53,11 +57,9 @@ def login_of(event: Event) -> tuple[str, str, bool] | None:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._logins: BoundedMap[tuple, _Logins] = BoundedMap(self.site.max_tracked_keys)
+        self._logins: Windows[tuple, _Logins] = Windows(self.site.max_tracked_keys, self.t.window_s, _Logins)
 
     def on_event(self, event: Event) -> list[Detection]:
         login = login_of(event)
@@ -67,7 +69,7 @@ class Detector(Rule):
         if protocol == "ftp" and user.lower() in ANONYMOUS_USERS:
             return []
         key = (event.src_ip, event.dst_ip, protocol)
-        logins = window_for(self._logins, key, event.ts, self.t.window_s, _Logins)
+        logins = self._logins.at(key, event.ts)
         logins.note(event.ts, event.flow_uid)
         logins.logins += 1
         logins.password_seen |= password_seen
@@ -78,20 +80,18 @@ class Detector(Rule):
         logins.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                logins,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip,
                 port=event.dst_port,
                 protocol=protocol,
-                first_seen=logins.start,
-                last_seen=logins.last,
                 evidence={
                     "protocol": protocol,
                     "users": logins.users.sample(),
                     "password_seen": logins.password_seen,
                 },
-                flow_uids=logins.flow_uids,
                 features={
                     "logins": logins.logins,
                     "distinct_users": len(logins.users),
@@ -101,7 +101,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, logins.logins, event.ts, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._logins.drop_stale(lambda logins: logins.expired(now, self.t.window_s))
-        return super().advance(now)

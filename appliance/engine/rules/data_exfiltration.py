@@ -14,7 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Positive, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -22,6 +22,9 @@ NAME = "DATA_EXFILTRATION"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
 SCENARIO = "data-exfiltration"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_002
+SIEM_CATEGORY = "Large Scale Information Leak"
+MALICIOUS_NATURE = "data exfiltration"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +35,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_upload_bytes": 500_000, "min_upload_ratio": 1.5}
 FEATURES = (
     "upload_bytes",
     "download_bytes",
@@ -55,17 +59,15 @@ class _Transfer(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._transfers: BoundedMap[tuple, _Transfer] = BoundedMap(self.site.max_tracked_keys)
+        self._transfers: Windows[tuple, _Transfer] = Windows(self.site.max_tracked_keys, self.t.window_s, _Transfer)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not self.site.is_internal(flow.src_ip) or self.site.is_internal(flow.dst_ip):
             return []
         key = (flow.src_ip, flow.dst_ip)
-        transfer = window_for(self._transfers, key, flow.ts_start, self.t.window_s, _Transfer)
+        transfer = self._transfers.at(key, flow.ts_start)
         transfer.note(flow.ts_end, flow.uid)
         transfer.up += flow.bytes_orig
         transfer.down += flow.bytes_resp
@@ -81,14 +83,13 @@ class Detector(Rule):
 
         def build(incident: str) -> Detection:
             span = transfer.last - transfer.start
-            return self.book.detection(
+            return self.detection(
                 incident,
+                transfer,
                 source_ip=flow.src_ip,
                 dest_ip=flow.dst_ip,
                 port=flow.dst_port if len(transfer.ports) == 1 else 0,
                 protocol=flow.proto,
-                first_seen=transfer.start,
-                last_seen=transfer.last,
                 evidence={
                     "upload_bytes": transfer.up,
                     "download_bytes": transfer.down,
@@ -96,7 +97,6 @@ class Detector(Rule):
                     "off_hours": transfer.off_hours,
                     "effective_min_upload_bytes": int(bar),
                 },
-                flow_uids=transfer.flow_uids,
                 features={
                     "upload_bytes": transfer.up,
                     "download_bytes": transfer.down,
@@ -109,7 +109,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, transfer.up, flow.ts_end, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._transfers.drop_stale(lambda transfer: transfer.expired(now, self.t.window_s))
-        return super().advance(now)

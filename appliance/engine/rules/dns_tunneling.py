@@ -21,7 +21,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Positive, Seconds
 from appliance.engine.network import normalise_domain
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import DnsEvent, Event
 
@@ -29,6 +29,9 @@ NAME = "DNS_TUNNELING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "dns-tunneling"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_008
+SIEM_CATEGORY = "Potentially Bad Traffic"
+MALICIOUS_NATURE = "DNS tunnelling"
 TXT, NULL = 16, 10
 # Second-level labels under which registrations sit one level deeper (example.co.uk): a heuristic that
 # covers the common country suffixes without shipping the public suffix list.
@@ -45,6 +48,13 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {
+    "min_suspicious_subdomains": 5,
+    "long_subdomain_chars": 24,
+    "high_entropy_bits": 3.2,
+    "min_txt_null_queries": 5,
+    "min_unique_subdomains": 4,
+}
 FEATURES = (
     "queries",
     "unique_subdomains",
@@ -106,11 +116,9 @@ class _Tunnel:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._queries: BoundedMap[tuple, _Queries] = BoundedMap(self.site.max_tracked_keys)
+        self._queries: Windows[tuple, _Queries] = Windows(self.site.max_tracked_keys, self.t.window_s, _Queries)
         self._tunnels: BoundedMap[str, _Tunnel] = BoundedMap(self.site.max_tracked_keys)
 
     def on_event(self, event: Event) -> list[Detection]:
@@ -118,7 +126,7 @@ class Detector(Rule):
             return []
         sub, domain = registered_domain(event.query)
         key = (event.src_ip, domain)
-        window = window_for(self._queries, key, event.ts, self.t.window_s, _Queries)
+        window = self._queries.at(key, event.ts)
         window.note(event.ts, event.flow_uid)
         window.queries += 1
         window.txt_null += event.qtype in (TXT, NULL)
@@ -132,12 +140,7 @@ class Detector(Rule):
         tunnel.clients.add(event.src_ip)
         tunnel.queries += 1
         tunnel.last = max(tunnel.last, event.ts)
-        return self.book.update(
-            (domain,),
-            tunnel.queries,
-            event.ts,
-            lambda incident: self._detection(incident, tunnel, domain, window),
-        )
+        return self.book.update((domain,), tunnel.queries, event.ts, self._detection, tunnel, domain, window)
 
     def _count_subdomain(self, window: _Queries, sub: str, query: str) -> None:
         letters = sub.replace(".", "")
@@ -160,13 +163,12 @@ class Detector(Rule):
 
     def _detection(self, incident: str, tunnel: _Tunnel, domain: str, window: _Queries) -> Detection:
         unique = len(window.subdomains)
-        return self.book.detection(
+        return self.detection(
             incident,
+            window,
             source_ip=tunnel.first_client,
             port=53,
             protocol="DNS",
-            first_seen=window.start,
-            last_seen=window.last,
             evidence={
                 "domain": domain,
                 "clients": tunnel.clients.sample(),
@@ -175,7 +177,6 @@ class Detector(Rule):
                 "txt_null_queries": window.txt_null,
                 "query_samples": window.samples,
             },
-            flow_uids=window.flow_uids,
             features={
                 "queries": window.queries,
                 "unique_subdomains": unique,
@@ -189,6 +190,5 @@ class Detector(Rule):
         )
 
     def advance(self, now: float) -> list[Detection]:
-        self._queries.drop_stale(lambda window: window.expired(now, self.t.window_s))
         self._tunnels.drop_stale(lambda tunnel: now - tunnel.last > self.t.window_s)
         return super().advance(now)

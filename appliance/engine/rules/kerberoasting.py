@@ -16,7 +16,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Event, KerberosEvent
 
@@ -24,6 +24,9 @@ NAME = "KERBEROASTING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "kerberoasting"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_011
+SIEM_CATEGORY = "Attempted User Privilege Gain"
+MALICIOUS_NATURE = "Kerberos ticket harvesting"
 TGS_REQ, TGS_REP = 12, 13
 AES = {17, 18, 19, 20}
 WEAK = {1, 3, 23, 24}  # DES-CBC-CRC, DES-CBC-MD5, RC4-HMAC, RC4-HMAC-EXP
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_services": 3}
 FEATURES = ("tgs_requests", "distinct_services", "weak_tickets", "aes_offered", "duration_s")
 MORE_IS_WORSE = ("weak_tickets", "distinct_services")
 
@@ -54,11 +58,9 @@ class _Tickets(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._pairs: BoundedMap[tuple, _Tickets] = BoundedMap(self.site.max_tracked_keys)
+        self._pairs: Windows[tuple, _Tickets] = Windows(self.site.max_tracked_keys, self.t.window_s, _Tickets)
 
     def on_event(self, event: Event) -> list[Detection]:
         if not isinstance(event, KerberosEvent):
@@ -71,7 +73,7 @@ class Detector(Rule):
 
     def _request(self, event: KerberosEvent) -> list[Detection]:
         key = (event.src_ip, event.dst_ip)
-        tickets = window_for(self._pairs, key, event.ts, self.t.window_s, _Tickets)
+        tickets = self._pairs.at(key, event.ts)
         tickets.note(event.ts, event.flow_uid)
         tickets.requests += 1
         tickets.services.add(event.service)
@@ -99,23 +101,17 @@ class Detector(Rule):
         if not (tickets.alerting or weak or burst):
             return []
         tickets.alerting = True
-        return self.book.update(
-            key,
-            tickets.weak + len(tickets.services),
-            ts,
-            lambda incident: self._detection(incident, key, tickets),
-        )
+        return self.book.update(key, tickets.weak + len(tickets.services), ts, self._detection, key, tickets)
 
     def _detection(self, incident: str, key: tuple, tickets: _Tickets) -> Detection:
         client, dc = key
-        return self.book.detection(
+        return self.detection(
             incident,
+            tickets,
             source_ip=client,
             dest_ip=dc,
             port=88,
             protocol="Kerberos",
-            first_seen=tickets.start,
-            last_seen=tickets.last,
             evidence={
                 "tgs_requests": tickets.requests,
                 "services_sample": tickets.services.sample(),
@@ -123,7 +119,6 @@ class Detector(Rule):
                 "weak_ticket_services": tickets.weak_services.sample(),
                 "client_offered_aes": tickets.aes_offered,
             },
-            flow_uids=tickets.flow_uids,
             features={
                 "tgs_requests": tickets.requests,
                 "distinct_services": len(tickets.services),
@@ -132,7 +127,3 @@ class Detector(Rule):
                 "duration_s": tickets.last - tickets.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._pairs.drop_stale(lambda tickets: tickets.expired(now, self.t.window_s))
-        return super().advance(now)

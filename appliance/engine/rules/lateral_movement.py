@@ -29,7 +29,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import admin_service
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -37,6 +37,9 @@ NAME = "LATERAL_MOVEMENT"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.1.0"
 SCENARIO = "lateral-movement"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_006
+SIEM_CATEGORY = "Attempted Administrator Privilege Gain"
+MALICIOUS_NATURE = "lateral movement"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +52,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"fanout_hosts": 3}
 FEATURES = (
     "distinct_peers",
     "connections",
@@ -73,12 +77,10 @@ class _Activity(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._fanout: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
-        self._novel: BoundedMap[tuple, _Activity] = BoundedMap(self.site.max_tracked_keys)
+        self._fanout: Windows[tuple, _Activity] = Windows(self.site.max_tracked_keys, self.t.window_s, _Activity)
+        self._novel: Windows[tuple, _Activity] = Windows(self.site.max_tracked_keys, self.t.novel_idle_s, _Activity)
         self._reported: BoundedMap[tuple, float] = BoundedMap(self.site.max_tracked_keys)  # (src, service, peer)
 
     def incident_idle_s(self) -> float:
@@ -91,13 +93,13 @@ class Detector(Rule):
         if not (self.site.is_internal(flow.src_ip) and self.site.is_internal(flow.dst_ip)):
             return []
         out = []
-        fanout = window_for(self._fanout, (flow.src_ip, "fan-out"), flow.ts_start, self.t.window_s, _Activity)
+        fanout = self._fanout.at((flow.src_ip, "fan-out"), flow.ts_start)
         self._count(fanout, flow, service)
         if fanout.alerting or self._fanout_peers(fanout, flow, service) >= self.t.fanout_hosts:
             fanout.alerting = True
             out += self._emit((flow.src_ip, "fan-out"), fanout, new_service=False)
         if self._is_new_behaviour(flow, service):
-            novel = window_for(self._novel, (flow.src_ip, service), flow.ts_start, self.t.novel_idle_s, _Activity)
+            novel = self._novel.at((flow.src_ip, service), flow.ts_start)
             novel.alerting = True
             self._count(novel, flow, service)
             self._reported.get_or_add((flow.src_ip, service, flow.dst_ip), float)
@@ -135,13 +137,12 @@ class Detector(Rule):
         def build(incident: str) -> Detection:
             src = subject[0]
             peers = len(activity.peers)
-            return self.book.detection(
+            return self.detection(
                 incident,
+                activity,
                 source_ip=src,
                 dest_ip=activity.peers.sample(1)[0] if peers == 1 else "",
                 protocol="TCP",
-                first_seen=activity.start,
-                last_seen=activity.last,
                 evidence={
                     "trigger": "new_service" if new_service else "fan_out",
                     "services": sorted(activity.services),
@@ -149,7 +150,6 @@ class Detector(Rule):
                     "peers_sample": activity.peers.sample(),
                     "connections": activity.connections,
                 },
-                flow_uids=activity.flow_uids,
                 features={
                     "distinct_peers": peers,
                     "connections": activity.connections,
@@ -162,8 +162,3 @@ class Detector(Rule):
             )
 
         return self.book.update(subject, len(activity.peers), activity.last, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._fanout.drop_stale(lambda activity: activity.expired(now, self.t.window_s))
-        self._novel.drop_stale(lambda activity: activity.expired(now, self.t.novel_idle_s))
-        return super().advance(now)

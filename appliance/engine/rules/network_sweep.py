@@ -19,7 +19,7 @@ import msgspec
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import is_echo_request, is_probe
 from appliance.engine.network import is_multicast_or_broadcast
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, RecentTimes, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, Event, Flow
 
@@ -27,6 +27,9 @@ NAME = "NETWORK_SWEEP"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "network-sweep"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_005
+SIEM_CATEGORY = "Detection of a Network Scan"
+MALICIOUS_NATURE = "network sweeping"
 
 
 # UDP services whose clients ask many servers and shrug off silence: a recursive resolver walking
@@ -46,6 +49,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_hosts": 5, "arp_min_hosts": 8, "burst_hosts": 4}
 FEATURES = (
     "distinct_hosts",
     "attempts",
@@ -71,11 +75,11 @@ class _Sweep(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._sweeps: BoundedMap[tuple, _Sweep] = BoundedMap(self.site.max_tracked_keys)
+        self._sweeps: Windows[tuple, _Sweep] = Windows(
+            self.site.max_tracked_keys, self.t.window_s, _Sweep, self.t.burst_s, 4 * self.t.burst_hosts
+        )
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if is_echo_request(flow):
@@ -95,13 +99,7 @@ class Detector(Rule):
     def _attempt(self, key: tuple, host: str, start: float, end: float, uid: str) -> list[Detection]:
         if not host or is_multicast_or_broadcast(host):
             return []
-        sweep = window_for(
-            self._sweeps,
-            key,
-            start,
-            self.t.window_s,
-            lambda ts: _Sweep(ts, self.t.burst_s, 4 * self.t.burst_hosts),
-        )
+        sweep = self._sweeps.at(key, start)
         sweep.note(end, uid)
         sweep.attempts += 1
         if sweep.hosts.add(host):
@@ -110,20 +108,17 @@ class Detector(Rule):
         if not sweep.alerting and len(sweep.hosts) < min_hosts and sweep.max_burst < self.t.burst_hosts:
             return []
         sweep.alerting = True
-        return self.book.update(
-            key, len(sweep.hosts), end, lambda incident: self._detection(incident, key, sweep)
-        )
+        return self.book.update(key, len(sweep.hosts), end, self._detection, key, sweep)
 
     def _detection(self, incident: str, key: tuple, sweep: _Sweep) -> Detection:
         src, method, port = key
         hosts = len(sweep.hosts)
-        return self.book.detection(
+        return self.detection(
             incident,
+            sweep,
             source_ip=src,
             port=port,
             protocol=method,
-            first_seen=sweep.start,
-            last_seen=sweep.last,
             evidence={
                 "method": method,
                 "distinct_hosts": hosts,
@@ -131,7 +126,6 @@ class Detector(Rule):
                 "hosts_sample": sweep.hosts.sample(),
                 "max_hosts_in_burst": sweep.max_burst,
             },
-            flow_uids=sweep.flow_uids,
             features={
                 "distinct_hosts": hosts,
                 "attempts": sweep.attempts,
@@ -143,7 +137,3 @@ class Detector(Rule):
                 "tcp": float(method == "TCP"),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._sweeps.drop_stale(lambda sweep: sweep.expired(now, self.t.window_s))
-        return super().advance(now)

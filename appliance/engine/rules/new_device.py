@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, RecentTimes, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, RecentTimes, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import ArpEvent, DhcpEvent, Event, Flow
 
@@ -25,6 +25,9 @@ NAME = "NEW_DEVICE"
 DEFAULT_SEVERITY = "LOW"
 VERSION = "1.1.0"
 SCENARIO = "new-device"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_017
+SIEM_CATEGORY = "Misc activity"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("flows", "addresses", "dhcp_seen", "arp_seen", "hours_after_learning")
 _NO_MAC = ("", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
 
@@ -54,11 +58,9 @@ class _Device(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._devices: BoundedMap[str, _Device] = BoundedMap(self.site.max_tracked_keys)
+        self._devices: Windows[str, _Device] = Windows(self.site.max_tracked_keys, self.t.window_s, _Device)
         self._arrivals = RecentTimes(self.t.burst_window_s, cap=self.t.burst_devices + 1)
         self._burst: _Device | None = None
         self._held: dict[str, _Device] = {}  # newcomers not reported yet, in arrival order
@@ -89,7 +91,7 @@ class Detector(Rule):
             return []
         if newcomer and self._arrivals.add(ts) > self.t.burst_devices:
             return self._burst_sighting(identity, ip, how, ts, uid)
-        device = window_for(self._devices, identity, ts, self.t.window_s, _Device)
+        device = self._devices.at(identity, ts)
         device.note(ts, uid)
         device.mac = mac if mac not in _NO_MAC else ""
         device.sightings += 1
@@ -121,14 +123,12 @@ class Detector(Rule):
 
         def build(incident: str) -> Detection:
             addresses = device.addresses.sample()
-            return self.book.detection(
+            return self.detection(
                 incident,
+                device,
                 source_ip=addresses[0] if addresses else "",
                 protocol=device.first_how.upper(),
-                first_seen=device.start,
-                last_seen=device.last,
                 evidence={"mac": device.mac, "addresses": addresses, "seen_by": dict(device.seen_by)},
-                flow_uids=device.flow_uids,
                 features=self._features(device, ts),
             )
 
@@ -153,12 +153,11 @@ class Detector(Rule):
         burst.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                burst,
                 source_ip=ip if ip not in ("", "0.0.0.0") else "0.0.0.0",
                 protocol=how.upper(),
-                first_seen=burst.start,
-                last_seen=burst.last,
                 evidence={
                     "burst": True,
                     "devices": len(burst.addresses),
@@ -167,7 +166,6 @@ class Detector(Rule):
                     "why": f"more than {self.t.burst_devices} devices appeared within "
                     f"{self.t.burst_window_s:g} s: one event, not new devices",
                 },
-                flow_uids=burst.flow_uids,
                 features=self._features(burst, ts),
             )
 
@@ -185,5 +183,4 @@ class Detector(Rule):
 
     def advance(self, now: float) -> list[Detection]:
         out = self._release_held(now)
-        self._devices.drop_stale(lambda device: device.expired(now, self.t.window_s))
         return out + super().advance(now)

@@ -17,7 +17,7 @@ from collections import Counter
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import BacnetEvent, Dnp3Event, Event, ModbusEvent
 
@@ -25,6 +25,9 @@ NAME = "OT_UNAUTHORIZED_WRITE"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
 SCENARIO = "ot-unauthorized-write"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_003
+SIEM_CATEGORY = "Targeted Malicious Activity was Detected"
+MALICIOUS_NATURE = "unauthorised writes to industrial control systems"
 MODBUS_WRITES = {
     5: "write_single_coil",
     6: "write_single_register",
@@ -43,6 +46,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("writes", "distinct_function_codes", "distinct_units", "duration_s", "modbus", "dnp3", "bacnet")
 MORE_IS_WORSE = ("writes", "distinct_function_codes", "distinct_units")
 
@@ -73,11 +77,9 @@ class _Writes(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._writes: BoundedMap[tuple, _Writes] = BoundedMap(self.site.max_tracked_keys)
+        self._writes: Windows[tuple, _Writes] = Windows(self.site.max_tracked_keys, self.t.window_s, _Writes)
 
     def on_event(self, event: Event) -> list[Detection]:
         write = write_of(event)
@@ -85,7 +87,7 @@ class Detector(Rule):
             return []
         protocol, function, unit = write
         key = (event.src_ip, event.dst_ip, protocol)
-        writes = window_for(self._writes, key, event.ts, self.t.window_s, _Writes)
+        writes = self._writes.at(key, event.ts)
         writes.note(event.ts, event.flow_uid)
         writes.functions[function] += 1
         if len(writes.units) < 256:
@@ -96,20 +98,18 @@ class Detector(Rule):
         writes.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                writes,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip,
                 port=event.dst_port,
                 protocol=protocol,
-                first_seen=writes.start,
-                last_seen=writes.last,
                 evidence={
                     "functions": dict(writes.functions),
                     "units": sorted(writes.units)[:20],
                     "writes": count,
                 },
-                flow_uids=writes.flow_uids,
                 features={
                     "writes": count,
                     "distinct_function_codes": len(writes.functions),
@@ -122,7 +122,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, count, event.ts, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._writes.drop_stale(lambda writes: writes.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -20,7 +20,7 @@ import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
 from appliance.engine.flow_traits import is_probe, tcp_probe_kind
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, PortSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, PortSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -28,6 +28,9 @@ NAME = "PORT_SCAN"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
 SCENARIO = "port-scan"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_004
+SIEM_CATEGORY = "Detection of a Network Scan"
+MALICIOUS_NATURE = "port scanning"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_ports": 4}
 FEATURES = (
     "distinct_ports",
     "probes",
@@ -71,18 +75,16 @@ class _Scanner(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._scans: BoundedMap[tuple, _Scan] = BoundedMap(self.site.max_tracked_keys)
-        self._scanners: BoundedMap[tuple, _Scanner] = BoundedMap(self.site.max_tracked_keys)
+        self._scans: Windows[tuple, _Scan] = Windows(self.site.max_tracked_keys, self.t.window_s, _Scan)
+        self._scanners: Windows[tuple, _Scanner] = Windows(self.site.max_tracked_keys, self.t.window_s, _Scanner)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
         if not is_probe(flow):
             return []
         key = (flow.src_ip, flow.dst_ip, flow.proto)
-        scan = window_for(self._scans, key, flow.ts_start, self.t.window_s, _Scan)
+        scan = self._scans.at(key, flow.ts_start)
         scan.note(flow.ts_end, flow.uid)
         scan.probes += 1
         scan.rejected += flow.conn_state in ("REJ", "RSTR", "RSTOS0")
@@ -94,14 +96,12 @@ class Detector(Rule):
             return []
         scan.alerting = True
         subject = (flow.src_ip, flow.proto)
-        scanner = window_for(self._scanners, subject, flow.ts_start, self.t.window_s, _Scanner)
+        scanner = self._scanners.at(subject, flow.ts_start)
         scanner.alerting = True
         scanner.note(flow.ts_end)
         scanner.hosts.add(flow.dst_ip)
-        return self.book.update(
-            subject, (len(scanner.hosts) - 1) * self.t.min_ports + len(scan.ports), flow.ts_end,
-            lambda incident: self._detection(incident, key, scan, scanner),
-        )
+        count = (len(scanner.hosts) - 1) * self.t.min_ports + len(scan.ports)
+        return self.book.update(subject, count, flow.ts_end, self._detection, key, scan, scanner)
 
     def _detection(self, incident: str, key: tuple, scan: _Scan, scanner: _Scanner) -> Detection:
         src, dst, proto = key
@@ -135,8 +135,3 @@ class Detector(Rule):
                 "tcp": float(proto == "TCP"),
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._scans.drop_stale(lambda scan: scan.expired(now, self.t.window_s))
-        self._scanners.drop_stale(lambda scanner: scanner.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import DhcpEvent, Event
 
@@ -25,6 +25,9 @@ NAME = "ROGUE_DHCP"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
 SCENARIO = "rogue-dhcp"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_016
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "a rogue DHCP server"
 DISCOVER, OFFER, REQUEST, ACK, INFORM = 1, 2, 3, 5, 8
 
 
@@ -36,6 +39,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"flood_per_mac": 10, "flood_distinct_macs": 30}
 FEATURES = ("messages", "distinct_clients", "distinct_servers", "offers", "is_starvation", "duration_s")
 MORE_IS_WORSE = ("messages",)
 
@@ -52,14 +56,12 @@ class _Dhcp(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._servers: BoundedMap[str, _Dhcp] = BoundedMap(self.site.max_tracked_keys)
-        self._recent_servers: BoundedMap[str, _Dhcp] = BoundedMap(1)
-        self._requests: BoundedMap[str, _Dhcp] = BoundedMap(self.site.max_tracked_keys)
-        self._all_requests: BoundedMap[str, _Dhcp] = BoundedMap(1)
+        self._servers: Windows[str, _Dhcp] = Windows(self.site.max_tracked_keys, self.t.window_s, _Dhcp)
+        self._recent_servers: Windows[str, _Dhcp] = Windows(1, self.t.window_s, _Dhcp)
+        self._requests: Windows[str, _Dhcp] = Windows(self.site.max_tracked_keys, self.t.flood_window_s, _Dhcp)
+        self._all_requests: Windows[str, _Dhcp] = Windows(1, self.t.flood_window_s, _Dhcp)
         self._first_server: str | None = None
 
     def on_event(self, event: Event) -> list[Detection]:
@@ -73,13 +75,13 @@ class Detector(Rule):
 
     def _answer(self, event: DhcpEvent) -> list[Detection]:
         server = event.server_id or event.src_ip
-        seen = window_for(self._recent_servers, "all", event.ts, self.t.window_s, _Dhcp)
+        seen = self._recent_servers.at("all", event.ts)
         seen.servers.add(server)
         if self._first_server is None:
             self._first_server = server
         if not self._is_rogue(server, event.ts):
             return []
-        answers = window_for(self._servers, server, event.ts, self.t.window_s, _Dhcp)
+        answers = self._servers.at(server, event.ts)
         answers.note(event.ts, event.flow_uid)
         answers.alerting = True
         answers.messages += 1
@@ -88,10 +90,8 @@ class Detector(Rule):
         for other in sorted(seen.servers.members):  # not set order: it changes with every process's str hash
             answers.servers.add(other)
 
-        def build(incident: str) -> Detection:
-            return self._detection(incident, server, event.src_mac, answers, starvation=False)
-
-        return self.book.update(("server", server), answers.messages, event.ts, build)
+        return self.book.update(("server", server), answers.messages, event.ts, self._detection, server, event.src_mac,
+                                answers, starvation=False)
 
     def _is_rogue(self, server: str, ts: float) -> bool:
         if self.site.dhcp_servers:
@@ -102,8 +102,8 @@ class Detector(Rule):
 
     def _request(self, event: DhcpEvent) -> list[Detection]:
         mac = (event.client_mac or event.src_mac).lower()
-        per_mac = window_for(self._requests, mac, event.ts, self.t.flood_window_s, _Dhcp)
-        every = window_for(self._all_requests, "all", event.ts, self.t.flood_window_s, _Dhcp)
+        per_mac = self._requests.at(mac, event.ts)
+        every = self._all_requests.at("all", event.ts)
         for window in (per_mac, every):
             window.source = window.source or event.src_ip
             window.note(event.ts, event.flow_uid)
@@ -118,19 +118,16 @@ class Detector(Rule):
         return []
 
     def _flood(self, subject: tuple, mac: str, window: _Dhcp, event: DhcpEvent) -> list[Detection]:
-        def build(incident: str) -> Detection:
-            return self._detection(incident, window.source, mac, window, starvation=True)
-
-        return self.book.update(subject, window.messages, event.ts, build)
+        return self.book.update(subject, window.messages, event.ts, self._detection, window.source, mac, window,
+                                starvation=True)
 
     def _detection(self, incident: str, source: str, mac: str, window: _Dhcp, starvation: bool) -> Detection:
-        return self.book.detection(
+        return self.detection(
             incident,
+            window,
             source_ip=source,
             port=67,
             protocol="DHCP",
-            first_seen=window.start,
-            last_seen=window.last,
             evidence={
                 "trigger": "starvation" if starvation else "unknown_server",
                 "mac": mac,
@@ -138,7 +135,6 @@ class Detector(Rule):
                 "clients_sample": window.clients.sample(),
                 "servers_seen": window.servers.sample(),
             },
-            flow_uids=window.flow_uids,
             features={
                 "messages": window.messages,
                 "distinct_clients": len(window.clients),
@@ -148,13 +144,6 @@ class Detector(Rule):
                 "duration_s": window.last - window.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        for table in (self._servers, self._recent_servers):
-            table.drop_stale(lambda window: window.expired(now, self.t.window_s))
-        for table in (self._requests, self._all_requests):
-            table.drop_stale(lambda window: window.expired(now, self.t.flood_window_s))
-        return super().advance(now)
 
     def incident_idle_s(self) -> float:
         return self.t.window_s

@@ -8,8 +8,8 @@ restores after a restart, so that the restarted engine takes exactly the decisio
   bounded_state.py or of the rule's own module (classes, not functions). Never a lambda, a bound method, a
   generator, a file, a lock or a compiled regex; derive those from configuration in `__init__` from the
   CONFIGURATION attributes (a pattern built from `self.site` is configuration: name it in CONFIGURATION of
-  the subclass). Passing a closure to `self.book.update(subject, count, ts, build)` is fine: the book turns
-  it into a Detection when packet time advances, before any checkpoint.
+  the subclass). Passing a method or closure to `self.book.update(subject, count, ts, build, *args)` is fine:
+  the book turns it into a Detection when packet time advances, before any checkpoint.
 - nothing in it may depend on the wall clock, on random numbers (unless seeded and saved) or on the order
   in which a set of strings iterates (that order changes with every process: iterate through sorted()).
 - a change to what a rule keeps needs no migration: the engine discards a checkpoint made by other code.
@@ -19,11 +19,13 @@ and checks that it goes on exactly as the original.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import sys
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from appliance.engine.detection import IncidentBook
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.saved_state import Shared
 from sensor.records import Event, Flow
 
@@ -34,8 +36,9 @@ if TYPE_CHECKING:
 
 
 class Rule:
-    """Base of every rule's detector. Subclasses set the class attributes from their module constants and
-    override the hooks they need; each hook returns the Detections (new incidents or updates) it caused."""
+    """Base of every rule's detector (a module's `Detector`). It takes NAME, DEFAULT_SEVERITY, VERSION and
+    FEATURES from its module's constants; subclasses override the hooks they need, and each hook returns the
+    Detections (new incidents or updates) it caused."""
 
     NAME: ClassVar[str]
     DEFAULT_SEVERITY: ClassVar[str]
@@ -43,6 +46,12 @@ class Rule:
     FEATURES: ClassVar[tuple[str, ...]]
     # Attributes that are configuration, not state: never saved, rebuilt from the settings on restart.
     CONFIGURATION: ClassVar[frozenset[str]] = frozenset({"t", "site", "baseline", "book"})
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        module = sys.modules[cls.__module__]
+        for name in ("NAME", "DEFAULT_SEVERITY", "VERSION", "FEATURES"):
+            setattr(cls, name, getattr(module, name))
 
     def __init__(
         self,
@@ -67,6 +76,13 @@ class Rule:
         """Packet time without activity after which an incident closes (a later repeat is a new one)."""
         return float(getattr(self.t, "window_s", 3600.0))
 
+    def detection(self, incident: str, window: Window, **fields: Any) -> Detection:
+        """The Detection of `incident` whose span and evidence flows are `window`'s; `fields` are the rest of
+        IncidentBook.detection's (endpoints, evidence, features)."""
+        return self.book.detection(
+            incident, first_seen=window.start, last_seen=window.last, flow_uids=window.flow_uids, **fields
+        )
+
     def on_flow(self, flow: Flow) -> list[Detection]:
         return []
 
@@ -74,7 +90,11 @@ class Rule:
         return []
 
     def advance(self, now: float) -> list[Detection]:
-        """Expire state older than the rule's windows. Rules that decide at window end override this."""
+        """Expire state older than the rule's windows (every `Windows` table it keeps) and idle incidents.
+        Rules that decide at window end, or keep other expiring state, override this."""
+        for table in vars(self).values():
+            if isinstance(table, Windows):
+                table.expire(now)
         return self.book.expire(now)
 
     def saved_state(self, configuration: dict[int, Shared]) -> dict:

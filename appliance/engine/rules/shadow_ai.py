@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import DnsEvent, Event, HttpRequestEvent, TlsClientHelloEvent
 
@@ -21,6 +21,9 @@ NAME = "SHADOW_AI"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
 SCENARIO = "shadow-ai"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_013
+SIEM_CATEGORY = "Potential Corporate Privacy Violation"
+MALICIOUS_NATURE = None
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("lookups", "dns_lookups", "tls_connections", "http_requests", "duration_s")
 MORE_IS_WORSE = ("lookups",)
 
@@ -54,11 +58,9 @@ def service_name(event: Event) -> tuple[str, str] | None:
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._uses: BoundedMap[tuple, _Use] = BoundedMap(self.site.max_tracked_keys)
+        self._uses: Windows[tuple, _Use] = Windows(self.site.max_tracked_keys, self.t.window_s, _Use)
 
     def on_event(self, event: Event) -> list[Detection]:
         seen = service_name(event)
@@ -71,7 +73,7 @@ class Detector(Rule):
         if service is None:
             return []
         key = (event.src_ip, service)
-        use = window_for(self._uses, key, event.ts, self.t.window_s, _Use)
+        use = self._uses.at(key, event.ts)
         use.note(event.ts, event.flow_uid)
         use.by_kind[kind] += 1
         if len(use.names) < 20:
@@ -82,16 +84,14 @@ class Detector(Rule):
         use.alerting = True
 
         def build(incident: str) -> Detection:
-            return self.book.detection(
+            return self.detection(
                 incident,
+                use,
                 source_ip=event.src_ip,
                 dest_ip=event.dst_ip if kind != "dns" else "",
                 port=event.dst_port,
                 protocol=event.proto,
-                first_seen=use.start,
-                last_seen=use.last,
                 evidence={"service": service, "names": sorted(use.names), "lookups": lookups},
-                flow_uids=use.flow_uids,
                 features={
                     "lookups": lookups,
                     "dns_lookups": use.by_kind["dns"],
@@ -102,7 +102,3 @@ class Detector(Rule):
             )
 
         return self.book.update(key, lookups, event.ts, build)
-
-    def advance(self, now: float) -> list[Detection]:
-        self._uses.drop_stale(lambda use: use.expired(now, self.t.window_s))
-        return super().advance(now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, CappedSet, Window, window_for
+from appliance.engine.rules.bounded_state import CappedSet, Window, Windows
 from appliance.engine.rules.rule import Rule
 from sensor.records import Flow
 
@@ -21,6 +21,9 @@ NAME = "SYN_FLOOD"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
 SCENARIO = "syn-flood"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_009
+SIEM_CATEGORY = "Attempted Denial of Service"
+MALICIOUS_NATURE = "SYN flooding"
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +32,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {"min_syn_packets": 50}
 FEATURES = (
     "syn_packets",
     "half_open_flows",
@@ -57,11 +61,9 @@ class _Flood(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._floods: BoundedMap[tuple, _Flood] = BoundedMap(self.site.max_tracked_keys)
+        self._floods: Windows[tuple, _Flood] = Windows(self.site.max_tracked_keys, self.t.window_s, _Flood)
 
     def incident_idle_s(self) -> float:
         return max(60.0, self.t.window_s)  # a flood pausing for a minute is still the same attack
@@ -70,7 +72,7 @@ class Detector(Rule):
         if not is_half_open(flow):
             return []
         key = (flow.dst_ip, flow.dst_port)
-        flood = window_for(self._floods, key, flow.ts_start, self.t.window_s, _Flood)
+        flood = self._floods.at(key, flow.ts_start)
         flood.note(flow.ts_end, flow.uid)
         flood.syn += max(flow.syn, 1)
         flood.flows += 1
@@ -79,29 +81,25 @@ class Detector(Rule):
         if flood.syn < self.t.min_syn_packets:
             return []
         flood.alerting = True
-        return self.book.update(
-            key, flood.syn, flow.ts_end, lambda incident: self._detection(incident, key, flood)
-        )
+        return self.book.update(key, flood.syn, flow.ts_end, self._detection, key, flood)
 
     def _detection(self, incident: str, key: tuple, flood: _Flood) -> Detection:
         dst, port = key
         span = flood.last - flood.start
         sources = flood.sources.sample(1)
-        return self.book.detection(
+        return self.detection(
             incident,
+            flood,
             source_ip=sources[0] if len(flood.sources) == 1 else "",
             dest_ip=dst,
             port=port,
             protocol="TCP",
-            first_seen=flood.start,
-            last_seen=flood.last,
             evidence={
                 "syn_packets": flood.syn,
                 "half_open_flows": flood.flows,
                 "distinct_sources": len(flood.sources),
                 "sources_sample": flood.sources.sample(),
             },
-            flow_uids=flood.flow_uids,
             features={
                 "syn_packets": flood.syn,
                 "half_open_flows": flood.flows,
@@ -111,7 +109,3 @@ class Detector(Rule):
                 "duration_s": span,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._floods.drop_stale(lambda flood: flood.expired(now, self.t.window_s))
-        return super().advance(now)

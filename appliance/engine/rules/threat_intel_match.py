@@ -17,7 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from appliance.engine.detection import Count, Detection, Seconds
-from appliance.engine.rules.bounded_state import BoundedMap, Window, window_for
+from appliance.engine.rules.bounded_state import Window, Windows
 from appliance.engine.rules.rule import Rule
 from appliance.intel.matching import Hit, IndicatorSet
 from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsCertificateEvent, TlsClientHelloEvent
@@ -26,6 +26,9 @@ NAME = "THREAT_INTEL_MATCH"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
 SCENARIO = "threat-intel-match"  # the simulator scenario that exercises it
+SIEM_SIGNATURE_ID = 1_970_012
+SIEM_CATEGORY = "Misc Attack"
+MALICIOUS_NATURE = "contact with known-malicious infrastructure"
 # url and ja4 hits count with the domain and JA3 ones: the model's features stay as it was trained on
 FEATURE_OF_KIND = {"ip": "ip_match", "cidr": "ip_match", "domain": "domain_match", "url": "domain_match",
                    "ja3": "ja3_match", "ja4": "ja3_match", "cert_sha1": "ja3_match"}
@@ -37,6 +40,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DEFAULTS = Thresholds()
+SENSITIVE_THRESHOLDS = {}
 FEATURES = ("matches", "ip_match", "domain_match", "ja3_match", "host_is_internal", "duration_s")
 MORE_IS_WORSE = ("matches",)
 
@@ -52,13 +56,12 @@ class _Contact(Window):
 
 
 class Detector(Rule):
-    NAME, DEFAULT_SEVERITY, VERSION, FEATURES = NAME, DEFAULT_SEVERITY, VERSION, FEATURES
     CONFIGURATION = Rule.CONFIGURATION | {"intel"}
     USES_INTEL = True
 
     def __init__(self, *args, intel: IndicatorSet | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._contacts: BoundedMap[tuple, _Contact] = BoundedMap(self.site.max_tracked_keys)
+        self._contacts: Windows[tuple, _Contact] = Windows(self.site.max_tracked_keys, self.t.window_s, _Contact)
         self.intel = intel if intel is not None else IndicatorSet.from_site_list(self.site.threat_intel)
 
     def on_flow(self, flow: Flow) -> list[Detection]:
@@ -106,7 +109,7 @@ class Detector(Rule):
     def _match(self, host: str, peer: str, hit: Hit, port: int, proto: str, ts: float, uid: str,
                seen_as: str) -> list[Detection]:
         key = (host, hit.indicator)
-        contact = window_for(self._contacts, key, ts, self.t.window_s, _Contact)
+        contact = self._contacts.at(key, ts)
         contact.note(ts, uid)
         contact.matches += 1
         contact.peer, contact.port, contact.protocol, contact.seen_as = peer, port, proto, seen_as
@@ -114,7 +117,7 @@ class Detector(Rule):
         if contact.matches < self.t.min_matches:
             return []
         contact.alerting = True
-        return self.book.update(key, contact.matches, ts, lambda incident: self._detection(incident, key, contact))
+        return self.book.update(key, contact.matches, ts, self._detection, key, contact)
 
     def _detection(self, incident: str, key: tuple, contact: _Contact) -> Detection:
         host, indicator = key
@@ -123,16 +126,14 @@ class Detector(Rule):
                     "confidence": confidence, "expires_at": expires_at, "matches": contact.matches}
         if domain:
             evidence["listed_with"] = domain  # the address a listed domain came with, or the reverse
-        return self.book.detection(
+        return self.detection(
             incident,
+            contact,
             source_ip=host,
             dest_ip=contact.peer,
             port=contact.port,
             protocol=contact.protocol,
-            first_seen=contact.start,
-            last_seen=contact.last,
             evidence=evidence,
-            flow_uids=contact.flow_uids,
             features={
                 "matches": contact.matches,
                 **{feature: float(FEATURE_OF_KIND[kind] == feature) for feature in FEATURES[1:4]},
@@ -140,7 +141,3 @@ class Detector(Rule):
                 "duration_s": contact.last - contact.start,
             },
         )
-
-    def advance(self, now: float) -> list[Detection]:
-        self._contacts.drop_stale(lambda contact: contact.expired(now, self.t.window_s))
-        return super().advance(now)
