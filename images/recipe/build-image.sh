@@ -335,11 +335,16 @@ main() {
     export SOURCE_DATE_EPOCH
     $dry_run || check_build_host
 
-    local stage
+    # One line per stage with its place in the build and, once done, its time: a build runs for minutes
+    # (debootstrap alone), and whoever waits should see how far it is.
+    local stage number=0 started
     for stage in "${stages[@]}"; do
+        number=$((number + 1))
         [[ -z $only || $only == "$stage" ]] || continue
-        echo "== $stage"
+        echo "== [$number/${#stages[@]}] $stage"
+        started=$SECONDS
         "stage_$stage"
+        echo "== [$number/${#stages[@]}] $stage done in $((SECONDS - started)) s"
     done
 }
 

@@ -65,6 +65,16 @@ def test_dry_run_prints_every_stage_of_the_build_in_order(dry_run):
     assert indices == sorted(indices)
 
 
+def test_the_build_says_which_stage_of_how_many_it_is_in_and_how_long_each_took(dry_run):
+    lines, _ = dry_run
+    stages = ["bootstrap", "project", "users", "files", "enable", "finalize"]
+    started = [line for line in lines if line.startswith("== [") and not line.endswith(" s")]
+    finished = [line for line in lines if line.startswith("== [") and line.endswith(" s")]
+    assert started == [f"== [{number}/6] {stage}" for number, stage in enumerate(stages, 1)]
+    assert [line.rsplit(" done in ", 1)[0] for line in finished] == started
+    assert all(line.rsplit(" ", 2)[1].isdigit() for line in finished)
+
+
 def test_dry_run_shows_the_settings_in_the_rendered_files(dry_run):
     lines, _ = dry_run
     assert "|   define management_networks_v4 = { 10.9.0.0/16 }" in lines
