@@ -263,8 +263,8 @@ class FlowTable:
         icmp = (proto == L.PROTO_ICMP) | (proto == L.PROTO_ICMPV6)
         s.ports[new_slots] = np.stack([p.sport[packets], np.where(icmp, p.icmp_code[packets], p.dport[packets])],
                                       axis=1)
-        s.macs[new_slots] = np.stack([_macs(p.buffer, p.smac_off[packets]), _macs(p.buffer, p.dmac_off[packets])],
-                                     axis=1)
+        s.macs[new_slots] = np.stack([mac_values(p.buffer, p.smac_off[packets]),
+                                      mac_values(p.buffer, p.dmac_off[packets])], axis=1)
         s.ts_start[new_slots] = g.ts[first]
         s.ts_last[new_slots] = g.ts[first]
         s.counters[new_slots] = 0
@@ -344,7 +344,7 @@ class FlowTable:
             return
         p, at = g.packets, g.order[rows]
         slots = slot_of_packet[rows]
-        pairs = np.stack([_macs(p.buffer, p.smac_off[at]), _macs(p.buffer, p.dmac_off[at])], axis=1)
+        pairs = np.stack([mac_values(p.buffer, p.smac_off[at]), mac_values(p.buffer, p.dmac_off[at])], axis=1)
         differs = np.flatnonzero((pairs != s.macs[slots]).any(axis=1))
         if not len(differs):
             return
@@ -557,7 +557,8 @@ def _close_reason(letters: np.ndarray) -> np.ndarray:
     return np.where(((letters | (letters >> T.SIDE_SHIFT)) & T.RST) != 0, RST, FIN)
 
 
-def _macs(buffer, offsets: np.ndarray) -> np.ndarray:
+def mac_values(buffer, offsets: np.ndarray) -> np.ndarray:
+    """The 6-byte MACs at `offsets` of `buffer` as integers (-1 where the offset is -1: no MAC)."""
     known = offsets >= 0
     if not known.any():
         return np.full(len(offsets), -1, dtype=np.int64)
@@ -600,10 +601,10 @@ def _flows(s: _Slots, bursts: BurstColumns, slots: np.ndarray, reasons: np.ndarr
     flows = list(map(
         _flow,
         [f"F{uid:x}" for uid in s.uid[slots].tolist()],
-        s.ts_start[slots].tolist(), s.ts_last[slots].tolist(), _PROTO_NAMES[proto].tolist(),
-        _addresses(addr[:, 0], addr[:, 1], v6), _addresses(addr[:, 2], addr[:, 3], v6),
+        s.ts_start[slots].tolist(), s.ts_last[slots].tolist(), PROTO_TEXTS[proto].tolist(),
+        address_texts(addr[:, 0], addr[:, 1], v6), address_texts(addr[:, 2], addr[:, 3], v6),
         s.ports[slots, 0].tolist(), s.ports[slots, 1].tolist(),
-        _mac_texts(s.macs[slots, 0]), _mac_texts(s.macs[slots, 1]), s.vlan[slots].tolist(),
+        mac_texts(s.macs[slots, 0]), mac_texts(s.macs[slots, 1]), s.vlan[slots].tolist(),
         *(c[:, i].tolist() for i in range(len(COUNTERS))),
         states, history, s.flags_orig[slots].tolist(),
         iat_mean.tolist(), iat_std.tolist(), np.where(has_gaps, iat[:, 2], 0.0).tolist(),
@@ -628,7 +629,7 @@ def _add_findings(flows: list[Flow], s: _Slots, bursts: BurstColumns, slots: np.
         if bursts_orig >= MIN_BURSTS_FOR_LISTS:
             flows[i].burst_gaps, flows[i].burst_sizes = bursts.lists(int(slots[i]))
     for i in np.flatnonzero(s.has_macs_alt[slots]).tolist():
-        flows[i].src_mac_alt, flows[i].dst_mac_alt = (_mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
+        flows[i].src_mac_alt, flows[i].dst_mac_alt = (mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
 
 
 def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_mac, dst_mac, vlan,
@@ -648,11 +649,12 @@ def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_
     )
 
 
-_PROTO_NAMES = np.array([L.PROTO_NAMES.get(number, str(number)) for number in range(256)], dtype=object)
+# proto number -> the name records carry ("TCP", or the number as text)
+PROTO_TEXTS = np.array([L.PROTO_NAMES.get(number, str(number)) for number in range(256)], dtype=object)
 _END_REASON_NAMES = np.array(END_REASONS, dtype=object)
 
 
-def _addresses(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
+def address_texts(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
     """Address text for many flows; each distinct address is formatted once."""
     seen: dict[tuple[int, int, bool], str] = {}
     texts = []
@@ -664,13 +666,13 @@ def _addresses(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
     return texts
 
 
-def _mac_texts(values: np.ndarray) -> list[str]:
+def mac_texts(values: np.ndarray) -> list[str]:
     seen: dict[int, str] = {}
     texts = []
     for value in values.tolist():
         text = seen.get(value)
         if text is None:
-            text = seen[value] = _mac_text(value)
+            text = seen[value] = mac_text(value)
         texts.append(text)
     return texts
 
@@ -681,5 +683,5 @@ def address_text(hi: int, lo: int, v6: bool) -> str:
     return socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
 
 
-def _mac_text(value: int) -> str:
+def mac_text(value: int) -> str:
     return value.to_bytes(6, "big").hex(":") if value >= 0 else ""
