@@ -35,7 +35,14 @@ def records_of(capture: str, batch_size: int) -> dict:
 @pytest.mark.parametrize("capture", CAPTURES)
 def test_records_for_detection_are_those_pinned(capture, batch_size):
     expected = json.loads((RECORDS / f"{capture}.json").read_text())
-    assert records_of(capture, batch_size) == expected
+    records = records_of(capture, batch_size)
+    if batch_size != 65536:  # flows end in other batches, so in another order
+        records["flows"], expected["flows"] = by_uid(records["flows"]), by_uid(expected["flows"])
+    assert records == expected
+
+
+def by_uid(flows: list[dict]) -> list[dict]:
+    return sorted(flows, key=lambda flow: int(flow["uid"][1:], 16))
 
 
 if __name__ == "__main__":
