@@ -30,6 +30,7 @@ from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
 from sensor.records import CaptureStats, Flow
 
 FIRST_PAYLOADS = 8
+_SEQUENCE_MASK = 0xFFFFFFFF
 INITIAL_SLOTS = 65536
 _KEY = np.dtype((np.void, 40))  # five uint64: a_hi, a_lo, b_hi, b_lo, ports/proto/vlan/family
 # Per-slot counters, summed packet by packet (order of the reduction matrix rows).
@@ -86,6 +87,8 @@ class _Slots:
         self.has_macs_alt = np.zeros(capacity, dtype=bool)
         self.service = np.full(capacity, "", dtype=object)  # what the protocol extractors identified
         self.auth = np.zeros((capacity, 3), dtype=np.int64)  # login attempts, failures, successes
+        # TCP sequence number where the last payload segment of each side (orig, resp) ended, -1: none yet
+        self.last_segment_end = np.full((capacity, 2), -1, dtype=np.int64)
 
     def grow(self, capacity: int) -> None:
         for name, column in vars(self).items():
@@ -279,6 +282,7 @@ class FlowTable:
         s.has_macs_alt[new_slots] = False
         s.service[new_slots] = ""
         s.auth[new_slots] = 0
+        s.last_segment_end[new_slots] = -1
         self._bursts.reset(new_slots)
 
     def _interested(self, proto: np.ndarray, ports: np.ndarray) -> np.ndarray:
@@ -333,8 +337,34 @@ class FlowTable:
         s.ts_last[seg_slot] = g.ts[seg_ends - 1]
 
         hook = s.interested[slot_of_packet] & (paylen > 0) & (g.packets.pay_cap[g.order] > 0)
+        self._drop_repeated_segments(g, hook, slot_of_packet, resp)
         hooked_slots = slot_of_packet[hook]
         return Hooked(g.order[hook], s.uid[hooked_slots], hooked_slots, from_orig[hook])
+
+    def _drop_repeated_segments(self, g: _Grouping, hook: np.ndarray, slot_of_packet, resp) -> None:
+        """Takes out of `hook` the TCP segments that end where the last payload segment of the same side of
+        their flow ended: a retransmission, or the mirror port's second copy. The metadata extractor drops every
+        segment that brings no new byte before any parser sees it; these, the bulk of such segments, need not
+        cost it a Python call each (a retransmission storm, a duplicating mirror)."""
+        s = self._s
+        rows = np.flatnonzero(hook & (g.proto == L.PROTO_TCP))
+        if not len(rows):
+            return
+        at = g.order[rows]
+        ends = (g.packets.seq[at] + g.packets.pay_cap[at]) & _SEQUENCE_MASK
+        slots, sides = slot_of_packet[rows], resp[rows]
+        # packets are grouped by flow and in time order within it: sort by side too, keeping that order
+        by_side = np.argsort(sides, kind="stable")
+        by_side = by_side[np.argsort(slots[by_side], kind="stable")]
+        slots, sides, ends = slots[by_side], sides[by_side], ends[by_side]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (slots[1:] != slots[:-1]) | (sides[1:] != sides[:-1])
+        previous = np.empty(len(rows), dtype=np.int64)
+        previous[1:] = ends[:-1]
+        previous[first] = s.last_segment_end[slots[first], sides[first]]
+        hook[rows[by_side[ends == previous]]] = False
+        last = np.append(first[1:], True)
+        s.last_segment_end[slots[last], sides[last]] = ends[last]
 
     def _add_macs_alt(self, g: _Grouping, slot_of_packet, candidates) -> None:
         """The first originator packet (of `candidates`) whose MAC pair differs from the flow's first pair."""
