@@ -6,8 +6,9 @@ tuples (what sensor.capture.live yields), `feed_batch` takes frame batches (the 
 
 The flow table hands the payload packets of the flows the metadata extractor watches to the extractor, one
 by one, except a TCP segment that ends where the last one of its side did (a retransmission, a duplicating
-mirror's second copy), which the table drops with numpy; what the extractor learns about a flow (its service, login outcomes) goes back into the flow's
-record, and flows it needs no more packets of stop costing Python work (`take_findings`).
+mirror's second copy), which the table drops with numpy. What the extractor learns about a flow (its service,
+login outcomes) goes back into the flow's record, and flows it needs no more packets of stop costing Python
+work (`take_findings`).
 """
 
 from __future__ import annotations
