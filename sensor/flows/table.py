@@ -194,9 +194,10 @@ class FlowTable:
         seg_continues = first_of_group & continues[seg_group]
         new = np.flatnonzero(~seg_continues)
         seg_slot = np.where(seg_continues, slots[seg_group], -1)
-        seg_slot[new] = self._allocate(len(new), protect=slots[continues])
-        self._open(g, seg_slot[new], seg_starts[new], registered=last_of_group[new],
-                   keys=[g.keys[i] for i in seg_group[new].tolist()])
+        if len(new):  # a batch of flows that all go on opens none: skip the forty column writes
+            seg_slot[new] = self._allocate(len(new), protect=slots[continues])
+            self._open(g, seg_slot[new], seg_starts[new], registered=last_of_group[new],
+                       keys=[g.keys[i] for i in seg_group[new].tolist()])
         if len(cut):
             self._continue(seg_slot[np.searchsorted(seg_starts, g.starts[cut])], *carried)
         cross_gap = np.where(seg_continues, g.ts[seg_starts] - s.ts_last[np.maximum(seg_slot, 0)], np.nan)
