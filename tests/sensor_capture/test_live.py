@@ -119,10 +119,12 @@ def test_blocks_waiting_for_a_slow_reader_come_as_one_batch_also_across_the_ring
     block_size = 16384  # about 40 of these 300-byte frames per block; 16 blocks hold about 650
     first, second = marked_frames(500, size=300), marked_frames(1000, size=300)[500:]
     with LiveCapture(veth.host_iface, block_size=block_size, block_count=16) as capture:
-        veth.send(first)  # all sent before the first read: a reader that is behind
+        veth.send(first)  # all in the ring before the first read: a reader that is behind
+        wait_until(lambda: capture.stats().packets >= len(first))
         time.sleep(0.1)  # past the retire timeout, so the last, partly filled block is handed over too
         early = read_frame_batches(capture, len(first))
         veth.send(second)  # fills the blocks after the ones read, then those at the start of the ring again
+        wait_until(lambda: capture.stats().packets >= len(first) + len(second))
         time.sleep(0.1)
         late = read_frame_batches(capture, len(second))
         stats = capture.stats()
