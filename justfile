@@ -19,15 +19,15 @@ bench: system-packages
     {{python}} tests/benchmarks/render_results.py
 
 lint:
-    {{python}} -m ruff check appliance sensor tests
+    {{python}} -m ruff check appliance sensor model_building vendor_cloud tests
 
-# Debian packages the tests and the demo need (network namespaces, capture peers, a browser for the UI tests,
-# rsyslog and Prometheus receiving the box's SIEM export and scraping its metrics)
+# Debian packages the tests and the demo need (network namespaces, libpcap compiling capture filters, capture
+# peers, a browser for the UI tests, rsyslog and Prometheus receiving the box's SIEM export and scraping its metrics)
 system-packages:
     #!/usr/bin/env bash
     set -euo pipefail
     missing=()
-    for package in iproute2 tshark tcpreplay chromium chromium-driver fonts-dejavu-core poppler-utils nftables shellcheck systemd rsyslog rsyslog-openssl rsyslog-kafka rsyslog-elasticsearch prometheus; do
+    for package in iproute2 libpcap0.8 tshark tcpreplay chromium chromium-driver fonts-dejavu-core poppler-utils nftables shellcheck systemd rsyslog rsyslog-openssl rsyslog-kafka rsyslog-elasticsearch prometheus; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -6,11 +6,13 @@ Both live in the encrypted database, created on first use; only the public key e
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from appliance.store.database import Store
+if TYPE_CHECKING:  # `appliance traces verify` checks an exported trail without a store
+    from appliance.store.database import Store
 
 
 def box_id(store: Store) -> str:

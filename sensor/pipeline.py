@@ -115,12 +115,20 @@ class Pipeline:
             self._table.expire(now)
             self._last_sweep = now
 
-    def feed_file(self, path: str | os.PathLike, batch_size: int = 65536) -> list[str]:
+    def feed_file(self, path: str | os.PathLike, batch_size: int = 65536,
+                  on_drained: Callable[[Drained], None] | None = None,
+                  read_up_to: Callable[[int], None] | None = None) -> list[str]:
         """Reads a whole capture file; returns what the reader had to skip (truncation, corruption). Packet
-        records the reader skipped count as packets, and malformed ones."""
+        records the reader skipped count as packets, and malformed ones. `on_drained` gets what finished after
+        every batch, so a long file's records are handed on as they come instead of piling up here;
+        `read_up_to(offset)` is told how far into the file each batch ends (progress of a long read)."""
         capture = CaptureFile(path)
         for batch in capture.batches(batch_size):
             self.feed_batch(batch)
+            if on_drained is not None:
+                on_drained(self.drain())
+            if read_up_to is not None and len(batch):
+                read_up_to(int(batch.offsets[-1] + batch.caplen[-1]))
         self.stats.packets += capture.skipped_packets
         self.stats.malformed += capture.skipped_packets
         return capture.errors

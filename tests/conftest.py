@@ -19,9 +19,9 @@ from appliance.auth import users
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
+from tests.shared_data import PCAPS as PCAPS  # re-exported: most tests take the captures folder from here
 
 ADMIN_PASSWORD = "correct horse battery staple"
-PCAPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pcaps"
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +159,7 @@ def api(store, data_dir):
     """The app in-process (Litestar's test client) over a real encrypted store."""
     from litestar.testing import TestClient
 
-    from appliance.api.app import create_app
+    from appliance.server.app import create_app
 
     with TestClient(create_app(data_dir), base_url="http://testserver.local/api/v1") as client:
         yield client

@@ -1,4 +1,5 @@
-"""/agents: sensors trade the license key for a token, heartbeat, pull config, ship batches; admins manage them.
+"""/agents: sensors trade the license key for a token, heartbeat and pull config; admins manage them. The
+batches they ship arrive at appliance/ingest/controller.py.
 
 A sensor authenticates with the box's license key (it must verify against the trusted vendor keys AND be the
 license installed on this box). Only a NEW agent_id is subject to the license: a registered sensor keeps
@@ -13,13 +14,11 @@ import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import (
-    HTTPException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
-    ValidationException,
 )
-from litestar.params import FromPath, JSONBody, RawBody
+from litestar.params import FromPath, JSONBody
 
 from appliance import __version__
 from appliance.agents import repository
@@ -32,28 +31,23 @@ from appliance.agents.models import (
     AgentToken,
     HeartbeatIn,
     HeartbeatOut,
-    IngestOut,
     LicenseSummary,
     VersionOut,
 )
 from appliance.agents.versions import is_newer
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import admin, requires_agent
 from appliance.audit import log as audit
 from appliance.audit.requests import record_request
 from appliance.auth import tokens
-from appliance.auth.controller import client_address
 from appliance.cloud_sync.settings import load_status
-from appliance.engine import queue
 from appliance.engine.process import load_settings as load_engine_settings
 from appliance.licensing import box_license, state
 from appliance.licensing.keys import LicenseError, verify_license
 from appliance.store.database import Store
 from appliance.whitelist.repository import list_entries
-from sensor.records import SCHEMA_VERSION, Batch, decode_batch
-
-MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 
 def latest_sensor_version(store: Store) -> str:
@@ -108,38 +102,6 @@ def authenticate(store: Store, data: AgentAuthIn, now: float) -> tuple[Agent, st
             )
         changes = repository.update_identity(store, existing, data, now)
         return repository.get(store, data.agent_id), "agent.updated" if changes else "", changes
-
-
-class _SchemaOnly(msgspec.Struct):
-    schema: int = SCHEMA_VERSION
-
-
-def unsupported_schema(schema: int) -> ValidationException:
-    return ValidationException(f"batch schema {schema} is not supported; this box reads {SCHEMA_VERSION}")
-
-
-def not_a_batch(error: msgspec.DecodeError) -> ValidationException:
-    return ValidationException(f"the body is not a msgpack sensor.records.Batch: {error}")
-
-
-def checked_batch(body: bytes) -> Batch:
-    """The batch, or a 400 naming what is wrong: the record contract's types refuse what no sensor sends (see
-    sensor/records.py), so nothing the engine cannot take is ever queued."""
-    try:
-        batch = decode_batch(body)
-    except msgspec.ValidationError as error:
-        try:
-            schema = msgspec.msgpack.decode(body, type=_SchemaOnly).schema
-        except msgspec.DecodeError:
-            schema = SCHEMA_VERSION
-        if schema != SCHEMA_VERSION:  # a newer sensor's fields are unknown here: say why, not which
-            raise unsupported_schema(schema) from error
-        raise not_a_batch(error) from error
-    except msgspec.DecodeError as error:
-        raise not_a_batch(error) from error
-    if batch.schema != SCHEMA_VERSION:
-        raise unsupported_schema(batch.schema)
-    return batch
 
 
 class AgentsController(Controller):
@@ -205,34 +167,6 @@ class AgentsController(Controller):
             current_version=current,
             update_available=current is not None and is_newer(latest, current),
         )
-
-    @post(
-        "/ingest",
-        guards=[requires_agent],
-        status_code=200,
-        sync_to_thread=True,
-        summary="One msgpack sensor.records.Batch; (agent_id, seq) repeats are acknowledged, not stored twice",
-    )
-    def ingest(self, request: Request, body: RawBody, store: NamedDependency[Store]) -> IngestOut:
-        if request.content_type[0] not in MSGPACK_TYPES:
-            raise HTTPException(
-                status_code=415, detail="send the batch as msgpack with Content-Type: application/msgpack"
-            )
-        batch = checked_batch(body)
-        if batch.agent_id != request.user.name:
-            raise PermissionDeniedException(
-                f"batch.agent_id {batch.agent_id!r} is not this token's sensor {request.user.name!r}"
-            )
-        with store.write_transaction() as connection:
-            stored = queue.enqueue(connection, batch.agent_id, batch.seq, body)
-            if stored:
-                store.execute(
-                    "UPDATE ingest_batches SET flows = ? WHERE agent_id = ? AND seq = ?",
-                    (len(batch.flows), batch.agent_id, batch.seq),
-                )
-                repository.advance_next_seq(store, batch.agent_id, batch.seq)
-                repository.count_capture(store, batch, time.time())
-        return IngestOut(seq=batch.seq, duplicate=not stored)
 
     @get("/", guards=[admin], sync_to_thread=True, summary="Registered sensors")
     def list_agents(self, store: NamedDependency[Store]) -> AgentList:

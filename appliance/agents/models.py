@@ -96,8 +96,3 @@ class VersionOut(msgspec.Struct):
     latest_version: str
     current_version: str | None
     update_available: bool
-
-
-class IngestOut(msgspec.Struct):
-    seq: int
-    duplicate: bool

@@ -22,8 +22,8 @@ class AlertsController(Controller):
     path = "/alerts"
     tags = ["alerts"]
 
-    @get("/", guards=[viewer], summary="List alerts, newest first")
-    async def list_alerts(
+    @get("/", guards=[viewer], sync_to_thread=True, summary="List alerts, newest first")
+    def list_alerts(
         self,
         store: NamedDependency[Store],
         severity: FromQuery[Severity | None] = None,
@@ -48,15 +48,15 @@ class AlertsController(Controller):
         )
         return AlertList(alerts=alerts, total=total)
 
-    @get("/{alert_id:str}", guards=[viewer], summary="One alert, with its notes")
-    async def get_alert(self, alert_id: FromPath[str], store: NamedDependency[Store]) -> AlertDetail:
+    @get("/{alert_id:str}", guards=[viewer], sync_to_thread=True, summary="One alert, with its notes")
+    def get_alert(self, alert_id: FromPath[str], store: NamedDependency[Store]) -> AlertDetail:
         alert = repository.get_alert(store.connection(), alert_id)
         if alert is None:
             raise NotFoundException(f"no alert {alert_id}")
         return alert
 
-    @put("/{alert_id:str}", guards=[analyst], summary="Set an alert's status and notes")
-    async def update_alert(
+    @put("/{alert_id:str}", guards=[analyst], sync_to_thread=True, summary="Set an alert's status and notes")
+    def update_alert(
         self, alert_id: FromPath[str], data: JSONBody[AlertUpdateBody], request: Request, store: NamedDependency[Store]
     ) -> AlertDetail:
         status = data.status.value if data.status else None

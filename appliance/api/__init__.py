@@ -1,1 +1,3 @@
-"""The REST API under /api/v1 (the seed's paths), a Litestar app served by Granian."""
+"""What every domain's controller shares: the box and its store (`box`), errors and their statuses
+(`errors`), authentication and roles (`security`), paging, the request's client address and OpenAPI helpers.
+The app that wires the controllers together is appliance/server."""

@@ -25,8 +25,8 @@ class AuditController(Controller):
     tags = ["settings"]
     guards = [admin]
 
-    @get("/", summary="Audit log, newest first, with the hash chain checked")
-    async def audit_log(
+    @get("/", sync_to_thread=True, summary="Audit log, newest first, with the hash chain checked")
+    def audit_log(
         self,
         store: NamedDependency[Store],
         audit_chain: NamedDependency[ChainVerifier],

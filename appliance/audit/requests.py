@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Request
 
+from appliance.api.client_address import client_address
 from appliance.audit.log import record
-from appliance.auth.controller import client_address
 from appliance.store.database import Store
 
 

@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.params import JSONBody
 
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import NO_STORE, Locked
 from appliance.api.security import Principal, viewer
 from appliance.audit import log as audit
@@ -68,10 +69,6 @@ class TotpConfirm(msgspec.Struct, forbid_unknown_fields=True):
     code: str
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def qr_modules(text: str) -> list[str]:
     matrix = segno.make(text, error="m", micro=False).matrix
     return ["".join("1" if module else "0" for module in row) for row in matrix]
@@ -124,8 +121,9 @@ class AuthController(Controller):
         audit.record(store, username=user.username, source_ip=source, action="login.succeeded", details=details)
         return issued
 
-    @post("/logout", guards=[viewer], status_code=200, summary="Revoke the token used for this request")
-    async def logout(self, request: Request, store: NamedDependency[Store]) -> dict[str, str]:
+    @post("/logout", guards=[viewer], sync_to_thread=True, status_code=200,
+          summary="Revoke the token used for this request")
+    def logout(self, request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         principal: Principal = request.user
         store.execute(
             "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
@@ -135,8 +133,8 @@ class AuthController(Controller):
         audit.record(store, username=principal.name, source_ip=client_address(request), action="logout")
         return {"detail": "logged out"}
 
-    @get("/me", guards=[viewer], summary="Who the token belongs to")
-    async def me(self, request: Request, store: NamedDependency[Store]) -> Me:
+    @get("/me", guards=[viewer], sync_to_thread=True, summary="Who the token belongs to")
+    def me(self, request: Request, store: NamedDependency[Store]) -> Me:
         return me(store, request.user.name)
 
     @post(
@@ -165,13 +163,14 @@ class AuthController(Controller):
 
     @post(
         "/totp/enroll",
+        sync_to_thread=True,
         guards=[viewer],
         status_code=200,
         raises=[ValidationException],
         summary="Start TOTP enrolment: returns the secret",
         cache_control=NO_STORE,
     )
-    async def enroll_totp(self, request: Request, store: NamedDependency[Store]) -> TotpEnrolment:
+    def enroll_totp(self, request: Request, store: NamedDependency[Store]) -> TotpEnrolment:
         user = users.get_user(store, request.user.name)
         if user.totp_enabled:
             raise ValidationException("totp: already enabled for this account")
@@ -182,13 +181,14 @@ class AuthController(Controller):
 
     @post(
         "/totp/confirm",
+        sync_to_thread=True,
         guards=[viewer],
         status_code=200,
         summary="Finish TOTP enrolment with a current code (each code is accepted once): returns recovery codes",
         raises=[ValidationException],
         cache_control=NO_STORE,
     )
-    async def confirm_totp(
+    def confirm_totp(
         self, data: JSONBody[TotpConfirm], request: Request, store: NamedDependency[Store]
     ) -> TotpEnabled:
         if not users.confirm_totp_enrolment(store, request.user.name, data.code):

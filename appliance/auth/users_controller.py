@@ -37,8 +37,8 @@ class UsersController(Controller):
     guards = [admin]
     tags = ["users"]
 
-    @get("/", summary="List users")
-    async def list_users(self, store: NamedDependency[Store]) -> UserList:
+    @get("/", sync_to_thread=True, summary="List users")
+    def list_users(self, store: NamedDependency[Store]) -> UserList:
         found = users.list_users(store)
         return UserList(users=found, total=len(found))
 
@@ -83,8 +83,8 @@ class UsersController(Controller):
         )
         return user
 
-    @delete("/{username:str}", status_code=200, summary="Delete a user")
-    async def remove(self, username: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
+    @delete("/{username:str}", sync_to_thread=True, status_code=200, summary="Delete a user")
+    def remove(self, username: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         try:
             users.delete_user(store, username)
         except LookupError as error:

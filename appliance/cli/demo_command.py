@@ -5,13 +5,10 @@ from __future__ import annotations
 import secrets
 import time
 
-from appliance.api.tls import create_self_signed_certificate
-from appliance.auth import users
 from appliance.cli.errors import CliError
 from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory, write_private_file
-from appliance.store.database import Store
 
 DEMO_ADMIN = "admin"
 
@@ -38,6 +35,10 @@ def register(subparsers) -> None:
 
 def initialise_demo(data_dir: DataDirectory) -> str:
     """Create the demo box once; the admin password is kept beside it (owner-readable only)."""
+    from appliance.auth import users
+    from appliance.server.tls import create_self_signed_certificate
+    from appliance.store.database import Store
+
     password_file = data_dir.root / "admin-password.txt"
     if data_dir.is_initialised():
         return password_file.read_text().strip()
@@ -58,6 +59,7 @@ def trust_scenario_indicators(data_dir: DataDirectory, indicators) -> None:
     (`appliance intel import`)."""
     from appliance.intel.imports import import_file
     from appliance.store import keys
+    from appliance.store.database import Store
 
     if indicators is None:
         return

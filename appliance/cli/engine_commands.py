@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import signal
 import sys
@@ -10,16 +11,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from appliance.alerts.repository import ALERT_COLUMNS
 from appliance.cli.errors import CliError
-from appliance.evidence.retention import RetentionPruner
+from appliance.cli.progress import Progress
 from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory
-from appliance.store.database import Store
 
-# The seed's alert fields, as the alerts API lists them, plus the decision trace that raised each alert.
-ALERT_FIELDS = (*ALERT_COLUMNS.split(", "), "trace_id")
+if TYPE_CHECKING:
+    from appliance.store.database import Store
 
 
 def register(subparsers) -> None:
@@ -61,6 +61,8 @@ def register(subparsers) -> None:
 
 
 def open_store(data_dir: DataDirectory) -> Store:
+    from appliance.store.database import Store
+
     try:
         return Store(data_dir, keys.load_key(data_dir))
     except keys.SealedError as error:
@@ -104,14 +106,18 @@ def positive_int(text: str) -> int:
     return value
 
 
-def check_captures(paths: list[str]) -> None:
+def check_captures(paths: list[str], progress: Progress) -> int:
     """Every file must be a capture we can read before a store is made for it; what the reader will skip
-    in one (a truncated end, corrupt blocks) is said up front, as `sensor read` says it."""
+    in one (a truncated end, corrupt blocks) is said up front, as `sensor read` says it. Returns their bytes."""
     from sensor.pcap import CaptureFile, CaptureFormatError
 
     for path in paths:
         if not Path(path).is_file():
             raise CliError(f"no such capture file: {path}")
+    sizes = [Path(path).stat().st_size for path in paths]
+    checked = 0
+    for path, size in zip(paths, sizes, strict=True):
+        progress("checking captures", checked, sum(sizes), "bytes")
         try:
             capture = CaptureFile(path)
         except CaptureFormatError as error:
@@ -120,33 +126,14 @@ def check_captures(paths: list[str]) -> None:
             pass
         for problem in capture.errors:
             print(f"appliance analyze: warning: {path}: {problem}", file=sys.stderr)
+        checked += size
+    progress("checking captures", checked, sum(sizes), "bytes")
+    return sum(sizes)
 
 
 def run_analyze(args) -> int:
-    from appliance.engine.local_sensor import queue_capture_files
-
-    check_captures(args.pcaps)
-    with tempfile.TemporaryDirectory(prefix="netsenx-analyze-") as scratch:
-        if args.data_dir:
-            data_dir = DataDirectory.at(args.data_dir)
-            if not data_dir.is_initialised():
-                raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
-        else:
-            data_dir = DataDirectory.at(Path(scratch) / "box")
-            lifecycle.create_database(data_dir)
-        store = open_store(data_dir)
-        try:
-            started = store.query_one("SELECT coalesce(max(seq), 0) AS seq FROM decision_traces")["seq"]
-            stats = queue_capture_files(store, args.pcaps)
-            build_engine(store).process_all()
-            alerts = store.query(
-                f"SELECT {', '.join(ALERT_FIELDS)} FROM alerts WHERE id IN "
-                "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "
-                "ORDER BY timestamp, rule_name",
-                (started,),
-            )
-        finally:
-            store.close()
+    with Progress("analyze", quiet=args.json) as progress:
+        stats, alerts = analyze_captures(args, progress)
     for alert in alerts:
         alert["shap_json"] = json.loads(alert["shap_json"])
         if args.json:
@@ -162,7 +149,46 @@ def run_analyze(args) -> int:
     return 0
 
 
+def analyze_captures(args, progress: Progress):
+    """The captures through the box's own sensor path and the engine: their stats and the alerts they raised."""
+    from appliance.alerts.repository import ALERT_COLUMNS
+    from appliance.ingest.local_sensor import queue_capture_files
+
+    size = check_captures(args.pcaps, progress)
+    with tempfile.TemporaryDirectory(prefix="netsenx-analyze-") as scratch:
+        if args.data_dir:
+            data_dir = DataDirectory.at(args.data_dir)
+            if not data_dir.is_initialised():
+                raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
+        else:
+            data_dir = DataDirectory.at(Path(scratch) / "box")
+            lifecycle.create_database(data_dir)
+        store = open_store(data_dir)
+        try:
+            started = store.query_one("SELECT coalesce(max(seq), 0) AS seq FROM decision_traces")["seq"]
+            stats = queue_capture_files(
+                store, args.pcaps, bytes_read=lambda done: progress("decoding captures", done, size, "bytes")
+            )
+            pending = store.query_one("SELECT count(*) AS n FROM ingest_batches WHERE done = 0 AND failed_at IS NULL")
+            progress("loading the scoring model", 0, None, "")
+            engine = build_engine(store)
+            taken = itertools.count(1)
+            engine.process_all(taken_one=lambda: progress("detecting", next(taken), pending["n"], "batches"))
+            # The seed's alert fields, as the alerts API lists them, plus the decision trace that raised each.
+            alerts = store.query(
+                f"SELECT {ALERT_COLUMNS}, trace_id FROM alerts WHERE id IN "
+                "(SELECT alert_id FROM decision_traces WHERE seq > ? AND alert_id IS NOT NULL) "
+                "ORDER BY timestamp, rule_name",
+                (started,),
+            )
+        finally:
+            store.close()
+    return stats, alerts
+
+
 def run_engine(args) -> int:
+    from appliance.evidence.retention import RetentionPruner
+
     data_dir = DataDirectory.at(args.data_dir)
     if not data_dir.is_initialised():
         raise CliError(f"{data_dir.root} holds no NetSenX database: run `appliance init` first")
@@ -194,8 +220,13 @@ def run_engine(args) -> int:
 
 
 def run_train(args) -> int:
-    from appliance.engine.scoring.training import train_main
-
+    try:
+        from model_building.training import train_main
+    except ModuleNotFoundError as missing:
+        if missing.name != "model_building":
+            raise
+        raise CliError("model building is not installed here (a box runs models, it does not build "
+                       "them); run it from a development checkout") from None
     return train_main(args.options)
 
 

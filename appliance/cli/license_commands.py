@@ -6,15 +6,17 @@ import getpass
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from appliance.audit import log as audit
 from appliance.cli.errors import CliError
 from appliance.cli.store_commands import add_key_arguments, current_key, initialised_data_dir
-from appliance.licensing import box_license, keys
+from appliance.licensing import keys
 from appliance.licensing.keys import LicenseError
-from appliance.store.database import Store
+
+if TYPE_CHECKING:
+    from appliance.store.database import Store
 
 
 def register(subparsers) -> None:
@@ -31,6 +33,8 @@ def register(subparsers) -> None:
 
 
 def open_store(args) -> Store:
+    from appliance.store.database import Store
+
     data_dir = initialised_data_dir(args.data_dir)
     return Store(data_dir, current_key(data_dir, args.passphrase_file))
 
@@ -48,6 +52,9 @@ def key_from_argument(text: str) -> str:
 
 
 def run_install(args) -> int:
+    from appliance.audit import log as audit
+    from appliance.licensing import box_license
+
     key = key_from_argument(args.key_or_file)
     store = open_store(args)
     try:
@@ -75,6 +82,8 @@ def run_install(args) -> int:
 
 
 def run_show(args) -> int:
+    from appliance.licensing import box_license
+
     store = open_store(args)
     try:
         seen = box_license.view(store, box_license.trusted_keys())

@@ -11,7 +11,7 @@ from pathlib import Path
 from appliance.cli.errors import CliError
 from appliance.cli.secrets_input import read_secret_file
 from appliance.cli.store_commands import initialised_data_dir
-from appliance.metrics.api_requests import MULTIPROCESS_ENV
+from appliance.metrics import MULTIPROCESS_ENV
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 
@@ -46,11 +46,11 @@ def granian_command(args, data_dir) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "appliance.api.granian_main",
+        "appliance.server.granian_main",
         "--interface",
         "asgi",
         "--factory",
-        "appliance.api.app:from_environment",
+        "appliance.server.app:from_environment",
         "--host",
         args.host,
         "--port",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -12,9 +13,10 @@ from appliance.cli.engine_commands import open_store
 from appliance.cli.errors import CliError
 from appliance.engine.detection import RuleConfig
 from appliance.engine.network import BusinessHours
-from appliance.engine.rules import RULE_MODULES
-from appliance.site_settings import settings
 from appliance.store.data_dir import DataDirectory
+
+if TYPE_CHECKING:
+    from appliance.site_settings import settings
 
 LIST_OPTIONS = {  # option -> site field, each a list of addresses or CIDRs
     "--internal-networks": "internal_networks",
@@ -43,7 +45,7 @@ def register(subparsers) -> None:
     site.set_defaults(run=run_site)
 
     rule = commands.add_parser("rule", help="change one rule's settings on this box")
-    rule.add_argument("rule_name", metavar="RULE", help=", ".join(RULE_MODULES))
+    rule.add_argument("rule_name", metavar="RULE", help="the rule's name, as `appliance settings show` lists it")
     rule.add_argument("--data-dir", required=True)
     switch = rule.add_mutually_exclusive_group()
     switch.add_argument("--enable", dest="enabled", action="store_const", const=True)
@@ -60,6 +62,8 @@ def actor() -> dict[str, str]:
 
 
 def run_show(args) -> int:
+    from appliance.site_settings import settings
+
     store = open_store(DataDirectory.at(args.data_dir))
     shown = {"site": settings.site_view(store), "rules": settings.rules_view(store)}
     print(json.dumps(msgspec.to_builtins(shown), indent=2))
@@ -87,6 +91,8 @@ def business_hours(args, current: BusinessHours) -> BusinessHours | None:
 
 
 def run_site(args) -> int:
+    from appliance.site_settings import settings
+
     store = open_store(DataDirectory.at(args.data_dir))
     lists = {field: getattr(args, field) for field in LIST_OPTIONS.values() if getattr(args, field) is not None}
     hours = business_hours(args, settings.site_view(store).current.business_hours)
@@ -108,6 +114,8 @@ def threshold_value(text: str):
 
 
 def wanted_rule(args, current: settings.RuleSettings) -> RuleConfig | None:
+    from appliance.site_settings import settings
+
     if args.reset:
         return None
     thresholds = {item.name: item.value for item in current.thresholds if item.source == settings.SET_ON_THIS_BOX}
@@ -130,6 +138,9 @@ def wanted_rule(args, current: settings.RuleSettings) -> RuleConfig | None:
 
 
 def run_rule(args) -> int:
+    from appliance.engine.rules import RULE_MODULES
+    from appliance.site_settings import settings
+
     if args.rule_name not in RULE_MODULES:
         raise CliError(f"no rule {args.rule_name!r}; known rules: {', '.join(sorted(RULE_MODULES))}")
     store = open_store(DataDirectory.at(args.data_dir))

@@ -6,15 +6,12 @@ import os
 import time
 from pathlib import Path
 
-from appliance.api.tls import create_self_signed_certificate
-from appliance.auth import users
 from appliance.cli.errors import CliError
+from appliance.cli.progress import Progress
 from appliance.cli.secrets_input import read_secret_file, secret
-from appliance.compliance.readiness import LAST_BACKUP_SETTING
 from appliance.store import keys, lifecycle
 from appliance.store.connection import WrongKeyError, open_encrypted
 from appliance.store.data_dir import DataDirectory
-from appliance.store.database import Store
 from appliance.store.migrations import current_version, latest_version, migrate
 
 
@@ -99,14 +96,17 @@ def ensure_stopped(data_dir: DataDirectory) -> None:
 
 
 def run_init(args) -> int:
+    from appliance.auth import users
+    from appliance.auth.passwords import check_strength
+    from appliance.server.tls import create_self_signed_certificate
+    from appliance.store.database import Store
+
     data_dir = DataDirectory.at(args.data_dir)
     if data_dir.is_initialised():
         raise CliError(f"{data_dir.root} already holds a database; nothing was changed")
     password = secret(args.password_file, "password", confirm=True)
     try:
         users.validate_username(args.admin)
-        from appliance.auth.passwords import check_strength
-
         check_strength(password, args.admin)
     except ValueError as error:
         raise CliError(str(error)) from error
@@ -140,15 +140,20 @@ def run_rekey(args) -> int:
     ensure_stopped(data_dir)
     old_key = current_key(data_dir, args.passphrase_file)
     new_passphrase = read_secret_file(args.new_passphrase_file, "passphrase") if args.new_passphrase_file else None
-    lifecycle.rekey(data_dir, old_key, new_passphrase)
+    with Progress("rekey") as progress:
+        lifecycle.rekey(data_dir, old_key, new_passphrase, progress)
     print("re-encrypted under a new " + ("passphrase" if new_passphrase else "random key file"))
     return 0
 
 
 def run_backup(args) -> int:
+    from appliance.compliance.readiness import LAST_BACKUP_SETTING
+    from appliance.store.database import Store
+
     data_dir = initialised_data_dir(args.data_dir)
     key = current_key(data_dir, args.passphrase_file)
-    header = lifecycle.backup(data_dir, key, Path(args.out))
+    with Progress("backup") as progress:
+        header = lifecycle.backup(data_dir, key, Path(args.out), progress)
     store = Store(data_dir, key)
     try:
         # The NIS2 readiness check (backups, Art.21(2)(c)) looks for this.
@@ -169,7 +174,8 @@ def run_restore(args) -> int:
         source_key = lifecycle.backup_key(header, None, keys.read_key_file(args.backup_key_file))
     else:
         source_key = lifecycle.backup_key(header, None, live_key)
-    version = lifecycle.restore(data_dir, live_key, Path(args.source), source_key)
+    with Progress("restore") as progress:
+        version = lifecycle.restore(data_dir, live_key, Path(args.source), source_key, progress)
     print(f"restored {args.source} (schema version {version})")
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from appliance.cli.errors import CliError
 from appliance.store.data_dir import DataDirectory
-from appliance.tenant.erasure import NothingToErase, erase
 
 
 def register(subparsers) -> None:
@@ -19,6 +18,8 @@ def register(subparsers) -> None:
 
 
 def run_erase(args) -> int:
+    from appliance.tenant.erasure import NothingToErase, erase
+
     data_dir = DataDirectory.at(args.data_dir)
     if not args.yes_erase_everything:
         raise CliError(

@@ -38,16 +38,18 @@ class ComplianceController(Controller):
     path = "/compliance"
     tags = ["compliance"]
 
-    @get("/status", guards=[viewer], summary="NIS2 Art.21 readiness: 8 checks with evidence and a score")
-    async def status(self, store: NamedDependency[Store]) -> ReadinessStatus:
+    @get("/status", guards=[viewer], sync_to_thread=True,
+         summary="NIS2 Art.21 readiness: 8 checks with evidence and a score")
+    def status(self, store: NamedDependency[Store]) -> ReadinessStatus:
         return readiness(store, settings.load(store))
 
-    @get("/settings", guards=[viewer], summary="The entity and its reporting contacts")
-    async def get_settings(self, store: NamedDependency[Store]) -> ComplianceSettings:
+    @get("/settings", guards=[viewer], sync_to_thread=True, summary="The entity and its reporting contacts")
+    def get_settings(self, store: NamedDependency[Store]) -> ComplianceSettings:
         return settings.load(store)
 
-    @put("/settings", guards=[admin], summary="Change the entity and contact details (only the fields given)")
-    async def put_settings(
+    @put("/settings", guards=[admin], sync_to_thread=True,
+         summary="Change the entity and contact details (only the fields given)")
+    def put_settings(
         self, data: JSONBody[SettingsUpdate], request: Request, store: NamedDependency[Store]
     ) -> ComplianceSettings:
         try:
@@ -59,8 +61,8 @@ class ComplianceController(Controller):
             record_request(store, request, "compliance.settings_updated", "compliance", {"fields": sorted(changes)})
         return saved
 
-    @get("/incidents", guards=[viewer], summary="The incident register, newest awareness first")
-    async def list_incidents(
+    @get("/incidents", guards=[viewer], sync_to_thread=True, summary="The incident register, newest awareness first")
+    def list_incidents(
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
@@ -69,9 +71,10 @@ class ComplianceController(Controller):
         return incidents.list_page(store, regime_for(store, "nis2"), limit, offset)
 
     @post(
-        "/incidents", guards=[analyst], raises=[NotFoundException], summary="Open an incident from one or more alerts"
+        "/incidents", guards=[analyst], sync_to_thread=True, raises=[NotFoundException],
+        summary="Open an incident from one or more alerts"
     )
-    async def create_incident(
+    def create_incident(
         self, data: JSONBody[IncidentIn], request: Request, store: NamedDependency[Store]
     ) -> Incident:
         try:
@@ -83,8 +86,9 @@ class ComplianceController(Controller):
         record_request(store, request, "incident.created", incident_id, {"alerts": len(data.alert_ids)})
         return incidents.get(store, incident_id, regime_for(store, "nis2"))
 
-    @get("/incidents/{incident_id:str}", guards=[viewer], summary="One incident with its NIS2 deadlines")
-    async def get_incident(self, incident_id: FromPath[str], store: NamedDependency[Store]) -> Incident:
+    @get("/incidents/{incident_id:str}", guards=[viewer], sync_to_thread=True,
+         summary="One incident with its NIS2 deadlines")
+    def get_incident(self, incident_id: FromPath[str], store: NamedDependency[Store]) -> Incident:
         incident = incidents.get(store, incident_id, regime_for(store, "nis2"))
         if incident is None:
             raise NotFoundException(f"no incident {incident_id}")
@@ -92,10 +96,11 @@ class ComplianceController(Controller):
 
     @put(
         "/incidents/{incident_id:str}",
+        sync_to_thread=True,
         guards=[analyst],
         summary="Update an incident: status, awareness time, assessment, submitted reports, more alerts",
     )
-    async def update_incident(
+    def update_incident(
         self,
         incident_id: FromPath[str],
         data: JSONBody[IncidentUpdate],
@@ -114,8 +119,8 @@ class ComplianceController(Controller):
         record_request(store, request, "incident.updated", incident_id, {"fields": sorted(changes)})
         return incidents.get(store, incident_id, regime)
 
-    @get("/breaches", guards=[viewer], summary="The GDPR Art.33(5) breach register")
-    async def list_breaches(
+    @get("/breaches", guards=[viewer], sync_to_thread=True, summary="The GDPR Art.33(5) breach register")
+    def list_breaches(
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=30, ge=1, le=100),
@@ -125,11 +130,12 @@ class ComplianceController(Controller):
 
     @post(
         "/breaches",
+        sync_to_thread=True,
         guards=[analyst],
         raises=[NotFoundException],
         summary="Record a personal-data breach, notified or not",
     )
-    async def create_breach(self, data: JSONBody[BreachIn], request: Request, store: NamedDependency[Store]) -> Breach:
+    def create_breach(self, data: JSONBody[BreachIn], request: Request, store: NamedDependency[Store]) -> Breach:
         try:
             breach_id = breaches.create(store, data, request.user.name)
         except UnknownRecord as error:
@@ -139,15 +145,15 @@ class ComplianceController(Controller):
         record_request(store, request, "breach.recorded", breach_id, {"notified": data.notified})
         return breaches.get(store, breach_id, regime_for(store, "gdpr"))
 
-    @get("/breaches/{breach_id:str}", guards=[viewer], summary="One breach register entry")
-    async def get_breach(self, breach_id: FromPath[str], store: NamedDependency[Store]) -> Breach:
+    @get("/breaches/{breach_id:str}", guards=[viewer], sync_to_thread=True, summary="One breach register entry")
+    def get_breach(self, breach_id: FromPath[str], store: NamedDependency[Store]) -> Breach:
         breach = breaches.get(store, breach_id, regime_for(store, "gdpr"))
         if breach is None:
             raise NotFoundException(f"no breach {breach_id}")
         return breach
 
-    @put("/breaches/{breach_id:str}", guards=[analyst], summary="Update a breach register entry")
-    async def update_breach(
+    @put("/breaches/{breach_id:str}", guards=[analyst], sync_to_thread=True, summary="Update a breach register entry")
+    def update_breach(
         self, breach_id: FromPath[str], data: JSONBody[BreachUpdate], request: Request, store: NamedDependency[Store]
     ) -> Breach:
         try:

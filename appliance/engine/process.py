@@ -146,10 +146,13 @@ class Engine:
         self.rules = self._restore()
 
     # --- the queue ---------------------------------------------------------------------------------------
-    def process_pending(self, limit: int = 100, stop: threading.Event | None = None) -> int:
+    def process_pending(
+        self, limit: int = 100, stop: threading.Event | None = None, taken_one: Callable[[], None] = lambda: None
+    ) -> int:
         """Process up to `limit` pending batches, or until `stop` is set (checked between batches). Returns how
         many were taken (processed or set aside), or 1 when only a retro-hunt went on (so a caller looping while
-        there is work lets it finish); with nothing to do, checkpoints what is not saved yet."""
+        there is work lets it finish); with nothing to do, checkpoints what is not saved yet. `taken_one()` is
+        called after each batch (progress)."""
         self.follow_settings()
         self._take_new_indicators()
         pending = self.store.query(
@@ -160,6 +163,7 @@ class Engine:
             if stop is not None and stop.is_set():
                 return taken
             self._take(row["id"], row["attempts"])
+            taken_one()
         hunted = self.retro_hunt()
         if not pending and not hunted and self._checkpoint_due(0):  # a quiet queue keeps to the same schedule
             self.checkpoint()
@@ -218,9 +222,9 @@ class Engine:
             if detections:
                 chain.checkpoint(connection, self.signing_key, self.box_id)
 
-    def process_all(self) -> None:
+    def process_all(self, taken_one: Callable[[], None] = lambda: None) -> None:
         """Process every pending batch, then checkpoint: `appliance analyze`, `appliance engine --once`."""
-        while self.process_pending():
+        while self.process_pending(taken_one=taken_one):
             pass
         self.checkpoint()
 

@@ -192,7 +192,7 @@ def extract(store: Store, flows: list[PacketFlow], padding: float) -> Extract:
 
 def counted(pcap: bytes, flows: int) -> Extract:
     """An Extract of a pcap file written earlier (a legal hold's copy)."""
-    reader = ClassicPcap(pcap, np.frombuffer(pcap, dtype=np.uint8))
+    reader = ClassicPcap(pcap)
     return Extract(pcap=pcap, packets=sum(len(batch) for batch in reader.batches(BATCH_PACKETS)), flows=flows,
                    sha256=hashlib.sha256(pcap).hexdigest())
 
@@ -205,7 +205,7 @@ def _matching(directory: Path, cipher: SegmentCipher, flows: list[PacketFlow],
     for segment in list_segments(directory):
         if not segment.overlaps(since, until) or (pcap := read_segment(segment, cipher)) is None:
             continue
-        reader = ClassicPcap(pcap, np.frombuffer(pcap, dtype=np.uint8))
+        reader = ClassicPcap(pcap)
         for batch in reader.batches(BATCH_PACKETS):
             columns = decode_batch(batch, PacketDecoder(), CaptureStats(), [])
             selected = np.zeros(len(columns), dtype=bool)

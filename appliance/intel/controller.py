@@ -68,6 +68,19 @@ class FetchQueued(msgspec.Struct):
     status: str = "queued"  # the notifier fetches it within a round
 
 
+def import_and_record(store: Store, request: Request, name: str, body: bytes, file_format: Format | None,
+                      expiry_days: float | None, confidence: int) -> ImportResult:
+    try:
+        result = imports.import_file(store, name, body, time.time(), file_format, expiry_days=expiry_days,
+                                     default_confidence=confidence)
+    except ImportFailed as error:
+        raise ValidationException(str(error)) from error
+    record_request(store, request, action="threat_intel.imported", target=result.source.id,
+                   details={"name": name, "received": result.received, "added": result.added,
+                            "refused": result.refused})
+    return result
+
+
 class ThreatIntelController(Controller):
     path = "/threat-intel"
     tags = ["threat-intel"]
@@ -104,17 +117,9 @@ class ThreatIntelController(Controller):
         expiry_days: ExpiryDays = None,
         confidence: DefaultConfidence = 50,
     ) -> ImportResult:
-        body = await request.body()
-        try:
-            result = await anyio.to_thread.run_sync(functools.partial(
-                imports.import_file, store, name, body, time.time(), file_format, expiry_days=expiry_days,
-                default_confidence=confidence))
-        except ImportFailed as error:
-            raise ValidationException(str(error)) from error
-        record_request(store, request, action="threat_intel.imported", target=result.source.id,
-                       details={"name": name, "received": result.received, "added": result.added,
-                                "refused": result.refused})
-        return result
+        body = await request.body()  # async only for this: the store work is one call in a worker thread
+        return await anyio.to_thread.run_sync(functools.partial(
+            import_and_record, store, request, name, body, file_format, expiry_days, confidence))
 
     @patch("/sources/{source_id:str}", guards=[admin], sync_to_thread=True, summary="Enable or disable a source")
     def change(self, source_id: FromPath[str], data: JSONBody[SourceChange], request: Request,

@@ -1,4 +1,6 @@
 """Licensing: offline license keys, license state and gating, and the box's link to the vendor cloud.
+The vendor's own licensing service, which runs in the vendor cloud and never on a box, is `vendor_cloud.licensing`;
+`keys`, `plans` and `protocol` are the contract both sides share.
 
 - `keys`: the `nsx_…` key format, Ed25519 verification, license files for air-gapped sites.
 - `state`: what an (expired) license still allows. Detection never stops; see `state`.
@@ -6,7 +8,6 @@
 - `sovereignty`: the exact heartbeat payload that leaves the box (show `describe_payload` to the admin).
 - `protocol`: the other bodies exchanged with the vendor service.
 - `cloud_client`: the box-side HTTP client for the vendor licensing service.
-- `vendor`: the vendor's licensing service (runs in the vendor cloud, never on the box).
 
 How the box uses it:
 

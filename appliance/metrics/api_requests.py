@@ -14,7 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from appliance.metrics import MULTIPROCESS_ENV
 
 
 class ApiMetrics:

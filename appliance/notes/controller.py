@@ -34,24 +34,26 @@ class NotesController(Controller):
     path = "/"
     tags = ["notes"]
 
-    @get("/alerts/{alert_id:str}/notes", guards=[viewer],
+    @get("/alerts/{alert_id:str}/notes", guards=[viewer], sync_to_thread=True,
          summary="An alert's notes, oldest first, with author and time")
-    async def alert_notes(self, alert_id: FromPath[str], store: NamedDependency[Store]) -> NoteList:
+    def alert_notes(self, alert_id: FromPath[str], store: NamedDependency[Store]) -> NoteList:
         return notes_of(store, "alert", alert_id)
 
-    @post("/alerts/{alert_id:str}/notes", guards=[analyst], summary="Add a note to an alert (it becomes its `notes`)")
-    async def add_alert_note(
+    @post("/alerts/{alert_id:str}/notes", guards=[analyst], sync_to_thread=True,
+          summary="Add a note to an alert (it becomes its `notes`)")
+    def add_alert_note(
         self, alert_id: FromPath[str], data: JSONBody[NoteIn], request: Request, store: NamedDependency[Store]
     ) -> Note:
         return write_note(store, request, "alert", alert_id, data.text)
 
-    @get("/compliance/incidents/{incident_id:str}/notes", guards=[viewer],
+    @get("/compliance/incidents/{incident_id:str}/notes", guards=[viewer], sync_to_thread=True,
          summary="An incident's notes, oldest first, with author and time")
-    async def incident_notes(self, incident_id: FromPath[str], store: NamedDependency[Store]) -> NoteList:
+    def incident_notes(self, incident_id: FromPath[str], store: NamedDependency[Store]) -> NoteList:
         return notes_of(store, "incident", incident_id)
 
-    @post("/compliance/incidents/{incident_id:str}/notes", guards=[analyst], summary="Add a note to an incident")
-    async def add_incident_note(
+    @post("/compliance/incidents/{incident_id:str}/notes", guards=[analyst], sync_to_thread=True,
+          summary="Add a note to an incident")
+    def add_incident_note(
         self, incident_id: FromPath[str], data: JSONBody[NoteIn], request: Request, store: NamedDependency[Store]
     ) -> Note:
         return write_note(store, request, "incident", incident_id, data.text)

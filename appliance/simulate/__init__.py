@@ -5,6 +5,15 @@ write("mixed", Path("demo.pcap"), seed=7, duration=600)   # demo.pcap + demo.lab
 """
 
 from appliance.simulate.labels import Label, read_labels
-from appliance.simulate.scenarios import SCENARIOS, generate, write
 
 __all__ = ["SCENARIOS", "Label", "generate", "read_labels", "write"]
+
+
+def __getattr__(name: str):
+    """The scenarios load with every protocol the simulator speaks (a third of a second): only when asked for,
+    so `appliance simulate --help` and the other commands start without them."""
+    if name in ("SCENARIOS", "generate", "write"):
+        from appliance.simulate import scenarios
+
+        return getattr(scenarios, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

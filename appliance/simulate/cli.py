@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from appliance.simulate.scenarios import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION, SCENARIOS, write
+from appliance.cli.progress import Progress
+from appliance.simulate.span import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION
 
 HELP = "write a simulated office capture (pcap) with labelled attacks"
 
@@ -57,11 +58,11 @@ def _parse_start(text: str | None) -> float | None:
     return start
 
 
-def _check(args: argparse.Namespace) -> None:
+def _check(args: argparse.Namespace, scenarios: dict) -> None:
     if args.scenario is None:
         raise UsageError("give a SCENARIO (or --list to see them)")
-    if args.scenario not in SCENARIOS:
-        raise UsageError(f"unknown scenario {args.scenario!r}; --list shows the {len(SCENARIOS)} scenarios")
+    if args.scenario not in scenarios:
+        raise UsageError(f"unknown scenario {args.scenario!r}; --list shows the {len(scenarios)} scenarios")
     if args.out is None:
         raise UsageError("--out FILE.pcap is required")
     if not args.out.parent.is_dir():
@@ -71,14 +72,19 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from appliance.simulate.scenarios import SCENARIOS, write
+
     if args.list:
         width = max(len(name) for name in SCENARIOS)
         for scenario in SCENARIOS.values():
             print(f"{scenario.name:<{width}}  {scenario.description}")
         return 0
     try:
-        _check(args)
-        summary = write(args.scenario, args.out, seed=args.seed, duration=args.duration, start=_parse_start(args.start))
+        _check(args, SCENARIOS)
+        start = _parse_start(args.start)
+        with Progress("simulate") as progress:
+            summary = write(args.scenario, args.out, seed=args.seed, duration=args.duration, start=start,
+                            progress=progress)
     except UsageError as error:
         print(f"simulate: {error}", file=sys.stderr)
         return 2

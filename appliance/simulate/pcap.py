@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 PCAP_MAGIC_MICROSECONDS = 0xA1B2C3D4
@@ -18,8 +18,11 @@ class PcapFormatError(ValueError):
     """The file is not a classic little- or big-endian microsecond pcap with Ethernet frames."""
 
 
-def write_pcap(path: Path, records: Iterable[tuple[int, bytes]]) -> int:
-    """Write (timestamp in microseconds, frame) records in the given order; return how many were written."""
+def write_pcap(
+    path: Path, records: Iterable[tuple[int, bytes]], written: Callable[[int], None] = lambda count: None
+) -> int:
+    """Write (timestamp in microseconds, frame) records in the given order; return how many were written.
+    `written(count)` is told how many are written so far, every few thousand."""
     count = 0
     pack_record = _RECORD_HEADER.pack
     with open(path, "wb") as out:
@@ -33,7 +36,9 @@ def write_pcap(path: Path, records: Iterable[tuple[int, bytes]]) -> int:
             if len(chunk) >= 8192:
                 out.write(b"".join(chunk))
                 chunk.clear()
+                written(count)
         out.write(b"".join(chunk))
+        written(count)
     return count
 
 

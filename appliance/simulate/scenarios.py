@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from appliance.cli.progress import ReportProgress, no_progress
 from appliance.simulate import benign
 from appliance.simulate.attacks import (
     anomalous_payload,
@@ -43,13 +44,10 @@ from appliance.simulate.labels import indicators_path, labels_path, write_indica
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import write_pcap
 from appliance.simulate.site import Site
+from appliance.simulate.span import DEFAULT_DURATION, LATEST_START, MAX_DURATION, MIN_DURATION
 
 MONDAY_MORNING = calendar.timegm((2026, 3, 2, 8, 0, 0))  # Monday 2 March 2026, 08:00 UTC
 TUESDAY_NIGHT = calendar.timegm((2026, 3, 3, 1, 0, 0))  # 01:00 UTC, the office is empty
-DEFAULT_DURATION = 600.0
-MIN_DURATION = 20.0
-MAX_DURATION = 2 * 3600.0  # the whole capture is built in memory: about 0.6 GB per mixed hour
-LATEST_START = 2**32 - 1 - MAX_DURATION  # classic pcap stores seconds as an unsigned 32-bit number
 
 Injector = Callable[[Site], None]
 
@@ -234,7 +232,13 @@ class GenerationSummary(msgspec.Struct, kw_only=True):
     indicators_file: str | None
 
 
-def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None) -> Capture:
+def generate(
+    name: str,
+    seed: int = 1,
+    duration: float = DEFAULT_DURATION,
+    start: float | None = None,
+    progress: ReportProgress = no_progress,
+) -> Capture:
     """Build the capture in memory. Nothing here reads the clock: the start comes from the scenario."""
     scenario = SCENARIOS.get(name)
     if scenario is None:
@@ -246,19 +250,26 @@ def generate(name: str, seed: int = 1, duration: float = DEFAULT_DURATION, start
         raise ValueError("start must be a time between 1970 and 2106")
     capture = Capture(start=start, end=start + duration, seed=seed)
     site = Site(capture=capture, office=build_office(seed), seed=seed)
-    benign.generate(site)
-    for inject in scenario.attacks:
+    benign.generate(site, lambda done, total: progress("simulating the office", done, total, "processes"))
+    for done, inject in enumerate(scenario.attacks, 1):
         inject(site)
+        progress("adding the attacks", done, len(scenario.attacks), "attacks")
     capture.labels.sort(key=lambda label: (label.start_ts, label.rule_name, label.variant))
     return capture
 
 
 def write(
-    name: str, out: Path, seed: int = 1, duration: float = DEFAULT_DURATION, start: float | None = None
+    name: str,
+    out: Path,
+    seed: int = 1,
+    duration: float = DEFAULT_DURATION,
+    start: float | None = None,
+    progress: ReportProgress = no_progress,
 ) -> GenerationSummary:
     """Generate and write FILE.pcap, FILE.labels.json and, when the scenario has any, FILE.indicators.txt."""
-    capture = generate(name, seed, duration, start)
-    packets = write_pcap(out, capture.take(capture.end))
+    capture = generate(name, seed, duration, start, progress)
+    records = capture.take(capture.end)
+    packets = write_pcap(out, records, lambda done: progress("writing the capture", done, len(records), "packets"))
     write_labels(labels_path(out), capture.labels)
     indicators = None
     if capture.indicators:

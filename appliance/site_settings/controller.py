@@ -12,9 +12,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 
+from appliance.api.client_address import client_address
 from appliance.api.errors import Conflict
 from appliance.api.security import admin, viewer
-from appliance.auth.controller import client_address
 from appliance.engine.baseline import BaselineSummary
 from appliance.engine.baseline import summary as baseline_summary
 from appliance.engine.detection import RuleConfig

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 from collections.abc import Iterator
 
 import apsw
-import sqlite_utils
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -16,6 +16,24 @@ from appliance.store.connection import open_encrypted
 from appliance.store.data_dir import DataDirectory
 from appliance.store.migrations import current_version, latest_version
 from appliance.store.sqlite3_adapter import Connection
+
+
+def _sqlite_utils_without_pandas():
+    """sqlite_utils imports pandas, when installed, only to store pandas values, which the store never holds;
+    shap installs pandas, and importing it is most of the start of every process that opens the store (every
+    CLI command, each API worker). Hidden while sqlite_utils loads; whatever imports pandas later still gets it."""
+    if "pandas" in sys.modules:
+        import sqlite_utils
+    else:
+        sys.modules["pandas"] = None  # the import machinery reads None as "not installed"
+        try:
+            import sqlite_utils
+        finally:
+            del sys.modules["pandas"]
+    return sqlite_utils
+
+
+sqlite_utils = _sqlite_utils_without_pandas()
 
 
 class SchemaMismatch(Exception):

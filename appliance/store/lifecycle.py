@@ -10,12 +10,15 @@ from pathlib import Path
 
 import apsw
 
+from appliance.cli.progress import ReportProgress, no_progress
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError, open_encrypted
 from appliance.store.data_dir import DataDirectory, write_private_file
 from appliance.store.migrations import latest_version, migrate
 
 BACKUP_MAGIC = b"NETSENX-BACKUP-1\n"
+BACKUP_STEP_PAGES = 256  # 1 MiB of 4 KiB pages between two reports of progress
+COPY_CHUNK = 1 << 20
 
 
 class BackupError(Exception):
@@ -53,7 +56,9 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"netsenx-key-id" + key).hexdigest()[:16]
 
 
-def rekey(data_dir: DataDirectory, old_key: bytes, new_passphrase: str | None = None) -> bytes:
+def rekey(
+    data_dir: DataDirectory, old_key: bytes, new_passphrase: str | None = None, progress: ReportProgress = no_progress
+) -> bytes:
     """Re-encrypt every page under a new key (random, or from a new passphrase). Service must be stopped.
 
     The new key material is written next to the old one first and swapped in only after SQLite has
@@ -62,8 +67,10 @@ def rekey(data_dir: DataDirectory, old_key: bytes, new_passphrase: str | None = 
     connection = open_encrypted(data_dir.database, old_key)
     try:
         # sqlite3mc cannot rekey in WAL mode: fold the WAL in and switch to a rollback journal for the rekey.
+        progress("folding the WAL in", 0, None, "")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.execute("PRAGMA journal_mode = DELETE")
+        pages = connection.execute("PRAGMA page_count").fetchall()[0][0]
         if new_passphrase is None:
             new_key = keys.generate_key()
             pending = data_dir.key_file.with_name("data.key.new")
@@ -78,7 +85,9 @@ def rekey(data_dir: DataDirectory, old_key: bytes, new_passphrase: str | None = 
                     {"kdf": "scrypt", "salt": salt.hex(), "n": keys.SCRYPT_N, "r": keys.SCRYPT_R, "p": keys.SCRYPT_P}
                 ).encode(),
             )
+        progress("re-encrypting pages", 0, pages, "pages")  # one statement: SQLite tells nothing until it ends
         connection.execute(f"PRAGMA hexrekey = '{new_key.hex()}'")
+        progress("re-encrypting pages", pages, pages, "pages")
         connection.execute("PRAGMA journal_mode = WAL")
     finally:
         connection.close()
@@ -92,7 +101,32 @@ def rekey(data_dir: DataDirectory, old_key: bytes, new_passphrase: str | None = 
     return new_key
 
 
-def backup(data_dir: DataDirectory, key: bytes, destination: Path) -> dict:
+def copy_pages(source: apsw.Connection, target: apsw.Connection, progress: ReportProgress) -> None:
+    """SQLite's online backup of `source` into `target`, BACKUP_STEP_PAGES at a time so that progress shows.
+    The source's read transaction stays open across the steps: the copy is one snapshot, as a single step's
+    is, and what a running box commits meanwhile neither ends up half in it nor restarts it."""
+    source.execute("BEGIN")
+    source.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # the snapshot every step reads
+    try:
+        with target.backup("main", source, "main") as copy:
+            while not copy.step(BACKUP_STEP_PAGES):
+                progress("copying pages", copy.page_count - copy.remaining, copy.page_count, "pages")
+            progress("copying pages", copy.page_count, copy.page_count, "pages")
+    finally:
+        source.execute("COMMIT")
+
+
+def copy_file(source, out, size: int, stage: str, progress: ReportProgress) -> None:
+    """The rest of `source` (an open file) into `out`, `size` bytes expected."""
+    done = 0
+    progress(stage, done, size, "bytes")
+    while chunk := source.read(COPY_CHUNK):
+        out.write(chunk)
+        done += len(chunk)
+        progress(stage, done, size, "bytes")
+
+
+def backup(data_dir: DataDirectory, key: bytes, destination: Path, progress: ReportProgress = no_progress) -> dict:
     """Online backup: a consistent snapshot while the box keeps running, still encrypted page by page.
 
     The file is a one-line JSON header (how to get the key back: the KDF salt, or the key's fingerprint)
@@ -104,8 +138,7 @@ def backup(data_dir: DataDirectory, key: bytes, destination: Path) -> dict:
     source = open_encrypted(data_dir.database, key, readonly=True)
     target = open_encrypted(snapshot, key)
     try:
-        with target.backup("main", source, "main") as step:
-            step.step(-1)
+        copy_pages(source, target, progress)
         target.execute("PRAGMA journal_mode = DELETE")
         version = target.execute("PRAGMA user_version").fetchall()[0][0]
     finally:
@@ -117,8 +150,7 @@ def backup(data_dir: DataDirectory, key: bytes, destination: Path) -> dict:
     descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out, open(snapshot, "rb") as image:
         out.write(BACKUP_MAGIC + json.dumps(header).encode() + b"\n")
-        while chunk := image.read(1 << 20):
-            out.write(chunk)
+        copy_file(image, out, os.fstat(image.fileno()).st_size, "writing the backup file", progress)
         out.flush()
         os.fsync(out.fileno())
     for leftover in (snapshot, snapshot.with_name(snapshot.name + "-wal"), snapshot.with_name(snapshot.name + "-shm")):
@@ -149,7 +181,9 @@ def backup_key(header: dict, passphrase: str | None, key: bytes | None) -> bytes
     return key
 
 
-def restore(data_dir: DataDirectory, live_key: bytes, source: Path, source_key: bytes) -> int:
+def restore(
+    data_dir: DataDirectory, live_key: bytes, source: Path, source_key: bytes, progress: ReportProgress = no_progress
+) -> int:
     """Replace the database's content with a backup's, checked fully before anything live is touched.
 
     Returns the schema version after restore (older backups are migrated forward).
@@ -161,26 +195,28 @@ def restore(data_dir: DataDirectory, live_key: bytes, source: Path, source_key: 
         with open(source, "rb") as image, open(staging, "wb") as out:
             image.readline()
             image.readline()
-            while chunk := image.read(1 << 20):
-                out.write(chunk)
+            size = os.fstat(image.fileno()).st_size - image.tell()
+            copy_file(image, out, size, "reading the backup", progress)
         os.chmod(staging, 0o600)
         try:
             restored = open_encrypted(staging, source_key)
         except WrongKeyError as error:
             raise BackupError("the backup does not open with that key") from error
         try:
+            progress("checking the backup's integrity", 0, None, "")
             check = restored.execute("PRAGMA integrity_check").fetchall()
             if check != [("ok",)]:
                 raise BackupError(f"the backup is damaged: {check[0][0]}")
             if header.get("schema_version", 0) > latest_version():
                 raise BackupError("the backup comes from a newer version of this software")
             if source_key != live_key:
+                progress("re-encrypting under the box's key", 0, None, "")
                 restored.execute("PRAGMA journal_mode = DELETE")
                 restored.execute(f"PRAGMA hexrekey = '{live_key.hex()}'")
             live = open_encrypted(data_dir.database, live_key)
             try:
-                with live.backup("main", restored, "main") as step:
-                    step.step(-1)
+                copy_pages(restored, live, progress)
+                progress("migrating the schema", 0, None, "")
                 migrate(live)
                 return live.execute("PRAGMA user_version").fetchall()[0][0]
             finally:

@@ -18,10 +18,10 @@ from litestar.params import JSONBody
 from litestar.response import Stream
 
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import detail_response
 from appliance.api.security import admin
 from appliance.audit.requests import record_request
-from appliance.auth.controller import client_address
 from appliance.store import keys
 from appliance.store.connection import open_encrypted
 from appliance.store.database import Store

@@ -64,8 +64,9 @@ class TracesController(Controller):
     tags = ["traces"]
     guards = [viewer]
 
-    @get("/", summary="Decision traces, newest first; `search` looks in rule, hosts, outcome and evidence")
-    async def list_traces(
+    @get("/", sync_to_thread=True,
+         summary="Decision traces, newest first; `search` looks in rule, hosts, outcome and evidence")
+    def list_traces(
         self,
         store: NamedDependency[Store],
         limit: int = Parameter(default=20, ge=1, le=100),
@@ -84,12 +85,12 @@ class TracesController(Controller):
         total = store.query_one(f"SELECT count(*) AS n FROM decision_traces {where}", parameters)["n"]
         return TraceList(traces=[TraceSummary(**row) for row in rows], total=total)
 
-    @get("/box-key", summary="The box's Ed25519 public key, to verify proof trails against")
-    async def box_key(self, store: NamedDependency[Store]) -> BoxKey:
+    @get("/box-key", sync_to_thread=True, summary="The box's Ed25519 public key, to verify proof trails against")
+    def box_key(self, store: NamedDependency[Store]) -> BoxKey:
         return BoxKey(public_key=public_key_hex(signing_key(store)))
 
-    @get("/{trace_id:str}", summary="One trace with everything the decision was based on")
-    async def get_trace(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> TraceDetail:
+    @get("/{trace_id:str}", sync_to_thread=True, summary="One trace with everything the decision was based on")
+    def get_trace(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> TraceDetail:
         row = store.query_one(
             f"SELECT {SUMMARY_COLUMNS}, content, content_sha256, previous_hash FROM decision_traces WHERE id = ?",
             (trace_id,),
@@ -99,8 +100,9 @@ class TracesController(Controller):
         row["content"] = json.loads(row["content"])
         return TraceDetail(**row)
 
-    @get("/{trace_id:str}/proof-trail", summary="JSON proof trail to verify offline (`appliance traces verify`)")
-    async def get_proof_trail(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> dict:
+    @get("/{trace_id:str}/proof-trail", sync_to_thread=True,
+         summary="JSON proof trail to verify offline (`appliance traces verify`)")
+    def get_proof_trail(self, trace_id: FromPath[str], store: NamedDependency[Store]) -> dict:
         trail = proof_trail(store.connection(), trace_id)
         if trail is None:
             raise NotFoundException(f"no trace {trace_id}")

@@ -17,7 +17,7 @@ from litestar import MediaType, Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from appliance.rule_names import RULE_NAMES
+from appliance.engine.rules import RULE_NAMES
 
 PAGE_TEMPLATE = Path(__file__).parent / "index.html"
 STATIC_DIR = Path(__file__).parent / "static"

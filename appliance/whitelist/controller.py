@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from appliance.api.security import analyst, viewer
 from appliance.audit.requests import record_request
-from appliance.rule_names import RULE_NAMES
+from appliance.engine.rules import RULE_NAMES
 from appliance.store.database import Store
 from appliance.whitelist import repository
 from appliance.whitelist.models import InvalidEntry, WhitelistEntry, WhitelistIn, WhitelistList, normalise
@@ -21,13 +21,13 @@ class WhitelistController(Controller):
     path = "/settings/whitelist"
     tags = ["settings"]
 
-    @get("/", guards=[viewer], summary="Whitelist entries")
-    async def list_entries(self, store: NamedDependency[Store]) -> WhitelistList:
+    @get("/", guards=[viewer], sync_to_thread=True, summary="Whitelist entries")
+    def list_entries(self, store: NamedDependency[Store]) -> WhitelistList:
         entries = repository.list_entries(store)
         return WhitelistList(entries=entries, total=len(entries))
 
-    @post("/", guards=[analyst], summary="Add an entry; matching open alerts are resolved")
-    async def add(self, data: JSONBody[WhitelistIn], request: Request, store: NamedDependency[Store]) -> WhitelistEntry:
+    @post("/", guards=[analyst], sync_to_thread=True, summary="Add an entry; matching open alerts are resolved")
+    def add(self, data: JSONBody[WhitelistIn], request: Request, store: NamedDependency[Store]) -> WhitelistEntry:
         try:
             entry = normalise(data, RULE_NAMES, time.time())
         except InvalidEntry as error:
@@ -48,8 +48,8 @@ class WhitelistController(Controller):
         )
         return stored
 
-    @delete("/{entry_id:str}", guards=[analyst], status_code=200, summary="Remove an entry")
-    async def remove(self, entry_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
+    @delete("/{entry_id:str}", guards=[analyst], sync_to_thread=True, status_code=200, summary="Remove an entry")
+    def remove(self, entry_id: FromPath[str], request: Request, store: NamedDependency[Store]) -> dict[str, str]:
         removed = repository.delete_entry(store, entry_id)
         if removed is None:
             raise NotFoundException(f"no whitelist entry {entry_id}")

@@ -5,7 +5,7 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
-from appliance.rule_names import RULE_NAMES
+from appliance.engine.rules import RULE_NAMES
 
 Direction = Literal["any", "source", "destination"]
 DIRECTIONS = get_args(Direction)

@@ -136,6 +136,7 @@ stage_bootstrap() {
     local packages=(
         systemd-sysv systemd-resolved systemd-timesyncd udev dbus linux-image-"$arch"
         python3 python3-venv nftables iproute2 openssh-server ca-certificates
+        libpcap0.8  # the sensor compiles capture filters with libpcap (sensor/capture/bpf.py)
     )
     run debootstrap --variant=minbase --arch="$arch" --include="$(IFS=, && echo "${packages[*]}")" \
         bookworm "$rootfs" "http://snapshot.debian.org/archive/debian/$snapshot/"

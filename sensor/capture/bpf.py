@@ -1,17 +1,16 @@
-"""Classic BPF socket filters for Ethernet frames, built without tcpdump or libpcap.
+"""Classic BPF socket filters: tcpdump's filter language compiled by libpcap itself, or raw instructions.
 
-`compile_filter` understands a small tcpdump-like language, enough for a sensor's usual needs:
+`compile_filter` hands an expression to libpcap (through ctypes) exactly as `tcpdump -i IFACE EXPR` would,
+so every filter an admin knows from tcpdump works: `net 10.0.0.0/8`, `vlan and host 10.1.2.3`,
+`portrange 8000-8100`, `tcp[tcpflags] & tcp-syn != 0`, ... A bad expression raises FilterError with
+libpcap's own message. A raw list of `(code, jt, jf, k)` instructions (e.g. from `tcpdump -dd`) can be
+attached just the same.
 
-    expr      := term ("or" term)*
-    term      := factor ("and" factor)*
-    factor    := "not" factor | "(" expr ")" | primitive
-    primitive := ["ip" | "ip6"] ["src" | "dst"] "host" ADDRESS
-               | ["tcp" | "udp"] ["src" | "dst"] "port" NUMBER
-               | "ip" | "ip6" | "arp" | "tcp" | "udp" | "icmp"
-
-e.g. "ip host 10.0.0.5", "tcp port 443", "not port 22", "udp port 53 or icmp". Like tcpdump, `port` only
-looks at unfragmented IPv4 packets (or the first fragment) and IPv6 packets without extension headers.
-A raw list of `(code, jt, jf, k)` instructions (e.g. from `tcpdump -dd`) can be attached just the same.
+libpcap compiles on a handle activated on the capture interface, not on a "dead" one: the Linux kernel
+moves an 802.1Q tag out of the frame into packet metadata before socket filters run, and only for a live
+handle does libpcap know that and compile `vlan` to the kernel's metadata loads (SKF_AD_VLAN_TAG_PRESENT)
+instead of a tag in the frame that the filter never sees. Activating needs what capture needs anyway
+(CAP_NET_RAW, the interface up); the handle is closed as soon as the program is copied out.
 
 The kernel runs the filter before a packet is copied to the capture ring, so unwanted traffic costs no
 ring space and no Python time.
@@ -20,101 +19,71 @@ ring space and no Python time.
 from __future__ import annotations
 
 import ctypes
-import ipaddress
-import re
+import ctypes.util
+import functools
 import socket
-from collections.abc import Callable
 
 Instruction = tuple[int, int, int, int]  # (code, jt, jf, k) as in struct sock_filter
 
 SO_ATTACH_FILTER = 26
-ACCEPT_WHOLE_PACKET = 0x40000  # return value = bytes to keep; tcpdump's default snap length
+SNAPLEN = 0x40000  # tcpdump's default: the compiled program keeps whole packets up to 256 KiB
+PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
+PCAP_ERRBUF_SIZE = 256
+HANDLE_BUFFER_BYTES = 1 << 16  # the compiling handle's ring: it never reads a packet, so keep it small
 
-# Opcodes: class | size | mode (see <linux/filter.h>).
-LD_W_ABS = 0x20  # A = u32 at [k]
-LD_H_ABS = 0x28  # A = u16 at [k]
-LD_B_ABS = 0x30  # A = u8 at [k]
-LD_H_IND = 0x48  # A = u16 at [X + k]
-LDX_B_MSH = 0xB1  # X = 4 * ([k] & 0xf), the IPv4 header length
-JMP_JEQ_K = 0x15
-JMP_JSET_K = 0x45
-RET_K = 0x06
-
-ETHERTYPE = {"ip": 0x0800, "ip6": 0x86DD, "arp": 0x0806}
-IP_PROTOCOL = {"tcp": 6, "udp": 17, "icmp": 1}
-ETH_HEADER = 14
-IPV4_PROTOCOL_AT = ETH_HEADER + 9
-IPV4_FLAGS_FRAGMENT_AT = ETH_HEADER + 6
-IPV4_ADDRESS_AT = {"src": ETH_HEADER + 12, "dst": ETH_HEADER + 16}
-IPV6_NEXT_HEADER_AT = ETH_HEADER + 6
-IPV6_ADDRESS_AT = {"src": ETH_HEADER + 8, "dst": ETH_HEADER + 24}
-IPV6_TRANSPORT_AT = ETH_HEADER + 40
-PORT_AT = {"src": 0, "dst": 2}  # within the TCP/UDP header
+# pcap LINKTYPE_* of the capture socket -> the DLT_* libpcap must compile for on that interface.
+DLT_BY_LINKTYPE = {
+    1: 1,  # Ethernet
+    101: 12,  # LINKTYPE_RAW (tun, wireguard) is DLT_RAW on Linux
+}
 
 
 class FilterError(ValueError):
-    """The filter expression or instruction list is not valid; the message says where."""
+    """The filter expression or instruction list is not valid; the message says why (libpcap's words)."""
 
 
-Label = int
-Emitter = Callable[["_Assembler", Label, Label], None]  # emits code that jumps to (on_match, on_miss)
+class _SockFilter(ctypes.Structure):
+    """struct sock_filter (<linux/filter.h>), the same layout as libpcap's struct bpf_insn."""
+
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
 
 
-class _Assembler:
-    """Collects instructions whose jump targets are labels, then resolves them to relative offsets."""
-
-    def __init__(self) -> None:
-        self._code: list[tuple[int, Label | None, Label | None, int]] = []
-        self._label_at: dict[Label, int] = {}
-        self._next_label = 0
-
-    def label(self) -> Label:
-        self._next_label += 1
-        return self._next_label
-
-    def place(self, label: Label) -> None:
-        self._label_at[label] = len(self._code)
-
-    def instruction(self, code: int, k: int) -> None:
-        """A load, or a return; anything that does not jump."""
-        self._code.append((code, None, None, k))
-
-    def jump(self, code: int, k: int, if_true: Label | None, if_false: Label | None) -> None:
-        """Conditional jump; a None target means "fall through to the next instruction"."""
-        self._code.append((code, if_true, if_false, k))
-
-    def assemble(self) -> list[Instruction]:
-        program = []
-        for index, (code, if_true, if_false, k) in enumerate(self._code):
-            program.append((code, self._offset(index, if_true), self._offset(index, if_false), k))
-        return program
-
-    def _offset(self, index: int, label: Label | None) -> int:
-        if label is None:
-            return 0
-        offset = self._label_at[label] - index - 1
-        if not 0 <= offset <= 255:
-            raise FilterError("filter is too long for classic BPF jumps (more than 255 instructions apart)")
-        return offset
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def compile_filter(expression: str) -> list[Instruction]:
-    """Compile an expression of the language above into classic BPF for Ethernet frames."""
-    tokens = _tokenize(expression)
-    if not tokens:
-        raise FilterError("empty filter expression")
-    parser = _Parser(tokens, expression)
-    emit = parser.expression()
-    if parser.position != len(tokens):
-        raise FilterError(f"unexpected {tokens[parser.position]!r} in filter {expression!r}")
-    asm = _Assembler()
-    accept, reject = asm.label(), asm.label()
-    emit(asm, accept, reject)
-    asm.place(accept)
-    asm.instruction(RET_K, ACCEPT_WHOLE_PACKET)
-    asm.place(reject)
-    asm.instruction(RET_K, 0)
-    return asm.assemble()
+class _BpfProgram(ctypes.Structure):
+    """libpcap's struct bpf_program."""
+
+    _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_SockFilter))]
+
+
+def compile_filter(expression: str, iface: str, linktype: int) -> list[Instruction]:
+    """Compile a tcpdump filter expression for capture on `iface`, whose socket sees `linktype` frames."""
+    pcap = _libpcap()
+    handle = _activated_handle(pcap, iface)
+    try:
+        dlt = pcap.pcap_datalink(handle)
+        if DLT_BY_LINKTYPE.get(linktype) != dlt:
+            raise FilterError(
+                f"libpcap compiles filters for {iface!r} as link type DLT {dlt} while capture sees "
+                f"link type {linktype}; pass raw BPF instructions instead"
+            )
+        program = _BpfProgram()
+        netmask = _netmask(pcap, iface)
+        if pcap.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1, netmask) != 0:
+            raise FilterError(f"bad capture filter {expression!r}: {_error_of(pcap, handle)}")
+        try:
+            return [(i.code, i.jt, i.jf, i.k) for i in program.bf_insns[: program.bf_len]]
+        finally:
+            pcap.pcap_freecode(ctypes.byref(program))
+    finally:
+        pcap.pcap_close(handle)
 
 
 def attach_filter(sock: socket.socket, instructions: list[Instruction]) -> None:
@@ -130,19 +99,6 @@ def attach_filter(sock: socket.socket, instructions: list[Instruction]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
 
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    ]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
-
-
 def _checked_instruction(instruction: Instruction) -> Instruction:
     try:
         code, jt, jf, k = (int(field) for field in instruction)
@@ -153,203 +109,59 @@ def _checked_instruction(instruction: Instruction) -> Instruction:
     return code, jt, jf, k
 
 
-def _tokenize(expression: str) -> list[str]:
-    return re.findall(r"\(|\)|[^\s()]+", expression.lower())
+def _activated_handle(pcap: ctypes.CDLL, iface: str) -> int:
+    errbuf = ctypes.create_string_buffer(PCAP_ERRBUF_SIZE)
+    handle = pcap.pcap_create(iface.encode(), errbuf)
+    if not handle:
+        raise FilterError(f"cannot compile a filter for {iface!r}: {errbuf.value.decode(errors='replace')}")
+    pcap.pcap_set_snaplen(handle, SNAPLEN)
+    pcap.pcap_set_buffer_size(handle, HANDLE_BUFFER_BYTES)
+    status = pcap.pcap_activate(handle)
+    if status < 0:  # a positive status is a warning (e.g. promiscuous mode not supported): compiling still works
+        message = _error_of(pcap, handle) or pcap.pcap_statustostr(status).decode(errors="replace")
+        pcap.pcap_close(handle)
+        raise FilterError(f"cannot compile a filter for {iface!r}: {message}")
+    return handle
 
 
-class _Parser:
-    """Recursive descent over the tokens; each rule returns an Emitter for the code generator."""
-
-    def __init__(self, tokens: list[str], source: str) -> None:
-        self.tokens = tokens
-        self.source = source
-        self.position = 0
-
-    def expression(self) -> Emitter:
-        left = self.term()
-        while self._accept("or"):
-            left = _either(left, self.term())
-        return left
-
-    def term(self) -> Emitter:
-        left = self.factor()
-        while self._accept("and"):
-            left = _both(left, self.factor())
-        return left
-
-    def factor(self) -> Emitter:
-        if self._accept("not"):
-            return _negated(self.factor())
-        if self._accept("("):
-            inner = self.expression()
-            self._expect(")")
-            return inner
-        return self.primitive()
-
-    def primitive(self) -> Emitter:
-        qualifier = self._accept("ip", "ip6", "tcp", "udp", "icmp", "arp")
-        direction = self._accept("src", "dst")
-        if self._accept("host"):
-            if qualifier not in (None, "ip", "ip6"):
-                raise FilterError(f"'{qualifier} host' is not supported in filter {self.source!r}")
-            return _host(self._address(qualifier), direction)
-        if self._accept("port"):
-            if qualifier not in (None, "tcp", "udp"):
-                raise FilterError(f"'{qualifier} port' is not supported in filter {self.source!r}")
-            return _port(self._port_number(), qualifier, direction)
-        if qualifier is not None and direction is None:
-            return _protocol(qualifier)
-        raise FilterError(f"expected 'host', 'port' or a protocol at {self._here()} in filter {self.source!r}")
-
-    def _address(self, family: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-        token = self._take("an address")
-        try:
-            address = ipaddress.ip_address(token)
-        except ValueError:
-            raise FilterError(f"{token!r} is not an IP address in filter {self.source!r}") from None
-        if (family == "ip" and address.version != 4) or (family == "ip6" and address.version != 6):
-            raise FilterError(f"{token!r} does not match '{family} host' in filter {self.source!r}")
-        return address
-
-    def _port_number(self) -> int:
-        token = self._take("a port number")
-        if not token.isdigit() or not 0 <= int(token) <= 65535:
-            raise FilterError(f"{token!r} is not a port number (0..65535) in filter {self.source!r}")
-        return int(token)
-
-    def _accept(self, *words: str) -> str | None:
-        if self.position < len(self.tokens) and self.tokens[self.position] in words:
-            self.position += 1
-            return self.tokens[self.position - 1]
-        return None
-
-    def _expect(self, word: str) -> None:
-        if not self._accept(word):
-            raise FilterError(f"expected {word!r} at {self._here()} in filter {self.source!r}")
-
-    def _take(self, what: str) -> str:
-        if self.position >= len(self.tokens):
-            raise FilterError(f"expected {what} at the end of filter {self.source!r}")
-        self.position += 1
-        return self.tokens[self.position - 1]
-
-    def _here(self) -> str:
-        return repr(self.tokens[self.position]) if self.position < len(self.tokens) else "the end"
+def _netmask(pcap: ctypes.CDLL, iface: str) -> int:
+    """The interface's IPv4 netmask, which `ip broadcast` needs; unknown when it has no IPv4 address."""
+    network, netmask = ctypes.c_uint32(), ctypes.c_uint32()
+    errbuf = ctypes.create_string_buffer(PCAP_ERRBUF_SIZE)
+    if pcap.pcap_lookupnet(iface.encode(), ctypes.byref(network), ctypes.byref(netmask), errbuf) != 0:
+        return PCAP_NETMASK_UNKNOWN
+    return netmask.value
 
 
-def _either(left: Emitter, right: Emitter) -> Emitter:
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        try_right = asm.label()
-        left(asm, on_match, try_right)
-        asm.place(try_right)
-        right(asm, on_match, on_miss)
-
-    return emit
+def _error_of(pcap: ctypes.CDLL, handle: int) -> str:
+    return pcap.pcap_geterr(handle).decode(errors="replace")
 
 
-def _both(left: Emitter, right: Emitter) -> Emitter:
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        check_right = asm.label()
-        left(asm, check_right, on_miss)
-        asm.place(check_right)
-        right(asm, on_match, on_miss)
-
-    return emit
-
-
-def _negated(inner: Emitter) -> Emitter:
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        inner(asm, on_miss, on_match)
-
-    return emit
-
-
-def _protocol(name: str) -> Emitter:
-    if name in ETHERTYPE:
-        return _ethertype_is(ETHERTYPE[name])
-    return _transport_is(name)
-
-
-def _ethertype_is(ethertype: int) -> Emitter:
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        asm.instruction(LD_H_ABS, 12)
-        asm.jump(JMP_JEQ_K, ethertype, on_match, on_miss)
-
-    return emit
-
-
-def _transport_is(name: str) -> Emitter:
-    """tcp/udp over IPv4 or IPv6 (next header directly after the fixed header); icmp over IPv4 only."""
-    number = IP_PROTOCOL[name]
-
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        not_ipv4 = on_miss if name == "icmp" else asm.label()
-        asm.instruction(LD_H_ABS, 12)
-        asm.jump(JMP_JEQ_K, ETHERTYPE["ip"], None, not_ipv4)
-        asm.instruction(LD_B_ABS, IPV4_PROTOCOL_AT)
-        asm.jump(JMP_JEQ_K, number, on_match, on_miss)
-        if name == "icmp":
-            return
-        asm.place(not_ipv4)
-        asm.jump(JMP_JEQ_K, ETHERTYPE["ip6"], None, on_miss)  # A still holds the ethertype
-        asm.instruction(LD_B_ABS, IPV6_NEXT_HEADER_AT)
-        asm.jump(JMP_JEQ_K, number, on_match, on_miss)
-
-    return emit
-
-
-def _host(address: ipaddress.IPv4Address | ipaddress.IPv6Address, direction: str | None) -> Emitter:
-    directions = [direction] if direction else ["src", "dst"]
-    ethertype, offsets = (
-        (ETHERTYPE["ip"], IPV4_ADDRESS_AT) if address.version == 4 else (ETHERTYPE["ip6"], IPV6_ADDRESS_AT)
-    )
-    words = [int.from_bytes(address.packed[i : i + 4], "big") for i in range(0, len(address.packed), 4)]
-
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        asm.instruction(LD_H_ABS, 12)
-        asm.jump(JMP_JEQ_K, ethertype, None, on_miss)
-        for position, which in enumerate(directions):
-            try_next = asm.label() if position < len(directions) - 1 else on_miss
-            for i, word in enumerate(words):
-                asm.instruction(LD_W_ABS, offsets[which] + 4 * i)
-                last_word = i == len(words) - 1
-                asm.jump(JMP_JEQ_K, word, on_match if last_word else None, try_next)
-            if try_next != on_miss:
-                asm.place(try_next)
-
-    return emit
-
-
-def _port(port: int, transport: str | None, direction: str | None) -> Emitter:
-    directions = [direction] if direction else ["src", "dst"]
-    protocols = [IP_PROTOCOL[transport]] if transport else [IP_PROTOCOL["tcp"], IP_PROTOCOL["udp"]]
-
-    def emit_protocol_check(asm: _Assembler, offset: int, on_miss: Label) -> None:
-        asm.instruction(LD_B_ABS, offset)
-        carry_on = asm.label()
-        for number in protocols[:-1]:
-            asm.jump(JMP_JEQ_K, number, carry_on, None)
-        asm.jump(JMP_JEQ_K, protocols[-1], None, on_miss)
-        asm.place(carry_on)
-
-    def emit_port_check(asm: _Assembler, load: int, base: int, on_match: Label, on_miss: Label) -> None:
-        for position, which in enumerate(directions):
-            asm.instruction(load, base + PORT_AT[which])
-            is_last = position == len(directions) - 1
-            asm.jump(JMP_JEQ_K, port, on_match, on_miss if is_last else None)
-
-    def emit(asm: _Assembler, on_match: Label, on_miss: Label) -> None:
-        not_ipv4 = asm.label()
-        asm.instruction(LD_H_ABS, 12)
-        asm.jump(JMP_JEQ_K, ETHERTYPE["ip"], None, not_ipv4)
-        emit_protocol_check(asm, IPV4_PROTOCOL_AT, on_miss)
-        asm.instruction(LD_H_ABS, IPV4_FLAGS_FRAGMENT_AT)
-        asm.jump(JMP_JSET_K, 0x1FFF, on_miss, None)  # a later fragment has no transport header
-        asm.instruction(LDX_B_MSH, ETH_HEADER)
-        emit_port_check(asm, LD_H_IND, ETH_HEADER, on_match, on_miss)
-        asm.place(not_ipv4)
-        asm.jump(JMP_JEQ_K, ETHERTYPE["ip6"], None, on_miss)  # A still holds the ethertype
-        emit_protocol_check(asm, IPV6_NEXT_HEADER_AT, on_miss)
-        emit_port_check(asm, LD_H_ABS, IPV6_TRANSPORT_AT, on_match, on_miss)
-
-    return emit
+@functools.cache
+def _libpcap() -> ctypes.CDLL:
+    """libpcap, loaded on first use (Debian: libpcap0.8), with the signatures of the calls made here."""
+    name = ctypes.util.find_library("pcap") or "libpcap.so.0.8"
+    try:
+        pcap = ctypes.CDLL(name)
+    except OSError:
+        raise FilterError(
+            "filter expressions are compiled by libpcap, which is not installed (Debian: apt install libpcap0.8)"
+        ) from None
+    handle, text = ctypes.c_void_p, ctypes.c_char_p
+    signatures = {
+        "pcap_create": (handle, [text, text]),
+        "pcap_set_snaplen": (ctypes.c_int, [handle, ctypes.c_int]),
+        "pcap_set_buffer_size": (ctypes.c_int, [handle, ctypes.c_int]),
+        "pcap_activate": (ctypes.c_int, [handle]),
+        "pcap_datalink": (ctypes.c_int, [handle]),
+        "pcap_lookupnet": (ctypes.c_int, [text, ctypes.c_void_p, ctypes.c_void_p, text]),
+        "pcap_compile": (ctypes.c_int, [handle, ctypes.POINTER(_BpfProgram), text, ctypes.c_int, ctypes.c_uint32]),
+        "pcap_freecode": (None, [ctypes.POINTER(_BpfProgram)]),
+        "pcap_geterr": (text, [handle]),
+        "pcap_statustostr": (text, [ctypes.c_int]),
+        "pcap_close": (None, [handle]),
+    }
+    for function, (restype, argtypes) in signatures.items():
+        getattr(pcap, function).restype = restype
+        getattr(pcap, function).argtypes = argtypes
+    return pcap

@@ -1,8 +1,8 @@
 """Live capture from a Linux network interface through an AF_PACKET TPACKET_V3 memory-mapped ring.
 
-No libpcap. The kernel writes packets into fixed-size blocks of a ring that we share with it through mmap.
-A block is handed to us whole (when it is full or its retire timeout expires), so one poll() wakeup
-delivers hundreds of packets.
+No libpcap on the packet path (it only compiles filter expressions). The kernel writes packets into
+fixed-size blocks of a ring that we share with it through mmap. A block is handed to us whole (when it is
+full or its retire timeout expires), so one poll() wakeup delivers hundreds of packets.
 
 Two ways to read: `batches()` (or plain iteration) gives `(ts, linktype, frame)` tuples, one struct unpack
 and one slice per packet; `frame_batches()` gives each block (or, when the reader is behind, the blocks
@@ -120,12 +120,12 @@ class KernelStats(msgspec.Struct, frozen=True):
 class LiveCapture:
     """Capture on one interface. Iterate for packets, or call `batches()` / `frame_batches()` per ring block.
 
-    `bpf` is a filter expression for `sensor.capture.bpf.compile_filter` or a raw `(code, jt, jf, k)` list;
-    the kernel applies it before anything reaches the ring. `fanout_group` lets several processes share the
-    interface, each getting whole flows (hash fan-out). The ring is `block_count` x `block_size` bytes of
-    pinned memory: the default 64 MiB holds about half a second of a saturated 1 GbE link, which is how long
-    the reader may stall without losing packets. A block that is not full is handed over after
-    `retire_timeout_ms`, which bounds the delay at low rates.
+    `bpf` is a tcpdump filter expression (compiled by libpcap, see `sensor.capture.bpf`) or a raw
+    `(code, jt, jf, k)` list; the kernel applies it before anything reaches the ring. `fanout_group` lets
+    several processes share the interface, each getting whole flows (hash fan-out). The ring is
+    `block_count` x `block_size` bytes of pinned memory: the default 64 MiB holds about half a second of a
+    saturated 1 GbE link, which is how long the reader may stall without losing packets. A block that is not
+    full is handed over after `retire_timeout_ms`, which bounds the delay at low rates.
 
     Use it as a context manager: leaving the block (also through KeyboardInterrupt) closes the socket and
     unmaps the ring, and while inside it (on the main thread) SIGTERM ends the iteration cleanly instead of
@@ -192,13 +192,9 @@ class LiveCapture:
         self._poller.register(self._wakeup_fd, select.POLLIN)
 
     def _attach_filter(self, bpf: str | list[Instruction]) -> None:
-        if isinstance(bpf, str) and self.linktype != 1:
-            raise CaptureError(
-                f"filter expressions assume Ethernet frames but {self.iface!r} has link type {self.linktype}; "
-                "pass raw BPF instructions instead"
-            )
         try:
-            attach_filter(self._sock, compile_filter(bpf) if isinstance(bpf, str) else bpf)
+            program = compile_filter(bpf, self.iface, self.linktype) if isinstance(bpf, str) else bpf
+            attach_filter(self._sock, program)
         except FilterError as exc:
             raise CaptureError(str(exc)) from None
         except OSError as exc:

@@ -1,8 +1,8 @@
 """Classic libpcap files: a 24-byte file header, then 16-byte record headers each followed by a frame.
 
 Four magics: microsecond or nanosecond timestamps, written little- or big-endian. Record boundaries form a
-chain (each header gives the next offset), walked by compiled code (record_chain.py); every other field is
-then read for a whole batch at once with numpy.
+chain (each header gives the next offset), walked one by one (record_chain.py); every other field is then
+read for a whole batch at once with numpy.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from sensor.pcap.record_chain import (
     CHAIN_CORRUPT_HEADER,
     CHAIN_TRUNCATED_HEADER,
     CHAIN_TRUNCATED_RECORD,
+    Walker,
     walk_records,
+    walker_for,
 )
 
 MAGICS = {
@@ -33,9 +35,8 @@ MAX_RECORD = 16 * 1024 * 1024  # anything larger is a corrupt header, not a fram
 
 
 class ClassicPcap:
-    def __init__(self, buffer: bytes | memoryview, view: np.ndarray) -> None:
+    def __init__(self, buffer: bytes | memoryview) -> None:
         self._buffer = buffer
-        self._view = view
         self._endian, self._tick = MAGICS[bytes(buffer[:4])]
         if len(buffer) < FILE_HEADER:
             raise ValueError("pcap file header is truncated")
@@ -43,19 +44,18 @@ class ClassicPcap:
         self.problems = ReadProblems()
 
     def batches(self, max_packets: int) -> Iterator[FrameBatch]:
-        position = FILE_HEADER
+        position, walked, walk = FILE_HEADER, 0, walk_records
         while True:
-            fields, position = self._records(position, max_packets)
+            fields, position = self._records(walk, position, max_packets)
             if not fields.shape[1]:
                 return
+            walked += fields.shape[1]
+            walk = walker_for(walked, position - FILE_HEADER, len(self._buffer) - position)
             yield self._batch(fields)
 
-    def _records(self, position: int, limit: int) -> tuple[np.ndarray, int]:
+    def _records(self, walk: Walker, position: int, limit: int) -> tuple[np.ndarray, int]:
         """Header fields (offset, seconds, fraction, caplen, original length) of up to `limit` records."""
-        fields, count, position, status = walk_records(
-            self._view, position, limit, self._endian == ">", RECORD_HEADER, MAX_RECORD
-        )
-        fields = fields[:, :count]
+        fields, position, status = walk(self._buffer, position, limit, self._endian == ">", RECORD_HEADER, MAX_RECORD)
         end = len(self._buffer)
         if status == CHAIN_CORRUPT_HEADER:
             self.problems.add(f"corrupt record header (caplen over {MAX_RECORD})", position)

@@ -44,9 +44,9 @@ class Interface:
 
 
 class Pcapng:
-    def __init__(self, buffer: bytes | memoryview, view: np.ndarray) -> None:
+    def __init__(self, buffer: bytes | memoryview) -> None:
         self._buffer = buffer
-        self._view = view
+        self._view = np.frombuffer(buffer, dtype=np.uint8)
         self._endian = "<"
         self._interfaces: list[Interface] = []
         self.problems = ReadProblems()

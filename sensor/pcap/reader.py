@@ -6,8 +6,6 @@ import mmap
 import os
 from collections.abc import Iterator
 
-import numpy as np
-
 from sensor.pcap.batch import Frame, FrameBatch
 from sensor.pcap.classic import MAGICS, ClassicPcap
 from sensor.pcap.pcapng import SECTION_HEADER, Pcapng
@@ -33,7 +31,6 @@ class CaptureFile:
                 self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as error:
             raise CaptureFormatError(f"{self.path}: {error.strerror or error}") from error
-        view = np.frombuffer(self._map, dtype=np.uint8)
         magic = self._map[:4]
         if magic in MAGICS:
             kind = ClassicPcap
@@ -42,7 +39,7 @@ class CaptureFile:
         else:
             raise CaptureFormatError(f"{self.path}: not a pcap or pcapng file")
         try:
-            self._format: ClassicPcap | Pcapng = kind(self._map, view)
+            self._format: ClassicPcap | Pcapng = kind(self._map)
         except ValueError as error:
             raise CaptureFormatError(f"{self.path}: {error}") from error
 
@@ -56,7 +53,18 @@ class CaptureFile:
         return self._format.problems.skipped_packets
 
     def batches(self, max_packets: int = DEFAULT_BATCH) -> Iterator[FrameBatch]:
-        return self._format.batches(max_packets)
+        """Frame batches in file order. Once the next batch is asked for, the pages of the file up to the end
+        of the last one leave this process's memory, so reading takes the same memory whatever the file's
+        size. The frames stay readable: a batch kept and read later is mapped in again by the kernel."""
+        released = 0
+        for batch in self._format.batches(max_packets):
+            yield batch
+            if not len(batch):  # every packet in it was skipped
+                continue
+            done = int((batch.offsets + batch.caplen).max()) // mmap.PAGESIZE * mmap.PAGESIZE
+            if done > released:
+                self._map.madvise(mmap.MADV_DONTNEED, released, done - released)
+                released = done
 
     def frames(self) -> Iterator[Frame]:
         for batch in self.batches():

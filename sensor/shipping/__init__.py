@@ -1,6 +1,3 @@
-"""Shipping the sensor's records to the appliance: `Shipper` (spool + delivery), `Spool`, `ApplianceClient`."""
-
-from sensor.shipping.shipper import Shipper, ShippingStats
-from sensor.shipping.spool import Spool, SpoolError
-
-__all__ = ["Shipper", "ShippingStats", "Spool", "SpoolError"]
+"""Shipping the sensor's records to the appliance: `shipper.Shipper` (spool + delivery), `spool.Spool`,
+`client.ApplianceClient`. Nothing is imported here: the command line's options (`commands`) must load
+without the HTTP client."""

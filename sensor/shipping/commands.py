@@ -1,21 +1,22 @@
 """The shipping side of the `sensor` command line: `--appliance URL --license-key KEY [--spool-dir D]` on
-`sensor read` (ship a capture file's records) and `sensor capture` (the live service)."""
+`sensor read` (ship a capture file's records) and `sensor capture` (the live service).
+
+The shipper, the packet store and the pipeline are imported by the functions that open them: defining the
+options must not cost the HTTP client's and numpy's import time (`sensor --help`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sensor.packets.recorder import PacketRecorder
-from sensor.packets.ring import PacketRing
-from sensor.pipeline import Drained, Pipeline
-from sensor.shipping.shipper import Shipper
-from sensor.shipping.spool import SpoolError
-from sensor.shipping.spool_cipher import SpoolKeyError, create_key_file, read_key_file
+if TYPE_CHECKING:
+    from sensor.packets.ring import PacketRing
+    from sensor.pipeline import Drained
+    from sensor.shipping.shipper import Shipper
 
 LICENSE_KEY_ENV = "NETSENX_LICENSE_KEY"
 DRAIN_INTERVAL = 1.0  # seconds between hand-overs from the live pipeline to the shipper
@@ -34,7 +35,8 @@ def add_shipping_arguments(parser: argparse.ArgumentParser, drain_timeout: float
         default=os.environ.get(LICENSE_KEY_ENV),
         help=f"the box's license key (default: ${LICENSE_KEY_ENV})",
     )
-    group.add_argument("--agent-id", default=socket.gethostname(), help="this sensor's id (default: hostname)")
+    group.add_argument("--agent-id", default=os.uname().nodename,  # gethostname's answer, without loading socket
+                       help="this sensor's id (default: hostname)")
     group.add_argument(
         "--spool-dir",
         help="on-disk queue for batches not delivered yet (default: ~/.local/state/netsenx-sensor/<agent-id>)",
@@ -66,6 +68,9 @@ def open_shipper(args: argparse.Namespace) -> Shipper | None:
     """The Shipper the options ask for, or None without --appliance."""
     if not args.appliance:
         return None
+    from sensor.shipping.shipper import Shipper
+    from sensor.shipping.spool import SpoolError
+
     if not args.license_key:
         raise ShippingSetupError(f"--appliance needs --license-key (or ${LICENSE_KEY_ENV})")
     if args.batch_records < 1 or args.spool_max_mb < 1:
@@ -121,19 +126,29 @@ def finish_shipping(shipper: Shipper | None, args: argparse.Namespace) -> int:
 
 
 def capture_and_ship(args: argparse.Namespace) -> int:
-    """`sensor capture --iface IFACE --appliance URL --license-key KEY`: the live service."""
+    """`sensor capture --iface IFACE [--filter EXPR] --appliance URL --license-key KEY`: the live service."""
     from sensor.capture.live import CaptureError, LiveCapture
     from sensor.capture.netns import network_namespace
+    from sensor.packets.recorder import PacketRecorder
+    from sensor.pipeline import Pipeline
 
-    ring = open_packet_ring(args)
+    # Opened first, so a bad interface or filter is refused before anything is spooled or sent. The capture
+    # socket is bound in the interface's namespace; shipping then uses this one's network.
+    try:
+        with network_namespace(args.netns):
+            capture = LiveCapture(args.iface, bpf=args.filter)
+    except (CaptureError, OSError) as error:
+        raise ShippingSetupError(f"cannot capture on {args.iface}: {error}") from error
+    try:
+        ring = open_packet_ring(args)
+        shipper = open_shipper(args)
+    except ShippingSetupError:
+        capture.close()
+        raise
     recorder = PacketRecorder(ring) if ring is not None else None  # live: writing never holds up detection
-    shipper = open_shipper(args)
     pipeline = Pipeline(tap=recorder.offer if recorder is not None else None)
     handed_over = time.monotonic()
     try:
-        # The capture socket is bound in the interface's namespace; shipping then uses this one's network.
-        with network_namespace(args.netns):
-            capture = LiveCapture(args.iface)
         with capture:
             for batch in capture.frame_batches(idle_after=DRAIN_INTERVAL):
                 pipeline.feed_batch(batch)
@@ -160,6 +175,9 @@ def open_packet_ring(args: argparse.Namespace) -> PacketRing | None:
     """The packet store the options ask for, or None without --packet-store."""
     if not getattr(args, "packet_store", None):
         return None
+    from sensor.packets.ring import PacketRing
+    from sensor.shipping.spool_cipher import SpoolKeyError, create_key_file, read_key_file
+
     if args.packet_store_mb < 1:
         raise ShippingSetupError("--packet-store-mb must be at least 1")
     directory = Path(args.packet_store)

@@ -1,6 +1,6 @@
 """Demo quality: what the demo box shows an admin in its first 30 minutes, and in its first three hours.
 
-The offline twin (appliance/demo/twin.py) produces the exact files `appliance demo` plays (the office's hour of
+The offline twin (model_building/demo_twin.py) produces the exact files `appliance demo` plays (the office's hour of
 history, then the continuous stream's segments: mixed, seed 7, 600 s segments as recorded), decodes them with
 the real sensor pipeline, runs the real rules and scores every incident with the shipped model, and judges it
 against the stream's own labels:
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGMENT_S, DEMO_SPEED
-from appliance.demo.twin import demo_quality
 from appliance.engine.scoring import Scorer
+from model_building.demo_twin import demo_quality
 
 RESULTS = Path(__file__).resolve().parent / "results" / "demo_quality.json"
 

@@ -36,19 +36,19 @@ from threadpoolctl import threadpool_limits
 
 from appliance.engine.rules import RULE_MODULES
 from appliance.engine.scoring import Scorer
-from appliance.engine.scoring.corpus import run_scenario
 from appliance.engine.scoring.features import row_from_detection, to_matrix
-from appliance.engine.scoring.ground_truth import finds, is_attack
-from appliance.engine.scoring.training import training_scenarios
+from model_building.corpus import run_scenario
+from model_building.ground_truth import finds, is_attack
+from model_building.training import training_scenarios
 from tests.real_traffic.captures import (
     ATTACKS_IN_TRACES,
     COLLECTIONS,
-    SHARED,
     SHARED_EXPECTED,
     incidents,
     justifications,
     trace_files,
 )
+from tests.shared_data import PCAPS
 
 BENCH_SEEDS = (101, 102, 103, 104)
 DURATION_S = 300.0
@@ -76,7 +76,7 @@ def _alert(detection, score: float) -> dict:
 def real_captures(scorer: Scorer) -> dict:
     captures, found, expected_total, false_alerts = {}, 0, 0, 0
     for name, expected in sorted(SHARED_EXPECTED.items()):
-        alerts = _scored(scorer, incidents(SHARED / name))
+        alerts = _scored(scorer, incidents(PCAPS / name))
         raised = {(d.rule_name, d.source_ip, d.dest_ip) for d, _ in alerts}
         hits = expected & raised
         found += len(hits)

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.demo.box import install_demo_license
 from appliance.demo.network import CAPTURE_END, REPLAY_END, DemoNetwork, can_create_namespaces
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.engine.scoring import Scorer
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.licensing import box_license
 from appliance.simulate import scenarios
 from appliance.store import lifecycle
@@ -38,10 +38,10 @@ from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.pipeline import Pipeline
 from tests.conftest import free_port
+from tests.shared_data import PCAPS
 
 WORK = Path(__file__).parent / "work"
 RESULTS = Path(__file__).parent / "results" / "engine.json"
-PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
 PASSWORD = "benchmark password"
 
 
@@ -103,8 +103,8 @@ def measure_live_latency(attacks: list[str], rounds: int) -> dict:
     with tempfile.TemporaryDirectory(dir=WORK) as scratch:
         data_dir = DataDirectory.at(Path(scratch) / "box")
         store = Store(data_dir, lifecycle.create_database(data_dir))
-        from appliance.api.tls import create_self_signed_certificate
         from appliance.auth import users
+        from appliance.server.tls import create_self_signed_certificate
 
         users.create_user(store, "bench", PASSWORD, "admin")
         store.close()

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.engine import process
 from appliance.engine.process import Engine, detect
-from appliance.engine.queue import enqueue
 from appliance.engine.rules import RuleSet
 from appliance.engine.scoring import Scorer
+from appliance.ingest.queue import enqueue
 from appliance.simulate import scenarios
 from appliance.store import keys, lifecycle
 from appliance.store.data_dir import DataDirectory

@@ -34,9 +34,10 @@ import msgspec
 
 from sensor.protocols import MetadataExtractor
 from sensor.records import AnyEvent
-from tests.sensor_core.mutations import PCAPS, capture_paths, fuzz_files, fuzz_frames, seed_files, seed_frames
+from tests.sensor_core.mutations import capture_paths, fuzz_files, fuzz_frames, seed_files, seed_frames
 from tests.sensor_core.wiretap import WIRETAP_DIFFERS, capinfos_count, sensor_count, tshark_count
 from tests.sensor_protocols.payload_mutations import mutated_payloads, seed_packets
+from tests.shared_data import PCAPS
 
 CASES = {"files": 20_000, "frames": 1_000_000, "per-packet": 200_000, "payloads": 1_000_000}
 QUICK = {"files": 500, "frames": 50_000, "per-packet": 10_000, "payloads": 50_000}

@@ -37,8 +37,8 @@ from aiosmtpd.controller import Controller
 
 from appliance.alerts.repository import insert_alert
 from appliance.engine.process import Engine
-from appliance.engine.queue import enqueue_records
 from appliance.engine.scoring import Scorer
+from appliance.ingest.queue import enqueue_records
 from appliance.notifications import repository
 from appliance.notifications.models import ChannelIn, Digest, EmailSettings, Routing, WebhookSettings
 from appliance.simulate import scenarios

@@ -1,35 +1,44 @@
-"""Offline sensor speed: `sensor read` (this project's pipeline) against dpkt, scapy and tshark, same run.
+"""Offline sensor, whole process: `sensor read` against a dpkt flow table, same run, time and peak memory.
 
-Two captures are generated once with numpy (cached under tests/benchmarks/work/):
-  mix   >= 1.2M packets, Pareto-distributed flow sizes, thousands of hosts, TCP + UDP + some ICMP
-  syn   400k SYN-scan packets, one packet per flow (the flow table's worst case)
-Peers: a dpkt reader building an equivalent flow table (whole file), scapy (a 20k-packet slice,
-extrapolated), `tshark -r FILE -q` (plain reading, no flow table). Also: resident memory of a pipeline
-holding 100,000 concurrent flows (measured in a fresh subprocess).
+Every reader runs as its own process, timed from start to exit (interpreter, imports, reading: what a user
+waits for) with its peak resident memory (GNU time's %M: file pages the reader maps count too).
+Captures are generated once with numpy (cached under tests/benchmarks/work/):
+  mix_250k  ~264k packets, Pareto-distributed flow sizes, thousands of hosts, TCP + UDP + some ICMP
+  mix       ~1.23M packets, the same traffic model (5x the packets, the same packets per flow)
+  syn       400k SYN-scan packets, one packet per flow (the flow table's worst case, for the memory probe)
+Readers: `sensor read --json` (with the protocol analysers), `sensor read --no-metadata --json` (flows and
+counters: the work the dpkt peer does), a dpkt reader building an equivalent flow table (a script that
+imports only dpkt), and `tshark -r FILE -q` (reading only, no flow table) once on mix, for scale. Also:
+`sensor --help` and `sensor read` of a 5-packet file (the fixed cost) against a bare `python -c pass`, and
+the resident memory of a pipeline holding 100,000 concurrent flows (measured in a fresh subprocess). Rounds
+interleave the readers so they share the machine's load; each figure is the median round. About a minute
+on a quiet 2-core machine once the captures exist (generating them: ~30 s, once).
 
-    python tests/benchmarks/bench_sensor_offline.py
+    python tests/benchmarks/bench_sensor_offline.py [--rounds-250k 3] [--rounds-mix 1]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 WORK = ROOT / "tests" / "benchmarks" / "work"
 RESULTS = ROOT / "tests" / "benchmarks" / "results" / "sensor_offline.json"
-SCAPY_SLICE = 20_000
-
-from sensor.pcap import CaptureFile
-from sensor.pipeline import Pipeline
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # the checkout's code, in every child process
+STARTS = 5  # runs of `sensor --help` and of the bare interpreter
+TIME = "/usr/bin/time"  # GNU time: a child's peak resident memory
 
 # ---- generating captures ---------------------------------------------------------------------------
 
@@ -151,31 +160,14 @@ def make_syn_scan(path: Path, count: int = 400_000, seed: int = 2) -> None:
 
 # ---- readers -------------------------------------------------------------------------------------
 
-def run_ours(path: Path) -> dict:
-    started = time.perf_counter()
-    pipeline = Pipeline(extractor=None)
-    pipeline.feed_file(path)
-    drained = pipeline.close()
-    seconds = time.perf_counter() - started
-    return {"packets": drained.stats.packets, "flows": len(drained.flows), "seconds": seconds}
+DPKT_PEER = """
+import sys
+import dpkt
 
-
-def run_ours_with_metadata(path: Path) -> dict:
-    started = time.perf_counter()
-    pipeline = Pipeline()
-    pipeline.feed_file(path)
-    drained = pipeline.close()
-    seconds = time.perf_counter() - started
-    return {"packets": drained.stats.packets, "flows": len(drained.flows), "events": len(drained.events),
-            "seconds": seconds}
-
-
-def _dpkt_flows(packets) -> dict:
-    import dpkt
-
-    flows: dict = {}
-    count = 0
-    for ts, frame in packets:
+flows = {}
+count = 0
+with open(sys.argv[1], "rb") as file:
+    for ts, frame in dpkt.pcap.Reader(file):
         count += 1
         try:
             ip = dpkt.ethernet.Ethernet(frame).data
@@ -197,64 +189,94 @@ def _dpkt_flows(packets) -> dict:
         flow[5 if orig else 6] += ip.len
         if isinstance(l4, dpkt.tcp.TCP):
             flow[7] |= l4.flags
-    return {"packets": count, "flows": len(flows)}
+print(count, len(flows))
+"""
 
 
-def run_dpkt(path: Path) -> dict:
-    import dpkt
+def run_process(command: list[str]) -> tuple[float, float, bytes]:
+    """Wall seconds from start to exit, peak RSS in MB, and stdout of one child process. The peak comes from
+    /usr/bin/time: a child this process starts itself (vfork) inherits this process's own peak, since the
+    kernel keeps the larger of the old and the new image's at exec."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        started = time.perf_counter()
+        done = subprocess.run([TIME, "-f", "%M", "-o", peak.name, *command], capture_output=True, env=ENV, cwd=ROOT)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{command} failed: {done.stderr.decode(errors='replace')}")
+        return seconds, int(peak.read().split()[-1]) / 1024, done.stdout
 
-    started = time.perf_counter()
+
+def sensor_read(*options: str):
+    def run(path: Path) -> dict:
+        seconds, rss, out = run_process([sys.executable, "-m", "sensor", "read", "--json", *options, str(path)])
+        summary = json.loads(out.splitlines()[-1])
+        return {"seconds": seconds, "peak_rss_mb": rss, "packets": summary["packets"], "flows": summary["flows"]}
+
+    return run
+
+
+def dpkt_peer(path: Path) -> dict:
+    seconds, rss, out = run_process([sys.executable, "-c", DPKT_PEER, str(path)])
+    packets, flows = (int(x) for x in out.split())
+    return {"seconds": seconds, "peak_rss_mb": rss, "packets": packets, "flows": flows}
+
+
+def tshark(path: Path) -> dict:
+    seconds, rss, _ = run_process(["tshark", "-r", str(path), "-q"])
+    return {"seconds": seconds, "peak_rss_mb": rss, "note": "tshark -r FILE -q: reading only, no flow table"}
+
+
+READERS = {"sensor read": sensor_read(), "sensor read --no-metadata": sensor_read("--no-metadata"),
+           "dpkt + flow table": dpkt_peer}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median time, with the highest peak RSS of all runs and every time."""
+    middle = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    return {**middle, "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+            "all_seconds": [round(run["seconds"], 3) for run in runs]}
+
+
+def warm_page_cache(path: Path) -> None:
+    """Every reader starts from memory, the first as the others."""
     with open(path, "rb") as file:
-        result = _dpkt_flows(dpkt.pcap.Reader(file))
-    result["seconds"] = time.perf_counter() - started
+        while file.read(1 << 24):
+            pass
+
+
+def read_capture(path: Path, rounds: int) -> dict:
+    runs: dict[str, list[dict]] = {name: [] for name in READERS}
+    for _ in range(rounds):
+        for name, reader in READERS.items():
+            runs[name].append(reader(path))
+    result = {name: median_run(name_runs) for name, name_runs in runs.items()}
+    for run in result.values():
+        run["packets_per_second"] = run["packets"] / run["seconds"]
     return result
 
 
-def run_scapy(path: Path) -> dict:
-    from scapy.layers.inet import IP, TCP
-    from scapy.utils import PcapReader
+def start_up(tiny_capture: Path) -> dict:
+    """What a command costs before it has work: `sensor read` of a 5-packet file is its fixed cost."""
 
-    started = time.perf_counter()
-    flows: dict = {}
-    count = 0
-    with PcapReader(str(path)) as reader:
-        for packet in reader:
-            count += 1
-            if IP in packet:
-                ip = packet[IP]
-                l4 = ip.payload
-                a, b = (ip.src, getattr(l4, "sport", 0)), (ip.dst, getattr(l4, "dport", 0))
-                key = (a, b, ip.proto) if a <= b else (b, a, ip.proto)
-                flow = flows.setdefault(key, [0, 0, 0])
-                flow[0] += 1
-                flow[1] += ip.len
-                if TCP in packet:
-                    flow[2] |= int(packet[TCP].flags)
-            if count == SCAPY_SLICE:
-                break
-    return {"packets": count, "flows": len(flows), "seconds": time.perf_counter() - started,
-            "note": f"first {SCAPY_SLICE} packets only, packets/s extrapolated"}
+    def median_seconds(command: list[str]) -> float:
+        return statistics.median(run_process(command)[0] for _ in range(STARTS))
 
-
-def run_tshark(path: Path) -> dict | None:
-    if shutil.which("tshark") is None:
-        return None
-    started = time.perf_counter()
-    subprocess.run(["tshark", "-r", str(path), "-q"], check=True, capture_output=True)
-    return {"seconds": time.perf_counter() - started, "note": "tshark -r FILE -q: reading only, no flow table"}
+    sensor = [sys.executable, "-m", "sensor"]
+    return {"sensor --help": median_seconds([*sensor, "--help"]),
+            "sensor read, 5 packets": median_seconds([*sensor, "read", "--json", str(tiny_capture)]),
+            "sensor read --no-metadata, 5 packets": median_seconds([*sensor, "read", "--json", "--no-metadata",
+                                                                     str(tiny_capture)]),
+            "python -c pass": median_seconds([sys.executable, "-c", "pass"])}
 
 
 MEMORY_PROBE = """
-import gc, sys, time
-sys.path.insert(0, {root!r})
-import numpy as np
+import gc, sys
 from sensor.pipeline import Pipeline
 from sensor.pcap import CaptureFile
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
 pipeline = Pipeline(extractor=None)
-next(CaptureFile({path!r}).batches(1))  # load the compiled record walker before the baseline
 gc.collect()
 before = rss()
 capture = CaptureFile({path!r})
@@ -266,17 +288,9 @@ print(pipeline.active_flows, before, rss())
 """
 
 
-def median_of(times: int, reader, path: Path) -> dict | None:
-    """The run with the median time of `times` runs: one run on a shared machine is too noisy to compare."""
-    runs = [reader(path) for _ in range(times)]
-    if any(run is None for run in runs):
-        return None
-    return sorted(runs, key=lambda run: run["seconds"])[times // 2]
-
-
 def memory_at_100k_flows(syn_path: Path) -> dict:
-    probe = MEMORY_PROBE.format(root=str(ROOT), path=str(syn_path))
-    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    probe = MEMORY_PROBE.format(path=str(syn_path))
+    _, _, out = run_process([sys.executable, "-c", probe])
     flows, before, after = (int(x) for x in out.split())
     return {"concurrent_flows": flows, "rss_before_mb": before / 2**20, "rss_after_mb": after / 2**20,
             "table_mb": (after - before) / 2**20}
@@ -285,45 +299,70 @@ def memory_at_100k_flows(syn_path: Path) -> dict:
 # ---- the run -----------------------------------------------------------------------------------
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds-250k", type=int, default=3)
+    parser.add_argument("--rounds-mix", type=int, default=1)
+    options = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    captures = {"mix": WORK / "offline_mix.pcap", "syn": WORK / "offline_syn_scan.pcap"}
-    makers = {"mix": make_mix, "syn": make_syn_scan}
+    captures = {"mix_250k": WORK / "offline_mix_250k.pcap", "mix": WORK / "offline_mix.pcap",
+                "syn": WORK / "offline_syn_scan.pcap"}
+    makers = {"mix_250k": lambda path: make_mix(path, target=250_000), "mix": make_mix, "syn": make_syn_scan}
     for name, path in captures.items():
         if not path.exists():
             started = time.perf_counter()
             makers[name](path)
             print(f"generated {path.name} in {time.perf_counter() - started:.1f}s")
-    results: dict = {"captures": {}}
-    for name, path in captures.items():
-        for _ in range(2):  # warm the page cache so every reader starts from memory
-            path.read_bytes()
-        # Load the compiled record walker (numba's cache) once, as a running sensor has: start-up, not throughput.
-        next(CaptureFile(path).batches(1))
-        ours = median_of(3, run_ours, path)
-        runs = {"sensor read": ours, "sensor read + metadata": median_of(3, run_ours_with_metadata, path),
-                "dpkt + flow table": median_of(3, run_dpkt, path), "scapy + flow table": run_scapy(path)}
-        tshark = median_of(3, run_tshark, path)
-        if tshark is not None:
-            tshark["packets"] = ours["packets"]
-            runs["tshark -q"] = tshark
+    started = time.perf_counter()
+    tiny = WORK / "offline_tiny.pcap"
+    make_syn_scan(tiny, count=5)
+    results: dict = {"start_up_seconds": start_up(tiny), "captures": {}}
+    for name, rounds in (("mix_250k", options.rounds_250k), ("mix", options.rounds_mix)):
+        path = captures[name]
+        warm_page_cache(path)
+        runs = read_capture(path, rounds)
+        if shutil.which("tshark") is not None and name == "mix":
+            runs["tshark -q"] = tshark(path)
+        peer = runs["dpkt + flow table"]
         for run in runs.values():
-            run["packets_per_second"] = run["packets"] / run["seconds"]
-        for run in runs.values():
-            run["ours_vs_this"] = ours["packets_per_second"] / run["packets_per_second"]
-        results["captures"][name] = {"file": path.name, "bytes": path.stat().st_size,
-                                     "packets": ours["packets"], "flows": ours["flows"], "runs": runs}
+            run["dpkt_seconds_vs_this"] = peer["seconds"] / run["seconds"]
+            run["dpkt_rss_vs_this"] = peer["peak_rss_mb"] / run["peak_rss_mb"]
+        results["captures"][name] = {"file": path.name, "bytes": path.stat().st_size, "rounds": rounds,
+                                     "packets": peer["packets"], "runs": runs}
     results["memory"] = memory_at_100k_flows(captures["syn"])
+    results["summary"] = summary(results, time.perf_counter() - started)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
-    print(f"\n{'capture':8} {'reader':26} {'packets':>9} {'seconds':>8} {'packets/s':>11} {'ours/this':>9}")
+    print_table(results)
+
+
+def summary(results: dict, seconds: float) -> dict:
+    """The headline figures: start-up, and per capture each reader's time ratio to dpkt and peak memory."""
+    starts = results["start_up_seconds"]
+    figures = {"sensor_help_seconds": starts["sensor --help"], "python_start_seconds": starts["python -c pass"],
+               "sensor_read_5_packets_seconds": starts["sensor read, 5 packets"]}
+    for capture, label in (("mix_250k", "250k"), ("mix", "1.23m")):
+        runs = results["captures"][capture]["runs"]
+        for reader in READERS:
+            key = reader.replace(" --", "_").replace(" + flow table", "").replace(" ", "_").replace("-", "_")
+            figures[f"{key}_peak_rss_mb_{label}"] = runs[reader]["peak_rss_mb"]
+            if reader != "dpkt + flow table":
+                figures[f"{key}_vs_dpkt_whole_process_{label}"] = runs[reader]["dpkt_seconds_vs_this"]
+    figures["bench_seconds"] = seconds
+    return figures
+
+
+def print_table(results: dict) -> None:
+    starts = results["start_up_seconds"]
+    print(", ".join(f"{command} {seconds:.3f}s" for command, seconds in starts.items()) + f" (median of {STARTS})")
+    print(f"\n{'capture':9} {'reader':26} {'packets':>9} {'seconds':>8} {'peak MB':>8} {'dpkt s/this':>11}")
     for name, capture in results["captures"].items():
         for reader, run in capture["runs"].items():
-            print(f"{name:8} {reader:26} {run['packets']:>9} {run['seconds']:>8.2f} "
-                  f"{run['packets_per_second']:>11,.0f} {run['ours_vs_this']:>9.2f}")
+            print(f"{name:9} {reader:26} {run.get('packets', capture['packets']):>9} {run['seconds']:>8.2f} "
+                  f"{run['peak_rss_mb']:>8.0f} {run['dpkt_seconds_vs_this']:>11.2f}")
     memory = results["memory"]
     print(f"\nflow table at {memory['concurrent_flows']:,} concurrent flows: "
           f"+{memory['table_mb']:.0f} MB RSS (process {memory['rss_after_mb']:.0f} MB)")
-    print(f"scapy ran on the first {SCAPY_SLICE:,} packets; its packets/s is extrapolated to the whole file")
+    print(f"whole benchmark (captures cached): {results['summary']['bench_seconds']:.0f}s")
     print(f"results: {RESULTS.relative_to(ROOT)}")
 
 

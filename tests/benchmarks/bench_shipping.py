@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.auth import users
-from appliance.engine.queue import enqueue
+from appliance.ingest.queue import enqueue
 from appliance.licensing import box_license
 from appliance.licensing.keys import License, encode_license, key_id, public_key_text
 from appliance.licensing.plans import PLAN_FEATURES
@@ -35,14 +35,14 @@ from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store
 from sensor.pipeline import Pipeline
 from sensor.records import Batch, CaptureStats, encode_batch
-from sensor.shipping import Shipper
 from sensor.shipping.batching import split_drain
 from sensor.shipping.client import AgentIdentity, ApplianceClient
+from sensor.shipping.shipper import Shipper
 from sensor.shipping.spool import Spool, sync_directory, write_durably
 from sensor.shipping.spool_cipher import SpoolCipher
 from tests.conftest import RunningServer
+from tests.shared_data import PCAPS
 
-PCAPS = ROOT.parent / "shared" / "data" / "pcaps"
 RESULTS = Path(__file__).parent / "results" / "shipping.json"
 RECORDS_PER_BATCH = 500
 COPIES = 30  # the captures hold ~11k records; ship them this many times over

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.alerts.repository import list_alerts, new_alert_id
 from appliance.auth import users
-from appliance.rule_names import DEFAULT_SEVERITIES
+from appliance.engine.rules import RULE_MODULES
 from appliance.store import keys, lifecycle
 from appliance.store.connection import apply_key, configure, open_encrypted
 from appliance.store.data_dir import DataDirectory
@@ -44,13 +44,13 @@ STATUSES = ["open", "open", "open", "reviewed", "resolved", "false_positive"]
 
 def alert_rows(count: int, seed: int):
     rng = random.Random(seed)
-    rules = list(DEFAULT_SEVERITIES)
+    rules = list(RULE_MODULES)
     start = 1_760_000_000
     for n in range(count):
         rule = rng.choice(rules)
         yield (
             new_alert_id(start + n * 3),
-            DEFAULT_SEVERITIES[rule],
+            RULE_MODULES[rule].DEFAULT_SEVERITY,
             rule,
             f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
             f"198.51.100.{rng.randrange(1, 255)}",

@@ -14,11 +14,11 @@ from appliance.cloud_sync.heartbeat import sync_once
 from appliance.cloud_sync.settings import CloudSettings, load_status, save_settings
 from appliance.licensing import box_license
 from appliance.licensing.keys import encode_license
-from appliance.licensing.vendor.store import VendorStore
 from tests.agents.licensed_box import DAY
 from tests.billing.recording_cloud import RecordingCloud
 from tests.billing.vendor_process import LATEST_SENSOR_VERSION
 from tests.conftest import free_port
+from vendor_cloud.licensing.store import VendorStore
 
 
 def register_sensors(store, *versions: str) -> None:
@@ -162,7 +162,7 @@ def test_one_runner_sends_and_only_when_enabled(store, data_dir, license_key):
 def test_the_app_starts_the_heartbeat_by_itself_when_the_link_is_on(store, data_dir, license_key):
     from litestar.testing import TestClient
 
-    from appliance.api.app import create_app
+    from appliance.server.app import create_app
 
     with RecordingCloud() as cloud:
         save_settings(store, CloudSettings(enabled=True, url=cloud.url))

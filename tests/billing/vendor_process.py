@@ -17,7 +17,7 @@ from tests.conftest import free_port
 from tests.licensing.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe
 
 LATEST_SENSOR_VERSION = "1.4.0"
-VENDOR_MAIN = "import sys; from appliance.licensing.vendor.cli import main; sys.exit(main())"
+VENDOR_MAIN = "import sys; from vendor_cloud.licensing.cli import main; sys.exit(main())"
 
 
 class VendorService(msgspec.Struct):

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from appliance.alerts.repository import insert_alert
-from appliance.api.tls import create_self_signed_certificate
 from appliance.auth import users
+from appliance.server.tls import create_self_signed_certificate
 from appliance.store import lifecycle
 from appliance.store.database import Store
 from tests.conftest import ADMIN_PASSWORD, login

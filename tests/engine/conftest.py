@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
+from appliance.ingest.local_sensor import queue_capture_files
 
 
 @pytest.fixture(scope="session")

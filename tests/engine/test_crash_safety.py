@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.engine.queue import enqueue_records
+from appliance.ingest.queue import enqueue_records
 from appliance.simulate import scenarios
 from appliance.store import keys
 from appliance.store.data_dir import DataDirectory

@@ -6,8 +6,8 @@ import json
 import struct
 import time
 
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.traces.chain import proof_trail
 from appliance.traces.verify import verify_proof_trail
 from appliance.whitelist.models import WhitelistIn

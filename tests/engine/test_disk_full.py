@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from appliance.api.app import create_app
 from appliance.auth import users
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.evidence import packets
+from appliance.ingest.local_sensor import queue_capture_files
+from appliance.server.app import create_app
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store

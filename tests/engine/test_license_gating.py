@@ -7,8 +7,8 @@ import time
 import pytest
 
 from appliance.cli.engine_commands import licensed_rules
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.licensing import box_license
 from appliance.licensing.plans import PLAN_FEATURES
 from tests.agents.licensed_box import trusted_vendor  # noqa: F401  (fixture)

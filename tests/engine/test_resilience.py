@@ -14,11 +14,11 @@ import pytest
 
 from appliance.cli.main import main as appliance
 from appliance.engine.baseline import Baseline
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.network import SiteConfig
 from appliance.engine.process import Engine
-from appliance.engine.queue import enqueue
 from appliance.engine.rules import RuleSet
+from appliance.ingest.local_sensor import queue_capture_files
+from appliance.ingest.queue import enqueue
 from appliance.store import lifecycle
 from appliance.store.data_dir import DataDirectory
 from appliance.store.database import Store

@@ -13,11 +13,11 @@ import pytest
 
 from appliance.audit import log as audit
 from appliance.audit.log import ChainVerifier, verify_chain
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.evidence import flow_log, retention
 from appliance.evidence.flow_log import FlowQuery
 from appliance.evidence.retention import DAY, RetentionSettings
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.siem.cursor import START, ExportCursor
 from appliance.siem.events import MAX_PAGE, read_page
 from appliance.traces.chain import proof_trail

@@ -8,8 +8,8 @@ import pytest
 from appliance.engine.rules import RuleSet
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
-from tests.real_traffic.captures import SHARED as PCAPS
 from tests.real_traffic.captures import SHARED_EXPECTED
+from tests.shared_data import PCAPS
 
 EXPECTED = SHARED_EXPECTED
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 
+from appliance.engine import rules as rules_package
 from appliance.engine.detection import Detection, RuleConfig, merge_thresholds
 from appliance.engine.rules import RULE_MODULES, RuleSet, port_scan, rule_catalogue
+from appliance.simulate.scenarios import SCENARIOS
 from tests.engine_rules.conftest import T0, only, probe, run
 
 
 def test_every_rule_module_publishes_its_contract():
-    assert len(RULE_MODULES) == 17
+    declaring = {path.stem for path in Path(rules_package.__file__).parent.glob("*.py") if "\nNAME = " in
+                 path.read_text()}
+    assert {module.__name__.rsplit(".", 1)[1] for module in RULE_MODULES.values()} == declaring
     for name, module in RULE_MODULES.items():
         assert name == module.NAME
+        assert module.SCENARIO in SCENARIOS, f"{name} names no simulator scenario"
         assert module.DEFAULT_SEVERITY in ("CRITICAL", "HIGH", "MEDIUM", "LOW")
         assert module.VERSION and module.FEATURES
         assert isinstance(module.DEFAULTS, msgspec.Struct)

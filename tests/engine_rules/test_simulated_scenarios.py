@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from appliance.engine.network import SiteConfig, load_threat_intel
-from appliance.engine.rules import RuleSet
-from appliance.engine.scoring import corpus
-from appliance.engine.scoring.corpus import run_scenario
-from appliance.engine.scoring.ground_truth import finds
+from appliance.engine.rules import RULE_MODULES, RuleSet
 from appliance.simulate.labels import indicators_path, labels_path, read_labels
 from appliance.simulate.scenarios import SCENARIOS, history_start
+from model_building import corpus
+from model_building.corpus import run_scenario
+from model_building.ground_truth import finds
 from sensor.pipeline import Pipeline
 from sensor.records import Flow
 
@@ -96,6 +96,7 @@ def test_scenario_raises_its_rules_and_nothing_else(tmp_path, name):
     learning = corpus.LEARNING_S
     history = corpus.office_history(SEED, history_start(SCENARIOS[name].default_start, learning), learning)
     every_update = corpus.detect([*history, *scenario], site_for(pcap, learning), {})
+    assert [d for d in every_update if set(d.features) != set(RULE_MODULES[d.rule_name].FEATURES)] == []
     detections = [d for d in every_update if d.first_seen >= start]
     judged = labels if SCENARIOS[name].full_length_s <= duration and name != "mixed" else []
     missed = [(label.rule_name, label.source_ip, label.variant) for label in judged

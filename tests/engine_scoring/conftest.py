@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from appliance.engine.scoring import Scorer
-from appliance.engine.scoring.corpus import run_scenario
-from appliance.engine.scoring.training import train_main
+from model_building.corpus import run_scenario
+from model_building.training import train_main
 
-PCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
 SMALL_TRAINING = ["--scenario", "lateral-movement", "--scenario", "port-scan", "--seeds", "11",
                   "--benign-seeds", "21", "--duration", "120", "--learning", "300", "--workers", "1"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from appliance.engine.detection import Detection
-from appliance.engine.scoring.ground_truth import SLACK_S, finds, is_attack
 from appliance.simulate.labels import Label
+from model_building.ground_truth import SLACK_S, finds, is_attack
 
 T0 = 1_772_438_400.0
 FLOOD = Label(rule_name="SYN_FLOOD", source_ip="198.18.0.0/15", dest_ip="10.20.1.25", port=25,

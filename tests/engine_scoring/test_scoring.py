@@ -14,7 +14,7 @@ import pytest
 from appliance.engine.scoring import Score, Scorer
 from appliance.engine.scoring.artefact import MANIFEST_FILE, MODEL_FILE, ROWS_FILE, ModelError, read_manifest
 from appliance.engine.scoring.features import GENERIC_FEATURES, row_from_detection, to_matrix
-from appliance.engine.scoring.ground_truth import is_attack
+from model_building.ground_truth import is_attack
 
 
 def _all_detections(outcome):

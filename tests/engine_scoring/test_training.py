@@ -7,11 +7,12 @@ import pytest
 from appliance.engine.network import SiteConfig
 from appliance.engine.scoring import Scorer
 from appliance.engine.scoring.artefact import MODEL_FILE, ROWS_FILE, read_manifest
-from appliance.engine.scoring.corpus import decode, detect
 from appliance.engine.scoring.features import FeatureRow, row_from_detection
-from appliance.engine.scoring.ground_truth import is_attack
-from appliance.engine.scoring.training import Verdict, simulator_rows, train_main, with_feedback
-from tests.engine_scoring.conftest import PCAPS, SMALL_TRAINING
+from model_building.corpus import decode, detect
+from model_building.ground_truth import is_attack
+from model_building.training import Verdict, simulator_rows, train_main, with_feedback
+from tests.engine_scoring.conftest import SMALL_TRAINING
+from tests.shared_data import PCAPS
 
 
 def test_same_seeds_give_identical_model_bytes(small_model_dir, tmp_path, capsys):
@@ -22,7 +23,11 @@ def test_same_seeds_give_identical_model_bytes(small_model_dir, tmp_path, capsys
     assert manifest == read_manifest(small_model_dir)
     assert manifest.training.seeds == [11] and manifest.training.benign_seeds == [21]
     assert manifest.positives > 0 and manifest.negatives > 0
-    assert manifest.model_sha256 in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert manifest.model_sha256 in said.out
+    # off a terminal, one line per stage (appliance/cli/progress.py)
+    stages = [line.split(": ")[1] for line in said.err.splitlines()]
+    assert stages == ["simulating and detecting", "fitting the model", "writing the model"], said.err
 
 
 def _look_alike(row: FeatureRow, factor: float) -> FeatureRow:
@@ -85,8 +90,9 @@ def test_unwritable_output_is_reported(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     code = train_main([*SMALL_TRAINING, "--out", str(blocker / "model")])
-    err = capsys.readouterr().err
-    assert code == 1 and err.startswith("train-model: cannot write") and err.count("\n") == 1
+    *progress, error = capsys.readouterr().err.splitlines()
+    assert code == 1 and error.startswith("train-model: cannot write")
+    assert [line.split(": ")[1] for line in progress] == ["simulating and detecting", "fitting the model"]
 
 
 def test_the_shipped_model_scores_the_public_malicious_captures_as_attacks():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from appliance.engine.local_sensor import queue_capture_files
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.intel import repository
 from appliance.intel.imports import import_file
 from tests.conftest import PCAPS

@@ -12,11 +12,11 @@ from litestar.testing import TestClient
 
 from appliance.licensing.keys import License, encode_license, key_id
 from appliance.licensing.plans import PLAN_FEATURES
-from appliance.licensing.vendor.app import create_app
-from appliance.licensing.vendor.service import LicensingService, ServiceConfig
-from appliance.licensing.vendor.store import VendorStore
-from appliance.licensing.vendor.stripe_billing import StripeBilling
 from tests.licensing.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe
+from vendor_cloud.licensing.app import create_app
+from vendor_cloud.licensing.service import LicensingService, ServiceConfig
+from vendor_cloud.licensing.store import VendorStore
+from vendor_cloud.licensing.stripe_billing import StripeBilling
 
 NOW = 1_790_000_000  # 2026-09-21, a fixed "now" for state tests
 

@@ -25,7 +25,7 @@ from tests.licensing.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, sig
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "appliance.licensing.vendor.cli"]
+CLI = [sys.executable, "-m", "vendor_cloud.licensing.cli"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from appliance.licensing.keys import load_public_key, verify_license, verify_license_file
-from appliance.licensing.vendor.cli import main
-from appliance.licensing.vendor.store import VendorStore
+from vendor_cloud.licensing.cli import main
+from vendor_cloud.licensing.store import VendorStore
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

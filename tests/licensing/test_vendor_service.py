@@ -12,11 +12,11 @@ from appliance.licensing.cloud_client import accept_refreshed_license
 from appliance.licensing.keys import LicenseError, verify_license
 from appliance.licensing.protocol import HeartbeatReply
 from appliance.licensing.sovereignty import heartbeat_payload
-from appliance.licensing.vendor.app import create_app
-from appliance.licensing.vendor.service import LicensingService, ServiceConfig
-from appliance.licensing.vendor.store import VendorStore
-from appliance.licensing.vendor.stripe_billing import StripeBilling
 from tests.licensing.fake_stripe import API_KEY, WEBHOOK_SECRET, signature_header, stripe_error
+from vendor_cloud.licensing.app import create_app
+from vendor_cloud.licensing.service import LicensingService, ServiceConfig
+from vendor_cloud.licensing.store import VendorStore
+from vendor_cloud.licensing.stripe_billing import StripeBilling
 
 DAY = 86_400
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from appliance.engine.detection import Detection
 from appliance.engine.network import SiteConfig
-from appliance.engine.scoring.corpus import decode, detect
+from model_building.corpus import decode, detect
+from tests.shared_data import PCAPS, shared_files
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
-COLLECTIONS = {"zeek-traces": SHARED / "zeek-traces", "suricata-verify": SHARED / "suricata-verify"}
+COLLECTIONS = {"zeek-traces": PCAPS / "zeek-traces", "suricata-verify": PCAPS / "suricata-verify"}
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 JUSTIFICATIONS = Path(__file__).with_name("justifications.json")
 
@@ -55,7 +55,7 @@ ATTACKS_IN_TRACES: dict[str, set[tuple[str, str]]] = {
 
 def trace_files(collection: str) -> list[Path]:
     root = COLLECTIONS[collection]
-    return sorted(path for path in root.rglob("*") if path.is_file() and path.suffix in CAPTURE_SUFFIXES)
+    return [path for path in shared_files(root, "**/*") if path.suffix in CAPTURE_SUFFIXES]
 
 
 def incidents(path: Path, site: SiteConfig | None = None) -> list[Detection]:

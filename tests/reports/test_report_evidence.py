@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.engine.scoring.features import rule_feature_names
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.reports.plain_words import FEATURE_WORDS
 from tests.compliance.sample_alerts import add_alert
 from tests.conftest import PCAPS

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from appliance.api.rate_limits import DEFAULT_LIMITS, Limit
+from appliance.server.rate_limits import DEFAULT_LIMITS, Limit
 from tests.compliance.sample_alerts import C2_EVIDENCE, C2_SHAP, add_alert
 from tests.conftest import login
 from tests.reports.conftest import ENTITY, ReadBack, install_license

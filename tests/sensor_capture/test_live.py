@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -22,6 +25,9 @@ from sensor.pipeline import Pipeline
 from tests.sensor_capture.netns_veth import collect, run
 
 IFF_PROMISC = 0x100
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
 REPO = Path(__file__).resolve().parents[2]  # children import `sensor` from here
 
 
@@ -229,13 +235,25 @@ def test_missing_or_impossible_interface_is_a_one_line_error(name):
     assert str(error.value) == f"no network interface named {name!r}"
 
 
-def test_tun_interface_gives_raw_ip_linktype_and_refuses_ethernet_filter_expressions(veth):
-    run("ip", "-n", veth.namespace, "tuntap", "add", "dev", "captun0", "mode", "tun")
-    with network_namespace(veth.namespace):  # the socket made here stays in the namespace
-        with pytest.raises(CaptureError, match="filter expressions assume Ethernet frames but 'captun0'"):
-            LiveCapture("captun0", bpf="udp port 53")
-        with LiveCapture("captun0") as capture:
-            assert capture.linktype == 101
+def test_tun_interface_gives_raw_ip_linktype_and_filters_by_expression(veth):
+    # Packets written to a tun device's file arrive on its interface as raw IP, no Ethernet header.
+    packets = [
+        bytes(IP(src="10.199.0.1", dst="10.199.0.2") / UDP(sport=5353, dport=53) / Raw(b"query")),
+        bytes(IP(src="10.199.0.1", dst="10.199.0.2") / UDP(sport=5353, dport=5354) / Raw(b"other")),
+    ]
+    with network_namespace(veth.namespace):  # the tun device and the sockets made here stay in the namespace
+        tun = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", b"captun0", IFF_TUN | IFF_NO_PI))
+        run("ip", "-n", veth.namespace, "link", "set", "captun0", "up")
+        capture = LiveCapture("captun0", bpf="udp port 53")
+    try:
+        with capture:
+            for packet in packets:
+                os.write(tun, packet)
+            captured = collect(capture, timeout=0.3)
+    finally:
+        os.close(tun)
+    assert [(linktype, frame) for _, linktype, frame in captured] == [(101, packets[0])]
 
 
 def test_a_process_without_cap_net_raw_gets_a_clear_permission_error(veth):
@@ -267,7 +285,7 @@ def test_a_process_without_cap_net_raw_gets_a_clear_permission_error(veth):
         ({"block_size": 1000}, "ring block size must be a multiple of the page size"),
         ({"block_count": 0}, "ring needs at least one block"),
         ({"fanout_group": 70000}, "fanout group must be 0..65535"),
-        ({"bpf": "tcp port http"}, "'http' is not a port number"),
+        ({"bpf": "tcp port"}, "bad capture filter 'tcp port': can't parse filter expression: syntax error"),
         ({"bpf": [(0xFFFF, 0, 0, 0)]}, "kernel rejected the BPF filter"),
         ({"block_size": 1 << 30, "block_count": 1 << 12}, "needs 4194304 MiB, more than half of the"),
         ({"block_size": 1 << 20, "block_count": 1 << 24}, "needs 16777216 MiB"),

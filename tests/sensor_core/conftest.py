@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import msgspec
 import pytest
 
 from sensor.pipeline import Pipeline
-
-PCAPS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pcaps"
+from tests.shared_data import PCAPS
 
 
 def manifest_counts() -> dict[str, int]:

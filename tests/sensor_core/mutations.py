@@ -25,8 +25,8 @@ import msgspec
 from sensor.pcap import CaptureFile, CaptureFormatError
 from sensor.pipeline import Drained, Pipeline
 from sensor.records import AnyEvent, Flow
+from tests.shared_data import PCAPS, shared_files
 
-PCAPS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pcaps"
 TRACE_FOLDERS = ("zeek-traces", "suricata-verify")
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -38,9 +38,9 @@ EXTREME_LENGTHS = (0, 1, 3, 4, 8, 12, 16, 20, 24, 28, 32, 0xFFFF, 0x10000, 0x7FF
 
 def capture_paths() -> list[Path]:
     """Every capture file of the shared data: the 15 public captures and the Zeek and Suricata test traces."""
-    paths = sorted(PCAPS.glob("*.pcap"))
+    paths = shared_files(PCAPS, "*.pcap")
     for folder in TRACE_FOLDERS:
-        paths += sorted(p for p in (PCAPS / folder).rglob("*") if p.suffix in CAPTURE_SUFFIXES and p.is_file())
+        paths += [p for p in shared_files(PCAPS / folder, "**/*") if p.suffix in CAPTURE_SUFFIXES]
     return paths
 
 

@@ -129,7 +129,9 @@ def test_analyze_refuses_files_that_are_no_captures_in_one_line(tmp_path):
 def test_analyze_reads_damaged_files_and_says_what_it_skipped(tmp_path):
     result = _run("appliance", "analyze", *_damaged_files(tmp_path))
     assert result.returncode == 0, result.stderr
-    *warnings, summary = result.stderr.splitlines()
+    *said, summary = result.stderr.splitlines()
+    warnings = [line for line in said if line.startswith("appliance analyze: warning: ")]
     assert len(warnings) == len(SHORT_LAST_BLOCKS) + 3
-    assert all(line.startswith("appliance analyze: warning: ") for line in warnings), result.stderr
+    stages = [line.split(": ")[1] for line in said if line not in warnings]  # progress, one line per stage
+    assert stages == ["checking captures", "decoding captures", "loading the scoring model", "detecting"], said
     assert "(5 malformed)" in summary and "OT_UNAUTHORIZED_WRITE" in result.stdout

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
 from scapy.all import IP, TCP, UDP, Ether, IPv6, Loopback, Packet, Raw, rdpcap
 
 from sensor.protocols import MetadataExtractor, PacketContext
 from sensor.records import Event
+from tests.shared_data import PCAPS
 
-PCAPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps"
 BSD_AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, macOS loopback family numbers
 
 

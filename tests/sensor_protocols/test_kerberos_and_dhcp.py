@@ -5,7 +5,8 @@ from scapy.asn1.asn1 import ASN1_GENERAL_STRING, ASN1_GENERALIZED_TIME, ASN1_INT
 from scapy.layers.kerberos import KRB_AS_REQ, KRB_ERROR, KRB_KDC_REQ_BODY, Kerberos, PrincipalName
 
 from sensor.records import DhcpEvent, KerberosEvent
-from tests.sensor_protocols.protocol_payloads import PCAPS, run_capture, run_crafted
+from tests.sensor_protocols.protocol_payloads import run_capture, run_crafted
+from tests.shared_data import PCAPS
 
 AES256, AES128, RC4 = 18, 17, 23
 

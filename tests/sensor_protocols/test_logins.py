@@ -17,8 +17,9 @@ from sensor.pipeline import Pipeline
 from sensor.protocols import MetadataExtractor
 from sensor.records import CleartextLoginEvent, SshBannerEvent
 from tests.sensor_protocols.protocol_payloads import crafted, run_packets, wire_bytes, with_originators
+from tests.shared_data import PCAPS
 
-ZEEK = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcaps" / "zeek-traces"
+ZEEK = PCAPS / "zeek-traces"
 
 
 def run(path):

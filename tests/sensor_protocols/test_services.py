@@ -15,15 +15,15 @@ from sensor.pipeline import Pipeline
 from sensor.protocols import MetadataExtractor
 from sensor.protocols.services import UDP_PORTS, identify
 from tests.sensor_protocols.protocol_payloads import (
-    PCAPS,
     capture_payloads,
     crafted,
     run_packets,
     with_originators,
 )
+from tests.shared_data import PCAPS, shared_files
 
 ZEEK = PCAPS / "zeek-traces"
-SHARED = sorted(p.name for p in PCAPS.glob("*.pcap"))
+SHARED = [path.name for path in shared_files(PCAPS, "*.pcap")]
 
 # tshark protocol names (frame.protocols) -> ours
 TSHARK_NAMES = {"ssh": "ssh", "ftp": "ftp", "telnet": "telnet", "smtp": "smtp", "pop": "pop3", "imap": "imap",

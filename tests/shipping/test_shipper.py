@@ -17,7 +17,7 @@ import pytest
 
 from sensor.pipeline import Pipeline
 from sensor.records import CaptureStats, DnsEvent, Flow, decode_batch
-from sensor.shipping import Shipper
+from sensor.shipping.shipper import Shipper
 from tests.conftest import PCAPS, login
 
 
@@ -135,27 +135,27 @@ def event_kinds(events: list) -> Counter:
 
 
 def capture_bound(pid: int) -> bool:
-    """Has process `pid` bound an AF_PACKET socket (its ring is mapped before the bind) to an interface?"""
+    """Has process `pid` bound its AF_PACKET capture socket (the ring is mapped before the bind)?
+
+    Every packet socket of the process must be bound: while a filter expression is compiled, libpcap's own
+    short-lived handle is bound and the capture socket is not yet."""
     with open("/proc/net/packet") as table:
-        bound = {fields[-1] for fields in map(str.split, table.readlines()[1:]) if int(fields[3], 16) != 0}
+        rows = [line.split() for line in table.readlines()[1:]]
+    bound_by_inode = {fields[-1]: int(fields[3], 16) != 0 for fields in rows}
     try:
         links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
     except FileNotFoundError:
         return False
-    return any(link.startswith("socket:[") and link[8:-1] in bound for link in links)
+    packet_sockets = [link[8:-1] for link in links if link.startswith("socket:[") and link[8:-1] in bound_by_inode]
+    return bool(packet_sockets) and all(bound_by_inode[inode] for inode in packet_sockets)
 
 
-@pytest.mark.netns
-def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
-    from scapy.utils import RawPcapReader
-
+def run_live_sensor(shared_box, agent: str, tmp_path, frames: list[bytes], *options: str) -> list:
+    """`sensor capture` on a veth pair while `frames` arrive, until SIGTERM; the batches the box received."""
     from tests.sensor_capture.netns_veth import veth_pair
 
     if os.geteuid() != 0:
         pytest.fail("live capture needs root (network namespaces, AF_PACKET)")
-    # The capture's own bytes: re-building them from dissected packets would let whatever scapy layers the
-    # session happens to have loaded rewrite them.
-    frames = [data for data, _ in RawPcapReader(str(PCAPS / "modbus.pcap"))]
     with veth_pair() as veth:
         sensor = subprocess.Popen(
             [
@@ -165,6 +165,7 @@ def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
                 "capture",
                 "--iface",
                 veth.host_iface,
+                *options,
                 "--appliance",
                 shared_box.appliance.url,
                 "--license-key",
@@ -192,7 +193,21 @@ def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
                 sensor.wait()
     assert sensor.returncode == 0, err
     rows = shared_box.store.query("SELECT payload FROM ingest_batches WHERE agent_id = ?", (agent,))
-    shipped = [decode_batch(row["payload"]) for row in rows]
+    return [decode_batch(row["payload"]) for row in rows]
+
+
+def capture_frames(name: str) -> list[bytes]:
+    """A capture's own bytes: re-building them from dissected packets would let whatever scapy layers the
+    session happens to have loaded rewrite them."""
+    from scapy.utils import RawPcapReader
+
+    return [data for data, _ in RawPcapReader(str(PCAPS / name))]
+
+
+@pytest.mark.netns
+def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
+    frames = capture_frames("modbus.pcap")
+    shipped = run_live_sensor(shared_box, agent, tmp_path, frames)
     offline = Pipeline()
     offline.feed_file(PCAPS / "modbus.pcap")
     expected = offline.close()
@@ -202,10 +217,21 @@ def test_sensor_capture_ships_live_traffic(shared_box, agent, tmp_path):
     assert event_kinds([e for b in shipped for e in b.events]) == event_kinds(expected.events)
 
 
+@pytest.mark.netns
+def test_sensor_capture_filter_keeps_only_what_it_matches(shared_box, agent, tmp_path):
+    modbus, dnp3 = capture_frames("modbus.pcap"), capture_frames("dnp3-write.pcap")
+    shipped = run_live_sensor(shared_box, agent, tmp_path, dnp3 + modbus, "--filter", "tcp port 502")
+    offline = Pipeline()
+    offline.feed_file(PCAPS / "modbus.pcap")
+    expected = offline.close()
+    assert sum(b.stats.packets for b in shipped) == len(modbus)
+    assert conversations([f for b in shipped for f in b.flows]) == conversations(expected.flows)
+
+
 def test_https_trusts_the_pinned_certificate_and_nothing_else_unless_told(
     serve, store, data_dir, license_key, tmp_path
 ):
-    from appliance.api.tls import create_self_signed_certificate
+    from appliance.server.tls import create_self_signed_certificate
 
     create_self_signed_certificate(data_dir)
     server = serve(data_dir, https=True, workers=1)

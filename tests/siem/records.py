@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.engine.queue import enqueue_records
+from appliance.ingest.queue import enqueue_records
 from sensor.records import (
     Batch,
     CaptureStats,

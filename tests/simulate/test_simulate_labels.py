@@ -6,18 +6,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 
+from appliance.engine.rules import RULE_MODULES
 from appliance.simulate import SCENARIOS, write
 from appliance.simulate.labels import indicators_path
 from appliance.simulate.office import build_office
 from appliance.simulate.pcap import read_pcap
+from tests.shared_data import PRODUCT
 from tests.simulate.conftest import TEST_DURATION, TEST_SEED
 from tests.simulate.decoded_frames import Frame, decode, message_starts
 
-PRODUCT = Path("/work/shared/PRODUCT.md")
 PER_RULE_SCENARIOS = [name for name in SCENARIOS if name not in ("benign-office", "mixed")]
 
 
@@ -28,11 +28,10 @@ def _product_rules() -> set[str]:
 
 def test_every_detection_rule_has_a_scenario_with_its_label(generated):
     rules = _product_rules()
-    assert len(rules) == 17
-    for rule in rules:
-        scenario = rule.lower().replace("_", "-")
-        assert scenario in SCENARIOS, rule
-        assert rule in {label.rule_name for label in generated[scenario].labels}
+    assert rules == set(RULE_MODULES)
+    for rule, module in RULE_MODULES.items():
+        assert module.SCENARIO in SCENARIOS, rule
+        assert rule in {label.rule_name for label in generated[module.SCENARIO].labels}
     assert {label.rule_name for label in generated["mixed"].labels} == rules
 
 

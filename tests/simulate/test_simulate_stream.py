@@ -12,9 +12,9 @@ from collections import Counter
 import msgspec
 import pytest
 
-from appliance.demo.twin import DemoReplay, segments_in
 from appliance.simulate.scenarios import SCENARIOS
 from appliance.simulate.stream import FIRST_ROUND_SEGMENTS, OfficeStream, schedule
+from model_building.demo_twin import DemoReplay, segments_in
 from tests.simulate.decoded_frames import decode
 
 SEGMENT_S = 30.0
@@ -118,8 +118,8 @@ def test_the_twin_counts_the_segments_the_demo_plays():
 def test_the_twin_judges_every_alert_and_every_attack():
     """A short demo through the real sensor, rules and model: each incident is an attack alert or a false
     positive, every label is listed with whether it raised anything, and the ranking check compares them."""
-    from appliance.demo.twin import demo_quality
     from appliance.engine.scoring import Scorer
+    from model_building.demo_twin import demo_quality
 
     result = demo_quality(Scorer.load(), 5, scenario="mixed", seed=5, segment_s=60.0, learning_s=120.0)
     assert result["segments"] == 5

@@ -12,9 +12,9 @@ import pytest
 
 from appliance.auth import users
 from appliance.cli.main import main as appliance
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.engine.rules import RULE_MODULES, port_scan
+from appliance.ingest.local_sensor import queue_capture_files
 from tests.conftest import ADMIN_PASSWORD, PCAPS, login
 from tests.engine.test_decisions import shifted_capture
 

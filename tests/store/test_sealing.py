@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from appliance.api.app import create_app
+from appliance.server.app import create_app
 from appliance.store import keys, lifecycle
 from appliance.store.unseal_backoff import MAX_DELAY_SECONDS, TooSoon, UnsealBackoff, delay_after
 

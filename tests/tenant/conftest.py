@@ -10,8 +10,8 @@ import pytest
 
 from appliance import box_identity
 from appliance.auth import users
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
+from appliance.ingest.local_sensor import queue_capture_files
 from appliance.licensing import box_license
 from appliance.tenant.export import exportable_tables
 from tests.agents.licensed_box import trusted_vendor  # noqa: F401  (fixture)

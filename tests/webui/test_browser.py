@@ -17,10 +17,10 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from appliance.alerts.repository import insert_alert
-from appliance.api.app import create_app
 from appliance.auth import totp, users
 from appliance.licensing import box_license
 from appliance.licensing.keys import public_key_text
+from appliance.server.app import create_app
 from appliance.store import lifecycle
 from appliance.store.database import Store
 from appliance.store.unseal_backoff import delay_after

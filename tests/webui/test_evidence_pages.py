@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from appliance.engine.local_sensor import queue_capture_files
 from appliance.engine.process import Engine
 from appliance.engine.scoring import Scorer
+from appliance.ingest.local_sensor import queue_capture_files
 from tests.conftest import ADMIN_PASSWORD, PCAPS, login
 from tests.webui.test_account_pages import submit
 from tests.webui.test_browser import Page, page_faults

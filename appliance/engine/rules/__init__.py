@@ -1,8 +1,10 @@
 """The stateful rule layer: every rule, and the RuleSet that feeds records to the enabled ones.
 
-A rule module declares NAME, DEFAULT_SEVERITY, VERSION, DEFAULTS (its Thresholds), FEATURES (what its
-Detections measure, the input of its scoring model) and MORE_IS_WORSE (the features that only grow as an
-attack goes on: the model is monotone in them, so a growing incident never loses score for having more).
+A rule is one module of this package, found here by looking (no list to extend): it declares NAME,
+DEFAULT_SEVERITY, VERSION, DEFAULTS (its Thresholds), FEATURES (what its Detections measure, the input of its
+scoring model), MORE_IS_WORSE (the features that only grow as an attack goes on: the model is monotone in
+them, so a growing incident never loses score for having more), SCENARIO (the simulator scenario that
+exercises it, `appliance simulate SCENARIO`) and its `Detector` class.
 
 Pure Python, no I/O: records and packet time in, Detections out. The engine checkpoints `RuleSet.baseline`
 (`Baseline.to_bytes`) and the rules' state (`RuleSet.saved_state`, see saved_state.py) and restores both on
@@ -12,6 +14,8 @@ restart, so a restart changes no decision.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import pkgutil
 from pathlib import Path
 from types import ModuleType
 
@@ -21,54 +25,25 @@ from appliance.engine import detection as detection_module
 from appliance.engine.baseline import Baseline
 from appliance.engine.detection import Detection, RuleConfig, merge_thresholds
 from appliance.engine.network import SiteConfig
-from appliance.engine.rules import (
-    anomalous_payload,
-    arp_spoofing,
-    brute_force,
-    c2_beacon,
-    cleartext_credentials,
-    data_exfiltration,
-    dns_tunneling,
-    kerberoasting,
-    lateral_movement,
-    network_sweep,
-    new_device,
-    ot_unauthorized_write,
-    port_scan,
-    rogue_dhcp,
-    saved_state,
-    shadow_ai,
-    syn_flood,
-    threat_intel_match,
-)
+from appliance.engine.rules import saved_state
 from appliance.engine.rules.routines import outside_routine
 from appliance.engine.rules.rule import Rule
 from appliance.intel.matching import IndicatorSet
 from sensor import records
 from sensor.records import Event, Flow
 
-RULE_MODULES: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (
-        c2_beacon,
-        data_exfiltration,
-        ot_unauthorized_write,
-        port_scan,
-        network_sweep,
-        lateral_movement,
-        brute_force,
-        dns_tunneling,
-        syn_flood,
-        arp_spoofing,
-        kerberoasting,
-        threat_intel_match,
-        shadow_ai,
-        anomalous_payload,
-        cleartext_credentials,
-        rogue_dhcp,
-        new_device,
-    )
-}
+
+def _discover() -> dict[str, ModuleType]:
+    """Every module of this package that declares a rule (it has a `Detector`), by rule name, in name order."""
+    modules = [importlib.import_module(f"{__name__}.{found.name}") for found in pkgutil.iter_modules(__path__)]
+    rules = sorted((module for module in modules if hasattr(module, "Detector")), key=lambda module: module.NAME)
+    return {module.NAME: module for module in rules}
+
+
+RULE_MODULES: dict[str, ModuleType] = _discover()
+RULE_NAMES = frozenset(RULE_MODULES)
+# the rule that matches threat-intel indicators (its Detector takes the indicator set): retro-hunts run it alone
+INTEL_RULE = next(name for name, module in RULE_MODULES.items() if getattr(module.Detector, "USES_INTEL", False))
 
 
 def rule_catalogue() -> list[dict]:
@@ -127,7 +102,7 @@ class RuleSet:
     def intel_rule(self, intel: IndicatorSet) -> Rule | None:
         """A THREAT_INTEL_MATCH rule of this configuration, apart from the stream, with another indicator set: a
         retro-hunt runs logged records through it (it only reads the baseline). None when the rule is disabled."""
-        return self._build(threat_intel_match.NAME, intel)
+        return self._build(INTEL_RULE, intel)
 
     def use_intel(self, intel: IndicatorSet) -> None:
         """A new indicator set (a feed or an import changed it): the rules that match indicators take it; their

@@ -31,6 +31,7 @@ from sensor.records import Flow
 NAME = "ANOMALOUS_PAYLOAD"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
+SCENARIO = "anomalous-payload"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

@@ -40,6 +40,7 @@ from sensor.records import ArpEvent, Event, Flow
 NAME = "ARP_SPOOFING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
+SCENARIO = "arp-spoofing"  # the simulator scenario that exercises it
 ROUTER_HOSTS = 2  # a next hop that carries the external traffic of this many hosts is the site's router
 
 

@@ -37,6 +37,7 @@ from sensor.records import Flow
 NAME = "BRUTE_FORCE"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
+SCENARIO = "brute-force"  # the simulator scenario that exercises it
 
 # Services where logging in is the first thing a session does, so a short session is a failed-looking one.
 LOGIN_FIRST_SERVICES = frozenset((

@@ -52,6 +52,7 @@ from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsClientHel
 NAME = "C2_BEACON"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "2.1.0"
+SCENARIO = "c2-beacon"  # the simulator scenario that exercises it
 MAX_CALLS = 256  # per pair and series; the score needs the recent rhythm, not the whole history
 TIGHT_SPREAD = 0.1
 PERIODIC_BY_DESIGN = {("UDP", 123), ("UDP", 53), ("TCP", 53)}

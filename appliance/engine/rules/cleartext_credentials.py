@@ -19,6 +19,7 @@ from sensor.records import CleartextLoginEvent, Event, HttpRequestEvent
 NAME = "CLEARTEXT_CREDENTIALS"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
+SCENARIO = "cleartext-credentials"  # the simulator scenario that exercises it
 ANONYMOUS_USERS = {"anonymous", "ftp"}
 
 

@@ -21,6 +21,7 @@ from sensor.records import Flow
 NAME = "DATA_EXFILTRATION"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
+SCENARIO = "data-exfiltration"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

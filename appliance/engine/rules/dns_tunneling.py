@@ -28,6 +28,7 @@ from sensor.records import DnsEvent, Event
 NAME = "DNS_TUNNELING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
+SCENARIO = "dns-tunneling"  # the simulator scenario that exercises it
 TXT, NULL = 16, 10
 # Second-level labels under which registrations sit one level deeper (example.co.uk): a heuristic that
 # covers the common country suffixes without shipping the public suffix list.

@@ -23,6 +23,7 @@ from sensor.records import Event, KerberosEvent
 NAME = "KERBEROASTING"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
+SCENARIO = "kerberoasting"  # the simulator scenario that exercises it
 TGS_REQ, TGS_REP = 12, 13
 AES = {17, 18, 19, 20}
 WEAK = {1, 3, 23, 24}  # DES-CBC-CRC, DES-CBC-MD5, RC4-HMAC, RC4-HMAC-EXP

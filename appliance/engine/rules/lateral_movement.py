@@ -36,6 +36,7 @@ from sensor.records import Flow
 NAME = "LATERAL_MOVEMENT"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.1.0"
+SCENARIO = "lateral-movement"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from sensor.records import ArpEvent, Event, Flow
 NAME = "NETWORK_SWEEP"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
+SCENARIO = "network-sweep"  # the simulator scenario that exercises it
 
 
 # UDP services whose clients ask many servers and shrug off silence: a recursive resolver walking

@@ -24,6 +24,7 @@ from sensor.records import ArpEvent, DhcpEvent, Event, Flow
 NAME = "NEW_DEVICE"
 DEFAULT_SEVERITY = "LOW"
 VERSION = "1.1.0"
+SCENARIO = "new-device"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

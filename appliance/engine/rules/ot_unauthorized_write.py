@@ -24,6 +24,7 @@ from sensor.records import BacnetEvent, Dnp3Event, Event, ModbusEvent
 NAME = "OT_UNAUTHORIZED_WRITE"
 DEFAULT_SEVERITY = "CRITICAL"
 VERSION = "1.0.0"
+SCENARIO = "ot-unauthorized-write"  # the simulator scenario that exercises it
 MODBUS_WRITES = {
     5: "write_single_coil",
     6: "write_single_register",

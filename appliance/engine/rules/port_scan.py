@@ -27,6 +27,7 @@ from sensor.records import Flow
 NAME = "PORT_SCAN"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.0.0"
+SCENARIO = "port-scan"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

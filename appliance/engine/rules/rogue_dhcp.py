@@ -24,6 +24,7 @@ from sensor.records import DhcpEvent, Event
 NAME = "ROGUE_DHCP"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.1.0"
+SCENARIO = "rogue-dhcp"  # the simulator scenario that exercises it
 DISCOVER, OFFER, REQUEST, ACK, INFORM = 1, 2, 3, 5, 8
 
 

@@ -20,6 +20,7 @@ from sensor.records import DnsEvent, Event, HttpRequestEvent, TlsClientHelloEven
 NAME = "SHADOW_AI"
 DEFAULT_SEVERITY = "MEDIUM"
 VERSION = "1.0.0"
+SCENARIO = "shadow-ai"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

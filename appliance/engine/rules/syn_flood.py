@@ -20,6 +20,7 @@ from sensor.records import Flow
 NAME = "SYN_FLOOD"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "1.0.0"
+SCENARIO = "syn-flood"  # the simulator scenario that exercises it
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from sensor.records import DnsEvent, Event, Flow, HttpRequestEvent, TlsCertifica
 NAME = "THREAT_INTEL_MATCH"
 DEFAULT_SEVERITY = "HIGH"
 VERSION = "2.1.0"
+SCENARIO = "threat-intel-match"  # the simulator scenario that exercises it
 # url and ja4 hits count with the domain and JA3 ones: the model's features stay as it was trained on
 FEATURE_OF_KIND = {"ip": "ip_match", "cidr": "ip_match", "domain": "domain_match", "url": "domain_match",
                    "ja3": "ja3_match", "ja4": "ja3_match", "cert_sha1": "ja3_match"}

@@ -31,6 +31,10 @@ GENERIC_FEATURES = (
 )
 
 
+class UnknownFeature(ValueError):
+    """A row carries a feature the model has no column for."""
+
+
 class FeatureRow(msgspec.Struct, kw_only=True, array_like=True):
     rule_name: str
     values: dict[str, float]  # feature name -> finite value; a name absent here is missing (NaN) for the model
@@ -85,12 +89,17 @@ def _finite(value: float) -> float:
 
 
 def to_matrix(rows: list[FeatureRow], feature_names: list[str]) -> np.ndarray:
-    """Rows as a float64 matrix over `feature_names`; unknown names are dropped, absent ones are NaN."""
+    """Rows as a float64 matrix over `feature_names`, absent ones NaN. A name the model does not know is an
+    error, not a dropped column: a rule measuring something its model was never trained on needs a new model."""
     column = {name: index for index, name in enumerate(feature_names)}
     matrix = np.full((len(rows), len(feature_names)), np.nan)
     for i, row in enumerate(rows):
         for name, value in row.values.items():
             j = column.get(name)
-            if j is not None:
-                matrix[i, j] = value
+            if j is None:
+                raise UnknownFeature(
+                    f"{row.rule_name}: feature {name!r} is not one of the model's ({', '.join(feature_names)}); "
+                    "retrain the model (appliance train-model)"
+                )
+            matrix[i, j] = value
     return matrix

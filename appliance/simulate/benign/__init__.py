@@ -7,6 +7,8 @@ admin's fan-out, a nightly upload) is a look-alike a detector must leave alone."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from appliance.simulate.benign import administration, bulk, discovery, monitoring, ot, servers, software, users
 from appliance.simulate.benign.rhythm import Process, diurnal, heavy_tail
 from appliance.simulate.site import Site
@@ -35,14 +37,16 @@ class Background:
     def __init__(self, site: Site) -> None:
         self._pending = [[process, next(process)] for process in processes(site)]
 
-    def advance(self, until: float) -> None:
-        for entry in self._pending:
+    def advance(self, until: float, advanced: Callable[[int, int], None] = lambda done, total: None) -> None:
+        """`advanced(done, total)` is told each time one more process has reached `until` (progress)."""
+        for done, entry in enumerate(self._pending, 1):
             process, ts = entry
             while ts < until:
                 ts = next(process)
             entry[1] = ts
+            advanced(done, len(self._pending))
 
 
-def generate(site: Site) -> None:
+def generate(site: Site, advanced: Callable[[int, int], None] = lambda done, total: None) -> None:
     """The whole capture's background at once."""
-    Background(site).advance(site.end)
+    Background(site).advance(site.end, advanced)

@@ -24,13 +24,13 @@ from appliance.demo import DEMO_LEARNING_S, DEMO_SCENARIO, DEMO_SEED, DEMO_SEGME
 from appliance.demo.box import office_history
 from appliance.engine.network import SiteConfig, ThreatIntel, load_threat_intel
 from appliance.engine.scoring import Scorer
-from appliance.engine.scoring.corpus import detect
-from appliance.engine.scoring.ground_truth import finds, is_attack
 from appliance.simulate import scenarios
 from appliance.simulate.labels import Label, write_indicators
 from appliance.simulate.office import Office, build_office
 from appliance.simulate.pcap import write_pcap
 from appliance.simulate.stream import OfficeStream
+from model_building.corpus import detect
+from model_building.ground_truth import finds, is_attack
 from sensor.pipeline import Pipeline
 from sensor.records import Event, Flow
 from sensor.shipping.batching import arrival

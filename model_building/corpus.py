@@ -27,9 +27,9 @@ from appliance.engine.detection import Detection, RuleConfig
 from appliance.engine.network import SiteConfig, load_threat_intel
 from appliance.engine.rules import RuleSet
 from appliance.engine.scoring.features import LabelledRow, row_from_detection
-from appliance.engine.scoring.ground_truth import is_attack
 from appliance.simulate import scenarios
 from appliance.simulate.labels import Label, indicators_path, labels_path, read_labels
+from model_building.ground_truth import is_attack
 from sensor.pipeline import Pipeline
 from sensor.records import Event, Flow
 from sensor.shipping.batching import arrival

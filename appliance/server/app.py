@@ -1,4 +1,5 @@
-"""Build the Litestar app. Granian calls `from_environment` in each worker (`--factory`)."""
+"""The composition root: the Litestar app with every domain's controller (CONTROLLERS), the shared
+dependencies and the middleware. Granian calls `from_environment` in each worker (`--factory`)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,7 @@ from appliance.api.box import Box
 from appliance.api.docs_page import DocsPage
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.openapi import BEARER, DescribedSchema
-from appliance.api.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
-from appliance.api.request_bodies import decode_json_body_strictly
 from appliance.api.security import PUBLIC_PATHS, BearerAuthentication
-from appliance.api.system import SystemController
-from appliance.api.tls import add_strict_transport_security
 from appliance.api_tokens.controller import ApiTokensController
 from appliance.audit.controller import AuditController
 from appliance.audit.log import ChainVerifier
@@ -35,11 +32,12 @@ from appliance.cloud_sync.controller import CloudSyncController
 from appliance.compliance.controller import ComplianceController
 from appliance.devices.controller import DevicesController
 from appliance.egress.controller import EgressController
-from appliance.engine.controller import SetAsideBatchesController
 from appliance.evidence.flows_controller import FlowsController
 from appliance.evidence.legal_hold_controller import LegalHoldController
 from appliance.evidence.packets_controller import PacketsController
 from appliance.evidence.retention_controller import RetentionController
+from appliance.ingest.controller import IngestController
+from appliance.ingest.set_aside_controller import SetAsideBatchesController
 from appliance.intel.controller import ThreatIntelController
 from appliance.licensing.controller import LicenseController
 from appliance.metrics.api_requests import ApiMetrics, RequestMetricsMiddleware
@@ -47,6 +45,10 @@ from appliance.metrics.controller import metrics_handler
 from appliance.notes.controller import NotesController
 from appliance.notifications.controller import NotificationsController
 from appliance.reports.controller import ReportsController
+from appliance.server.rate_limits import DEFAULT_LIMITS, Limit, RateLimiter, RateLimitMiddleware, header_hook
+from appliance.server.request_bodies import decode_json_body_strictly
+from appliance.server.system import SystemController
+from appliance.server.tls import add_strict_transport_security
 from appliance.siem.controller import ExportController
 from appliance.site_settings.controller import SiteSettingsController
 from appliance.store.data_dir import DataDirectory
@@ -76,6 +78,7 @@ CONTROLLERS = [
     LegalHoldController,
     RetentionController,
     AgentsController,
+    IngestController,
     SetAsideBatchesController,
     LicenseController,
     BillingController,

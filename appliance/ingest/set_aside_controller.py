@@ -12,8 +12,8 @@ from litestar.params import FromPath, Parameter
 from appliance.api.paging import Offset
 from appliance.api.security import admin
 from appliance.audit.requests import record_request
-from appliance.engine import queue
-from appliance.engine.queue import SetAsideBatch
+from appliance.ingest import queue
+from appliance.ingest.queue import SetAsideBatch
 from appliance.store.database import Store
 
 

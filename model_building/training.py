@@ -20,18 +20,20 @@ import random
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import msgspec
 
+from appliance.cli.progress import Progress, ReportProgress, no_progress
 from appliance.engine.detection import Detection
 from appliance.engine.scoring import SHIPPED_MODEL_DIR, Scorer
 from appliance.engine.scoring import artefact as artefacts
 from appliance.engine.scoring.artefact import Artefact, ModelError, TrainingSpec
-from appliance.engine.scoring.corpus import LEARNING_S, scenario_rows
 from appliance.engine.scoring.features import FeatureRow, LabelledRow, row_from_detection, rule_feature_names
 from appliance.simulate.scenarios import MAX_DURATION, MIN_DURATION, SCENARIOS, UnknownScenario
+from model_building.corpus import LEARNING_S, scenario_rows
 
 TRAINING_SEEDS = (11, 12, 13)  # the benchmark uses other seeds
 BENIGN_SEEDS = (21, 22, 23, 24, 25, 26)
@@ -72,24 +74,35 @@ def thinned(rows: list[LabelledRow]) -> list[LabelledRow]:
     return [row for index, row in enumerate(kept_rows) if index in kept]
 
 
-def build_corpus(spec: TrainingSpec, workers: int = 1) -> list[LabelledRow]:
+def build_corpus(spec: TrainingSpec, workers: int = 1, progress: ReportProgress = no_progress) -> list[LabelledRow]:
     for name in spec.scenarios:
         if name not in SCENARIOS:
             raise UnknownScenario(name)
     # One job per seed: its scenarios share the office's history, which is built once per job.
     jobs = [(tuple(spec.scenarios), seed, spec.duration_s, spec.learning_s) for seed in spec.seeds]
     jobs += [(("benign-office",), seed, spec.duration_s, spec.learning_s) for seed in spec.benign_seeds]
-    if workers > 1:
-        # fork: the workers inherit the imported simulator and sensor instead of importing them again
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(scenario_rows, jobs))
-    else:
-        results = [scenario_rows(job) for job in jobs]
+    progress("simulating and detecting", 0, len(jobs), "runs")
+    results = []
+    for rows in run_jobs(jobs, workers):
+        results.append(rows)
+        progress("simulating and detecting", len(results), len(jobs), "runs")
     return thinned([row for rows in results for row in rows])
 
 
-def train(spec: TrainingSpec, workers: int = 1) -> Artefact:
-    return artefacts.build(build_corpus(spec, workers), rule_feature_names(), training=spec)
+def run_jobs(jobs: list[tuple], workers: int) -> Iterator[list[LabelledRow]]:
+    """Each job's rows, in the jobs' order, as each is done."""
+    if workers > 1:
+        # fork: the workers inherit the imported simulator and sensor instead of importing them again
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield from pool.map(scenario_rows, jobs)
+    else:
+        yield from map(scenario_rows, jobs)
+
+
+def train(spec: TrainingSpec, workers: int = 1, progress: ReportProgress = no_progress) -> Artefact:
+    rows = build_corpus(spec, workers, progress)
+    progress("fitting the model", 0, None, "")
+    return artefacts.build(rows, rule_feature_names(), training=spec)
 
 
 class Verdict(msgspec.Struct, kw_only=True):
@@ -187,8 +200,10 @@ def train_main(argv: list[str] | None = None) -> int:
                         benign_seeds=args.benign_seeds, learning_s=args.learning)
     started = time.monotonic()
     try:
-        artefact = train(spec, workers=max(1, args.workers))
-        artefact.save(args.out)
+        with Progress("train-model") as progress:
+            artefact = train(spec, workers=max(1, args.workers), progress=progress)
+            progress("writing the model", 0, None, "")
+            artefact.save(args.out)
     except UnknownScenario as exc:
         print(f"train-model: unknown scenario {exc.args[0]!r}; `appliance simulate --list` names them", file=sys.stderr)
         return 2

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.licensing.keys import key_id, license_file_text, public_key_text, verify_license
 from appliance.licensing.plans import PLANS
-from appliance.licensing.vendor.service import LicensingService, ServiceConfig, mint_new_license
-from appliance.licensing.vendor.store import VendorStore
-from appliance.licensing.vendor.stripe_billing import StripeBilling
+from vendor_cloud.licensing.service import LicensingService, ServiceConfig, mint_new_license
+from vendor_cloud.licensing.store import VendorStore
+from vendor_cloud.licensing.stripe_billing import StripeBilling
 
 # Granian workers are separate processes: `serve` hands them its settings through this variable.
 SERVE_SETTINGS_ENV = "NSX_LICENSING_SERVE_SETTINGS"
@@ -145,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def app_from_environment():
     """Granian's factory: build the app in the worker from the settings `serve` left in the environment."""
-    from appliance.licensing.vendor.app import create_app
+    from vendor_cloud.licensing.app import create_app
 
     settings = msgspec.json.decode(os.environ[SERVE_SETTINGS_ENV], type=ServeSettings)
     service = LicensingService(

@@ -10,9 +10,9 @@ from litestar.params import JSONBody
 
 from appliance import __version__
 from appliance.api.box import Box
+from appliance.api.client_address import client_address
 from appliance.api.errors import Conflict
 from appliance.audit import log as audit
-from appliance.auth.controller import client_address
 from appliance.evidence import packets
 from appliance.store import keys
 from appliance.store.connection import WrongKeyError
@@ -42,8 +42,8 @@ class SystemController(Controller):
     path = "/"
     tags = ["system"]
 
-    @get("/health", summary="Liveness for load balancers and the systemd watchdog (no auth)")
-    async def health(self, box: NamedDependency[Box]) -> Health:
+    @get("/health", sync_to_thread=True, summary="Liveness for load balancers and the systemd watchdog (no auth)")
+    def health(self, box: NamedDependency[Box]) -> Health:
         sealed = box.is_sealed()
         return Health(status="sealed" if sealed else "ok", version=__version__, sealed=sealed,
                       warnings=disk_warnings(box))

@@ -27,8 +27,8 @@ from appliance.licensing.protocol import (
     SubscriptionInfo,
 )
 from appliance.licensing.sovereignty import CloudHeartbeat
-from appliance.licensing.vendor.service import LicensingService, ServiceError
-from appliance.licensing.vendor.stripe_billing import StripeUnavailable
+from vendor_cloud.licensing.service import LicensingService, ServiceError
+from vendor_cloud.licensing.stripe_billing import StripeUnavailable
 
 LicenseKeyHeader = Annotated[str | None, HeaderParameter(name=LICENSE_KEY_HEADER)]
 

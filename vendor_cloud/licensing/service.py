@@ -33,8 +33,8 @@ from appliance.licensing.protocol import (
     UpdateInfo,
 )
 from appliance.licensing.sovereignty import CloudHeartbeat
-from appliance.licensing.vendor.store import VendorStore
-from appliance.licensing.vendor.stripe_billing import (
+from vendor_cloud.licensing.store import VendorStore
+from vendor_cloud.licensing.stripe_billing import (
     StripeBilling,
     cycle_of_price,
     first_subscription_item,

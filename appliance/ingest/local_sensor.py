@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from appliance.engine.queue import enqueue_records
 from appliance.evidence.packets import open_ring
+from appliance.ingest.queue import enqueue_records
 from appliance.store.database import Store
 from sensor.pipeline import Drained, Pipeline
 from sensor.records import Batch, CaptureStats
@@ -27,13 +27,20 @@ def batches_from(drained: Drained, agent_id: str, first_seq: int) -> list[Batch]
     ]
 
 
-def queue_capture_files(store: Store, paths: Iterable[str | os.PathLike], agent_id: str = "local") -> CaptureStats:
+def queue_capture_files(
+    store: Store,
+    paths: Iterable[str | os.PathLike],
+    agent_id: str = "local",
+    bytes_read: Callable[[int], None] = lambda total: None,
+) -> CaptureStats:
     """Decode the files (one sensor run: flows spanning files stay one flow), keep their packets and queue
-    their batches."""
+    their batches. `bytes_read(n)` is told how many bytes of all the files are read so far."""
     ring = open_ring(store, agent_id)
     pipeline = Pipeline(tap=ring.append)
+    before = 0
     for path in paths:
-        pipeline.feed_file(path)
+        pipeline.feed_file(path, read_up_to=lambda offset, before=before: bytes_read(before + offset))
+        before += os.path.getsize(path)
     drained = pipeline.close()
     ring.close()
     last = store.query_one("SELECT max(seq) AS seq FROM ingest_batches WHERE agent_id = ?", (agent_id,))
