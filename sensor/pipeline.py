@@ -5,8 +5,10 @@ tuples (what sensor.capture.live yields), `feed_batch` takes frame batches (the 
 `drain` hands over whatever finished since the last call, so a shipper can batch it.
 
 The flow table hands the payload packets of the flows the metadata extractor watches to the extractor, one
-by one; what the extractor learns about a flow (its service, login outcomes) goes back into the flow's
-record, and flows it needs no more packets of stop costing Python work (`take_findings`).
+by one, except a TCP segment that ends where the last one of its side did (a retransmission, a duplicating
+mirror's second copy), which the table drops with numpy. What the extractor learns about a flow (its service,
+login outcomes) goes back into the flow's record, and flows it needs no more packets of stop costing Python
+work (`take_findings`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sensor.decode import layers as L
 from sensor.decode.columns import PacketColumns
 from sensor.decode.packet import PacketDecoder
 from sensor.decode.vectorised import decode_batch
-from sensor.flows.table import FlowTable, Hooked, address_text
+from sensor.flows.table import PROTO_TEXTS, FlowTable, Hooked, address_texts, mac_texts, mac_values
 from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
 from sensor.pcap import CaptureFile, Frame, FrameBatch
 from sensor.records import CaptureStats, Event, Flow
@@ -150,25 +152,15 @@ class Pipeline:
 
     def _extract_metadata(self, packets: PacketColumns, hooked: Hooked, continued: list[tuple[str, str]]) -> None:
         order = np.argsort(hooked.positions, kind="stable")
-        rows, uids = hooked.positions[order], hooked.uids[order].tolist()
-        p = packets.take(rows)
-        buffer = p.buffer
-        context, on_payload = self._context, self.extractor.on_payload
+        rows = hooked.positions[order]
+        buffer = packets.buffer
+        on_payload = self.extractor.on_payload
         # a flow cut at the active timeout hands its extractor state on when its continuation's first packet comes
         continues = {new: old for old, new in continued} if self._flow_continued is not None else {}
-        columns = zip(p.ts.tolist(), p.src_hi.tolist(), p.src_lo.tolist(), p.dst_hi.tolist(), p.dst_lo.tolist(),
-                      p.v6.tolist(), p.sport.tolist(), p.dport.tolist(), p.proto.tolist(), p.icmp_code.tolist(),
-                      p.smac_off.tolist(), p.pay_off.tolist(), p.pay_cap.tolist(), uids,
-                      hooked.from_orig[order].tolist(), np.where(p.proto == L.PROTO_TCP, p.seq, -1).tolist(),
-                      strict=True)
-        for ts, sh, sl, dh, dl, v6, sport, dport, proto, code, smac, off, cap, uid, from_orig, seq in columns:
-            icmp = proto in (L.PROTO_ICMP, L.PROTO_ICMPV6)
-            flow_uid = f"F{uid:x}"
-            if continues and flow_uid in continues:
-                self._flow_continued(continues.pop(flow_uid), flow_uid)
-            ctx = context(ts, address_text(sh, sl, v6), address_text(dh, dl, v6), sport, code if icmp else dport,
-                          L.PROTO_NAMES.get(proto, str(proto)),
-                          bytes(buffer[smac : smac + 6]).hex(":") if smac >= 0 else "", flow_uid, from_orig, seq)
+        for ctx, off, cap in zip(self._contexts(packets, rows, hooked.uids[order], hooked.from_orig[order]),
+                                 packets.pay_off[rows].tolist(), packets.pay_cap[rows].tolist(), strict=True):
+            if continues and ctx.flow_uid in continues:
+                self._flow_continued(continues.pop(ctx.flow_uid), ctx.flow_uid)
             try:
                 self._events.extend(on_payload(ctx, bytes(buffer[off : off + cap])))
             except Exception:  # one extractor bug must not stop the capture
@@ -177,6 +169,22 @@ class Pipeline:
                     log.exception("metadata extractor failed on a %s packet of flow %s", ctx.proto, ctx.flow_uid)
         for new, old in continues.items():  # continuations without a watched packet in this batch
             self._flow_continued(old, new)
+
+    def _contexts(self, packets: PacketColumns, rows: np.ndarray, uids: np.ndarray, from_orig: np.ndarray):
+        """The PacketContext of each of the packets `rows`, its fields worked out column by column: the texts
+        (addresses, MAC, flow uid) once per distinct value, as a batch repeats the same few flows."""
+        p = packets
+        proto, v6 = p.proto[rows], p.v6[rows]
+        icmp = (proto == L.PROTO_ICMP) | (proto == L.PROTO_ICMPV6)
+        distinct_uids, uid_of_packet = np.unique(uids, return_inverse=True)
+        flow_uids = np.array([f"F{uid:x}" for uid in distinct_uids.tolist()], dtype=object)[uid_of_packet]
+        return map(
+            self._context, p.ts[rows].tolist(), address_texts(p.src_hi[rows], p.src_lo[rows], v6),
+            address_texts(p.dst_hi[rows], p.dst_lo[rows], v6), p.sport[rows].tolist(),
+            np.where(icmp, p.icmp_code[rows], p.dport[rows]).tolist(), PROTO_TEXTS[proto].tolist(),
+            mac_texts(mac_values(p.buffer, p.smac_off[rows])), flow_uids.tolist(), from_orig.tolist(),
+            np.where(proto == L.PROTO_TCP, p.seq[rows], -1).tolist(),
+        )
 
     def _apply_findings(self, hooked: Hooked, finished_before: int) -> None:
         """Writes what the extractor learnt into the flows' records and lets go of the flows it is done with.

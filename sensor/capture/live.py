@@ -5,8 +5,9 @@ fixed-size blocks of a ring that we share with it through mmap. A block is hande
 full or its retire timeout expires), so one poll() wakeup delivers hundreds of packets.
 
 Two ways to read: `batches()` (or plain iteration) gives `(ts, linktype, frame)` tuples, one struct unpack
-and one slice per packet; `frame_batches()` gives each block as one `FrameBatch` (a copy of the block plus
-numpy columns) for the vectorised decoder, with no Python object per packet. `ts` is the kernel's receive
+and one slice per packet; `frame_batches()` gives each block (or, when the reader is behind, the blocks
+waiting) as one `FrameBatch` (a copy of the blocks plus numpy columns) for the vectorised decoder, with no
+Python object per packet. `ts` is the kernel's receive
 timestamp (seconds as a float), `linktype` a pcap LINKTYPE_* number (1 = Ethernet), the frame the bytes as
 they were on the wire: an 802.1Q tag that the NIC or kernel moved into metadata is put back, so VLAN ids
 survive.
@@ -27,7 +28,8 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Self, TypeVar
+from itertools import chain
+from typing import NamedTuple, Self, TypeVar
 
 import msgspec
 import numpy as np
@@ -87,6 +89,16 @@ _PACKET_MREQ = struct.Struct("=iHH8s")  # mr_ifindex, mr_type, mr_alen, mr_addre
 # still checks that it is aligned and divides the block size.
 _FRAME_SIZE = 2048
 _POLL_TIMEOUT_MS = 250
+# frame_batches(): how much of the ring one batch may span when the reader is behind (blocks already waiting).
+JOINED_BATCH_BYTES = 8 << 20
+
+
+class _Block(NamedTuple):
+    """A ring block the kernel handed over: packets in it, where the first one starts, bytes used."""
+
+    count: int
+    first: int
+    used: int
 
 
 class CaptureError(Exception):
@@ -138,6 +150,7 @@ class LiveCapture:
         self.block_size = block_size
         self.block_count = block_count
         self._stopping = False
+        self._next_block = 0  # the ring block the kernel hands over next
         self._closed = False
         self._totals = KernelStats()
         self._sigterm_handler_installed = False
@@ -224,44 +237,65 @@ class LiveCapture:
         return self._each_block(self._packets_of_block)
 
     def frame_batches(self, idle_after: float | None = None) -> Iterator[FrameBatch]:
-        """Yield each ring block as one FrameBatch for the vectorised decoder (`Pipeline.feed_batch`).
+        """Yield ring blocks as FrameBatches for the vectorised decoder (`Pipeline.feed_batch`).
 
-        The block is copied out once and its packet headers read with numpy, so no Python object is made per
-        packet; `wirelen` is the real length on the wire even when the frame was cut short. With `idle_after`,
-        an empty batch also comes when the wire has been quiet that many seconds, so the caller can still
-        do its periodic work (expire flows, ship what is finished) while nothing arrives.
+        The blocks are copied out once and their packet headers read with numpy, so no Python object is made
+        per packet; `wirelen` is the real length on the wire even when the frame was cut short. A batch is one
+        block while the reader keeps up; when it falls behind, the blocks already waiting (up to
+        JOINED_BATCH_BYTES) come as one batch, so the decoder's and flow table's cost per batch is spread over
+        more packets exactly when that is needed. With `idle_after`, an empty batch also comes when the wire
+        has been quiet that many seconds, so the caller can still do its periodic work (expire flows, ship
+        what is finished) while nothing arrives.
         """
-        return self._each_block(self._frame_batch_of_block, idle_after, FrameBatch.from_frames([]))
+        most = max(1, JOINED_BATCH_BYTES // self.block_size)
+        return self._each_block(self._frame_batch_of_blocks, idle_after, FrameBatch.from_frames([]), most)
 
-    def _each_block(self, read: Callable[[int, int, int, int], T], idle_after: float | None = None,
-                    idle: T | None = None) -> Iterator[T]:
-        """Wait for each block the kernel fills, in ring order, `read` it, and give it straight back."""
+    def _each_block(self, read: Callable[[int, list[_Block]], T], idle_after: float | None = None,
+                    idle: T | None = None, most: int = 1) -> Iterator[T]:
+        """Wait for the blocks the kernel fills, in ring order, `read` up to `most` ready ones at a time, and
+        give them straight back. A new iteration goes on from the block the last one stopped at."""
         ring = self._ring
         block_size, block_count = self.block_size, self.block_count
-        index = 0
         last_yield = time.monotonic()
         while not self._stopping:
-            base = index * block_size
-            status, count, first, used = _BLOCK_HEADER.unpack_from(ring, base)
-            if not status & TP_STATUS_USER:
+            index = self._next_block
+            ready = self._ready_blocks(index, most)
+            if not ready:
                 self._wait()
                 if idle_after is not None and time.monotonic() - last_yield >= idle_after:
                     last_yield = time.monotonic()
                     yield idle
                 continue
             last_yield = time.monotonic()
-            contents = read(base, count, first, used)
-            # `read` copied what it needs, so the kernel can refill the block before the caller sees it.
-            _BLOCK_STATUS.pack_into(ring, base + _BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
-            index = (index + 1) % block_count
+            contents = read(index * block_size, ready)
+            # `read` copied what it needs, so the kernel can refill the blocks before the caller sees them.
+            for taken in range(index, index + len(ready)):
+                _BLOCK_STATUS.pack_into(ring, taken * block_size + _BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
+            self._next_block = (index + len(ready)) % block_count
             yield contents
 
-    def _packets_of_block(self, base: int, count: int, first: int, used: int) -> list[Packet]:
-        return _packets_in(self._ring, base + first, count, self.linktype)
+    def _ready_blocks(self, index: int, most: int) -> list[_Block]:
+        """The blocks from `index` on that the kernel has handed over: at most `most`, and not past the ring's
+        end, so that they are one contiguous stretch of it."""
+        ready = []
+        for at in range(index, min(index + most, self.block_count)):
+            status, count, first, used = _BLOCK_HEADER.unpack_from(self._ring, at * self.block_size)
+            if not status & TP_STATUS_USER:
+                break
+            ready.append(_Block(count, first, used))
+        return ready
 
-    def _frame_batch_of_block(self, base: int, count: int, first: int, used: int) -> FrameBatch:
+    def _packets_of_block(self, base: int, blocks: list[_Block]) -> list[Packet]:
+        return _packets_in(self._ring, base + blocks[0].first, blocks[0].count, self.linktype)
+
+    def _frame_batch_of_blocks(self, base: int, blocks: list[_Block]) -> FrameBatch:
+        """One FrameBatch of consecutive blocks starting at `base`: a single copy of the stretch they span."""
+        used = (len(blocks) - 1) * self.block_size + blocks[-1].used
         block: bytes | bytearray = self._ring[base : base + used]
-        headers = np.fromiter(_packet_header_offsets(block, first, count), dtype=np.int64, count=count)
+        count = sum(b.count for b in blocks)
+        headers = np.fromiter(chain.from_iterable(
+            _packet_header_offsets(block, n * self.block_size + b.first, b.count) for n, b in enumerate(blocks)),
+            dtype=np.int64, count=count)
         u32 = np.frombuffer(block, dtype="<u4", count=used // 4)
         at = headers // 4  # packet headers are 16-byte aligned, so whole-word indexing is exact
         mac = np.frombuffer(block, dtype="<u2", count=used // 2)[headers // 2 + _MAC_HALFWORD]

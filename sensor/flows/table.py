@@ -30,6 +30,7 @@ from sensor.flows.timeouts import DEFAULT_TIMEOUTS, FlowTimeouts
 from sensor.records import CaptureStats, Flow
 
 FIRST_PAYLOADS = 8
+_SEQUENCE_MASK = 0xFFFFFFFF
 INITIAL_SLOTS = 65536
 _KEY = np.dtype((np.void, 40))  # five uint64: a_hi, a_lo, b_hi, b_lo, ports/proto/vlan/family
 # Per-slot counters, summed packet by packet (order of the reduction matrix rows).
@@ -86,6 +87,8 @@ class _Slots:
         self.has_macs_alt = np.zeros(capacity, dtype=bool)
         self.service = np.full(capacity, "", dtype=object)  # what the protocol extractors identified
         self.auth = np.zeros((capacity, 3), dtype=np.int64)  # login attempts, failures, successes
+        # TCP sequence number where the last payload segment of each side (orig, resp) ended, -1: none yet
+        self.last_segment_end = np.full((capacity, 2), -1, dtype=np.int64)
 
     def grow(self, capacity: int) -> None:
         for name, column in vars(self).items():
@@ -191,9 +194,10 @@ class FlowTable:
         seg_continues = first_of_group & continues[seg_group]
         new = np.flatnonzero(~seg_continues)
         seg_slot = np.where(seg_continues, slots[seg_group], -1)
-        seg_slot[new] = self._allocate(len(new), protect=slots[continues])
-        self._open(g, seg_slot[new], seg_starts[new], registered=last_of_group[new],
-                   keys=[g.keys[i] for i in seg_group[new].tolist()])
+        if len(new):  # a batch of flows that all go on opens none: skip the forty column writes
+            seg_slot[new] = self._allocate(len(new), protect=slots[continues])
+            self._open(g, seg_slot[new], seg_starts[new], registered=last_of_group[new],
+                       keys=[g.keys[i] for i in seg_group[new].tolist()])
         if len(cut):
             self._continue(seg_slot[np.searchsorted(seg_starts, g.starts[cut])], *carried)
         cross_gap = np.where(seg_continues, g.ts[seg_starts] - s.ts_last[np.maximum(seg_slot, 0)], np.nan)
@@ -263,8 +267,8 @@ class FlowTable:
         icmp = (proto == L.PROTO_ICMP) | (proto == L.PROTO_ICMPV6)
         s.ports[new_slots] = np.stack([p.sport[packets], np.where(icmp, p.icmp_code[packets], p.dport[packets])],
                                       axis=1)
-        s.macs[new_slots] = np.stack([_macs(p.buffer, p.smac_off[packets]), _macs(p.buffer, p.dmac_off[packets])],
-                                     axis=1)
+        s.macs[new_slots] = np.stack([mac_values(p.buffer, p.smac_off[packets]),
+                                      mac_values(p.buffer, p.dmac_off[packets])], axis=1)
         s.ts_start[new_slots] = g.ts[first]
         s.ts_last[new_slots] = g.ts[first]
         s.counters[new_slots] = 0
@@ -279,6 +283,7 @@ class FlowTable:
         s.has_macs_alt[new_slots] = False
         s.service[new_slots] = ""
         s.auth[new_slots] = 0
+        s.last_segment_end[new_slots] = -1
         self._bursts.reset(new_slots)
 
     def _interested(self, proto: np.ndarray, ports: np.ndarray) -> np.ndarray:
@@ -333,8 +338,34 @@ class FlowTable:
         s.ts_last[seg_slot] = g.ts[seg_ends - 1]
 
         hook = s.interested[slot_of_packet] & (paylen > 0) & (g.packets.pay_cap[g.order] > 0)
+        self._drop_repeated_segments(g, hook, slot_of_packet, resp)
         hooked_slots = slot_of_packet[hook]
         return Hooked(g.order[hook], s.uid[hooked_slots], hooked_slots, from_orig[hook])
+
+    def _drop_repeated_segments(self, g: _Grouping, hook: np.ndarray, slot_of_packet, resp) -> None:
+        """Takes out of `hook` the TCP segments that end where the last payload segment of the same side of
+        their flow ended: a retransmission, or the mirror port's second copy. The metadata extractor drops every
+        segment that brings no new byte before any parser sees it; these, the bulk of such segments, need not
+        cost it a Python call each (a retransmission storm, a duplicating mirror)."""
+        s = self._s
+        rows = np.flatnonzero(hook & (g.proto == L.PROTO_TCP))
+        if not len(rows):
+            return
+        at = g.order[rows]
+        ends = (g.packets.seq[at] + g.packets.pay_cap[at]) & _SEQUENCE_MASK
+        slots, sides = slot_of_packet[rows], resp[rows]
+        # packets are grouped by flow and in time order within it: sort by side too, keeping that order
+        by_side = np.argsort(sides, kind="stable")
+        by_side = by_side[np.argsort(slots[by_side], kind="stable")]
+        slots, sides, ends = slots[by_side], sides[by_side], ends[by_side]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (slots[1:] != slots[:-1]) | (sides[1:] != sides[:-1])
+        previous = np.empty(len(rows), dtype=np.int64)
+        previous[1:] = ends[:-1]
+        previous[first] = s.last_segment_end[slots[first], sides[first]]
+        hook[rows[by_side[ends == previous]]] = False
+        last = np.append(first[1:], True)
+        s.last_segment_end[slots[last], sides[last]] = ends[last]
 
     def _add_macs_alt(self, g: _Grouping, slot_of_packet, candidates) -> None:
         """The first originator packet (of `candidates`) whose MAC pair differs from the flow's first pair."""
@@ -344,7 +375,7 @@ class FlowTable:
             return
         p, at = g.packets, g.order[rows]
         slots = slot_of_packet[rows]
-        pairs = np.stack([_macs(p.buffer, p.smac_off[at]), _macs(p.buffer, p.dmac_off[at])], axis=1)
+        pairs = np.stack([mac_values(p.buffer, p.smac_off[at]), mac_values(p.buffer, p.dmac_off[at])], axis=1)
         differs = np.flatnonzero((pairs != s.macs[slots]).any(axis=1))
         if not len(differs):
             return
@@ -557,7 +588,8 @@ def _close_reason(letters: np.ndarray) -> np.ndarray:
     return np.where(((letters | (letters >> T.SIDE_SHIFT)) & T.RST) != 0, RST, FIN)
 
 
-def _macs(buffer, offsets: np.ndarray) -> np.ndarray:
+def mac_values(buffer, offsets: np.ndarray) -> np.ndarray:
+    """The 6-byte MACs at `offsets` of `buffer` as integers (-1 where the offset is -1: no MAC)."""
     known = offsets >= 0
     if not known.any():
         return np.full(len(offsets), -1, dtype=np.int64)
@@ -600,10 +632,10 @@ def _flows(s: _Slots, bursts: BurstColumns, slots: np.ndarray, reasons: np.ndarr
     flows = list(map(
         _flow,
         [f"F{uid:x}" for uid in s.uid[slots].tolist()],
-        s.ts_start[slots].tolist(), s.ts_last[slots].tolist(), _PROTO_NAMES[proto].tolist(),
-        _addresses(addr[:, 0], addr[:, 1], v6), _addresses(addr[:, 2], addr[:, 3], v6),
+        s.ts_start[slots].tolist(), s.ts_last[slots].tolist(), PROTO_TEXTS[proto].tolist(),
+        address_texts(addr[:, 0], addr[:, 1], v6), address_texts(addr[:, 2], addr[:, 3], v6),
         s.ports[slots, 0].tolist(), s.ports[slots, 1].tolist(),
-        _mac_texts(s.macs[slots, 0]), _mac_texts(s.macs[slots, 1]), s.vlan[slots].tolist(),
+        mac_texts(s.macs[slots, 0]), mac_texts(s.macs[slots, 1]), s.vlan[slots].tolist(),
         *(c[:, i].tolist() for i in range(len(COUNTERS))),
         states, history, s.flags_orig[slots].tolist(),
         iat_mean.tolist(), iat_std.tolist(), np.where(has_gaps, iat[:, 2], 0.0).tolist(),
@@ -628,7 +660,7 @@ def _add_findings(flows: list[Flow], s: _Slots, bursts: BurstColumns, slots: np.
         if bursts_orig >= MIN_BURSTS_FOR_LISTS:
             flows[i].burst_gaps, flows[i].burst_sizes = bursts.lists(int(slots[i]))
     for i in np.flatnonzero(s.has_macs_alt[slots]).tolist():
-        flows[i].src_mac_alt, flows[i].dst_mac_alt = (_mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
+        flows[i].src_mac_alt, flows[i].dst_mac_alt = (mac_text(mac) for mac in s.macs_alt[slots[i]].tolist())
 
 
 def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_mac, dst_mac, vlan,
@@ -648,11 +680,12 @@ def _flow(uid, ts_start, ts_end, proto, src_ip, dst_ip, src_port, dst_port, src_
     )
 
 
-_PROTO_NAMES = np.array([L.PROTO_NAMES.get(number, str(number)) for number in range(256)], dtype=object)
+# proto number -> the name records carry ("TCP", or the number as text)
+PROTO_TEXTS = np.array([L.PROTO_NAMES.get(number, str(number)) for number in range(256)], dtype=object)
 _END_REASON_NAMES = np.array(END_REASONS, dtype=object)
 
 
-def _addresses(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
+def address_texts(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
     """Address text for many flows; each distinct address is formatted once."""
     seen: dict[tuple[int, int, bool], str] = {}
     texts = []
@@ -664,13 +697,13 @@ def _addresses(hi: np.ndarray, lo: np.ndarray, v6: np.ndarray) -> list[str]:
     return texts
 
 
-def _mac_texts(values: np.ndarray) -> list[str]:
+def mac_texts(values: np.ndarray) -> list[str]:
     seen: dict[int, str] = {}
     texts = []
     for value in values.tolist():
         text = seen.get(value)
         if text is None:
-            text = seen[value] = _mac_text(value)
+            text = seen[value] = mac_text(value)
         texts.append(text)
     return texts
 
@@ -681,5 +714,5 @@ def address_text(hi: int, lo: int, v6: bool) -> str:
     return socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
 
 
-def _mac_text(value: int) -> str:
+def mac_text(value: int) -> str:
     return value.to_bytes(6, "big").hex(":") if value >= 0 else ""

@@ -12,24 +12,32 @@ import msgspec
 from sensor.packets.ring import PacketRing, RingStats
 from sensor.pcap.batch import FrameBatch
 
-QUEUED_BATCHES = 64  # TPACKET_V3 blocks (1 MiB each by default): a second or more of a busy link
+# Frame bytes waiting for the writer: a second or more of a busy link. Counted in bytes, not batches, since live
+# capture hands over one 1 MiB ring block per batch while it keeps up, but several at once when behind.
+QUEUED_BYTES = 64 << 20
 IDLE_FLUSH_SECONDS = 1.0  # a quiet wire still gets its last packets sealed and readable
 
 
 class PacketRecorder:
-    def __init__(self, ring: PacketRing, queued_batches: int = QUEUED_BATCHES) -> None:
+    def __init__(self, ring: PacketRing, queued_bytes: int = QUEUED_BYTES) -> None:
         self.ring = ring
-        self._queue: queue.Queue[FrameBatch | None] = queue.Queue(maxsize=queued_batches)
+        self._queue: queue.Queue[FrameBatch | None] = queue.Queue()
+        self._room = queued_bytes  # bytes the queue may still take
         self._dropped = 0
         self._lock = threading.Lock()
+        self._room_lock = threading.Lock()  # apart from _lock, which the writer holds while it writes
         self._thread = threading.Thread(target=self._run, name="packet-store", daemon=True)
         self._thread.start()
 
     def offer(self, batch: FrameBatch) -> None:
         """Never blocks: a batch the queue has no room for is counted as dropped from the store."""
-        try:
+        with self._room_lock:
+            fits = len(batch.buffer) <= self._room
+            if fits:
+                self._room -= len(batch.buffer)
+        if fits:
             self._queue.put_nowait(batch)
-        except queue.Full:
+        else:
             with self._lock:
                 self._dropped += len(batch)
 
@@ -58,3 +66,5 @@ class PacketRecorder:
                     self.ring.close()
                     return
                 self.ring.append(batch)
+            with self._room_lock:
+                self._room += len(batch.buffer)

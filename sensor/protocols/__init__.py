@@ -8,7 +8,8 @@ gives up. Until then a flow has the extractors of its well-known ports; once its
 its service instead, so an FTP server on 2121 gets the FTP login extractor just as one on 21 does, and TLS on
 port 80 the TLS extractor rather than HTTP's. Once none of its extractors needs more of a flow, the flow is
 released: the table stops handing its packets over, and the rest of it costs no Python work. A segment that
-brings no new byte (a retransmission, the mirror's second copy) is dropped before any parser sees it.
+brings no new byte (a retransmission, the mirror's second copy) is dropped before any parser sees it; the flow
+table already drops those that end where the last segment of their side did.
 
 After each batch, `take_findings()` hands the pipeline what was learnt (services, login counts) and which
 flows were released.

@@ -5,7 +5,13 @@ into the namespace end of a veth pair; the capture, pinned to the other core, re
 and reader we report packets sent (counted by the interface), captured, dropped by the kernel, and the
 capture's CPU time per packet. Needs root and tcpreplay (apt-get install tcpreplay).
 
-    python tests/benchmarks/bench_sensor_live.py [--rates 50000,100000,150000,200000,300000,max] [--seconds 3]
+The headline and the target (150k pps, 0 drops) are about `tpacket_v3_ring+pipeline`, the path that feeds
+detection: each ring block as a FrameBatch through `Pipeline.feed_batch` (decode, flow table, protocol
+metadata) and drained, on one core. The rings without the pipeline are its peers: what reading alone costs.
+The traffic: 500 UDP flows and 500 TCP flows to port 80 (payload watched by the metadata extractor), each
+frame replayed in a loop, so every TCP segment after the first round repeats one already seen.
+
+    python tests/benchmarks/bench_sensor_live.py [--rates 100000,150000,300000,max] [--seconds 3]  # ~100 s
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ DRAIN_SECONDS = 0.5  # after the sender ends, time for the reader to empty its b
 TOPSPEED_PACKETS = 1_000_000
 SO_RCVBUFFORCE = 33  # root may exceed net.core.rmem_max; not exported by the socket module
 RESULTS = REPO / "tests/benchmarks/results/sensor_live.json"
+TARGET_PPS = 150_000
+DETECTION_PATH = "tpacket_v3_ring+pipeline"
+DETECTION_PATH_MEANS = "ring blocks as FrameBatches through Pipeline.feed_batch: decode, flows, protocol metadata"
 
 
 def write_traffic(path: Path) -> None:
@@ -226,13 +235,26 @@ def zero_loss_ceiling(rows: list[dict], reader: str) -> int:
     return ceiling
 
 
+def median_us_per_packet(rows: list[dict], reader: str) -> float | None:
+    """CPU per captured packet, the median over the rates (the shares of a noisy machine move single rows)."""
+    values = sorted(row["capture_cpu_us_per_packet"] for row in rows if row["reader"] == reader)
+    return values[len(values) // 2] if values else None
+
+
+def target_met(rows: list[dict], ceiling: int) -> bool | None:
+    """Whether the detection path missed nothing up to the target rate; None when tcpreplay never got there
+    (another load on the machine): then the run does not decide it. tcpreplay lands within a few % of --pps."""
+    reached = any(row["sent_pps"] >= TARGET_PPS * 0.97 for row in rows if row["reader"] == DETECTION_PATH)
+    return ceiling >= TARGET_PPS * 0.97 if reached else None
+
+
 def ratio(subject: int, peer: int) -> float | None:
     return round(subject / peer, 2) if peer else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="50000,100000,150000,200000,300000,max")
+    parser.add_argument("--rates", default="100000,150000,300000,max")  # the target rate and twice it
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--no-scapy", action="store_true", help="skip the slow scapy sniff peer")
     parser.add_argument("--ring-mib", type=int, default=64, help="ring size, and the recvfrom socket's buffer")
@@ -246,7 +268,7 @@ def main() -> None:
     readers: dict[str, Callable] = {
         "tpacket_v3_ring": lambda iface: RingReader(iface, mib, frame_batches=False),
         "tpacket_v3_ring_framebatch": lambda iface: RingReader(iface, mib, frame_batches=True),
-        "tpacket_v3_ring+pipeline": lambda iface: RingReader(iface, mib, frame_batches=True, pipeline=Pipeline()),
+        DETECTION_PATH: lambda iface: RingReader(iface, mib, frame_batches=True, pipeline=Pipeline()),
         "recvfrom_raw_socket": lambda iface: RecvfromReader(iface, mib),
         "recvfrom_raw_socket+pipeline": lambda iface: RecvfromReader(iface, mib, pipeline=Pipeline()),
     }
@@ -273,14 +295,24 @@ def main() -> None:
                 )
 
     ceilings = {name: zero_loss_ceiling(rows, name) for name in readers}
+    cost = {name: median_us_per_packet(rows, name) for name in readers}
     summary = {
         "zero_loss_ceiling_pps": ceilings,
+        "median_capture_cpu_us_per_packet": cost,
+        # What the pipeline adds to reading the ring: the same block-as-FrameBatch reader is its peer.
+        "pipeline_vs_ring_framebatch_us_per_packet_ratio": ratio(
+            cost[DETECTION_PATH], cost["tpacket_v3_ring_framebatch"]
+        ),
         "ring_vs_recvfrom_ceiling_ratio": ratio(ceilings["tpacket_v3_ring"], ceilings["recvfrom_raw_socket"]),
         "ring_vs_recvfrom_with_pipeline_ceiling_ratio": ratio(
-            ceilings["tpacket_v3_ring+pipeline"], ceilings["recvfrom_raw_socket+pipeline"]
+            ceilings[DETECTION_PATH], ceilings["recvfrom_raw_socket+pipeline"]
         ),
-        "target_met_150k_pps_zero_drops": ceilings["tpacket_v3_ring"]
-        >= 150_000 * 0.97,  # tcpreplay lands within a few % of --pps
+        # The target is about what feeds detection, not the ring alone: capture, decode, flows and protocol
+        # metadata together on one core.
+        "target": f"{TARGET_PPS} pps with 0 drops, {DETECTION_PATH} ({DETECTION_PATH_MEANS}), one core",
+        "target_met": target_met(rows, ceilings[DETECTION_PATH]),
+        # CPU time per packet says what one core could take, whatever rate the sender managed to send.
+        "one_core_estimate_pps": {name: round(1e6 / us) if us else None for name, us in cost.items()},
     }
     print(json.dumps(summary, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,28 @@ def test_frame_batches_carry_the_same_frames_as_the_tuple_api(veth):
         assert (batch.wirelen == batch.caplen).all() and (batch.linktype == 1).all()
 
 
+def test_blocks_waiting_for_a_slow_reader_come_as_one_batch_also_across_the_ring_end(veth):
+    block_size = 16384  # about 40 of these 300-byte frames per block; 16 blocks hold about 650
+    first, second = marked_frames(500, size=300), marked_frames(1000, size=300)[500:]
+    with LiveCapture(veth.host_iface, block_size=block_size, block_count=16) as capture:
+        veth.send(first)  # all in the ring before the first read: a reader that is behind
+        wait_until(lambda: capture.stats().packets >= len(first))
+        time.sleep(0.1)  # past the retire timeout, so the last, partly filled block is handed over too
+        early = read_frame_batches(capture, len(first))
+        veth.send(second)  # fills the blocks after the ones read, then those at the start of the ring again
+        wait_until(lambda: capture.stats().packets >= len(first) + len(second))
+        time.sleep(0.1)
+        late = read_frame_batches(capture, len(second))
+        stats = capture.stats()
+
+    assert [len(batch) for batch in early] == [len(first)]  # one batch of the dozen blocks that were waiting
+    assert len(late) == 2  # the blocks up to the ring's end, then those from its start (two copies)
+    received = [bytes(batch.frame(i)) for batch in early + late for i in range(len(batch))]
+    assert received == first + second and stats.drops == 0
+    timestamps = [ts for batch in early + late for ts in batch.ts.tolist()]
+    assert timestamps == sorted(timestamps)
+
+
 def vlan_tagged_frames() -> list[bytes]:
     macs = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
     udp = IP(src="10.199.0.1", dst="10.199.0.2") / UDP(sport=1234, dport=5678)

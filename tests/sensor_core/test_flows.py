@@ -55,8 +55,9 @@ def test_vectorised_path_agrees_with_one_packet_at_a_time(name):
     assert fast.events == [e for e in slow.events]
 
 
-def _tcp(src, dst, sport, dport, flags, payload=b""):
-    return Ether(src=MAC_A, dst=MAC_B) / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags) / payload
+def _tcp(src, dst, sport, dport, flags, payload=b"", seq=0):
+    return Ether(src=MAC_A, dst=MAC_B) / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=seq) / (
+        payload)
 
 
 def _run(packets, times, **options):
@@ -186,6 +187,44 @@ def test_metadata_hook_sees_only_payload_of_interested_flows():
     flows = {f.dst_port: f for f in pipeline.close().flows}
     assert sorted(extractor.asked) == [("TCP", 1, 80), ("TCP", 5, 443)]
     assert extractor.payloads == [(A, 1, 80, flows[80].uid, b"GET /"), (B, 80, 1, flows[80].uid, b"200 OK")]
+
+
+def ftp_login_frames(copies: int) -> list[tuple[float, int, bytes]]:
+    """The FTP login capture with every frame `copies` times, as a duplicating mirror port delivers it."""
+    return [(float(p.time), 1, bytes(p)) for p in rdpcap(str(PCAPS / "ftp-cleartext-login.pcap"))
+            for _ in range(copies)]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 10_000])
+def test_a_segment_repeating_the_last_one_of_its_side_never_reaches_the_extractor(batch_size):
+    once, twice = RecordingExtractor(), RecordingExtractor()
+    once.interested = twice.interested = lambda proto, src_port, dst_port: proto == "TCP"
+    Pipeline(extractor=once).feed(ftp_login_frames(1), batch_size=batch_size)
+    Pipeline(extractor=twice).feed(ftp_login_frames(2), batch_size=batch_size)
+    assert len(once.payloads) > 10 and twice.payloads == once.payloads
+
+
+def test_a_mirror_copying_every_frame_gives_detection_the_same_logins_and_events():
+    results = []
+    for copies in (1, 2):
+        pipeline = Pipeline()
+        pipeline.feed(ftp_login_frames(copies), batch_size=5)
+        results.append(pipeline.close())
+    single, doubled = ([flow for flow in result.flows if flow.dst_port == 21] for result in results)
+    assert len(single) == len(doubled) == 1
+    single, doubled = single[0], doubled[0]
+    assert results[0].events and results[1].events == results[0].events
+    assert (doubled.service, doubled.auth_attempts, doubled.auth_successes) == (
+        single.service, single.auth_attempts, single.auth_successes) == ("ftp", 1, 1)
+    assert doubled.pkts_orig + doubled.pkts_resp == 2 * (single.pkts_orig + single.pkts_resp)
+
+
+def test_a_retransmission_after_other_data_still_goes_to_the_extractor_which_decides():
+    extractor = RecordingExtractor()
+    first, second = _tcp(A, B, 1, 80, "PA", b"GET /", seq=100), _tcp(A, B, 1, 80, "PA", b" HTTP/1.1", seq=105)
+    frames = [(float(i), 1, bytes(p)) for i, p in enumerate([first, second, first])]
+    Pipeline(extractor=extractor).feed(frames)
+    assert [payload for *_, payload in extractor.payloads] == [b"GET /", b" HTTP/1.1", b"GET /"]
 
 
 def test_a_failing_extractor_is_counted_not_fatal():
