@@ -38,9 +38,7 @@ def screenshots(shown, name: str) -> None:
 
 def test_an_admin_adds_a_user_and_changes_site_and_rule_settings_and_a_viewer_cannot(page, box, browser):  # noqa: F811
     server, _ = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
 
     page.go("Users", "users")
     form = page.find('form[aria-label="Add a user"]')
@@ -136,9 +134,7 @@ def test_an_admin_changes_the_password_enrols_totp_with_the_box_drawn_qr_and_sig
     page, box, browser  # noqa: F811
 ):
     server, _ = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
 
     page.go("My account", "account")
     form = page.find('form[aria-label="Change my password"]')

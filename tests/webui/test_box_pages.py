@@ -38,9 +38,7 @@ def sensors_seen(store):
 
 def test_sensors_page_shows_capture_health_and_renames_and_revokes(page, box, browser, sensors_seen):  # noqa: F811
     server, _ = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Sensors", "sensors")
     plant = page.find('tr[data-sensor="plant-mirror"]')
     assert "Reporting" in plant.text and "10,000" in plant.text and "120 (1.2 %)" in plant.text
@@ -67,9 +65,7 @@ def test_sensors_page_shows_capture_health_and_renames_and_revokes(page, box, br
 
 
 def test_license_page_in_dates_and_seats_and_a_viewer_cannot_install(page, box, browser, store, sensors_seen):  # noqa: F811
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("License", "license")
     page.text_appears("[data-license-state]", "Valid")
     page.text_appears('[data-fact="customer"]', "Aguas de Castilla")

@@ -111,6 +111,12 @@ class Page:
             form.find_element(By.NAME, "totp").send_keys(code)
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
+    def open_as_admin(self) -> None:
+        """The admin signed in on the overview: where most page tests start."""
+        self.open()
+        self.sign_in(ADMIN_PASSWORD)
+        self.loaded("overview")
+
     def go(self, label: str, page: str) -> None:
         self.driver.find_element(By.LINK_TEXT, label).click()
         self.loaded(page)
@@ -245,9 +251,7 @@ def test_admin_triages_alerts_from_sign_in_to_sign_out(page, box, browser):
 
 
 def test_whitelist_shows_the_api_validation_error_and_deletes(page):
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Whitelist", "whitelist")
     page.find('input[name="cidr"]').send_keys("10.0.0.300")
     page.click_button("Add entry")
@@ -265,9 +269,7 @@ def test_whitelist_shows_the_api_validation_error_and_deletes(page):
 
 
 def test_trace_search_and_proof_trail_download(page, browser):
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Decision traces", "traces")
     search = page.find('input[name="search"]')
     search.send_keys("10.0.0.99")
@@ -293,9 +295,7 @@ def page_faults(browser) -> list[str]:
 
 def test_every_page_draws_until_the_session_is_revoked(page, box, browser):
     server, _ = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.text_appears(".tile-high", "2")
     page.text_appears('[data-panel="/analytics/top-rules"]', "NEW_DEVICE")
     page.go("Compliance", "compliance")
@@ -322,9 +322,7 @@ def test_admin_sees_the_batches_the_engine_set_aside_and_retries_one(page, box, 
         "INSERT INTO ingest_batches (agent_id, seq, received_at, payload, attempts, failed_at, error) "
         "VALUES ('plant-mirror', 42, 1, x'93', 1, 2, 'DecodeError: input data was truncated')"
     )
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("This box", "box")
     panel = '[data-panel="/agents/ingest/failed"]'
     page.text_appears(panel, "1 set aside: the engine could not process this batch")

@@ -8,7 +8,6 @@ from selenium.webdriver.common.by import By
 
 from appliance.engine.network import SiteConfig
 from appliance.engine.rules import RuleSet
-from tests.conftest import ADMIN_PASSWORD
 from tests.devices.test_inventory import flow, log_flows
 from tests.engine_rules.conftest import T0, only, probe
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
@@ -29,9 +28,7 @@ def site_seen(store):
 
 def test_devices_with_their_alerts_and_the_learned_routines(page, box, browser, site_seen):  # noqa: F811
     _, ids = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Devices", "devices")
     rows = page.all("tr[data-device]")
     assert [row.get_attribute("data-device") for row in rows] == ["10.0.0.2", "10.0.0.53", "10.0.0.5"]

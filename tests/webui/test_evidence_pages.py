@@ -13,7 +13,7 @@ import pytest
 from appliance.engine.process import Engine
 from appliance.engine.scoring import Scorer
 from appliance.ingest.local_sensor import queue_capture_files
-from tests.conftest import ADMIN_PASSWORD, PCAPS, login
+from tests.conftest import PCAPS, login
 from tests.webui.test_account_pages import submit
 from tests.webui.test_browser import Page, page_faults
 from tests.webui.test_notification_pages import fill
@@ -33,9 +33,7 @@ def analysed(store, serve, data_dir):
 def test_an_alerts_conversations_and_packets_then_an_incident_under_legal_hold(browser, analysed, store, tmp_path):
     server, alert_id = analysed
     page = Page(browser, server, tmp_path)
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.driver.get(f"{page.origin}/#/alerts/{alert_id}")
     page.loaded("alerts")
     page.text_appears('table[aria-label="Conversations"]', "172.23.0.2:21")

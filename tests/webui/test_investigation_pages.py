@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import login
 from tests.webui.test_browser import NOW, ROUTINE_DEVICES, box, page, page_faults  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -14,9 +14,7 @@ pytestmark = pytest.mark.e2e
 
 def test_alerts_filtered_by_host_and_time_range(page, box, browser):  # noqa: F811
     _, ids = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Alerts", "alerts")
     host = page.find('input[name="host"]')
     host.send_keys("203.0.113.50")  # the beacon's destination
@@ -36,9 +34,7 @@ def test_alerts_filtered_by_host_and_time_range(page, box, browser):  # noqa: F8
 
 def test_notes_history_of_an_alert_and_an_incident(page, box, browser):  # noqa: F811
     server, ids = box
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.driver.get(f"{page.origin}/#/alerts/{ids['beacon']}")
     page.loaded("alerts")
     page.text_appears("[data-notes]", "No notes yet.")
@@ -75,9 +71,7 @@ def test_notes_history_of_an_alert_and_an_incident(page, box, browser):  # noqa:
 
 
 def test_alerts_per_hour_chart_drawn_on_the_page_opens_an_hours_alerts(page, box, browser):  # noqa: F811
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     chart = '[data-panel="/analytics/alerts-per-hour"]'
     page.find(f"{chart} .stacked-chart")
     hours = page.all(f"{chart} a.column-slot")

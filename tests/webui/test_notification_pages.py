@@ -6,7 +6,6 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.notifications.receivers import make_ca, webhook_receiver
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
 
@@ -22,9 +21,7 @@ def fill(form, name: str, value: str) -> None:
 def test_admin_adds_a_webhook_tests_it_makes_a_token_and_sees_what_leaves(page, browser, tmp_path):  # noqa: F811
     ca = make_ca(tmp_path / "ca")
     with webhook_receiver(ca) as receiver:
-        page.open()
-        page.sign_in(ADMIN_PASSWORD)
-        page.loaded("overview")
+        page.open_as_admin()
         page.go("Notifications", "notifications")
         page.text_appears(".view", "No channel yet")
         form = page.find('form[aria-label="Add a notification channel"]')

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import login
 from tests.webui.test_account_pages import screenshots, submit
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
 from tests.webui.test_notification_pages import fill
@@ -29,9 +29,7 @@ def test_an_incident_opened_from_an_alert_gets_its_clocks_a_stage_report_and_a_b
     with server.client() as client:  # a site far from the browser's UTC: the forms' times are the site's
         zone = {"business_hours": {"timezone": "Asia/Tokyo"}}
         assert client.put("/settings/site", json=zone, headers=login(client)).status_code == 200
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.driver.get(f"{page.origin}/#/alerts/{ids['beacon']}")
     page.loaded("alerts")
     page.driver.find_element(By.LINK_TEXT, "Open an incident with this alert").click()

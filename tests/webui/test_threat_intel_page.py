@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.engine.conftest import analyse, scorer  # noqa: F401  (fixtures: the engine over real captures)
 from tests.intel.feeds import stix_bundle, stix_indicator
 from tests.webui.test_browser import box, page, page_faults  # noqa: F401  (fixtures)
@@ -21,9 +20,7 @@ def test_admin_imports_searches_and_disables(page, browser, tmp_path):  # noqa: 
                                    stix_indicator("[domain-name:value = 'c2.bad.example']")))
     broken = tmp_path / "broken.json"
     broken.write_text('{"type": "bundle", "objects": [')
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Threat intel", "threat-intel")
     page.text_appears(".view", "No feed and no import yet")
 
@@ -62,9 +59,7 @@ def test_an_import_shows_what_it_found_in_past_traffic(page, browser, tmp_path, 
     engine = analyse(WIKIPEDIA)  # the flow log holds the capture's traffic before the feed lists anything
     listed = tmp_path / "late-feed.txt"
     listed.write_text(f"{BITS}\n")
-    page.open()
-    page.sign_in(ADMIN_PASSWORD)
-    page.loaded("overview")
+    page.open_as_admin()
     page.go("Threat intel", "threat-intel")
     form = page.find('form[aria-label="Import a threat-intel file"]')
     form.find_element(By.NAME, "file").send_keys(str(listed))
