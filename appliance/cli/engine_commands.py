@@ -115,9 +115,9 @@ def check_captures(paths: list[str], progress: Progress) -> int:
         if not Path(path).is_file():
             raise CliError(f"no such capture file: {path}")
     sizes = [Path(path).stat().st_size for path in paths]
-    checked = 0
+    total, checked = sum(sizes), 0
     for path, size in zip(paths, sizes, strict=True):
-        progress("checking captures", checked, sum(sizes), "bytes")
+        progress("checking captures", checked, total, "bytes")
         try:
             capture = CaptureFile(path)
         except CaptureFormatError as error:
@@ -127,8 +127,8 @@ def check_captures(paths: list[str], progress: Progress) -> int:
         for problem in capture.errors:
             print(f"appliance analyze: warning: {path}: {problem}", file=sys.stderr)
         checked += size
-    progress("checking captures", checked, sum(sizes), "bytes")
-    return sum(sizes)
+    progress("checking captures", checked, total, "bytes")
+    return total
 
 
 def run_analyze(args) -> int:
